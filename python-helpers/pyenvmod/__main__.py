@@ -1,0 +1,3 @@
+from pyenvmod.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,65 @@
+"""The backend interface, and what all backends share: running a helper and reading its error."""
+
+import json
+import os
+import re
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from pyenvmod import proc
+from pyenvmod.errors import PyenvmodError
+from pyenvmod.pythons import PythonInfo
+
+
+class Backend(ABC):
+    name: str = ""
+
+    def __init__(self, env: dict | None = None):
+        self.env = dict(os.environ if env is None else env)
+        # A Python in the caller's environment must not leak into the helpers.
+        for var in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "CONDA_PREFIX"):
+            self.env.pop(var, None)
+
+    @staticmethod
+    def python(prefix: Path) -> Path:
+        return prefix / "bin" / "python"
+
+    @abstractmethod
+    def create(self, prefix: Path, base: PythonInfo, prompt: str) -> None:
+        """Make an environment at ``prefix`` from ``base``, with pip in it."""
+
+    @abstractmethod
+    def install(self, prefix: Path, packages: list[str]) -> None:
+        """Install ``packages`` (requirement strings) into the environment."""
+
+    @abstractmethod
+    def list_packages(self, prefix: Path) -> list[dict]:
+        """Installed distributions as ``[{"name": ..., "version": ...}]``."""
+
+    def python_version(self, prefix: Path) -> str:
+        result = self._run([self.python(prefix), "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+                           what="the environment's python")
+        return result.stdout.strip()
+
+    def _run(self, cmd, *, what: str, failure: str | None = None):
+        result = proc.run(cmd, env=self.env, what=what)
+        if result.returncode != 0:
+            raise PyenvmodError(f"{failure or what + ' failed'}: {summarise(result.stderr or result.stdout)}")
+        return result
+
+    def _pip_json_list(self, cmd) -> list[dict]:
+        result = self._run(cmd, what="listing packages")
+        return [{"name": d["name"], "version": d["version"]} for d in json.loads(result.stdout or "[]")]
+
+
+_NOISE = re.compile(r"^\s*(hint:|note:|\[notice\]|Using Python|Resolved|Prepared|Audited|×|╰─▶|help:)", re.I)
+
+
+def summarise(output: str, limit: int = 400) -> str:
+    """The one line of a helper's output that says what went wrong."""
+    lines = [ln.strip() for ln in output.splitlines() if ln.strip() and not _NOISE.match(ln)]
+    # uv: "error: ..." then "  cause: ..." lines; pip: "ERROR: ..." lines.
+    picked = [ln for ln in lines if re.match(r"(error|cause|ERROR)\b:?", ln)] or lines[-2:]
+    text = " ".join(re.sub(r"^(error|cause|ERROR):\s*", "", ln) for ln in picked[-2:])
+    text = re.sub(r"\s+", " ", text).strip() or "no message"
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,47 @@
+"""The uv backend (default): ``uv venv --seed`` and ``uv pip``, from the ``uv`` package's binary."""
+
+from pathlib import Path
+
+from pyenvmod.backends.base import Backend
+from pyenvmod.errors import PyenvmodError
+from pyenvmod.pythons import PythonInfo
+
+
+def uv_binary() -> str:
+    try:
+        from uv import find_uv_bin
+    except ImportError:
+        raise PyenvmodError("the uv backend needs the 'uv' package; pip install uv, or use --backend venv") from None
+    try:
+        return find_uv_bin()
+    except FileNotFoundError:
+        raise PyenvmodError("the uv package is installed without its binary; reinstall uv or use --backend venv") from None
+
+
+class UvBackend(Backend):
+    name = "uv"
+
+    def __init__(self, env=None):
+        super().__init__(env)
+        # Never fetch an interpreter from the internet: environments use the site's Pythons.
+        self.env.setdefault("UV_PYTHON_DOWNLOADS", "never")
+        self.uv = uv_binary()
+
+    def create(self, prefix: Path, base: PythonInfo, prompt: str) -> None:
+        self._run(
+            [self.uv, "venv", "--quiet", "--no-project", "--seed", "--prompt", prompt,
+             "--python", base.executable, prefix],
+            what="uv venv",
+            failure="could not create the environment",
+        )
+
+    def install(self, prefix: Path, packages: list[str]) -> None:
+        if packages:
+            self._run(
+                [self.uv, "pip", "install", "--python", self.python(prefix), *packages],
+                what="uv pip install",
+                failure="could not install " + ", ".join(packages),
+            )
+
+    def list_packages(self, prefix: Path) -> list[dict]:
+        return self._pip_json_list([self.uv, "pip", "list", "--python", self.python(prefix), "--format", "json"])

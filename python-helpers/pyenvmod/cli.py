@@ -1,0 +1,84 @@
+"""The ``pyenvmod`` command line: a lazy registry of commands.
+
+Only the chosen command's module is imported (and it imports heavy things only
+when it runs), so ``pyenvmod --help`` and ``--version`` start fast.
+"""
+
+import argparse
+import importlib
+import os
+import sys
+
+from pyenvmod import __version__
+from pyenvmod.errors import Interrupted, PyenvmodError
+
+# name: (module, one-line summary). Order is the order of `pyenvmod --help`.
+COMMANDS = {
+    "create": ("pyenvmod.commands.create", "create an environment and its modulefiles"),
+    "list": ("pyenvmod.commands.list", "list environments with their health"),
+    "delete": ("pyenvmod.commands.delete", "delete an environment and its modulefiles"),
+    "module": ("pyenvmod.commands.module", "regenerate the modulefiles of an environment"),
+    "modulepath": ("pyenvmod.commands.modulepath", "print the module tree folder(s) for 'module use'"),
+}
+
+DESCRIPTION = """\
+Every Python environment an environment module.
+
+  pyenvmod create mylab -p numpy     create an environment (and its modulefiles)
+  module load pyenv/mylab            activate it, in any shell
+  module unload pyenv/mylab          deactivate it: the shell is restored exactly
+"""
+
+
+def _chosen_command(argv):
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in COMMANDS else None
+    return None
+
+
+def build_parser(argv):
+    parser = argparse.ArgumentParser(
+        prog="pyenvmod", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--version", action="version", version=f"pyenvmod {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    chosen = _chosen_command(argv)
+    for name, (module_name, summary) in COMMANDS.items():
+        sub_parser = sub.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".")
+        if name == chosen:
+            module = importlib.import_module(module_name)
+            if module.__doc__:
+                sub_parser.description = module.__doc__.strip()
+                sub_parser.formatter_class = argparse.RawDescriptionHelpFormatter
+            module.add_arguments(sub_parser)
+            sub_parser.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    if not getattr(args, "run", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.run(args) or 0
+    except PyenvmodError as exc:
+        print(f"pyenvmod: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except Interrupted as exc:
+        print("pyenvmod: stopped by a signal; nothing was left half-made", file=sys.stderr)
+        return 128 + exc.signum
+    except KeyboardInterrupt:
+        print("\npyenvmod: interrupted; nothing was left half-made", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 141
+    except Exception as exc:  # a bug: one line, and the traceback on request
+        if os.environ.get("PYENVMOD_DEBUG"):
+            raise
+        print(f"pyenvmod: internal error: {type(exc).__name__}: {exc} (set PYENVMOD_DEBUG=1 for details "
+              "and report it)", file=sys.stderr)
+        return 70

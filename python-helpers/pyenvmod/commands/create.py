@@ -1,0 +1,63 @@
+"""Create a Python environment and its modulefiles.
+
+Examples:
+  pyenvmod create mylab -p numpy scipy
+  pyenvmod create old --python 3.11 --backend venv --description "legacy analysis"
+"""
+
+import os
+import sys
+
+from pyenvmod import backends
+
+
+def add_arguments(parser):
+    parser.add_argument("name", help="environment name: letters, digits, . _ + - (at most 64)")
+    parser.add_argument("-p", "--packages", nargs="+", default=[], metavar="PKG",
+                        help="packages to install, e.g. numpy 'scipy>=1.11'")
+    parser.add_argument("--python", metavar="VERSION|PATH",
+                        help="base interpreter: a version (3.12), a path, or a command (default: python3 on PATH)")
+    parser.add_argument("--backend", choices=backends.NAMES, help="how to build it (default: uv)")
+    parser.add_argument("--description", default="", help="one line shown by 'module whatis' and 'module help'")
+
+
+def on_modulepath(folder) -> bool:
+    wanted = os.path.realpath(folder)
+    return any(p and os.path.realpath(p) == wanted for p in os.environ.get("MODULEPATH", "").split(":"))
+
+
+def run(args) -> int:
+    from pyenvmod import config as config_mod
+    from pyenvmod.operations.common import layout_for
+    from pyenvmod.operations.create import CreateRequest, create
+
+    config = config_mod.load()
+    layout = layout_for(config)
+    if config.root_is_default:
+        _note_default_root(layout)
+    request = CreateRequest(args.name, args.packages, args.python or "", args.backend or "", args.description)
+    record = create(config, request, notify=lambda msg: print(f"pyenvmod: {msg}", file=sys.stderr))
+    print(f"Created {record.name!r}: Python {record.python}, {record.backend}, at {record.prefix}")
+    print("To use it, type:")
+    if not on_modulepath(layout.modules_dir):
+        print(f"  module use {layout.modules_dir}")
+    print(f"  module load pyenv/{record.name}")
+    return 0
+
+
+def _note_default_root(layout) -> None:
+    """Say once per root that environments live in the home directory by default."""
+    marker = layout.root / ".default-root-noted"
+    if marker.exists():
+        return
+    print(
+        f"pyenvmod: note: environments go to {layout.root} (the default, in your home directory). "
+        "Home directories are small, quota-limited and often shared between clusters; "
+        "set 'root' in ~/.config/pyenvmod/config.yaml or PYENVMOD_ROOT to project storage.",
+        file=sys.stderr,
+    )
+    try:
+        layout.root.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError:
+        pass

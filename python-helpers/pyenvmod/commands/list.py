@@ -1,0 +1,43 @@
+"""List environments: name, Python, backend, module, created, health and prefix.
+
+Health is 'ok' when the interpreter is present and every modulefile is present and
+points at the environment; otherwise the problems are listed.
+"""
+
+
+def add_arguments(parser):
+    parser.add_argument("--json", action="store_true", help="print a JSON array of objects")
+
+
+def run(args) -> int:
+    import json
+    from datetime import datetime
+
+    from pyenvmod import config as config_mod
+    from pyenvmod.operations.listing import entries
+
+    found = entries(config_mod.load())
+    if args.json:
+        print(json.dumps([e.as_dict() for e in found], indent=2, ensure_ascii=False))
+        return 0
+    if not found:
+        print("No environments yet. Create one with: pyenvmod create NAME -p PACKAGE ...")
+        return 0
+    rows = [("NAME", "PYTHON", "BACKEND", "MODULE", "CREATED", "HEALTH", "PREFIX")]
+    for e in found:
+        r = e.record
+        created = ""
+        if r:
+            try:
+                created = datetime.fromisoformat(r.created).astimezone().strftime("%Y-%m-%d %H:%M")
+            except ValueError:
+                created = r.created
+        rows.append((e.name, r.python if r else "-", r.backend if r else "-", r.module if r else "-",
+                     created or "-", e.state, r.prefix if r else "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
+    for e in found:
+        for problem in e.problems:
+            print(f"  {e.name}: {problem}")
+    return 0

@@ -1,0 +1,144 @@
+"""Layered configuration: defaults < site file < user file < PYENVMOD_* variables < flags.
+
+Each value remembers where it came from (``origin``), so errors and ``config show``
+can name the file and line.
+"""
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pyenvmod import platform_tag
+from pyenvmod.errors import PyenvmodError
+
+SITE_FILE = "/etc/pyenvmod/config.yaml"
+BACKENDS = ("uv", "venv")
+
+
+def _positive_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+
+
+# key: (default, check, what the check wants)
+SCHEMA = {
+    "root": (None, lambda v: isinstance(v, str) and v != "", "a path"),
+    "backend": ("uv", lambda v: v in BACKENDS, "one of " + ", ".join(BACKENDS)),
+    "python": ("python3", lambda v: isinstance(v, str) and v != "", "a Python version or path"),
+    "lock_timeout": (10, _positive_number, "a number of seconds >= 0"),
+}
+ENV_PREFIX = "PYENVMOD_"
+
+
+@dataclass
+class Config:
+    values: dict = field(default_factory=dict)
+    origins: dict = field(default_factory=dict)
+
+    def __getitem__(self, key):
+        return self.values[key]
+
+    def set(self, key, value, origin):
+        default, check, wanted = SCHEMA[key]
+        if not check(value):
+            raise PyenvmodError(f"{origin}: {key} must be {wanted}, got {value!r}")
+        self.values[key] = value
+        self.origins[key] = origin
+
+    @property
+    def root_is_default(self) -> bool:
+        return self.origins.get("root") == "default"
+
+    @property
+    def root(self) -> Path:
+        return Path(self.values["root"])
+
+
+def _xdg_data_home() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+
+
+def user_file() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "pyenvmod" / "config.yaml"
+
+
+def site_file() -> Path:
+    return Path(os.environ.get(ENV_PREFIX + "SITE_CONFIG") or SITE_FILE)
+
+
+def _read_file(path: Path):
+    """Yield (key, value, line) from a YAML mapping file; errors name the file and line."""
+    import yaml  # only when a file exists: keeps `pyenvmod --help` light
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise PyenvmodError(f"cannot read configuration file {path}: {exc.strerror}") from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise PyenvmodError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    if node is None:
+        return
+    if not isinstance(node, yaml.MappingNode):
+        raise PyenvmodError(f"{path}: the configuration must be a mapping of keys to values")
+    loader = yaml.SafeLoader("")
+    for key_node, value_node in node.value:
+        line = key_node.start_mark.line + 1
+        key = loader.construct_object(key_node, deep=True)
+        value = loader.construct_object(value_node, deep=True)
+        yield key, value, f"{path}:{line}"
+
+
+def expand_path(value: str, origin: str) -> str:
+    """Expand ``~``, ``$VARS`` and ``{arch}``; the result must be an absolute path usable in PATH."""
+    expanded = os.path.expanduser(os.path.expandvars(value)).replace("{arch}", platform_tag.current())
+    if "$" in expanded:
+        raise PyenvmodError(f"{origin}: {value!r} names an unset variable; set it or use a plain path")
+    if not os.path.isabs(expanded):
+        raise PyenvmodError(f"{origin}: {value!r} is not an absolute path; give a path starting with /")
+    if any(c in expanded for c in ":\n\r\0"):
+        raise PyenvmodError(
+            f"{origin}: the path {expanded!r} contains ':' or a control character, "
+            "which breaks PATH and MODULEPATH; choose another directory"
+        )
+    return os.path.normpath(expanded)
+
+
+def load(overrides: dict | None = None) -> Config:
+    """Build the effective configuration. ``overrides`` are command-line flags (None = not given)."""
+    config = Config()
+    for key, (default, _check, _wanted) in SCHEMA.items():
+        config.values[key] = default
+        config.origins[key] = "default"
+    config.values["root"] = str(_xdg_data_home() / "pyenvmod")
+
+    for path in (site_file(), user_file()):
+        for key, value, origin in _read_file(path):
+            if key not in SCHEMA:
+                known = ", ".join(sorted(SCHEMA))
+                raise PyenvmodError(f"{origin}: unknown key {key!r}; known keys are {known}")
+            config.set(key, value, origin)
+
+    for key in SCHEMA:
+        env_name = ENV_PREFIX + key.upper()
+        raw = os.environ.get(env_name)
+        if raw:
+            value = raw
+            if key == "lock_timeout":
+                try:
+                    value = float(raw)
+                except ValueError:
+                    pass
+            config.set(key, value, f"${env_name}")
+
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            config.set(key, value, f"--{key.replace('_', '-')}")
+
+    config.values["root"] = expand_path(config.values["root"], config.origins["root"])
+    return config

@@ -1,0 +1,98 @@
+"""Where things live under the root: one folder per platform, holding envs, modules and metadata.
+
+    ROOT/<arch>-<os>/envs/NAME/                 the environment (its prefix)
+    ROOT/<arch>-<os>/modules/pyenv/NAME/TAG.lua  Lmod modulefile
+    ROOT/<arch>-<os>/modules/pyenv/NAME/TAG      Tcl modulefile (Environment Modules)
+    ROOT/<arch>-<os>/meta/NAME.json             metadata: written last, it registers the env
+    ROOT/<arch>-<os>/locks/NAME.lock            per-name lock
+
+The module name is ``pyenv/NAME/TAG``: NAME is part of the module's name (Lmod's
+one-name rule would otherwise swap one environment for another), TAG its version.
+"""
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyenvmod.errors import PyenvmodError
+
+MODULE_FAMILY = "pyenv"
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+    platform: str
+
+    @property
+    def base(self) -> Path:
+        return self.root / self.platform
+
+    @property
+    def envs_dir(self) -> Path:
+        return self.base / "envs"
+
+    @property
+    def modules_dir(self) -> Path:
+        """The directory users add with ``module use``."""
+        return self.base / "modules"
+
+    @property
+    def meta_dir(self) -> Path:
+        return self.base / "meta"
+
+    @property
+    def locks_dir(self) -> Path:
+        return self.base / "locks"
+
+    def prefix(self, name: str) -> Path:
+        return self.envs_dir / name
+
+    def meta_file(self, name: str) -> Path:
+        return self.meta_dir / f"{name}.json"
+
+    def lock_file(self, name: str) -> Path:
+        return self.locks_dir / f"{name}.lock"
+
+    def module_dir(self, name: str) -> Path:
+        return self.modules_dir / MODULE_FAMILY / name
+
+    @staticmethod
+    def module_tag(python_version: str) -> str:
+        major_minor = ".".join(python_version.split(".")[:2])
+        return f"py{major_minor}"
+
+    @staticmethod
+    def module_name(name: str, tag: str) -> str:
+        return f"{MODULE_FAMILY}/{name}/{tag}"
+
+    def names(self):
+        """Names with metadata or an environment folder (a leftover shows up too)."""
+        found = set()
+        if self.meta_dir.is_dir():
+            found.update(p.name[: -len(".json")] for p in self.meta_dir.glob("*.json"))
+        if self.envs_dir.is_dir():
+            found.update(p.name for p in self.envs_dir.iterdir() if not p.name.startswith("."))
+        return sorted(found)
+
+    def ensure(self) -> None:
+        """Create the folders, or say clearly why the root cannot be used."""
+        for path in (self.envs_dir, self.modules_dir, self.meta_dir, self.locks_dir):
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise PyenvmodError(
+                    f"cannot create {path}: {exc.strerror}; set PYENVMOD_ROOT or 'root' in "
+                    "the configuration to a writable directory"
+                ) from None
+        if not os.access(self.base, os.W_OK | os.X_OK):
+            raise PyenvmodError(
+                f"the root {self.base} is not writable; set PYENVMOD_ROOT or 'root' in the "
+                "configuration to a writable directory"
+            )
+
+    def contains(self, path: Path) -> bool:
+        """True when ``path`` is inside the root, following no symlink out of it."""
+        real_root = os.path.realpath(self.root)
+        real = os.path.realpath(path)
+        return os.path.commonpath([real_root, real]) == real_root and real != real_root

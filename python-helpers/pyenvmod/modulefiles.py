@@ -1,0 +1,65 @@
+"""Write, check and remove the modulefiles of one environment (all formats)."""
+
+from pathlib import Path
+
+from pyenvmod import __version__, files, render
+from pyenvmod.layout import Layout
+from pyenvmod.metadata import EnvRecord
+
+
+def context(record: EnvRecord) -> dict:
+    """What templates may use. Every value is a plain string; templates quote them."""
+    return {
+        "name": record.name,
+        "module": record.module,
+        "tag": record.tag,
+        "description": record.description,
+        "python": record.python,
+        "backend": record.backend,
+        "created": record.created,
+        "owner": record.owner,
+        "prefix": record.prefix,
+        "platform": record.platform,
+        "pyenvmod_version": __version__,
+    }
+
+
+def paths(layout: Layout, record: EnvRecord) -> dict[str, Path]:
+    folder = layout.module_dir(record.name)
+    return {name: folder / fmt.filename(record.tag) for name, fmt in render.FORMATS.items()}
+
+
+def write(layout: Layout, record: EnvRecord) -> list[Path]:
+    """Render every format, then write each atomically; stale files of the env are removed."""
+    env = render.environment()
+    ctx = context(record)
+    texts = {name: render.render(fmt, ctx, env) for name, fmt in render.FORMATS.items()}
+    targets = paths(layout, record)
+    folder = layout.module_dir(record.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, path in targets.items():
+        files.write_atomic(path, texts[name])
+    keep = set(targets.values())
+    for path in folder.iterdir():
+        if path not in keep:
+            files.remove_inside(path, layout.root)
+    return list(targets.values())
+
+
+def problems(layout: Layout, record: EnvRecord) -> list[str]:
+    """What is wrong with the modulefiles: missing, or not pointing at the environment."""
+    found = []
+    for name, path in paths(layout, record).items():
+        fmt = render.FORMATS[name]
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            found.append(f"{fmt.name} modulefile missing")
+            continue
+        if fmt.quote(record.prefix) not in text:
+            found.append(f"{fmt.name} modulefile does not point at {record.prefix}")
+    return found
+
+
+def remove(layout: Layout, name: str) -> bool:
+    return files.remove_inside(layout.module_dir(name), layout.root)

@@ -1,0 +1,1 @@
+"""Operations: what a command does, given configuration; they call backends and renderers."""

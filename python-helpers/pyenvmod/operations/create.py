@@ -1,0 +1,96 @@
+"""Create an environment: build it, install packages, write modulefiles, register it last.
+
+Nothing is half-made: on any failure or interrupt (Ctrl-C, SIGTERM, SIGHUP) the
+prefix and the modulefiles are removed again. The metadata file is written last,
+so an environment without one is a leftover that the next create of that name
+cleans up, and that ``list`` shows as incomplete.
+"""
+
+import getpass
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from pyenvmod import __version__, backends, files, locking, metadata, modulefiles, names, proc, pythons, requirements
+from pyenvmod.config import Config
+from pyenvmod.errors import PyenvmodError
+from pyenvmod.operations.common import layout_for
+
+
+@dataclass
+class CreateRequest:
+    name: str
+    packages: list = field(default_factory=list)
+    python: str = ""
+    backend: str = ""
+    description: str = ""
+
+
+def _owner() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return str(os.getuid())
+
+
+def create(config: Config, request: CreateRequest, notify=lambda message: None) -> metadata.EnvRecord:
+    name = names.validate(request.name)
+    packages = requirements.validate(list(request.packages))
+    backend_name = request.backend or config["backend"]
+    layout = layout_for(config)
+    backend = backends.get(backend_name)
+    layout.ensure()
+
+    with proc.interrupts_raise(), locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
+        if layout.meta_file(name).exists():
+            raise PyenvmodError(
+                f"an environment named {name!r} already exists; choose another name, "
+                f"or run 'pyenvmod delete {name}' first"
+            )
+        prefix = layout.prefix(name)
+        if os.path.lexists(prefix) or os.path.lexists(layout.module_dir(name)):
+            # We hold the lock and there is no metadata: an interrupted create left this.
+            files.remove_inside(prefix, layout.root)
+            modulefiles.remove(layout, name)
+            notify(f"removed the leftover of an interrupted create of {name!r}")
+
+        base = pythons.resolve(request.python or config["python"])
+        try:
+            notify(f"creating {name!r} with {backend_name} from Python {base.version} ({base.executable})")
+            backend.create(prefix, base, prompt=name)
+            if packages:
+                notify("installing " + " ".join(packages))
+                backend.install(prefix, packages)
+            version = backend.python_version(prefix)
+            record = metadata.EnvRecord(
+                name=name,
+                prefix=str(prefix),
+                python=version,
+                base_python=base.executable,
+                backend=backend_name,
+                module=layout.module_name(name, layout.module_tag(version)),
+                created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                owner=_owner(),
+                platform=layout.platform,
+                description=request.description,
+                requested=packages,
+                pyenvmod_version=__version__,
+            )
+            modulefiles.write(layout, record)
+            metadata.write(layout.meta_file(name), record)  # registers it: the last step
+        except BaseException:
+            _undo(layout, name)
+            raise
+    return record
+
+
+def _undo(layout, name: str) -> None:
+    for remove in (
+        lambda: files.remove_inside(layout.meta_file(name), layout.root),
+        lambda: modulefiles.remove(layout, name),
+        lambda: files.remove_inside(layout.prefix(name), layout.root),
+    ):
+        try:
+            remove()
+        except OSError:
+            pass

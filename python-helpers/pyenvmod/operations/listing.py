@@ -1,0 +1,65 @@
+"""List environments with a health mark, without running any interpreter (fast with many envs)."""
+
+import os
+from dataclasses import dataclass, field
+
+from pyenvmod import locking, metadata, modulefiles
+from pyenvmod.config import Config
+from pyenvmod.errors import PyenvmodError
+from pyenvmod.operations.common import layout_for
+
+
+@dataclass
+class Entry:
+    name: str
+    record: metadata.EnvRecord | None
+    problems: list = field(default_factory=list)
+    state: str = "ok"  # ok | broken | incomplete | creating
+
+    @property
+    def healthy(self) -> bool:
+        return self.state == "ok"
+
+    def as_dict(self) -> dict:
+        data = {"name": self.name, "prefix": None, "python": None, "backend": None, "module": None, "created": None}
+        if self.record:
+            data.update(
+                prefix=self.record.prefix,
+                python=self.record.python,
+                backend=self.record.backend,
+                module=self.record.module,
+                created=self.record.created,
+                description=self.record.description,
+                owner=self.record.owner,
+                base_python=self.record.base_python,
+                platform=self.record.platform,
+            )
+        data.update(health=self.state, problems=self.problems)
+        return data
+
+
+def entries(config: Config) -> list[Entry]:
+    layout = layout_for(config)
+    result = []
+    for name in layout.names():
+        meta_file = layout.meta_file(name)
+        if not meta_file.exists():
+            if locking.is_held(layout.lock_file(name)):
+                result.append(Entry(name, None, ["being created or changed by another process"], "creating"))
+            else:
+                result.append(Entry(name, None, [f"leftover of an interrupted create at {layout.prefix(name)}; "
+                                                  f"'pyenvmod delete {name}' removes it"], "incomplete"))
+            continue
+        try:
+            record = metadata.read(meta_file)
+        except PyenvmodError as exc:
+            result.append(Entry(name, None, [exc.message], "broken"))
+            continue
+        problems = []
+        if not os.path.isdir(record.prefix):
+            problems.append(f"environment folder {record.prefix} is missing")
+        elif not os.path.exists(os.path.join(record.prefix, "bin", "python")):
+            problems.append(f"interpreter missing (was {record.base_python} removed?)")
+        problems += modulefiles.problems(layout, record)
+        result.append(Entry(name, record, problems, "broken" if problems else "ok"))
+    return result

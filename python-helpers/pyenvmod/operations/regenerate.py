@@ -1,0 +1,18 @@
+"""Regenerate the modulefiles of an existing environment (after a template or config change)."""
+
+from pyenvmod import locking, modulefiles
+from pyenvmod.config import Config
+from pyenvmod.errors import PyenvmodError
+from pyenvmod.operations.common import layout_for, load_record
+
+
+def regenerate(config: Config, name: str) -> list:
+    layout = layout_for(config)
+    with locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
+        record = load_record(layout, name)
+        if not layout.prefix(name).is_dir():
+            raise PyenvmodError(
+                f"the environment {name!r} is missing at {layout.prefix(name)}; "
+                f"recreate it or run 'pyenvmod delete {name}'"
+            )
+        return modulefiles.write(layout, record)

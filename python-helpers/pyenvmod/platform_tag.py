@@ -1,0 +1,33 @@
+"""The platform tag (CPU architecture and OS) that separates binaries in a shared $HOME."""
+
+import platform
+import re
+from functools import lru_cache
+
+OS_RELEASE = "/etc/os-release"
+
+
+def _os_release(path: str = OS_RELEASE) -> dict:
+    values = {}
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for line in fh:
+                key, sep, value = line.strip().partition("=")
+                if sep:
+                    values[key] = value.strip().strip("\"'")
+    except OSError:
+        pass
+    return values
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._+-]", "", text)
+
+
+@lru_cache(maxsize=None)
+def current() -> str:
+    """``<arch>-<os><version>``, for example ``x86_64-debian12`` or ``aarch64-rocky9.4``."""
+    release = _os_release()
+    os_id = _clean(release.get("ID", "")) or _clean(platform.system().lower()) or "unknown"
+    version = _clean(release.get("VERSION_ID", ""))
+    return f"{_clean(platform.machine()) or 'unknown'}-{os_id}{version}"

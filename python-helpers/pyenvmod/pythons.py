@@ -1,0 +1,90 @@
+"""Finding the base interpreter for a new environment from ``--python VERSION|PATH|COMMAND``."""
+
+import glob
+import json
+import os
+import re
+import shutil
+from dataclasses import dataclass
+
+from pyenvmod import proc
+from pyenvmod.errors import PyenvmodError
+
+_VERSION = re.compile(r"(?:python)?(\d+)\.(\d+)(?:\.(\d+))?\Z")
+_PROBE = (
+    "import json, sys; print(json.dumps({'version': '%d.%d.%d' % sys.version_info[:3], "
+    "'executable': getattr(sys, '_base_executable', '') or sys.executable, "
+    "'implementation': sys.implementation.name}))"
+)
+
+
+@dataclass(frozen=True)
+class PythonInfo:
+    executable: str  # absolute path of the base interpreter
+    version: str  # full version, e.g. 3.12.1
+
+    @property
+    def major_minor(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+
+def probe(executable: str) -> PythonInfo | None:
+    """Ask an interpreter what it is; None when it does not run (a broken shim, say)."""
+    try:
+        result = proc.run([executable, "-I", "-c", _PROBE], what="python", timeout=60)
+    except PyenvmodError:
+        return None
+    if result.returncode != 0:
+        return None
+    try:
+        data = json.loads(result.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return None
+    if data.get("implementation") != "cpython":
+        return None
+    exe = data["executable"] if os.path.isabs(data["executable"]) else os.path.abspath(executable)
+    return PythonInfo(executable=exe, version=data["version"])
+
+
+def _candidates(major: str, minor: str):
+    name = f"python{major}.{minor}"
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        if directory:
+            yield os.path.join(directory, name)
+    pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    yield from sorted(glob.glob(os.path.join(pyenv_root, "versions", f"{major}.{minor}*", "bin", name)))
+    uv_dir = os.environ.get("UV_PYTHON_INSTALL_DIR") or os.path.expanduser("~/.local/share/uv/python")
+    yield from sorted(glob.glob(os.path.join(uv_dir, f"cpython-{major}.{minor}*", "bin", name)))
+    yield from (f"/usr/local/bin/{name}", f"/usr/bin/{name}")
+
+
+def resolve(spec: str) -> PythonInfo:
+    """Resolve a version (``3.12``, ``3.12.1``, ``python3.12``), a path, or a command name."""
+    how = "pass --python with a path to a python executable, or load a python module first"
+    if os.sep in spec:
+        if not (os.path.isfile(spec) and os.access(spec, os.X_OK)):
+            raise PyenvmodError(f"Python {spec!r} not found or not executable; {how}")
+        info = probe(os.path.abspath(spec))
+        if info is None:
+            raise PyenvmodError(f"{spec!r} does not run as a CPython interpreter; {how}")
+        return info
+
+    match = _VERSION.match(spec)
+    if match:
+        major, minor, micro = match.groups()
+        wanted = f"{major}.{minor}" + (f".{micro}" if micro else "")
+        seen = set()
+        for candidate in _candidates(major, minor):
+            if candidate in seen or not os.access(candidate, os.X_OK) or os.path.isdir(candidate):
+                continue
+            seen.add(candidate)
+            info = probe(candidate)
+            if info and (info.version == wanted or info.version.startswith(wanted + ".")):
+                return info
+        raise PyenvmodError(f"no Python {wanted} found (looked on PATH and in pyenv and uv folders); {how}")
+
+    found = shutil.which(spec)
+    info = probe(found) if found else None
+    if info is None:
+        raise PyenvmodError(f"Python {spec!r} not found; give a version like 3.12 or a path; {how}")
+    return info

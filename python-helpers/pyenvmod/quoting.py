@@ -1,0 +1,57 @@
+"""One ``quote()`` per output language: any string in, a literal of that language out.
+
+The literal always reads back as exactly the input string, whatever it holds
+(quotes, ``]]``, ``$(...)``, backticks, newlines, braces, non-ASCII); nothing in it
+is ever evaluated. Templates use these as Jinja filters: ``{{ value | lua }}``.
+"""
+
+import json
+
+
+def lua(value) -> str:
+    """A double-quoted Lua string. Control bytes become ``\\ddd`` (three digits: never ambiguous)."""
+    out = ['"']
+    for ch in str(value):
+        code = ord(ch)
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ch == "\n":
+            out.append("\\n")
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\{code:03d}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+_TCL_SPECIAL = set('\\"$[]{};')
+
+
+def tcl(value) -> str:
+    """A double-quoted Tcl word. Every special character is backslash-escaped, braces too,
+
+    so the word is also safe inside a braced body such as ``proc ModulesHelp {} { ... }``.
+    """
+    out = ['"']
+    for ch in str(value):
+        code = ord(ch)
+        if ch in _TCL_SPECIAL:
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def json_value(value) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+FILTERS = {"lua": lua, "tcl": tcl, "json": json_value}

@@ -1,0 +1,20 @@
+"""Checking package specs before they reach pip or uv (a spec must never become an option)."""
+
+from pyenvmod.errors import PyenvmodError
+
+
+def validate(specs: list[str]) -> list[str]:
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    for spec in specs:
+        try:
+            if spec.startswith("-"):
+                raise InvalidRequirement("it starts with '-'")
+            Requirement(spec)
+        except InvalidRequirement as exc:
+            reason = str(exc).splitlines()[0]
+            raise PyenvmodError(
+                f"invalid package spec {spec!r} ({reason}); give a name with an optional version, "
+                "like numpy or 'numpy>=1.26'"
+            ) from None
+    return specs

@@ -1,0 +1,104 @@
+"""Shared fixtures: an isolated pyenvmod root and home, the real CLI, real module systems."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from modsys import MODULE_SYSTEMS, REPO
+
+# Package downloads are shared between tests (and runs) so each create is fast.
+CACHE = Path(os.environ.get("PYENVMOD_TEST_CACHE", REPO / ".cache" / "test-cache"))
+PYENV_ROOT = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+
+
+def _entry_point() -> str:
+    script = Path(sys.executable).parent / "pyenvmod"
+    if not script.exists():
+        pytest.fail(f"the pyenvmod entry point is not installed beside {sys.executable}; pip install .[test]")
+    return str(script)
+
+
+@pytest.fixture
+def home(tmp_path) -> Path:
+    path = tmp_path / "home"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def env(tmp_path, home) -> dict:
+    """A clean process environment: own HOME and root, system PATH plus the pyenvmod command."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "pyenvmod").symlink_to(_entry_point())
+    result = {
+        "HOME": str(home),
+        "USER": os.environ.get("USER", "root"),
+        "LANG": "C.UTF-8",
+        "PATH": os.pathsep.join([str(bindir), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "PYENVMOD_ROOT": str(tmp_path / "root"),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        "XDG_DATA_HOME": str(home / ".local" / "share"),
+        "PYENVMOD_SITE_CONFIG": str(tmp_path / "no-site-config.yaml"),
+        "UV_CACHE_DIR": str(CACHE / "uv"),
+        "PIP_CACHE_DIR": str(CACHE / "pip"),
+        "PYENV_ROOT": PYENV_ROOT,
+    }
+    for key, value in os.environ.items():
+        if key.startswith(("PIP_", "UV_INDEX", "UV_EXTRA_INDEX", "UV_FIND_LINKS", "SSL_CERT")) and key not in result:
+            result[key] = value
+    return result
+
+
+@pytest.fixture
+def root(env) -> Path:
+    return Path(env["PYENVMOD_ROOT"])
+
+
+class Cli:
+    """Runs the installed ``pyenvmod`` command for real."""
+
+    def __init__(self, env):
+        self.env = env
+
+    def __call__(self, *args, check=True, input=None, timeout=600, extra_env=None):
+        env = dict(self.env, **(extra_env or {}))
+        result = subprocess.run(["pyenvmod", *map(str, args)], env=env, input=input, capture_output=True,
+                                text=True, timeout=timeout, stdin=None if input is not None else subprocess.DEVNULL)
+        if check and result.returncode != 0:
+            raise AssertionError(f"pyenvmod {' '.join(map(str, args))} failed ({result.returncode}):\n"
+                                 f"{result.stdout}\n{result.stderr}")
+        return result
+
+
+@pytest.fixture
+def cli(env) -> Cli:
+    return Cli(env)
+
+
+@pytest.fixture(params=sorted(MODULE_SYSTEMS))
+def modsys(request):
+    return MODULE_SYSTEMS[request.param]().require()
+
+
+def assert_one_line_error(result, *fragments):
+    """A failure: non-zero exit, one line on stderr naming the problem, no traceback."""
+    assert result.returncode != 0, result.stdout
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("pyenvmod: error:")]
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def leftovers(root: Path) -> list[str]:
+    """Everything under the root that is an environment, modulefile or metadata."""
+    found = []
+    for kind in ("envs", "meta", "modules"):
+        for base in root.glob(f"*/{kind}"):
+            found += [str(p.relative_to(root)) for p in base.rglob("*") if not p.is_dir() or kind == "envs"]
+    return found

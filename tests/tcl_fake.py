@@ -1,0 +1,61 @@
+"""A small recording fake of the Environment Modules Tcl API, run in a real tclsh.
+
+Like lmod_fake for Lua: records the calls a Tcl modulefile makes; the same files
+then run in real Environment Modules (test_modules_real).
+"""
+
+import shutil
+import subprocess
+
+FAKE_API = r"""
+fconfigure stdout -encoding utf-8 -translation lf
+encoding system utf-8
+set ::calls {}
+proc record {args} { lappend ::calls $args }
+foreach name {module-whatis prepend-path append-path remove-path pushenv setenv unsetenv depends-on prereq conflict module} {
+    proc $name {args} "record $name {*}\$args"
+}
+proc module-info {what args} {
+    if {$what eq "mode"} {
+        if {[llength $args]} { return [expr {$::mode eq [lindex $args 0]}] }
+        return $::mode
+    }
+    if {$what eq "name"} { return $::module_name }
+    return ""
+}
+rename puts _puts
+proc puts {args} { record puts [lindex $args end] }
+"""
+
+DUMP = r"""
+foreach call $::calls {
+    set hex {}
+    foreach item $call { lappend hex [binary encode hex [encoding convertto utf-8 $item]] }
+    _puts [join $hex " "]
+}
+"""
+
+
+def run_modulefile(text: str, mode: str = "load", module_name="pyenv/x/py3.12", call_help=True):
+    """Source a Tcl modulefile under the fake; return (calls, error or None)."""
+    tclsh = shutil.which("tclsh")
+    script = (
+        FAKE_API
+        + f"set ::mode {mode}\nset ::module_name {{{module_name}}}\n"
+        + "set rc [catch {\n"
+        + text
+        + "\n} err]\n"
+        + ("if {!$rc && [llength [info procs ModulesHelp]]} { ModulesHelp }\n" if call_help else "")
+        + DUMP
+        + "if {$rc} { _puts ERROR:[binary encode hex [encoding convertto utf-8 $err]] }\n"
+    )
+    proc = subprocess.run([tclsh], input=script.encode("utf-8"), capture_output=True, timeout=60)
+    if proc.returncode != 0:
+        raise AssertionError(proc.stderr.decode("utf-8", "replace"))
+    calls, error = [], None
+    for line in proc.stdout.decode().splitlines():
+        if line.startswith("ERROR:"):
+            error = bytes.fromhex(line[6:]).decode("utf-8")
+        elif line.strip():
+            calls.append([bytes.fromhex(h).decode("utf-8") for h in line.split(" ")])
+    return calls, error

@@ -1,0 +1,148 @@
+"""Rendered modulefiles do what they should, with any value, in Lua (lupa) and Tcl (tclsh)."""
+
+import shutil
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import lmod_fake
+import tcl_fake
+from modsys import require
+from pyenvmod import modulefiles, render
+from pyenvmod.metadata import EnvRecord
+
+text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=200)
+path_text = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters=":"), min_size=1,
+                    max_size=100).map(lambda s: "/" + s)
+
+
+def record(**overrides) -> EnvRecord:
+    values = dict(
+        name="mylab", prefix="/data/envs/mylab", python="3.12.1", base_python="/usr/bin/python3.12",
+        backend="uv", module="pyenv/mylab/py3.12", created="2026-11-24T10:00:00+00:00", owner="alice",
+        platform="x86_64-debian12", description="Stable analysis stack",
+    )
+    values.update(overrides)
+    return EnvRecord(**values)
+
+
+def rendered(fmt: str, rec: EnvRecord) -> str:
+    return render.render(render.FORMATS[fmt], modulefiles.context(rec))
+
+
+@pytest.fixture(scope="module", params=["lua53", "lua54"])
+def lua(request):
+    try:
+        import importlib
+
+        return importlib.import_module(f"lupa.{request.param}")
+    except ImportError:
+        require(False, "lupa", "pip install lupa")
+
+
+def lua_expected(rec):
+    return [
+        ["prepend_path", "PATH", rec.prefix + "/bin"],
+        ["pushenv", "VIRTUAL_ENV", rec.prefix],
+        ["pushenv", "PYTHONNOUSERSITE", "1"],
+    ]
+
+
+def test_lua_load_actions(lua):
+    rec = record()
+    calls, error = lmod_fake.run_modulefile(lua, rendered("lua", rec), existing_dirs=[rec.prefix])
+    assert error is None
+    assert ["whatis", "Name: mylab"] in calls
+    assert ["whatis", "Description: Stable analysis stack"] in calls
+    assert ["whatis", "Python: 3.12.1"] in calls
+    help_text = next(c[1] for c in calls if c[0] == "help")
+    for part in ("mylab", "Stable analysis stack", "3.12.1", "uv", "alice", rec.prefix, rec.created):
+        assert part in help_text
+    assert [c for c in calls if c[0] not in ("whatis", "help")] == lua_expected(rec)
+
+
+def test_lua_never_sets_pythonhome_or_ld_library_path(lua):
+    calls, _ = lmod_fake.run_modulefile(lua, rendered("lua", record()), existing_dirs=["/data/envs/mylab"])
+    assert not [c for c in calls if len(c) > 1 and c[1] in ("PYTHONHOME", "LD_LIBRARY_PATH")]
+
+
+def test_lua_refuses_to_load_a_missing_environment_but_unloads(lua):
+    text = rendered("lua", record())
+    calls, error = lmod_fake.run_modulefile(lua, text, mode="load", existing_dirs=[])
+    assert error and "missing" in error and "/data/envs/mylab" in error
+    assert not [c for c in calls if c[0] == "prepend_path"]
+    calls, error = lmod_fake.run_modulefile(lua, text, mode="unload", existing_dirs=[])
+    assert error is None
+    assert [c for c in calls if c[0] not in ("whatis", "help")] == lua_expected(record())
+
+
+@settings(max_examples=150, deadline=None)
+@given(description=text, prefix=path_text, owner=text)
+def test_lua_any_value_comes_back_byte_for_byte(description, prefix, owner):
+    rec = record(description=description, prefix=prefix, owner=owner)
+    for runtime in lmod_fake.runtimes():
+        calls, error = lmod_fake.run_modulefile(runtime, rendered("lua", rec), existing_dirs=[prefix])
+        assert error is None
+        assert ["whatis", "Description: " + description] in calls
+        assert [c for c in calls if c[0] not in ("whatis", "help")] == lua_expected(rec)
+        help_text = next(c[1] for c in calls if c[0] == "help")
+        assert "Description: " + description + "\n" in help_text and "Owner:       " + owner + "\n" in help_text
+
+
+@pytest.fixture(scope="module")
+def tclsh():
+    require(shutil.which("tclsh") is not None, "tclsh", "apt-get install tcl")
+
+
+def tcl_expected(rec):
+    return [
+        ["prepend-path", "PATH", rec.prefix + "/bin"],
+        ["pushenv", "VIRTUAL_ENV", rec.prefix],
+        ["pushenv", "PYTHONNOUSERSITE", "1"],
+    ]
+
+
+def test_tcl_load_actions(tclsh, tmp_path):
+    rec = record(prefix=str(tmp_path))
+    text = rendered("tcl", rec)
+    assert text.startswith("#%Module")
+    calls, error = tcl_fake.run_modulefile(text)
+    assert error is None
+    assert ["module-whatis", "Description: Stable analysis stack"] in calls
+    help_text = next(c[1] for c in calls if c[0] == "puts")
+    assert str(tmp_path) in help_text and "alice" in help_text
+    assert [c for c in calls if c[0] not in ("module-whatis", "puts")] == tcl_expected(rec)
+
+
+def test_tcl_refuses_to_load_a_missing_environment_but_unloads(tclsh, tmp_path):
+    rec = record(prefix=str(tmp_path / "gone"))
+    calls, error = tcl_fake.run_modulefile(rendered("tcl", rec), mode="load")
+    assert error and "missing" in error and str(tmp_path / "gone") in error
+    calls, error = tcl_fake.run_modulefile(rendered("tcl", rec), mode="unload")
+    assert error is None
+    assert [c for c in calls if c[0] not in ("module-whatis", "puts")] == tcl_expected(rec)
+
+
+@settings(max_examples=60, deadline=None)
+@given(description=text, owner=text, sub=st.text(st.characters(blacklist_categories=("Cs", "Cc"),
+                                                               blacklist_characters=":/"), min_size=1, max_size=40))
+def test_tcl_any_value_comes_back_byte_for_byte(description, owner, sub):
+    require(shutil.which("tclsh") is not None, "tclsh", "apt-get install tcl")
+    # the prefix must exist for a load, so hostile characters go into a real folder name
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        prefix = Path(tmp) / sub
+        try:
+            prefix.mkdir()
+        except OSError:
+            return  # a name the filesystem refuses ("." or "..")
+        rec = record(description=description, owner=owner, prefix=str(prefix))
+        calls, error = tcl_fake.run_modulefile(rendered("tcl", rec))
+        assert error is None
+        assert ["module-whatis", "Description: " + description] in calls
+        assert [c for c in calls if c[0] not in ("module-whatis", "puts")] == tcl_expected(rec)
+        help_text = next(c[1] for c in calls if c[0] == "puts")
+        assert "Description: " + description + "\n" in help_text and "Owner:       " + owner + "\n" in help_text
