@@ -22,6 +22,7 @@ def delete(config: Config, name: str, confirm=lambda name, prefix: True) -> bool
         raise PyenvmodError(f"no environment named {name!r} under {layout.base}; see 'pyenvmod list'")
     if not confirm(name, prefix):
         return False
+    layout.ensure()
     with proc.interrupts_raise(), locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
         modulefiles.remove(layout, name)
         files.remove_inside(layout.meta_file(name), layout.root)

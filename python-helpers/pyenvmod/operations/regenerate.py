@@ -8,6 +8,8 @@ from pyenvmod.operations.common import layout_for, load_record
 
 def regenerate(config: Config, name: str) -> list:
     layout = layout_for(config)
+    load_record(layout, name)  # validates the name and fails clearly before anything is touched
+    layout.ensure()
     with locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
         record = load_record(layout, name)
         if not layout.prefix(name).is_dir():

@@ -1,0 +1,129 @@
+"""Interrupts, kills and races: nothing is ever left half-made or shown as healthy."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+import slowpkg
+from conftest import assert_one_line_error, leftovers
+
+
+def start_create(env, name, *args):
+    return subprocess.Popen(["pyenvmod", "create", name, *args], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(path, proc, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            raise AssertionError(f"create ended early: {proc.communicate()}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError("the slow build never started")
+        time.sleep(0.05)
+    time.sleep(0.2)
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is not alive
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize("backend", ["uv", "venv"])
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 128 + signal.SIGTERM),
+                                      (signal.SIGHUP, 128 + signal.SIGHUP)])
+def test_interrupted_create_leaves_nothing(cli, env, root, tmp_path, sig, code, backend):
+    requirement, marker = slowpkg.make(tmp_path / "slowpkg", seconds=60)
+    proc = start_create(env, "alpha", "--backend", backend, "-p", requirement)
+    wait_for(marker, proc)
+    build_pid = int(marker.read_text())
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert "nothing was left half-made" in err and "Traceback" not in err
+    assert leftovers(root) == []
+    assert json.loads(cli("list", "--json").stdout) == []
+    deadline = time.monotonic() + 10
+    while pid_alive(build_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not pid_alive(build_pid), "the package build the create started was left running"
+
+
+def test_killed_create_is_reported_then_cleaned(cli, env, root, tmp_path):
+    requirement, marker = slowpkg.make(tmp_path / "slowpkg", seconds=60)
+    proc = start_create(env, "alpha", "-p", requirement)
+    wait_for(marker, proc)
+    proc.kill()
+    proc.wait()
+    os.kill(int(marker.read_text()), signal.SIGKILL)  # the orphaned build, as a user's Ctrl-\ would leave
+    (entry,) = json.loads(cli("list", "--json").stdout)
+    assert entry["name"] == "alpha" and entry["health"] == "incomplete"
+    assert "interrupted create" in entry["problems"][0]
+    assert "incomplete" in cli("list").stdout
+    assert not [p for p in leftovers(root) if "/modules/" in p or "/meta/" in p]
+    result = cli("create", "alpha", "-p", "six")
+    assert "removed the leftover of an interrupted create" in result.stderr
+    assert json.loads(cli("list", "--json").stdout)[0]["health"] == "ok"
+
+
+def test_leftover_can_be_deleted(cli, env, root, tmp_path):
+    requirement, marker = slowpkg.make(tmp_path / "slowpkg", seconds=60)
+    proc = start_create(env, "alpha", "-p", requirement)
+    wait_for(marker, proc)
+    proc.kill()
+    proc.wait()
+    os.kill(int(marker.read_text()), signal.SIGKILL)
+    cli("delete", "alpha", "--yes")
+    assert leftovers(root) == [] and json.loads(cli("list", "--json").stdout) == []
+
+
+def test_list_shows_a_create_in_progress(cli, env, tmp_path):
+    requirement, marker = slowpkg.make(tmp_path / "slowpkg", seconds=60)
+    proc = start_create(env, "alpha", "-p", requirement)
+    try:
+        wait_for(marker, proc)
+        (entry,) = json.loads(cli("list", "--json").stdout)
+        assert entry["health"] == "creating"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+
+
+def test_concurrent_creates_of_one_name_one_wins_the_other_names_the_holder(cli, env, root, tmp_path):
+    requirement, marker = slowpkg.make(tmp_path / "slowpkg", seconds=4)
+    env = dict(env, PYENVMOD_LOCK_TIMEOUT="1")
+    first = start_create(env, "alpha", "-p", requirement)
+    wait_for(marker, first)
+    second = start_create(env, "alpha", "-p", "six")
+    out2, err2 = second.communicate(timeout=120)
+    out1, err1 = first.communicate(timeout=120)
+    assert first.returncode == 0, err1
+    assert_one_line_error(subprocess.CompletedProcess(second.args, second.returncode, out2, err2),
+                          "is busy", f"pid {first.pid}", "try again")
+    (entry,) = json.loads(cli("list", "--json").stdout)
+    assert entry["health"] == "ok"
+
+
+def test_racing_creates_exactly_one_wins(cli, env, root):
+    procs = [start_create(env, "alpha", "-p", "six") for _ in range(4)]
+    results = [(p, *p.communicate(timeout=300)) for p in procs]
+    winners = [p for p, _, _ in results if p.returncode == 0]
+    assert len(winners) == 1
+    for p, out, err in results:
+        if p.returncode != 0:
+            assert "already exists" in err or "is busy" in err, err
+            assert "Traceback" not in err
+    (entry,) = json.loads(cli("list", "--json").stdout)
+    assert entry["health"] == "ok"
