@@ -90,8 +90,9 @@ def tcl_roundtrip(tclsh, values):
     script.append("show")
     proc = subprocess.run([tclsh], input="\n".join(script).encode("utf-8"), capture_output=True, timeout=60)
     assert proc.returncode == 0, proc.stderr.decode()
-    lines = proc.stdout.decode().splitlines()
-    return [bytes.fromhex(lines[i * 2]).decode("utf-8") for i in range(len(values))]
+    lines = proc.stdout.decode().split("\n")
+    assert len(lines) == len(values) + 1 and lines[-1] == ""
+    return [bytes.fromhex(line).decode("utf-8") for line in lines[: len(values)]]
 
 
 def test_tcl_literal_roundtrips(tclsh):
