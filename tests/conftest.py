@@ -21,28 +21,23 @@ def _entry_point() -> str:
     return str(script)
 
 
-@pytest.fixture
-def home(tmp_path) -> Path:
-    path = tmp_path / "home"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def env(tmp_path, home) -> dict:
-    """A clean process environment: own HOME and root, system PATH plus the pyenvmod command."""
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    (bindir / "pyenvmod").symlink_to(_entry_point())
+def clean_env(base: Path) -> dict:
+    """A clean process environment under ``base``: own HOME and root, system PATH plus pyenvmod."""
+    home = base / "home"
+    bindir = base / "bin"
+    home.mkdir(parents=True, exist_ok=True)
+    bindir.mkdir(exist_ok=True)
+    if not (bindir / "pyenvmod").exists():
+        (bindir / "pyenvmod").symlink_to(_entry_point())
     result = {
         "HOME": str(home),
         "USER": os.environ.get("USER", "root"),
         "LANG": "C.UTF-8",
         "PATH": os.pathsep.join([str(bindir), "/usr/local/bin", "/usr/bin", "/bin"]),
-        "PYENVMOD_ROOT": str(tmp_path / "root"),
+        "PYENVMOD_ROOT": str(base / "root"),
         "XDG_CONFIG_HOME": str(home / ".config"),
         "XDG_DATA_HOME": str(home / ".local" / "share"),
-        "PYENVMOD_SITE_CONFIG": str(tmp_path / "no-site-config.yaml"),
+        "PYENVMOD_SITE_CONFIG": str(base / "no-site-config.yaml"),
         "UV_CACHE_DIR": str(CACHE / "uv"),
         "PIP_CACHE_DIR": str(CACHE / "pip"),
         "PYENV_ROOT": PYENV_ROOT,
@@ -51,6 +46,16 @@ def env(tmp_path, home) -> dict:
         if key.startswith(("PIP_", "UV_INDEX", "UV_EXTRA_INDEX", "UV_FIND_LINKS", "SSL_CERT")) and key not in result:
             result[key] = value
     return result
+
+
+@pytest.fixture
+def home(env) -> Path:
+    return Path(env["HOME"])
+
+
+@pytest.fixture
+def env(tmp_path) -> dict:
+    return clean_env(tmp_path)
 
 
 @pytest.fixture

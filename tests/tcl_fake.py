@@ -36,18 +36,21 @@ foreach call $::calls {
 """
 
 
-def run_modulefile(text: str, mode: str = "load", module_name="pyenv/x/py3.12", call_help=True):
+def run_modulefile(text: str, mode: str = "load", module_name="pyenv/x/py3.12", call_help=True, environ=None):
     """Source a Tcl modulefile under the fake; return (calls, error or None)."""
     tclsh = shutil.which("tclsh")
+    env_lines = "".join(f"set ::env({key}) {{{value}}}\n" for key, value in (environ or {}).items())
     script = (
         FAKE_API
         + f"set ::mode {mode}\nset ::module_name {{{module_name}}}\n"
+        + env_lines
         + "set rc [catch {\n"
         + text
         + "\n} err]\n"
-        + ("if {!$rc && [llength [info procs ModulesHelp]]} { ModulesHelp }\n" if call_help else "")
+        + ("if {$rc == 0 && [llength [info procs ModulesHelp]]} { ModulesHelp }\n" if call_help else "")
         + DUMP
-        + "if {$rc} { _puts ERROR:[binary encode hex [encoding convertto utf-8 $err]] }\n"
+        + "if {$rc == 3} { _puts BREAK }\n"
+        + "if {$rc == 1} { _puts ERROR:[binary encode hex [encoding convertto utf-8 $err]] }\n"
     )
     proc = subprocess.run([tclsh], input=script.encode("utf-8"), capture_output=True, timeout=60)
     if proc.returncode != 0:
@@ -56,6 +59,8 @@ def run_modulefile(text: str, mode: str = "load", module_name="pyenv/x/py3.12", 
     for line in proc.stdout.decode().splitlines():
         if line.startswith("ERROR:"):
             error = bytes.fromhex(line[6:]).decode("utf-8")
+        elif line == "BREAK":  # the documented way to refuse a load: puts stderr, then break
+            error = "break: " + (calls[-1][1] if calls and calls[-1][0] == "puts" else "")
         elif line.strip():
             calls.append([bytes.fromhex(h).decode("utf-8") for h in line.split(" ")])
     return calls, error

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-import slowpkg
+import localpkg
 from conftest import assert_one_line_error, leftovers
 
 
@@ -45,7 +45,7 @@ def pid_alive(pid: int) -> bool:
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 128 + signal.SIGTERM),
                                       (signal.SIGHUP, 128 + signal.SIGHUP)])
 def test_interrupted_create_leaves_nothing(cli, env, root, tmp_path, sig, code, backend):
-    requirement, marker = slowpkg.make(tmp_path / "slowpkg", seconds=60)
+    requirement, marker = localpkg.slow(tmp_path / "slowpkg", 60)
     proc = start_create(env, "alpha", "--backend", backend, "-p", requirement)
     wait_for(marker, proc)
     build_pid = int(marker.read_text())
@@ -62,7 +62,7 @@ def test_interrupted_create_leaves_nothing(cli, env, root, tmp_path, sig, code, 
 
 
 def test_killed_create_is_reported_then_cleaned(cli, env, root, tmp_path):
-    requirement, marker = slowpkg.make(tmp_path / "slowpkg", seconds=60)
+    requirement, marker = localpkg.slow(tmp_path / "slowpkg", 60)
     proc = start_create(env, "alpha", "-p", requirement)
     wait_for(marker, proc)
     proc.kill()
@@ -79,7 +79,7 @@ def test_killed_create_is_reported_then_cleaned(cli, env, root, tmp_path):
 
 
 def test_leftover_can_be_deleted(cli, env, root, tmp_path):
-    requirement, marker = slowpkg.make(tmp_path / "slowpkg", seconds=60)
+    requirement, marker = localpkg.slow(tmp_path / "slowpkg", 60)
     proc = start_create(env, "alpha", "-p", requirement)
     wait_for(marker, proc)
     proc.kill()
@@ -90,7 +90,7 @@ def test_leftover_can_be_deleted(cli, env, root, tmp_path):
 
 
 def test_list_shows_a_create_in_progress(cli, env, tmp_path):
-    requirement, marker = slowpkg.make(tmp_path / "slowpkg", seconds=60)
+    requirement, marker = localpkg.slow(tmp_path / "slowpkg", 60)
     proc = start_create(env, "alpha", "-p", requirement)
     try:
         wait_for(marker, proc)
@@ -102,7 +102,7 @@ def test_list_shows_a_create_in_progress(cli, env, tmp_path):
 
 
 def test_concurrent_creates_of_one_name_one_wins_the_other_names_the_holder(cli, env, root, tmp_path):
-    requirement, marker = slowpkg.make(tmp_path / "slowpkg", seconds=4)
+    requirement, marker = localpkg.slow(tmp_path / "slowpkg", 4)
     env = dict(env, PYENVMOD_LOCK_TIMEOUT="1")
     first = start_create(env, "alpha", "-p", requirement)
     wait_for(marker, first)

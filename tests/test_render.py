@@ -1,5 +1,6 @@
 """Rendered modulefiles do what they should, with any value, in Lua (lupa) and Tcl (tclsh)."""
 
+import os
 import shutil
 
 import pytest
@@ -13,8 +14,9 @@ from pyenvmod import modulefiles, render
 from pyenvmod.metadata import EnvRecord
 
 text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=200)
+# prefixes as pyenvmod makes them: absolute, normalised, without ':' or control characters
 path_text = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters=":"), min_size=1,
-                    max_size=100).map(lambda s: "/" + s)
+                    max_size=100).map(lambda s: os.path.normpath("/" + s)).filter(lambda p: p != "/" and not p.startswith("//"))
 
 
 def record(**overrides) -> EnvRecord:
@@ -41,11 +43,17 @@ def lua(request):
         require(False, "lupa", "pip install lupa")
 
 
+def site(rec):
+    return f"{rec.prefix}/lib/python{'.'.join(rec.python.split('.')[:2])}/site-packages"
+
+
 def lua_expected(rec):
     return [
         ["prepend_path", "PATH", rec.prefix + "/bin"],
-        ["pushenv", "VIRTUAL_ENV", rec.prefix],
+        ["prepend_path", "PYENVMOD_SITE_PATH", site(rec)],
+        ["prepend_path", "PYENVMOD_LOADED", f"{rec.name}@3.12"],
         ["pushenv", "PYTHONNOUSERSITE", "1"],
+        ["pushenv", "VIRTUAL_ENV", rec.prefix],
     ]
 
 
@@ -98,8 +106,10 @@ def tclsh():
 def tcl_expected(rec):
     return [
         ["prepend-path", "PATH", rec.prefix + "/bin"],
-        ["pushenv", "VIRTUAL_ENV", rec.prefix],
+        ["prepend-path", "PYENVMOD_SITE_PATH", site(rec)],
+        ["prepend-path", "PYENVMOD_LOADED", f"{rec.name}@3.12"],
         ["pushenv", "PYTHONNOUSERSITE", "1"],
+        ["pushenv", "VIRTUAL_ENV", rec.prefix],
     ]
 
 
@@ -146,3 +156,74 @@ def test_tcl_any_value_comes_back_byte_for_byte(description, owner, sub):
         assert [c for c in calls if c[0] not in ("module-whatis", "puts")] == tcl_expected(rec)
         help_text = next(c[1] for c in calls if c[0] == "puts")
         assert "Description: " + description + "\n" in help_text and "Owner:       " + owner + "\n" in help_text
+
+
+# --- stacking: the Python-version guard and Lmod's VIRTUAL_ENV stack ---------------------
+
+def test_lua_refuses_a_second_environment_of_another_python(lua):
+    rec = record()
+    calls, error = lmod_fake.run_modulefile(lua, rendered("lua", rec), existing_dirs=[rec.prefix],
+                                            environ={"PYENVMOD_LOADED": "tools@3.12:old@3.11"})
+    assert error and "pyenv/mylab (Python 3.12)" in error and "pyenv/old" in error and "Python 3.11" in error
+    assert not [c for c in calls if c[0] == "prepend_path"]
+
+
+@pytest.mark.parametrize("loaded", ["", "tools@3.12", "tools@3.12:mylab@3.11", "garbage"])
+def test_lua_loads_beside_the_same_python_or_itself(lua, loaded):
+    rec = record()
+    calls, error = lmod_fake.run_modulefile(lua, rendered("lua", rec), existing_dirs=[rec.prefix],
+                                            environ={"PYENVMOD_LOADED": loaded})
+    assert error is None
+
+
+def test_lua_guard_is_not_applied_on_unload(lua):
+    rec = record()
+    calls, error = lmod_fake.run_modulefile(lua, rendered("lua", rec), mode="unload",
+                                            environ={"PYENVMOD_LOADED": "old@3.11", "VIRTUAL_ENV": rec.prefix})
+    assert error is None
+
+
+def _b64(text):
+    import base64
+
+    return base64.b64encode(text.encode()).decode()
+
+
+@settings(max_examples=100, deadline=None)
+@given(prefix=path_text, other=path_text)
+def test_lua_unload_below_the_top_takes_only_its_own_stack_entry(prefix, other):
+    rec = record(prefix=prefix)
+    stack = ":".join([_b64(other), _b64(prefix), _b64("/orig")])
+    for runtime in lmod_fake.runtimes():
+        calls, error = lmod_fake.run_modulefile(
+            runtime, rendered("lua", rec), mode="unload",
+            environ={"VIRTUAL_ENV": other, "__LMOD_STACK_VIRTUAL_ENV": stack})
+        assert error is None
+        venv_calls = [c for c in calls if "VIRTUAL_ENV" in c[1]]
+        if other == prefix:
+            assert venv_calls == [["pushenv", "VIRTUAL_ENV", prefix]]
+        else:
+            assert venv_calls == [["remove_path", "__LMOD_STACK_VIRTUAL_ENV", _b64(prefix)]]
+
+
+def test_lua_unload_on_top_pops(lua):
+    rec = record()
+    calls, _ = lmod_fake.run_modulefile(lua, rendered("lua", rec), mode="unload",
+                                        environ={"VIRTUAL_ENV": rec.prefix,
+                                                 "__LMOD_STACK_VIRTUAL_ENV": _b64(rec.prefix)})
+    assert [c for c in calls if "VIRTUAL_ENV" in c[1]] == [["pushenv", "VIRTUAL_ENV", rec.prefix]]
+
+
+def test_lua_unload_with_a_foreign_stack_falls_back_to_pushenv(lua):
+    rec = record()
+    calls, _ = lmod_fake.run_modulefile(lua, rendered("lua", rec), mode="unload",
+                                        environ={"VIRTUAL_ENV": "/other", "__LMOD_STACK_VIRTUAL_ENV": "Zm9v"})
+    assert [c for c in calls if "VIRTUAL_ENV" in c[1]] == [["pushenv", "VIRTUAL_ENV", rec.prefix]]
+
+
+def test_tcl_refuses_a_second_environment_of_another_python(tclsh, tmp_path):
+    rec = record(prefix=str(tmp_path))
+    calls, error = tcl_fake.run_modulefile(rendered("tcl", rec), environ={"PYENVMOD_LOADED": "tools@3.12:old@3.11"})
+    assert error and "pyenv/mylab (Python 3.12)" in error and "pyenv/old" in error and "Python 3.11" in error
+    calls, error = tcl_fake.run_modulefile(rendered("tcl", rec), environ={"PYENVMOD_LOADED": "tools@3.12"})
+    assert error is None

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from pyenvmod import __version__, files, render
+from pyenvmod import __version__, files, render, stacking
 from pyenvmod.layout import Layout
 from pyenvmod.metadata import EnvRecord
 
@@ -15,6 +15,8 @@ def context(record: EnvRecord) -> dict:
         "tag": record.tag,
         "description": record.description,
         "python": record.python,
+        "python_mm": ".".join(record.python.split(".")[:2]),
+        "site_packages": str(stacking.site_packages(record.prefix, record.python)),
         "backend": record.backend,
         "created": record.created,
         "owner": record.owner,

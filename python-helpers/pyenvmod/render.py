@@ -47,6 +47,10 @@ def environment():
     return env
 
 
-def render(fmt: ModuleFormat, context: dict, env=None) -> str:
+def render_template(template: str, context: dict, env=None) -> str:
     env = env or environment()
-    return env.get_template(fmt.template).render(**context)
+    return env.get_template(template).render(**context)
+
+
+def render(fmt: ModuleFormat, context: dict, env=None) -> str:
+    return render_template(fmt.template, context, env)

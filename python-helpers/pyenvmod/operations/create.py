@@ -11,7 +11,8 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from pyenvmod import __version__, backends, files, locking, metadata, modulefiles, names, proc, pythons, requirements
+from pyenvmod import (__version__, backends, files, locking, metadata, modulefiles, names, proc, pythons,
+                      requirements, stacking)
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import layout_for
@@ -58,10 +59,11 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
         try:
             notify(f"creating {name!r} with {backend_name} from Python {base.version} ({base.executable})")
             backend.create(prefix, base, prompt=name)
+            version = backend.python_version(prefix)
+            stacking.install_hook(str(prefix), version)
             if packages:
                 notify("installing " + " ".join(packages))
                 backend.install(prefix, packages)
-            version = backend.python_version(prefix)
             record = metadata.EnvRecord(
                 name=name,
                 prefix=str(prefix),

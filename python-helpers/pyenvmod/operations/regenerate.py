@@ -1,6 +1,6 @@
 """Regenerate the modulefiles of an existing environment (after a template or config change)."""
 
-from pyenvmod import locking, modulefiles
+from pyenvmod import locking, modulefiles, stacking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import layout_for, load_record
@@ -17,4 +17,5 @@ def regenerate(config: Config, name: str) -> list:
                 f"the environment {name!r} is missing at {layout.prefix(name)}; "
                 f"recreate it or run 'pyenvmod delete {name}'"
             )
-        return modulefiles.write(layout, record)
+        hook = stacking.install_hook(record.prefix, record.python)
+        return hook + modulefiles.write(layout, record)

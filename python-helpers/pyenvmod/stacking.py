@@ -1,0 +1,30 @@
+"""The stacking hook inside an environment: a .pth file and the module it imports.
+
+They let every loaded environment's packages (``.pth`` files included) be imported
+from whichever loaded environment's python runs; see the template for how.
+"""
+
+from pathlib import Path
+
+from pyenvmod import files, render
+
+HOOK_FILES = {
+    "_pyenvmod_stack.py": "pyenvmod_stack.py.j2",
+    "zzz-pyenvmod-stack.pth": "pyenvmod_stack.pth.j2",
+}
+
+
+def site_packages(prefix: str, python_version: str) -> Path:
+    major_minor = ".".join(python_version.split(".")[:2])
+    return Path(prefix) / "lib" / f"python{major_minor}" / "site-packages"
+
+
+def install_hook(prefix: str, python_version: str) -> list[Path]:
+    folder = site_packages(prefix, python_version)
+    env = render.environment()
+    written = []
+    for filename, template in HOOK_FILES.items():
+        path = folder / filename
+        files.write_atomic(path, render.render_template(template, {}, env))
+        written.append(path)
+    return written

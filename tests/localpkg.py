@@ -1,0 +1,90 @@
+"""Tiny local packages built by an in-tree PEP 517/660 backend: no network, no setuptools.
+
+``make(folder, name, files)`` writes a project whose backend builds a wheel of
+``files`` (or, for ``pip install -e``, an editable wheel whose ``.pth`` points at the
+folder), optionally with console scripts, and optionally slowly: its build writes
+``building.pid`` and sleeps, so a test can interrupt a create during the build.
+"""
+
+import json
+from pathlib import Path
+
+BACKEND = '''
+import base64, hashlib, json, os, time, zipfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SPEC = json.load(open(os.path.join(HERE, "spec.json")))
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+get_requires_for_build_editable = get_requires_for_build_wheel
+
+
+def _wheel(directory, files):
+    name, version = SPEC["name"], SPEC["version"]
+    with open(os.path.join(HERE, "building.pid"), "w") as fh:
+        fh.write(str(os.getpid()))
+    time.sleep(SPEC["seconds"])
+    dist = f"{name}-{version}.dist-info"
+    files = dict(files)
+    files[f"{dist}/METADATA"] = f"Metadata-Version: 2.1\\nName: {name}\\nVersion: {version}\\n"
+    files[f"{dist}/WHEEL"] = "Wheel-Version: 1.0\\nGenerator: localpkg\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
+    if SPEC["scripts"]:
+        lines = "".join(f"{k} = {v}\\n" for k, v in SPEC["scripts"].items())
+        files[f"{dist}/entry_points.txt"] = "[console_scripts]\\n" + lines
+    record = []
+    for path, text in files.items():
+        data = text.encode()
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(f"{dist}/RECORD,,")
+    files[f"{dist}/RECORD"] = "\\n".join(record) + "\\n"
+    wheel = f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(directory, wheel), "w") as zf:
+        for path, text in files.items():
+            zf.writestr(path, text)
+    return wheel
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    return _wheel(wheel_directory, SPEC["files"])
+
+
+def build_editable(wheel_directory, config_settings=None, metadata_directory=None):
+    return _wheel(wheel_directory, {f"__editable__.{SPEC['name']}.pth": os.path.join(HERE, "src") + "\\n"})
+'''
+
+PYPROJECT = """
+[build-system]
+requires = []
+build-backend = "localbackend"
+backend-path = ["."]
+
+[project]
+name = "{name}"
+version = "{version}"
+"""
+
+
+def make(folder: Path, name: str, files: dict, *, version="0.1", scripts=None, seconds=0.0):
+    """Write the project; its sources also go to ``folder/src`` (what an editable install uses).
+
+    Returns (requirement string, path of the pid file the build writes)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "pyproject.toml").write_text(PYPROJECT.format(name=name, version=version))
+    (folder / "localbackend.py").write_text(BACKEND)
+    spec = {"name": name, "version": version, "files": files, "scripts": scripts or {}, "seconds": seconds}
+    (folder / "spec.json").write_text(json.dumps(spec))
+    for path, text in files.items():
+        target = folder / "src" / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+    return f"{name} @ file://{folder}", folder / "building.pid"
+
+
+def slow(folder: Path, seconds: float):
+    """A package whose build takes ``seconds``: (requirement, pid file)."""
+    return make(folder, "slowpkg", {"slowpkg.py": "VALUE = 42\n"}, seconds=seconds)
