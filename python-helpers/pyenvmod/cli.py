@@ -19,6 +19,7 @@ COMMANDS = {
     "delete": ("pyenvmod.commands.delete", "delete an environment and its modulefiles"),
     "module": ("pyenvmod.commands.module", "regenerate the modulefiles of an environment"),
     "modulepath": ("pyenvmod.commands.modulepath", "print the module tree folder(s) for 'module use'"),
+    "site": ("pyenvmod.commands.site", "site administration: Lmod hooks"),
 }
 
 DESCRIPTION = """\

@@ -63,5 +63,17 @@ def problems(layout: Layout, record: EnvRecord) -> list[str]:
     return found
 
 
+TREE_MARKER = "pyenvmod-tree.conf"
+
+
+def write_tree_marker(layout: Layout, owner: str) -> Path:
+    """The marker beside ``modules/`` that the Lmod hooks read (platform, owner); kept once written."""
+    path = layout.base / TREE_MARKER
+    if not path.exists():
+        context = {"platform": layout.platform, "owner": owner}
+        files.write_atomic(path, render.render_template("pyenvmod-tree.conf.j2", context))
+    return path
+
+
 def remove(layout: Layout, name: str) -> bool:
     return files.remove_inside(layout.module_dir(name), layout.root)

@@ -1,5 +1,6 @@
 """The platform tag (CPU architecture and OS) that separates binaries in a shared $HOME."""
 
+import os
 import platform
 import re
 from functools import lru_cache
@@ -26,7 +27,14 @@ def _clean(text: str) -> str:
 
 @lru_cache(maxsize=None)
 def current() -> str:
-    """``<arch>-<os><version>``, for example ``x86_64-debian12`` or ``aarch64-rocky9.4``."""
+    """``<arch>-<os><version>``, for example ``x86_64-debian12`` or ``aarch64-rocky9.4``.
+
+    ``PYENVMOD_PLATFORM`` overrides it (the Lmod hooks honour the same variable), for a
+    site whose nodes differ in ways the tag does not see, and for tests.
+    """
+    override = _clean(os.environ.get("PYENVMOD_PLATFORM", ""))
+    if override:
+        return override
     release = _os_release()
     os_id = _clean(release.get("ID", "")) or _clean(platform.system().lower()) or "unknown"
     version = _clean(release.get("VERSION_ID", ""))

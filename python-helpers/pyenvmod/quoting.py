@@ -54,4 +54,12 @@ def json_value(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-FILTERS = {"lua": lua, "tcl": tcl, "json": json_value}
+def line(value) -> str:
+    """A value for a ``key=value`` line: refused if it could start another line."""
+    text = str(value)
+    if any(c in text for c in "\n\r\0"):
+        raise ValueError(f"a line break or NUL cannot be written into a key=value line: {text!r}")
+    return text
+
+
+FILTERS = {"lua": lua, "tcl": tcl, "json": json_value, "line": line}

@@ -41,6 +41,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
     layout = layout_for(config)
     backend = backends.get(backend_name)
     layout.ensure()
+    modulefiles.write_tree_marker(layout, _owner())
 
     with proc.interrupts_raise(), locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
         if layout.meta_file(name).exists():

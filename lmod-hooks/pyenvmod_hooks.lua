@@ -1,0 +1,239 @@
+--------------------------------------------------------------------------------
+-- pyenvmod hooks for Lmod: site-level behaviour for pyenv/* modules.
+--
+--   local pyenvmod = require("pyenvmod_hooks")
+--   pyenvmod.setup{ conda_warning = true, avail_label = true,
+--                   hide_foreign = true, usage_log = false }
+--
+-- Behaviours (each switchable in setup{}):
+--   conda_warning  warn when a pyenv/* module loads while a conda environment is
+--                  active (CONDA_SHLVL > 0)
+--   avail_label    show pyenvmod trees under their own heading in `module avail`,
+--                  with the owner when it is not the user (Lmod applies avail
+--                  labels only with LMOD_AVAIL_STYLE=grouped:system or similar)
+--   hide_foreign   hide modules built for another CPU architecture / OS than this
+--                  node's, and refuse to load them with where they were built
+--   usage_log      false (default), "syslog", or a file path: one line per
+--                  pyenv/* load
+--
+-- Chaining: Lmod 8.6 keeps one function per hook name. Requiring this file
+-- wraps hook.register so that every function registered for a name (by this
+-- file, or by a site's SitePackage.lua before or after it... see the admin
+-- guide) runs in registration order instead of replacing the previous one.
+-- Works in Lua 5.1 to 5.4 (Lmod's sandbox-free SitePackage context).
+--------------------------------------------------------------------------------
+local M = {}
+local hook = require("Hook")   -- Lmod's hook registry
+
+local defaults = {
+    conda_warning = true,
+    avail_label   = true,
+    hide_foreign  = true,
+    usage_log     = false,
+    label         = "Python environments (pyenvmod)",
+}
+
+--------------------------------------------------------------------------------
+-- Chaining hook.register
+--------------------------------------------------------------------------------
+-- Hooks whose return value Lmod uses, and which argument that value replaces
+-- when passed on to the next function in the chain.
+local RETURNS = { msgHook = 2, listHook = 1, errWarnMsgHook = 4 }
+local unpack = table.unpack or unpack
+
+local function install_chaining(hook)
+    if hook == nil or hook.pyenvmod_chained then return end
+    local chains = {}
+    local lmod_register = hook.register
+    hook.register = function(name, fn, how)
+        if chains[name] == nil then
+            chains[name] = {}
+            local list = chains[name]
+            lmod_register(name, function(...)
+                local args = { ... }
+                local n = select("#", ...)
+                local result
+                for _, f in ipairs(list) do
+                    result = f(unpack(args, 1, n))
+                    local slot = RETURNS[name]
+                    if slot and result ~= nil then args[slot] = result end
+                end
+                if RETURNS[name] then return args[RETURNS[name]] end
+                return result
+            end)
+        end
+        if how == "prepend" then
+            table.insert(chains[name], 1, fn)
+        else
+            table.insert(chains[name], fn)
+        end
+    end
+    hook.pyenvmod_chained = true
+end
+
+--------------------------------------------------------------------------------
+-- Platform of this node and of a module tree
+--------------------------------------------------------------------------------
+local function clean(text)
+    return (tostring(text or ""):gsub("[^A-Za-z0-9._+-]", ""))
+end
+
+local function read_lines(path)
+    local f = io.open(path, "r")
+    if not f then return nil end
+    local lines = {}
+    for line in f:lines() do lines[#lines + 1] = line end
+    f:close()
+    return lines
+end
+
+local function key_values(path)
+    local lines = read_lines(path)
+    if not lines then return nil end
+    local t = {}
+    for _, line in ipairs(lines) do
+        local k, v = line:match("^%s*([%w_]+)%s*=%s*(.-)%s*$")
+        if k then t[k] = v end
+    end
+    return t
+end
+
+local node_platform_cache
+-- Same rule as pyenvmod's Python side: PYENVMOD_PLATFORM, else <uname -m>-<ID><VERSION_ID>.
+function M.node_platform()
+    local override = clean(os.getenv("PYENVMOD_PLATFORM"))
+    if override ~= "" then return override end
+    if node_platform_cache then return node_platform_cache end
+    local arch
+    local ok, posix = pcall(require, "posix")
+    if ok and type(posix) == "table" and posix.uname then arch = posix.uname("%m") end
+    if not arch or arch == "" then
+        arch = (read_lines("/proc/sys/kernel/arch") or {})[1]
+    end
+    if not arch or arch == "" then
+        local ok_popen, p = pcall(io.popen, "uname -m 2>/dev/null")
+        if ok_popen and p then arch = p:read("*l"); p:close() end
+    end
+    local release = key_values(M.os_release or "/etc/os-release") or {}
+    local os_id = clean(release.ID)
+    if os_id == "" then os_id = "linux" end
+    node_platform_cache = clean(arch) .. "-" .. os_id .. clean(release.VERSION_ID)
+    return node_platform_cache
+end
+
+local tree_cache = {}
+-- The pyenvmod tree holding a module tree folder (the folder on MODULEPATH), or nil.
+function M.tree_info(modules_dir)
+    local tree = modules_dir:gsub("/+$", ""):match("^(.*)/modules$")
+    if not tree then return nil end
+    if tree_cache[tree] == nil then
+        tree_cache[tree] = key_values(tree .. "/pyenvmod-tree.conf") or false
+        if tree_cache[tree] then tree_cache[tree].path = tree end
+    end
+    return tree_cache[tree] or nil
+end
+
+-- The tree of a pyenv/* modulefile (…/modules/pyenv/NAME/TAG[.lua]), or nil.
+function M.module_tree(fn)
+    local modules_dir = (fn or ""):match("^(.*)/pyenv/[^/]+/[^/]+$")
+    return modules_dir and M.tree_info(modules_dir) or nil
+end
+
+-- Lmod commands that list modules (the names of lmod's command table).
+local LISTING = { avail = true, spider = true, keyword = true, overview = true, search = true }
+
+local function is_pyenv(full_name)
+    return type(full_name) == "string" and full_name:sub(1, 6) == "pyenv/"
+end
+
+local function foreign(fn)
+    local info = M.module_tree(fn)
+    if info and info.platform and info.platform ~= M.node_platform() then return info end
+    return nil
+end
+
+--------------------------------------------------------------------------------
+-- Behaviours
+--------------------------------------------------------------------------------
+local function shell_quote(text)
+    return "'" .. tostring(text):gsub("'", "'\\''") .. "'"
+end
+
+local function log_usage(where, full_name, fn)
+    local line = string.format("%s user=%s host=%s module=%s file=%s", os.date("!%Y-%m-%dT%H:%M:%SZ"),
+        os.getenv("USER") or "?", os.getenv("HOSTNAME") or "?", full_name, fn or "?")
+    if where == "syslog" then
+        os.execute("logger -t pyenvmod -- " .. shell_quote(line) .. " >/dev/null 2>&1")
+    else
+        local f = io.open(where, "a")
+        if f then f:write(line, "\n"); f:close() end
+    end
+end
+
+local function conda_message()
+    return "A conda environment is active (CONDA_SHLVL=" .. tostring(os.getenv("CONDA_SHLVL")) .. "). "
+        .. "Run 'conda deactivate' before loading Python environment modules: the conda "
+        .. "environment's python, libraries and PYTHONPATH would otherwise mix with this one's."
+end
+
+function M.setup(options)
+    local opts = {}
+    for k, v in pairs(defaults) do opts[k] = v end
+    for k, v in pairs(options or {}) do opts[k] = v end
+    M.options = opts
+    install_chaining(hook)
+
+    hook.register("load", function(t)
+        if not is_pyenv(t.modFullName) then return end
+        local info = opts.hide_foreign and foreign(t.fn)
+        if info then
+            LmodError("Cannot load " .. t.modFullName .. ": it was built for " .. info.platform
+                .. " (in " .. info.path .. ") and this node is " .. M.node_platform()
+                .. ". Create the environment again on this kind of node (pyenvmod create).")
+        end
+        if opts.conda_warning and (tonumber(os.getenv("CONDA_SHLVL") or "0") or 0) > 0 then
+            -- a message, not LmodWarning: a warning would make `module load` exit non-zero
+            LmodMessage("WARNING: " .. conda_message())
+        end
+        if opts.usage_log then log_usage(opts.usage_log, t.modFullName, t.fn) end
+    end)
+
+    if opts.hide_foreign then
+        -- Hidden from listings only: a load by name still reaches the load hook above,
+        -- which then says where the module was built instead of "unknown module".
+        hook.register("startup", function(command) M.command = command end)
+        hook.register("isVisibleHook", function(modT)
+            if LISTING[M.command] and is_pyenv(modT.fullName or modT.sn) and foreign(modT.fn) then
+                modT.isVisible = false
+            end
+        end)
+    end
+
+    if opts.avail_label then
+        hook.register("avail", function(labels)
+            local me = os.getenv("USER")
+            for mpath, _ in pairs(labels) do
+                local info = M.tree_info(mpath)
+                if info then
+                    local label = opts.label
+                    if info.owner and info.owner ~= "" and info.owner ~= me then
+                        label = label .. " of " .. info.owner
+                    end
+                    labels[mpath] = label .. ": " .. mpath
+                end
+            end
+        end)
+    end
+    return M
+end
+
+-- Load a site's own SitePackage-style file after this one, so its hooks chain too.
+function M.chain_file(path)
+    install_chaining(hook)
+    local chunk, err = loadfile(path)
+    if not chunk then error("pyenvmod_hooks: cannot load " .. path .. ": " .. tostring(err)) end
+    return chunk()
+end
+
+install_chaining(hook)
+return M
