@@ -23,6 +23,7 @@ class EnvRecord:
     platform: str
     description: str = ""
     requested: list = field(default_factory=list)  # packages as the user asked for them
+    extends: dict | None = None  # the base environment: name, prefix, module, modules_dir, python
     pyenvmod_version: str = ""
     schema: int = SCHEMA_VERSION
 

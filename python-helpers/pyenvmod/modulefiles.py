@@ -7,7 +7,7 @@ from pyenvmod.layout import Layout
 from pyenvmod.metadata import EnvRecord
 
 
-def context(record: EnvRecord) -> dict:
+def context(record: EnvRecord, modules_dir: Path | None = None) -> dict:
     """What templates may use. Every value is a plain string; templates quote them."""
     return {
         "name": record.name,
@@ -22,6 +22,8 @@ def context(record: EnvRecord) -> dict:
         "owner": record.owner,
         "prefix": record.prefix,
         "platform": record.platform,
+        "extends": record.extends,
+        "modules_dir": str(modules_dir) if modules_dir else "",
         "pyenvmod_version": __version__,
     }
 
@@ -34,7 +36,7 @@ def paths(layout: Layout, record: EnvRecord) -> dict[str, Path]:
 def write(layout: Layout, record: EnvRecord) -> list[Path]:
     """Render every format, then write each atomically; stale files of the env are removed."""
     env = render.environment()
-    ctx = context(record)
+    ctx = context(record, layout.modules_dir)
     texts = {name: render.render(fmt, ctx, env) for name, fmt in render.FORMATS.items()}
     targets = paths(layout, record)
     folder = layout.module_dir(record.name)

@@ -54,6 +54,11 @@ def json_value(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def python(value) -> str:
+    """A Python string literal, ASCII only and on one line (safe in a ``.pth`` import line)."""
+    return ascii(str(value))
+
+
 def line(value) -> str:
     """A value for a ``key=value`` line: refused if it could start another line."""
     text = str(value)
@@ -62,4 +67,4 @@ def line(value) -> str:
     return text
 
 
-FILTERS = {"lua": lua, "tcl": tcl, "json": json_value, "line": line}
+FILTERS = {"lua": lua, "tcl": tcl, "json": json_value, "line": line, "python": python}

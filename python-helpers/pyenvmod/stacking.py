@@ -19,12 +19,20 @@ def site_packages(prefix: str, python_version: str) -> Path:
     return Path(prefix) / "lib" / f"python{major_minor}" / "site-packages"
 
 
-def install_hook(prefix: str, python_version: str) -> list[Path]:
+BASE_HOOK = "_pyenvmod_base.pth"
+
+
+def install_hook(prefix: str, python_version: str, base_site: str | None = None) -> list[Path]:
+    """Write the stacking hook, and for an environment layered on a base, the base hook."""
     folder = site_packages(prefix, python_version)
     env = render.environment()
     written = []
     for filename, template in HOOK_FILES.items():
         path = folder / filename
         files.write_atomic(path, render.render_template(template, {}, env))
+        written.append(path)
+    if base_site:
+        path = folder / BASE_HOOK
+        files.write_atomic(path, render.render_template("pyenvmod_base.pth.j2", {"base_site": base_site}, env))
         written.append(path)
     return written

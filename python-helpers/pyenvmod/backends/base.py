@@ -29,8 +29,24 @@ class Backend(ABC):
         """Make an environment at ``prefix`` from ``base``, with pip in it."""
 
     @abstractmethod
-    def install(self, prefix: Path, packages: list[str]) -> None:
-        """Install ``packages`` (requirement strings) into the environment."""
+    def install(self, prefix: Path, packages: list[str], layered: bool = False) -> None:
+        """Install ``packages`` (requirement strings) into the environment.
+
+        ``layered``: the environment extends a base whose packages are on its sys.path;
+        only what the base lacks (or has in another version) may be installed.
+        """
+
+    def pip(self, prefix: Path, *args) -> list:
+        """A pip command line inside the environment."""
+        return [self.python(prefix), "-m", "pip", "--disable-pip-version-check", "--no-input", *args]
+
+    def pip_install(self, prefix: Path, packages: list[str]) -> None:
+        """pip inside the environment: it counts every distribution on sys.path as installed."""
+        self._run(
+            self.pip(prefix, "install", "--quiet", *packages),
+            what="pip install",
+            failure="could not install " + ", ".join(packages),
+        )
 
     @abstractmethod
     def list_packages(self, prefix: Path) -> list[dict]:

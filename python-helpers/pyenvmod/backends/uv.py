@@ -35,8 +35,14 @@ class UvBackend(Backend):
             failure="could not create the environment",
         )
 
-    def install(self, prefix: Path, packages: list[str]) -> None:
-        if packages:
+    def install(self, prefix: Path, packages: list[str], layered: bool = False) -> None:
+        if not packages:
+            return
+        if layered:
+            # uv looks only at the environment's own site-packages and would copy the
+            # base's packages in again; pip sees the whole sys.path.
+            self.pip_install(prefix, packages)
+        else:
             self._run(
                 [self.uv, "pip", "install", "--python", self.python(prefix), *packages],
                 what="uv pip install",

@@ -19,6 +19,9 @@ def add_arguments(parser):
                         help="base interpreter: a version (3.12), a path, or a command (default: python3 on PATH)")
     parser.add_argument("--backend", choices=backends.NAMES, help="how to build it (default: uv)")
     parser.add_argument("--description", default="", help="one line shown by 'module whatis' and 'module help'")
+    parser.add_argument("--extends", metavar="BASE", default="",
+                        help="layer on BASE (a name, or the folder of a group's or site's environment): "
+                             "its packages count as installed, only what it lacks is installed here")
 
 
 def on_modulepath(folder) -> bool:
@@ -35,7 +38,8 @@ def run(args) -> int:
     layout = layout_for(config)
     if config.root_is_default:
         _note_default_root(layout)
-    request = CreateRequest(args.name, args.packages, args.python or "", args.backend or "", args.description)
+    request = CreateRequest(args.name, args.packages, args.python or "", args.backend or "", args.description,
+                            args.extends)
     record = create(config, request, notify=lambda msg: print(f"pyenvmod: {msg}", file=sys.stderr))
     print(f"Created {record.name!r}: Python {record.python}, {record.backend}, at {record.prefix}")
     print("To use it, type:")

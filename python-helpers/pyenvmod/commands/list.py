@@ -23,7 +23,7 @@ def run(args) -> int:
     if not found:
         print("No environments yet. Create one with: pyenvmod create NAME -p PACKAGE ...")
         return 0
-    rows = [("NAME", "PYTHON", "BACKEND", "MODULE", "CREATED", "HEALTH", "PREFIX")]
+    rows = [("NAME", "PYTHON", "BACKEND", "MODULE", "BASE", "CREATED", "HEALTH", "PREFIX")]
     for e in found:
         r = e.record
         created = ""
@@ -32,7 +32,8 @@ def run(args) -> int:
                 created = datetime.fromisoformat(r.created).astimezone().strftime("%Y-%m-%d %H:%M")
             except ValueError:
                 created = r.created
-        rows.append((e.name, r.python if r else "-", r.backend if r else "-", r.module if r else "-",
+        base = r.extends["name"] if r and r.extends else "-"
+        rows.append((e.name, r.python if r else "-", r.backend if r else "-", r.module if r else "-", base,
                      created or "-", e.state, r.prefix if r else "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:

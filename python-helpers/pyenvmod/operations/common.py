@@ -1,5 +1,8 @@
 """What every operation needs: the layout for this node, and an environment's record."""
 
+import os
+from pathlib import Path
+
 from pyenvmod import metadata, names, platform_tag
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
@@ -16,3 +19,25 @@ def load_record(layout: Layout, name: str) -> metadata.EnvRecord:
         return metadata.read(layout.meta_file(name))
     except FileNotFoundError:
         raise PyenvmodError(f"no environment named {name!r} under {layout.base}; see 'pyenvmod list'") from None
+
+
+def find_base(layout: Layout, spec: str) -> tuple[metadata.EnvRecord, Path]:
+    """The environment another one extends: a name in this root, or the prefix folder of an
+    environment pyenvmod made elsewhere (a group's or a site's). Returns (record, its modules dir)."""
+    if "/" in spec:
+        prefix = Path(os.path.normpath(os.path.abspath(spec)))
+        tree = prefix.parent.parent
+        meta = tree / "meta" / f"{prefix.name}.json"
+        if not meta.is_file():
+            raise PyenvmodError(f"--extends {spec}: not an environment made by pyenvmod (no {meta}); "
+                                "give the name of one of your environments or the folder of a pyenvmod environment")
+        record = metadata.read(meta)
+        modules_dir = tree / "modules"
+    else:
+        record = load_record(layout, spec)
+        modules_dir = layout.modules_dir
+    if record.platform != layout.platform:
+        raise PyenvmodError(f"--extends {spec}: it was built for {record.platform}, this node is {layout.platform}")
+    if not os.path.isfile(os.path.join(record.prefix, "bin", "python")):
+        raise PyenvmodError(f"--extends {spec}: its environment at {record.prefix} is missing or broken")
+    return record, modules_dir

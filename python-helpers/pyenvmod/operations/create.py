@@ -15,7 +15,7 @@ from pyenvmod import (__version__, backends, files, locking, metadata, modulefil
                       requirements, stacking)
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.operations.common import layout_for
+from pyenvmod.operations.common import find_base, layout_for
 
 
 @dataclass
@@ -25,6 +25,7 @@ class CreateRequest:
     python: str = ""
     backend: str = ""
     description: str = ""
+    extends: str = ""  # name or prefix of a base environment to layer this one on
 
 
 def _owner() -> str:
@@ -56,15 +57,26 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             modulefiles.remove(layout, name)
             notify(f"removed the leftover of an interrupted create of {name!r}")
 
-        base = pythons.resolve(request.python or config["python"])
+        layered_on, extends = None, None
+        if request.extends:
+            layered_on, base_modules = find_base(layout, request.extends)
+            extends = {"name": layered_on.name, "prefix": layered_on.prefix, "module": layered_on.module,
+                       "modules_dir": str(base_modules), "python": layered_on.python}
+        base = pythons.resolve(request.python or (layered_on.base_python if layered_on else config["python"]))
+        if layered_on and base.major_minor != ".".join(layered_on.python.split(".")[:2]):
+            raise PyenvmodError(
+                f"{name!r} would use Python {base.major_minor} but its base {layered_on.name!r} uses Python "
+                f"{layered_on.python}; an environment and its base must use the same Python version"
+            )
         try:
             notify(f"creating {name!r} with {backend_name} from Python {base.version} ({base.executable})")
             backend.create(prefix, base, prompt=name)
             version = backend.python_version(prefix)
-            stacking.install_hook(str(prefix), version)
+            base_site = str(stacking.site_packages(layered_on.prefix, layered_on.python)) if layered_on else None
+            stacking.install_hook(str(prefix), version, base_site)
             if packages:
                 notify("installing " + " ".join(packages))
-                backend.install(prefix, packages)
+                backend.install(prefix, packages, layered=bool(layered_on))
             record = metadata.EnvRecord(
                 name=name,
                 prefix=str(prefix),
@@ -77,6 +89,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 platform=layout.platform,
                 description=request.description,
                 requested=packages,
+                extends=extends,
                 pyenvmod_version=__version__,
             )
             modulefiles.write(layout, record)

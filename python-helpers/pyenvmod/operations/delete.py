@@ -6,7 +6,7 @@ and no symlink is followed out of the root.
 
 import os
 
-from pyenvmod import files, locking, modulefiles, names, proc
+from pyenvmod import files, locking, metadata, modulefiles, names, proc
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import layout_for
@@ -20,6 +20,12 @@ def delete(config: Config, name: str, confirm=lambda name, prefix: True) -> bool
     pieces = (layout.meta_file(name), prefix, layout.module_dir(name))
     if not any(os.path.lexists(p) for p in pieces):
         raise PyenvmodError(f"no environment named {name!r} under {layout.base}; see 'pyenvmod list'")
+    dependents = _extended_by(layout, str(prefix))
+    if dependents:
+        raise PyenvmodError(
+            f"{name!r} is the base of {', '.join(repr(d) for d in dependents)} (created with --extends); "
+            "delete those first"
+        )
     if not confirm(name, prefix):
         return False
     layout.ensure()
@@ -28,3 +34,15 @@ def delete(config: Config, name: str, confirm=lambda name, prefix: True) -> bool
         files.remove_inside(layout.meta_file(name), layout.root)
         files.remove_inside(prefix, layout.root)
     return True
+
+
+def _extended_by(layout, prefix: str) -> list[str]:
+    found = []
+    for other in layout.names():
+        try:
+            record = metadata.read(layout.meta_file(other))
+        except (FileNotFoundError, PyenvmodError):
+            continue
+        if record.extends and record.extends.get("prefix") == prefix:
+            found.append(other)
+    return found

@@ -33,6 +33,7 @@ class Entry:
                 owner=self.record.owner,
                 base_python=self.record.base_python,
                 platform=self.record.platform,
+                extends=self.record.extends["name"] if self.record.extends else None,
             )
         data.update(health=self.state, problems=self.problems)
         return data
@@ -60,6 +61,8 @@ def entries(config: Config) -> list[Entry]:
             problems.append(f"environment folder {record.prefix} is missing")
         elif not os.path.exists(os.path.join(record.prefix, "bin", "python")):
             problems.append(f"interpreter missing (was {record.base_python} removed?)")
+        if record.extends and not os.path.exists(os.path.join(record.extends["prefix"], "bin", "python")):
+            problems.append(f"its base environment {record.extends['name']!r} at {record.extends['prefix']} is gone")
         problems += modulefiles.problems(layout, record)
         result.append(Entry(name, record, problems, "broken" if problems else "ok"))
     return result

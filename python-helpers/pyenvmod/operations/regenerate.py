@@ -17,5 +17,7 @@ def regenerate(config: Config, name: str) -> list:
                 f"the environment {name!r} is missing at {layout.prefix(name)}; "
                 f"recreate it or run 'pyenvmod delete {name}'"
             )
-        hook = stacking.install_hook(record.prefix, record.python)
+        base_site = (str(stacking.site_packages(record.extends["prefix"], record.extends["python"]))
+                     if record.extends else None)
+        hook = stacking.install_hook(record.prefix, record.python, base_site)
         return hook + modulefiles.write(layout, record)
