@@ -83,8 +83,10 @@ def resolve(spec: str) -> PythonInfo:
                 return info
         raise PyenvmodError(f"no Python {wanted} found (looked on PATH and in pyenv and uv folders); {how}")
 
-    found = shutil.which(spec)
-    info = probe(found) if found else None
-    if info is None:
-        raise PyenvmodError(f"Python {spec!r} not found; give a version like 3.12 or a path; {how}")
-    return info
+    # A command name: the first one on PATH that runs (a pyenv shim may not, outside its project).
+    for directory in os.environ.get("PATH", "").split(os.pathsep):
+        found = shutil.which(spec, path=directory) if directory else None
+        info = probe(found) if found else None
+        if info:
+            return info
+    raise PyenvmodError(f"Python {spec!r} not found; give a version like 3.12 or a path; {how}")
