@@ -5,6 +5,7 @@ can name the file and line.
 """
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,15 @@ SCHEMA = {
     "backend": ("uv", lambda v: v in BACKENDS, "one of " + ", ".join(BACKENDS)),
     "python": ("python3", lambda v: isinstance(v, str) and v != "", "a Python version or path"),
     "lock_timeout": (10, _positive_number, "a number of seconds >= 0"),
+    # loaded modules never recorded as an environment's dependencies (fnmatch patterns)
+    "capture_exclude": (["StdEnv", "StdEnv/*", "pyenvmod", "pyenvmod/*"],
+                        lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of patterns"),
+    # how modulefiles treat the recorded modules: load them, require them loaded, or ignore them
+    "dependencies": ("load", lambda v: v in ("load", "require", "none"), "one of load, require, none"),
+    # variables every modulefile sets (pushenv), e.g. {OMP_NUM_THREADS: "1"}; default none
+    "environment": ({}, lambda v: isinstance(v, dict) and all(
+        isinstance(k, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) and isinstance(x, (str, int, float))
+        and not isinstance(x, bool) for k, x in v.items()), "a mapping of VARIABLE names to values"),
 }
 ENV_PREFIX = "PYENVMOD_"
 
@@ -129,6 +139,10 @@ def load(overrides: dict | None = None) -> Config:
         raw = os.environ.get(env_name)
         if raw:
             value = raw
+            if isinstance(SCHEMA[key][0], list):
+                value = [item for item in raw.split(",") if item]
+            elif isinstance(SCHEMA[key][0], dict):
+                value = dict(item.split("=", 1) for item in raw.split(",") if "=" in item)
             if key == "lock_timeout":
                 try:
                     value = float(raw)

@@ -24,6 +24,7 @@ class EnvRecord:
     description: str = ""
     requested: list = field(default_factory=list)  # packages as the user asked for them
     extends: dict | None = None  # the base environment: name, prefix, module, modules_dir, python
+    modules: list = field(default_factory=list)  # modules loaded at create time (compiler, MPI, ...)
     pyenvmod_version: str = ""
     schema: int = SCHEMA_VERSION
 

@@ -7,8 +7,12 @@ from pyenvmod.layout import Layout
 from pyenvmod.metadata import EnvRecord
 
 
-def context(record: EnvRecord, modules_dir: Path | None = None) -> dict:
-    """What templates may use. Every value is a plain string; templates quote them."""
+def context(record: EnvRecord, modules_dir: Path | None = None, options: dict | None = None) -> dict:
+    """What templates may use. Every value is plain data; templates quote them.
+
+    ``options`` come from configuration: ``dependencies`` (load | require | none) and
+    ``environment`` (variables every modulefile sets)."""
+    options = options or {}
     return {
         "name": record.name,
         "module": record.module,
@@ -23,6 +27,9 @@ def context(record: EnvRecord, modules_dir: Path | None = None) -> dict:
         "prefix": record.prefix,
         "platform": record.platform,
         "extends": record.extends,
+        "modules": list(record.modules),
+        "dependencies": options.get("dependencies", "load"),
+        "environment": {k: str(v) for k, v in sorted((options.get("environment") or {}).items())},
         "modules_dir": str(modules_dir) if modules_dir else "",
         "pyenvmod_version": __version__,
     }
@@ -33,10 +40,14 @@ def paths(layout: Layout, record: EnvRecord) -> dict[str, Path]:
     return {name: folder / fmt.filename(record.tag) for name, fmt in render.FORMATS.items()}
 
 
-def write(layout: Layout, record: EnvRecord) -> list[Path]:
+def options_from(config) -> dict:
+    return {"dependencies": config["dependencies"], "environment": config["environment"]}
+
+
+def write(layout: Layout, record: EnvRecord, options: dict | None = None) -> list[Path]:
     """Render every format, then write each atomically; stale files of the env are removed."""
     env = render.environment()
-    ctx = context(record, layout.modules_dir)
+    ctx = context(record, layout.modules_dir, options)
     texts = {name: render.render(fmt, ctx, env) for name, fmt in render.FORMATS.items()}
     targets = paths(layout, record)
     folder = layout.module_dir(record.name)

@@ -19,6 +19,11 @@ def add_arguments(parser):
                         help="base interpreter: a version (3.12), a path, or a command (default: python3 on PATH)")
     parser.add_argument("--backend", choices=backends.NAMES, help="how to build it (default: uv)")
     parser.add_argument("--description", default="", help="one line shown by 'module whatis' and 'module help'")
+    parser.add_argument("--modules", metavar="A,B", default="",
+                        help="modules to record as dependencies, added to the loaded ones captured "
+                             "(a NAME/VERSION replaces a captured NAME)")
+    parser.add_argument("--no-capture", action="store_true",
+                        help="do not record the loaded modules (only those given with --modules)")
     parser.add_argument("--extends", metavar="BASE", default="",
                         help="layer on BASE (a name, or the folder of a group's or site's environment): "
                              "its packages count as installed, only what it lacks is installed here")
@@ -39,9 +44,11 @@ def run(args) -> int:
     if config.root_is_default:
         _note_default_root(layout)
     request = CreateRequest(args.name, args.packages, args.python or "", args.backend or "", args.description,
-                            args.extends)
+                            args.extends, args.modules.split(","), not args.no_capture)
     record = create(config, request, notify=lambda msg: print(f"pyenvmod: {msg}", file=sys.stderr))
     print(f"Created {record.name!r}: Python {record.python}, {record.backend}, at {record.prefix}")
+    if record.modules:
+        print(f"Recorded modules (loaded with it): {' '.join(record.modules)}")
     print("To use it, type:")
     if not on_modulepath(layout.modules_dir):
         print(f"  module use {layout.modules_dir}")

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from pyenvmod import (__version__, backends, files, locking, metadata, modulefiles, names, proc, pythons,
+from pyenvmod import (__version__, backends, capture, files, locking, metadata, modulefiles, names, proc, pythons,
                       requirements, stacking)
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
@@ -26,6 +26,8 @@ class CreateRequest:
     backend: str = ""
     description: str = ""
     extends: str = ""  # name or prefix of a base environment to layer this one on
+    modules: list = field(default_factory=list)  # --modules: added to (or replacing) the captured ones
+    capture: bool = True  # record the loaded modules
 
 
 def _owner() -> str:
@@ -38,6 +40,7 @@ def _owner() -> str:
 def create(config: Config, request: CreateRequest, notify=lambda message: None) -> metadata.EnvRecord:
     name = names.validate(request.name)
     packages = requirements.validate(list(request.packages))
+    modules = capture.modules_for(os.environ, config["capture_exclude"], request.modules, request.capture)
     backend_name = request.backend or config["backend"]
     layout = layout_for(config)
     backend = backends.get(backend_name)
@@ -90,9 +93,10 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 description=request.description,
                 requested=packages,
                 extends=extends,
+                modules=modules,
                 pyenvmod_version=__version__,
             )
-            modulefiles.write(layout, record)
+            modulefiles.write(layout, record, modulefiles.options_from(config))
             metadata.write(layout.meta_file(name), record)  # registers it: the last step
         except BaseException:
             _undo(layout, name)

@@ -34,6 +34,7 @@ class Entry:
                 base_python=self.record.base_python,
                 platform=self.record.platform,
                 extends=self.record.extends["name"] if self.record.extends else None,
+                modules=self.record.modules,
             )
         data.update(health=self.state, problems=self.problems)
         return data

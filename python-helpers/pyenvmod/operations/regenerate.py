@@ -20,4 +20,4 @@ def regenerate(config: Config, name: str) -> list:
         base_site = (str(stacking.site_packages(record.extends["prefix"], record.extends["python"]))
                      if record.extends else None)
         hook = stacking.install_hook(record.prefix, record.python, base_site)
-        return hook + modulefiles.write(layout, record)
+        return hook + modulefiles.write(layout, record, modulefiles.options_from(config))
