@@ -30,7 +30,8 @@ def _wheel(directory, files):
     time.sleep(SPEC["seconds"])
     dist = f"{name}-{version}.dist-info"
     files = dict(files)
-    files[f"{dist}/METADATA"] = f"Metadata-Version: 2.1\\nName: {name}\\nVersion: {version}\\n"
+    files[f"{dist}/METADATA"] = (f"Metadata-Version: 2.1\\nName: {name}\\nVersion: {version}\\n"
+                                 + "".join(f"Requires-Dist: {r}\\n" for r in SPEC["requires"]))
     files[f"{dist}/WHEEL"] = "Wheel-Version: 1.0\\nGenerator: localpkg\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
     if SPEC["scripts"]:
         lines = "".join(f"{k} = {v}\\n" for k, v in SPEC["scripts"].items())
@@ -69,14 +70,15 @@ version = "{version}"
 """
 
 
-def make(folder: Path, name: str, files: dict, *, version="0.1", scripts=None, seconds=0.0):
+def make(folder: Path, name: str, files: dict, *, version="0.1", scripts=None, seconds=0.0, requires=()):
     """Write the project; its sources also go to ``folder/src`` (what an editable install uses).
 
     Returns (requirement string, path of the pid file the build writes)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "pyproject.toml").write_text(PYPROJECT.format(name=name, version=version))
     (folder / "localbackend.py").write_text(BACKEND)
-    spec = {"name": name, "version": version, "files": files, "scripts": scripts or {}, "seconds": seconds}
+    spec = {"name": name, "version": version, "files": files, "scripts": scripts or {}, "seconds": seconds,
+            "requires": list(requires)}
     (folder / "spec.json").write_text(json.dumps(spec))
     for path, text in files.items():
         target = folder / "src" / path

@@ -50,3 +50,42 @@ def remove_inside(path: Path, root: Path) -> bool:
     else:
         shutil.rmtree(path)  # does not follow symlinks inside the tree
     return True
+
+
+def exchange(a: Path, b: Path) -> None:
+    """Swap two folders: atomically with Linux renameat2(RENAME_EXCHANGE) where the filesystem
+    supports it, else with two renames (a brief moment where ``a`` is missing)."""
+    import ctypes
+    import errno
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is not None:
+        at_fdcwd, rename_exchange = -100, 2
+        if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+            return
+        err = ctypes.get_errno()
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise OSError(err, os.strerror(err), str(a))
+    parked = a.with_name(a.name + ".exchange")
+    os.rename(a, parked)
+    os.rename(b, a)
+    os.rename(parked, b)
+
+
+def replace_in_text_files(folder: Path, old: str, new: str) -> int:
+    """Replace ``old`` by ``new`` in the text files directly in ``folder`` (scripts' #! lines,
+    activation scripts). Returns how many files changed."""
+    changed = 0
+    old_b, new_b = os.fsencode(old), os.fsencode(new)
+    for path in folder.iterdir():
+        if path.is_symlink() or not path.is_file():
+            continue
+        data = path.read_bytes()
+        if b"\0" in data or old_b not in data:
+            continue
+        mode = path.stat().st_mode
+        path.write_bytes(data.replace(old_b, new_b))
+        os.chmod(path, mode)
+        changed += 1
+    return changed

@@ -54,6 +54,9 @@ class Layout:
     def lock_file(self, name: str) -> Path:
         return self.locks_dir / f"{name}.lock"
 
+    def history_dir(self, name: str) -> Path:
+        return self.base / "history" / name
+
     def module_dir(self, name: str) -> Path:
         return self.modules_dir / MODULE_FAMILY / name
 

@@ -7,6 +7,9 @@ from pyenvmod.layout import Layout
 from pyenvmod.metadata import EnvRecord
 
 
+TOOLING = ("pip", "setuptools", "wheel")
+
+
 def context(record: EnvRecord, modules_dir: Path | None = None, options: dict | None = None) -> dict:
     """What templates may use. Every value is plain data; templates quote them.
 
@@ -28,6 +31,8 @@ def context(record: EnvRecord, modules_dir: Path | None = None, options: dict | 
         "platform": record.platform,
         "extends": record.extends,
         "modules": list(record.modules),
+        # installed distributions as NAME/VERSION, for Lmod's extensions() (module spider)
+        "extensions": [f"{n}/{v}" for n, v in sorted(record.packages.items()) if n not in TOOLING],
         "dependencies": options.get("dependencies", "load"),
         "environment": {k: str(v) for k, v in sorted((options.get("environment") or {}).items())},
         "modules_dir": str(modules_dir) if modules_dir else "",

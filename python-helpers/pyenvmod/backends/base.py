@@ -16,13 +16,15 @@ class Backend(ABC):
 
     def __init__(self, env: dict | None = None):
         self.env = dict(os.environ if env is None else env)
-        # A Python in the caller's environment must not leak into the helpers.
-        for var in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "CONDA_PREFIX"):
+        # A Python in the caller's environment must not leak into the helpers, nor other
+        # loaded environments (stacking): pip would see, or uninstall from, those.
+        for var in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "CONDA_PREFIX", "PYENVMOD_SITE_PATH",
+                    "PYENVMOD_LOADED"):
             self.env.pop(var, None)
 
     @staticmethod
     def python(prefix: Path) -> Path:
-        return prefix / "bin" / "python"
+        return Path(prefix) / "bin" / "python"
 
     @abstractmethod
     def create(self, prefix: Path, base: PythonInfo, prompt: str) -> None:
@@ -51,6 +53,22 @@ class Backend(ABC):
     @abstractmethod
     def list_packages(self, prefix: Path) -> list[dict]:
         """Installed distributions as ``[{"name": ..., "version": ...}]``."""
+
+    def upgrade(self, prefix: Path, packages: list[str], layered: bool = False) -> None:
+        """Install the newest versions allowed by ``packages``."""
+        self.pip_install(prefix, ["--upgrade", *packages])
+
+    def uninstall(self, prefix: Path, names: list[str]) -> None:
+        self._run(self.pip(prefix, "uninstall", "--yes", *names), what="pip uninstall",
+                  failure="could not remove " + ", ".join(names))
+
+    def check(self, prefix: Path) -> list[str]:
+        """Broken or missing requirements of installed packages (``pip check``), one line each."""
+        result = proc.run(self.pip(prefix, "check"), env=self.env, what="pip check")
+        if result.returncode == 0:
+            return []
+        return [ln.strip() for ln in (result.stdout + result.stderr).splitlines()
+                if ln.strip() and not ln.startswith(("No broken", "[notice]"))]
 
     def python_version(self, prefix: Path) -> str:
         result = self._run([self.python(prefix), "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],

@@ -49,5 +49,15 @@ class UvBackend(Backend):
                 failure="could not install " + ", ".join(packages),
             )
 
+    def upgrade(self, prefix: Path, packages: list[str], layered: bool = False) -> None:
+        if layered:
+            return super().upgrade(prefix, packages, layered)
+        self._run([self.uv, "pip", "install", "--upgrade", "--python", self.python(prefix), *packages],
+                  what="uv pip install --upgrade", failure="could not update " + ", ".join(packages))
+
+    def uninstall(self, prefix: Path, names: list[str]) -> None:
+        self._run([self.uv, "pip", "uninstall", "--python", self.python(prefix), *names],
+                  what="uv pip uninstall", failure="could not remove " + ", ".join(names))
+
     def list_packages(self, prefix: Path) -> list[dict]:
         return self._pip_json_list([self.uv, "pip", "list", "--python", self.python(prefix), "--format", "json"])

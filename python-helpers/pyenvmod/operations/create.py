@@ -11,10 +11,11 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from pyenvmod import (__version__, backends, capture, files, locking, metadata, modulefiles, names, proc, pythons,
-                      requirements, stacking)
+from pyenvmod import (__version__, backends, capture, files, history, locking, metadata, modulefiles, names,
+                      proc, pythons, requirements, stacking)
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
+from pyenvmod.operations import packages as packages_op
 from pyenvmod.operations.common import find_base, layout_for
 
 
@@ -58,6 +59,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             # We hold the lock and there is no metadata: an interrupted create left this.
             files.remove_inside(prefix, layout.root)
             modulefiles.remove(layout, name)
+            files.remove_inside(layout.history_dir(name), layout.root)
             notify(f"removed the leftover of an interrupted create of {name!r}")
 
         layered_on, extends = None, None
@@ -96,17 +98,23 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 modules=modules,
                 pyenvmod_version=__version__,
             )
+            packages_op.snapshot(record, backend)
+            record.updated = record.created
             modulefiles.write(layout, record, modulefiles.options_from(config))
+            history.add(layout, name, "create", packages, record.packages, packages, record.sources)
             metadata.write(layout.meta_file(name), record)  # registers it: the last step
         except BaseException:
             _undo(layout, name)
             raise
+        for problem in backend.check(prefix):
+            notify(f"warning: broken requirements in {name!r}: {problem}")
     return record
 
 
 def _undo(layout, name: str) -> None:
     for remove in (
         lambda: files.remove_inside(layout.meta_file(name), layout.root),
+        lambda: files.remove_inside(layout.history_dir(name), layout.root),
         lambda: modulefiles.remove(layout, name),
         lambda: files.remove_inside(layout.prefix(name), layout.root),
     ):

@@ -33,6 +33,7 @@ def delete(config: Config, name: str, confirm=lambda name, prefix: True) -> bool
         modulefiles.remove(layout, name)
         files.remove_inside(layout.meta_file(name), layout.root)
         files.remove_inside(prefix, layout.root)
+        files.remove_inside(layout.history_dir(name), layout.root)
     return True
 
 

@@ -1,0 +1,35 @@
+"""List the changes made to an environment through pyenvmod, with what each changed.
+
+  pyenvmod history mylab
+  pyenvmod rollback mylab --to 2
+"""
+
+
+def add_arguments(parser):
+    parser.add_argument("name", help="environment")
+    parser.add_argument("--json", action="store_true", help="print the entries as JSON")
+
+
+def run(args) -> int:
+    import json
+    from datetime import datetime
+
+    from pyenvmod import config as config_mod
+    from pyenvmod import history
+    from pyenvmod.operations.common import layout_for, load_record
+
+    layout = layout_for(config_mod.load())
+    load_record(layout, args.name)
+    entries = history.entries(layout, args.name)
+    if args.json:
+        print(json.dumps(entries, indent=2))
+        return 0
+    previous = {}
+    for entry in entries:
+        when = datetime.fromisoformat(entry["time"]).astimezone().strftime("%Y-%m-%d %H:%M")
+        what = " ".join(entry["args"])
+        print(f"{entry['n']:>4}  {when}  {entry['action']}{' ' + what if what else ''}")
+        for change in history.changes(previous, entry["packages"]):
+            print(f"        {change}")
+        previous = entry["packages"]
+    return 0

@@ -1,0 +1,25 @@
+"""Roll an environment back to an earlier state from 'pyenvmod history'.
+
+The state is rebuilt beside the current environment and swapped in at the end, so a
+failed rollback leaves the working environment untouched.
+
+  pyenvmod history mylab
+  pyenvmod rollback mylab --to 2
+"""
+
+import sys
+
+
+def add_arguments(parser):
+    parser.add_argument("name", help="environment")
+    parser.add_argument("--to", type=int, required=True, metavar="N", help="history entry to go back to")
+
+
+def run(args) -> int:
+    from pyenvmod import config as config_mod
+    from pyenvmod.operations.rollback import rollback
+
+    record = rollback(config_mod.load(), args.name, args.to,
+                      notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr))
+    print(f"Rolled {record.name!r} back to history entry {args.to}: {len(record.packages)} packages.")
+    return 0

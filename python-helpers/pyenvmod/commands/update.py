@@ -1,0 +1,23 @@
+"""Update packages of an environment (all the packages you asked for when none are named).
+
+  pyenvmod update mylab            # every package you installed by name
+  pyenvmod update mylab numpy
+"""
+
+import sys
+
+from pyenvmod.commands.install import report
+
+
+def add_arguments(parser):
+    parser.add_argument("name", help="environment")
+    parser.add_argument("packages", nargs="*", metavar="PKG", help="packages to update (default: all requested)")
+
+
+def run(args) -> int:
+    from pyenvmod import config as config_mod
+    from pyenvmod.operations import packages
+
+    record, problems = packages.update(config_mod.load(), args.name, args.packages,
+                                       notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr))
+    return report(record, problems, "Updated")

@@ -1,0 +1,140 @@
+"""Install, update and remove packages in an environment; then refresh what follows from its
+contents: the locked package set in metadata, the modulefiles (Lmod ``extensions()``), a
+history entry, and a consistency check (``pip check``)."""
+
+import os
+from datetime import datetime, timezone
+
+from pyenvmod import backends, history, locking, metadata, modulefiles, requirements, stacking
+from pyenvmod.config import Config
+from pyenvmod.errors import PyenvmodError
+from pyenvmod.operations.common import layout_for, load_record
+
+
+def locked_set(backend, prefix) -> dict:
+    return {p["name"]: p["version"] for p in backend.list_packages(prefix)}
+
+
+def direct_sources(prefix, python_version) -> dict:
+    """Packages installed from a URL or a local folder (PEP 610 direct_url.json): {name: "name @ url"}."""
+    import json
+
+    from packaging.utils import canonicalize_name
+
+    found = {}
+    for dist in stacking.site_packages(str(prefix), python_version).glob("*.dist-info"):
+        try:
+            url = json.loads((dist / "direct_url.json").read_text(encoding="utf-8"))["url"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        name = canonicalize_name(dist.name[: -len(".dist-info")].rsplit("-", 1)[0])
+        found[name] = f"{name} @ {url}"
+    return found
+
+
+def pins(packages: dict, sources: dict, skip=("pip",)) -> list[str]:
+    """Requirement strings that rebuild a package set exactly."""
+    from packaging.utils import canonicalize_name
+
+    out = []
+    for name, version in sorted(packages.items()):
+        if name in skip:
+            continue
+        out.append(sources.get(canonicalize_name(name)) or f"{name}=={version}")
+    return out
+
+
+def snapshot(record, backend) -> None:
+    """Record the environment's current package set (and direct sources) in ``record``."""
+    record.packages = locked_set(backend, record.prefix)
+    record.sources = direct_sources(record.prefix, record.python)
+
+
+def refresh(config: Config, layout, record, backend, action: str, args: list, notify) -> list[str]:
+    """After a change: record the package set, rewrite modulefiles, add history, check. Returns problems."""
+    snapshot(record, backend)
+    record.updated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    modulefiles.write(layout, record, modulefiles.options_from(config))
+    metadata.write(layout.meta_file(record.name), record)
+    history.add(layout, record.name, action, args, record.packages, record.requested, record.sources)
+    problems = backend.check(record.prefix)
+    for problem in problems:
+        notify(f"warning: broken requirements in {record.name!r}: {problem}")
+    return problems
+
+
+def _canonical(spec: str) -> str:
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    return canonicalize_name(Requirement(spec).name)
+
+
+def _own_distributions(record) -> set:
+    """Canonical names of the distributions in the environment's own site-packages."""
+    from packaging.utils import canonicalize_name
+
+    site = stacking.site_packages(record.prefix, record.python)
+    return {canonicalize_name(p.name[: -len(".dist-info")].rsplit("-", 1)[0]) for p in site.glob("*.dist-info")}
+
+
+def _change(config: Config, name: str, action: str, specs: list, notify, apply):
+    layout = layout_for(config)
+    load_record(layout, name)
+    with locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
+        record = load_record(layout, name)
+        if not os.path.isfile(os.path.join(record.prefix, "bin", "python")):
+            raise PyenvmodError(f"the environment {name!r} at {record.prefix} is missing or broken; "
+                                f"see 'pyenvmod list'")
+        backend = backends.get(record.backend)
+        apply(record, backend)
+        problems = refresh(config, layout, record, backend, action, specs, notify)
+    return record, problems
+
+
+def install(config: Config, name: str, specs: list, notify=lambda m: None):
+    requirements.validate(specs)
+    if not specs:
+        raise PyenvmodError("name at least one package to install")
+
+    def apply(record, backend):
+        notify("installing " + " ".join(specs))
+        backend.install(record.prefix, specs, layered=bool(record.extends))
+        named = {_canonical(s) for s in specs}
+        record.requested = [r for r in record.requested if _canonical(r) not in named] + specs
+
+    return _change(config, name, "install", specs, notify, apply)
+
+
+def update(config: Config, name: str, specs: list, notify=lambda m: None):
+    """Update the named packages, or with none named, every package the user asked for."""
+    requirements.validate(specs)
+
+    def apply(record, backend):
+        targets = specs or list(record.requested)
+        if not targets:
+            raise PyenvmodError(f"{name!r} has no requested packages to update; name the packages to update")
+        notify("updating " + " ".join(targets))
+        backend.upgrade(record.prefix, targets, layered=bool(record.extends))
+
+    return _change(config, name, "update", specs, notify, apply)
+
+
+def remove(config: Config, name: str, specs: list, notify=lambda m: None):
+    requirements.validate(specs)
+    if not specs:
+        raise PyenvmodError("name at least one package to remove")
+
+    def apply(record, backend):
+        named = [_canonical(s) for s in specs]
+        own = _own_distributions(record)
+        missing = [n for n in named if n not in own]
+        if missing:
+            where = f" (it comes from the base {record.extends['name']!r})" if record.extends else ""
+            raise PyenvmodError(f"{', '.join(missing)} is not installed in {name!r}{where}; "
+                                "see 'pyenvmod export' for what is")
+        notify("removing " + " ".join(named))
+        backend.uninstall(record.prefix, named)
+        record.requested = [r for r in record.requested if _canonical(r) not in named]
+
+    return _change(config, name, "remove", specs, notify, apply)

@@ -1,0 +1,65 @@
+"""Roll an environment back to an earlier state from its history.
+
+The recorded package set is rebuilt beside the current environment (same backend and
+base interpreter, every package pinned), its scripts are pointed at the final prefix,
+and only then are the two folders swapped. A failed rebuild removes the new folder and
+leaves the working environment untouched.
+"""
+
+import os
+from datetime import datetime, timezone
+
+from pyenvmod import backends, files, history, locking, metadata, modulefiles, proc, pythons, stacking
+from pyenvmod.config import Config
+from pyenvmod.errors import PyenvmodError
+from pyenvmod.operations.common import layout_for, load_record
+from pyenvmod.operations.packages import pins, snapshot
+
+SEEDED = ("pip",)  # comes with the new environment itself
+
+
+def rollback(config: Config, name: str, to: int, notify=lambda m: None):
+    layout = layout_for(config)
+    load_record(layout, name)
+    with proc.interrupts_raise(), locking.locked(layout.lock_file(name), config["lock_timeout"],
+                                                 f"environment {name!r}"):
+        record = load_record(layout, name)
+        entries = {e["n"]: e for e in history.entries(layout, name)}
+        if to not in entries:
+            known = ", ".join(map(str, sorted(entries))) or "none"
+            raise PyenvmodError(f"{name!r} has no history entry {to} (entries: {known}); see 'pyenvmod history {name}'")
+        target = entries[to]
+        prefix = layout.prefix(name)
+        staging = layout.envs_dir / f".{name}.rollback"
+        files.remove_inside(staging, layout.root)  # a leftover of an interrupted rollback
+        backend = backends.get(record.backend)
+        base = pythons.probe(record.base_python)
+        if base is None or base.major_minor != ".".join(record.python.split(".")[:2]):
+            raise PyenvmodError(f"the base interpreter of {name!r} ({record.base_python}) is gone or changed; "
+                                "create the environment again from an export instead")
+        pinned = pins(target["packages"], target.get("sources", {}), skip=SEEDED)
+        try:
+            notify(f"rebuilding {name!r} as of history entry {to} beside the current one")
+            backend.create(staging, base, prompt=name)
+            base_site = (str(stacking.site_packages(record.extends["prefix"], record.extends["python"]))
+                         if record.extends else None)
+            stacking.install_hook(str(staging), record.python, base_site)
+            if pinned:
+                backend.install(staging, pinned, layered=bool(record.extends))
+            files.replace_in_text_files(staging / "bin", str(staging), str(prefix))
+            files.replace_in_text_files(staging, str(staging), str(prefix))  # pyvenv.cfg
+        except BaseException:
+            files.remove_inside(staging, layout.root)
+            raise
+        files.exchange(prefix, staging)  # the rebuilt state is now at prefix, the old one at staging
+        try:
+            snapshot(record, backend)
+            record.requested = list(target.get("requested", record.requested))
+            record.updated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            modulefiles.write(layout, record, modulefiles.options_from(config))
+            metadata.write(layout.meta_file(name), record)
+            history.add(layout, name, "rollback", [f"--to {to}"], record.packages, record.requested,
+                        record.sources)
+        finally:
+            files.remove_inside(staging, layout.root)
+    return record
