@@ -48,6 +48,10 @@ class Lmod(ModuleSystem):
     name = "lmod"
     INIT = "/usr/share/lmod/lmod/init/bash"
 
+    @staticmethod
+    def modulecmd():
+        return "/usr/share/lmod/lmod/libexec/lmod"
+
     def available(self):
         return os.path.exists(self.INIT)
 

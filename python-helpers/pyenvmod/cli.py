@@ -17,6 +17,7 @@ COMMANDS = {
     "create": ("pyenvmod.commands.create", "create an environment and its modulefiles"),
     "list": ("pyenvmod.commands.list", "list environments with their health"),
     "delete": ("pyenvmod.commands.delete", "delete an environment and its modulefiles"),
+    "export": ("pyenvmod.commands.export", "export an environment as a file that recreates it"),
     "install": ("pyenvmod.commands.install", "install packages into an environment"),
     "update": ("pyenvmod.commands.update", "update packages of an environment"),
     "remove": ("pyenvmod.commands.remove", "remove packages from an environment"),

@@ -24,6 +24,12 @@ def add_arguments(parser):
                              "(a NAME/VERSION replaces a captured NAME)")
     parser.add_argument("--no-capture", action="store_true",
                         help="do not record the loaded modules (only those given with --modules)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--file", metavar="SPEC",
+                        help="create from a spec: a pyenvmod export, a conda environment.yml, or a requirements.txt")
+    source.add_argument("--clone", metavar="SOURCE",
+                        help="create a copy of SOURCE (a name, or the folder of a group's environment) from its "
+                             "locked package set, with its modules")
     parser.add_argument("--extends", metavar="BASE", default="",
                         help="layer on BASE (a name, or the folder of a group's or site's environment): "
                              "its packages count as installed, only what it lacks is installed here")
@@ -43,8 +49,17 @@ def run(args) -> int:
     layout = layout_for(config)
     if config.root_is_default:
         _note_default_root(layout)
+    spec = None
+    if args.file:
+        from pyenvmod import spec as spec_mod
+
+        spec = spec_mod.read(args.file)
+    elif args.clone:
+        from pyenvmod.operations.export import clone_spec
+
+        spec = clone_spec(config, args.clone)
     request = CreateRequest(args.name, args.packages, args.python or "", args.backend or "", args.description,
-                            args.extends, args.modules.split(","), not args.no_capture)
+                            args.extends, args.modules.split(","), not args.no_capture, spec)
     record = create(config, request, notify=lambda msg: print(f"pyenvmod: {msg}", file=sys.stderr))
     print(f"Created {record.name!r}: Python {record.python}, {record.backend}, at {record.prefix}")
     if record.modules:

@@ -11,8 +11,8 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from pyenvmod import (__version__, backends, capture, files, history, locking, metadata, modulefiles, names,
-                      proc, pythons, requirements, stacking)
+from pyenvmod import (__version__, backends, capture, files, history, locking, metadata, module_system,
+                      modulefiles, names, proc, pythons, requirements, stacking)
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import packages as packages_op
@@ -29,6 +29,24 @@ class CreateRequest:
     extends: str = ""  # name or prefix of a base environment to layer this one on
     modules: list = field(default_factory=list)  # --modules: added to (or replacing) the captured ones
     capture: bool = True  # record the loaded modules
+    spec: object = None  # a spec.Spec (create --file, --clone): its python, packages, modules, backend
+
+
+def _merge_spec(request: CreateRequest) -> CreateRequest:
+    """Fold a spec into the request: flags given on the command line win."""
+    spec = request.spec
+    if spec is None:
+        return request
+    return CreateRequest(
+        name=request.name,
+        packages=list(spec.packages) + list(request.packages),
+        python=request.python or spec.python,
+        backend=request.backend or spec.backend,
+        description=request.description or spec.description,
+        extends=request.extends,
+        modules=list(spec.modules) + [m for m in request.modules if m],
+        capture=request.capture,
+    )
 
 
 def _owner() -> str:
@@ -39,10 +57,24 @@ def _owner() -> str:
 
 
 def create(config: Config, request: CreateRequest, notify=lambda message: None) -> metadata.EnvRecord:
+    spec = request.spec
+    request = _merge_spec(request)
     name = names.validate(request.name)
     packages = requirements.validate(list(request.packages))
-    modules = capture.modules_for(os.environ, config["capture_exclude"], request.modules, request.capture)
     backend_name = request.backend or config["backend"]
+    if spec is not None and spec.conda_only and backend_name in ("uv", "venv"):
+        raise PyenvmodError(
+            f"{spec.source} has conda-only entries the {backend_name} backend cannot install: "
+            f"{', '.join(spec.conda_only)}; move them under 'pip:' or use a conda environment"
+        )
+    if spec is not None and spec.modules:
+        system = module_system.current()
+        if system is None:
+            raise PyenvmodError(f"{spec.source} needs the modules {' '.join(spec.modules)}, but no module system is "
+                                "set up in this shell (neither LMOD_CMD nor MODULES_CMD is set)")
+        notify(f"loading {' '.join(spec.modules)} with {system.name} before building")
+        system.load([capture.validate(m) for m in spec.modules])
+    modules = capture.modules_for(os.environ, config["capture_exclude"], request.modules, request.capture)
     layout = layout_for(config)
     backend = backends.get(backend_name)
     layout.ensure()

@@ -1,0 +1,46 @@
+"""Export an environment as a spec that recreates it (pyenvmod create --file, or conda)."""
+
+from datetime import datetime, timezone
+
+from pyenvmod import __version__, backends, render
+from pyenvmod.config import Config
+from pyenvmod.operations.common import find_base, layout_for
+from pyenvmod.operations.packages import direct_sources, locked_set, pins
+from pyenvmod.spec import Spec
+
+TEMPLATES = {"yaml": "export.yml.j2", "requirements": "requirements.txt.j2"}
+
+
+def live_pins(record) -> list[str]:
+    """The environment's packages as they are now (a pip install after module load included)."""
+    backend = backends.get(record.backend)
+    return pins(locked_set(backend, record.prefix), direct_sources(record.prefix, record.python))
+
+
+def export(config: Config, name: str, fmt: str = "yaml", requested: bool = False) -> str:
+    layout = layout_for(config)
+    record, _ = find_base(layout, name)
+    context = {
+        "name": record.name,
+        "python": record.python,
+        "python_mm": ".".join(record.python.split(".")[:2]),
+        "pip": list(record.requested) if requested else live_pins(record),
+        "requested_only": requested,
+        "modules": list(record.modules),
+        "backend": record.backend,
+        "description": record.description,
+        "extends": record.extends["name"] if record.extends else "",
+        "created": record.created,
+        "updated": record.updated,
+        "exported": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "pyenvmod_version": __version__,
+    }
+    return render.render_template(TEMPLATES[fmt], context)
+
+
+def clone_spec(config: Config, source: str) -> Spec:
+    """The locked spec of an existing environment (one's own by name, or a group's by folder)."""
+    record, _ = find_base(layout_for(config), source)
+    return Spec(source=f"--clone {source}", python=".".join(record.python.split(".")[:2]),
+                packages=live_pins(record), modules=list(record.modules), backend=record.backend,
+                description=record.description)
