@@ -31,6 +31,8 @@ SCHEMA = {
                         lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of patterns"),
     # how modulefiles treat the recorded modules: load them, require them loaded, or ignore them
     "dependencies": ("load", lambda v: v in ("load", "require", "none"), "one of load, require, none"),
+    # packages always built from source against the loaded modules (e.g. mpi4py, h5py)
+    "no_binary": ([], lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of package names"),
     # variables every modulefile sets (pushenv), e.g. {OMP_NUM_THREADS: "1"}; default none
     "environment": ({}, lambda v: isinstance(v, dict) and all(
         isinstance(k, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) and isinstance(x, (str, int, float))

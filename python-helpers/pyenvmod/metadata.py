@@ -25,6 +25,7 @@ class EnvRecord:
     requested: list = field(default_factory=list)  # packages as the user asked for them
     extends: dict | None = None  # the base environment: name, prefix, module, modules_dir, python
     modules: list = field(default_factory=list)  # modules loaded at create time (compiler, MPI, ...)
+    no_binary: list = field(default_factory=list)  # packages built from source (--no-binary)
     packages: dict = field(default_factory=dict)  # the locked package set: {name: version}
     sources: dict = field(default_factory=dict)  # packages not from an index: {name: "name @ url"}
     updated: str = ""  # ISO 8601, UTC: the last change made through pyenvmod

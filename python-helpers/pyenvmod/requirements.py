@@ -18,3 +18,13 @@ def validate(specs: list[str]) -> list[str]:
                 "like numpy or 'numpy>=1.26'"
             ) from None
     return specs
+
+
+def validate_names(names: list[str]) -> list[str]:
+    """Package names (for --no-binary): a name, or :all:."""
+    import re
+
+    for name in names:
+        if name != ":all:" and not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", name):
+            raise PyenvmodError(f"invalid package name {name!r} for --no-binary; give names like mpi4py,h5py")
+    return names

@@ -27,6 +27,7 @@ class Spec:
     conda_only: list = field(default_factory=list)
     backend: str = ""
     description: str = ""
+    no_binary: list = field(default_factory=list)
 
 
 def read(path: str) -> Spec:
@@ -81,6 +82,7 @@ def _from_yaml(text: str, path: str) -> Spec:
     spec.modules = [str(m) for m in extra.get("modules") or []]
     spec.backend = str(extra.get("backend") or "")
     spec.description = str(extra.get("description") or "")
+    spec.no_binary = [str(n) for n in extra.get("no_binary") or []]
     if extra.get("python") and not spec.python:
         spec.python = ".".join(str(extra["python"]).split(".")[:2])
     _validate(spec.packages, path)

@@ -31,21 +31,26 @@ class Backend(ABC):
         """Make an environment at ``prefix`` from ``base``, with pip in it."""
 
     @abstractmethod
-    def install(self, prefix: Path, packages: list[str], layered: bool = False) -> None:
+    def install(self, prefix: Path, packages: list[str], layered: bool = False, no_binary=()) -> None:
         """Install ``packages`` (requirement strings) into the environment.
 
         ``layered``: the environment extends a base whose packages are on its sys.path;
         only what the base lacks (or has in another version) may be installed.
+        ``no_binary``: packages to build from source (pip and uv both take --no-binary NAME).
         """
+
+    @staticmethod
+    def no_binary_args(no_binary) -> list:
+        return [arg for name in no_binary for arg in ("--no-binary", name)]
 
     def pip(self, prefix: Path, *args) -> list:
         """A pip command line inside the environment."""
         return [self.python(prefix), "-m", "pip", "--disable-pip-version-check", "--no-input", *args]
 
-    def pip_install(self, prefix: Path, packages: list[str]) -> None:
+    def pip_install(self, prefix: Path, packages: list[str], no_binary=()) -> None:
         """pip inside the environment: it counts every distribution on sys.path as installed."""
         self._run(
-            self.pip(prefix, "install", "--quiet", *packages),
+            self.pip(prefix, "install", "--quiet", *self.no_binary_args(no_binary), *packages),
             what="pip install",
             failure="could not install " + ", ".join(packages),
         )
@@ -54,9 +59,9 @@ class Backend(ABC):
     def list_packages(self, prefix: Path) -> list[dict]:
         """Installed distributions as ``[{"name": ..., "version": ...}]``."""
 
-    def upgrade(self, prefix: Path, packages: list[str], layered: bool = False) -> None:
+    def upgrade(self, prefix: Path, packages: list[str], layered: bool = False, no_binary=()) -> None:
         """Install the newest versions allowed by ``packages``."""
-        self.pip_install(prefix, ["--upgrade", *packages])
+        self.pip_install(prefix, ["--upgrade", *packages], no_binary)
 
     def uninstall(self, prefix: Path, names: list[str]) -> None:
         self._run(self.pip(prefix, "uninstall", "--yes", *names), what="pip uninstall",

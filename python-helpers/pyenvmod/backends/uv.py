@@ -35,24 +35,26 @@ class UvBackend(Backend):
             failure="could not create the environment",
         )
 
-    def install(self, prefix: Path, packages: list[str], layered: bool = False) -> None:
+    def install(self, prefix: Path, packages: list[str], layered: bool = False, no_binary=()) -> None:
         if not packages:
             return
         if layered:
             # uv looks only at the environment's own site-packages and would copy the
             # base's packages in again; pip sees the whole sys.path.
-            self.pip_install(prefix, packages)
+            self.pip_install(prefix, packages, no_binary)
         else:
             self._run(
-                [self.uv, "pip", "install", "--python", self.python(prefix), *packages],
+                [self.uv, "pip", "install", "--python", self.python(prefix), *self.no_binary_args(no_binary),
+                 *packages],
                 what="uv pip install",
                 failure="could not install " + ", ".join(packages),
             )
 
-    def upgrade(self, prefix: Path, packages: list[str], layered: bool = False) -> None:
+    def upgrade(self, prefix: Path, packages: list[str], layered: bool = False, no_binary=()) -> None:
         if layered:
-            return super().upgrade(prefix, packages, layered)
-        self._run([self.uv, "pip", "install", "--upgrade", "--python", self.python(prefix), *packages],
+            return super().upgrade(prefix, packages, layered, no_binary)
+        self._run([self.uv, "pip", "install", "--upgrade", "--python", self.python(prefix),
+                   *self.no_binary_args(no_binary), *packages],
                   what="uv pip install --upgrade", failure="could not update " + ", ".join(packages))
 
     def uninstall(self, prefix: Path, names: list[str]) -> None:

@@ -16,9 +16,9 @@ class VenvBackend(Backend):
             failure="could not create the environment",
         )
 
-    def install(self, prefix: Path, packages: list[str], layered: bool = False) -> None:
+    def install(self, prefix: Path, packages: list[str], layered: bool = False, no_binary=()) -> None:
         if packages:
-            self.pip_install(prefix, packages)
+            self.pip_install(prefix, packages, no_binary)
 
     def list_packages(self, prefix: Path) -> list[dict]:
         # only the environment's own site-packages: not a base it extends

@@ -22,6 +22,8 @@ def add_arguments(parser):
     parser.add_argument("--modules", metavar="A,B", default="",
                         help="modules to record as dependencies, added to the loaded ones captured "
                              "(a NAME/VERSION replaces a captured NAME)")
+    parser.add_argument("--no-binary", metavar="PKG,PKG", default="",
+                        help="build these packages from source against the loaded modules (e.g. mpi4py)")
     parser.add_argument("--no-capture", action="store_true",
                         help="do not record the loaded modules (only those given with --modules)")
     source = parser.add_mutually_exclusive_group()
@@ -59,7 +61,8 @@ def run(args) -> int:
 
         spec = clone_spec(config, args.clone)
     request = CreateRequest(args.name, args.packages, args.python or "", args.backend or "", args.description,
-                            args.extends, args.modules.split(","), not args.no_capture, spec)
+                            args.extends, args.modules.split(","), not args.no_capture, spec,
+                            [n for n in args.no_binary.split(",") if n])
     record = create(config, request, notify=lambda msg: print(f"pyenvmod: {msg}", file=sys.stderr))
     print(f"Created {record.name!r}: Python {record.python}, {record.backend}, at {record.prefix}")
     if record.modules:

@@ -12,6 +12,8 @@ import sys
 def add_arguments(parser):
     parser.add_argument("name", help="environment")
     parser.add_argument("packages", nargs="+", metavar="PKG", help="packages, e.g. numpy 'scipy>=1.11'")
+    parser.add_argument("--no-binary", metavar="PKG,PKG", default="",
+                        help="build these from source against the loaded modules (remembered for later changes)")
 
 
 def report(record, problems, verb):
@@ -28,5 +30,6 @@ def run(args) -> int:
     from pyenvmod.operations import packages
 
     record, problems = packages.install(config_mod.load(), args.name, args.packages,
-                                        notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr))
+                                        notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr),
+                                        no_binary=[n for n in args.no_binary.split(",") if n])
     return report(record, problems, "Updated")

@@ -30,6 +30,7 @@ class CreateRequest:
     modules: list = field(default_factory=list)  # --modules: added to (or replacing) the captured ones
     capture: bool = True  # record the loaded modules
     spec: object = None  # a spec.Spec (create --file, --clone): its python, packages, modules, backend
+    no_binary: list = field(default_factory=list)  # packages to build from source
 
 
 def _merge_spec(request: CreateRequest) -> CreateRequest:
@@ -46,6 +47,7 @@ def _merge_spec(request: CreateRequest) -> CreateRequest:
         extends=request.extends,
         modules=list(spec.modules) + [m for m in request.modules if m],
         capture=request.capture,
+        no_binary=list(dict.fromkeys([*spec.no_binary, *request.no_binary])),
     )
 
 
@@ -62,6 +64,8 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
     name = names.validate(request.name)
     packages = requirements.validate(list(request.packages))
     backend_name = request.backend or config["backend"]
+    no_binary = list(dict.fromkeys([*config["no_binary"], *request.no_binary]))
+    requirements.validate_names(no_binary)
     if spec is not None and spec.conda_only and backend_name in ("uv", "venv"):
         raise PyenvmodError(
             f"{spec.source} has conda-only entries the {backend_name} backend cannot install: "
@@ -113,7 +117,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             stacking.install_hook(str(prefix), version, base_site)
             if packages:
                 notify("installing " + " ".join(packages))
-                backend.install(prefix, packages, layered=bool(layered_on))
+                backend.install(prefix, packages, layered=bool(layered_on), no_binary=no_binary)
             record = metadata.EnvRecord(
                 name=name,
                 prefix=str(prefix),
@@ -128,6 +132,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 requested=packages,
                 extends=extends,
                 modules=modules,
+                no_binary=no_binary,
                 pyenvmod_version=__version__,
             )
             packages_op.snapshot(record, backend)

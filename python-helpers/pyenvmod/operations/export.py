@@ -27,6 +27,7 @@ def export(config: Config, name: str, fmt: str = "yaml", requested: bool = False
         "pip": list(record.requested) if requested else live_pins(record),
         "requested_only": requested,
         "modules": list(record.modules),
+        "no_binary": list(record.no_binary),
         "backend": record.backend,
         "description": record.description,
         "extends": record.extends["name"] if record.extends else "",
@@ -43,4 +44,4 @@ def clone_spec(config: Config, source: str) -> Spec:
     record, _ = find_base(layout_for(config), source)
     return Spec(source=f"--clone {source}", python=".".join(record.python.split(".")[:2]),
                 packages=live_pins(record), modules=list(record.modules), backend=record.backend,
-                description=record.description)
+                description=record.description, no_binary=list(record.no_binary))

@@ -92,14 +92,17 @@ def _change(config: Config, name: str, action: str, specs: list, notify, apply):
     return record, problems
 
 
-def install(config: Config, name: str, specs: list, notify=lambda m: None):
+def install(config: Config, name: str, specs: list, notify=lambda m: None, no_binary=()):
     requirements.validate(specs)
+    requirements.validate_names(list(no_binary))
     if not specs:
         raise PyenvmodError("name at least one package to install")
 
     def apply(record, backend):
         notify("installing " + " ".join(specs))
-        backend.install(record.prefix, specs, layered=bool(record.extends))
+        record.no_binary = list(dict.fromkeys([*record.no_binary, *no_binary]))
+        backend.install(record.prefix, specs, layered=bool(record.extends),
+                        no_binary=list(dict.fromkeys([*config["no_binary"], *record.no_binary])))
         named = {_canonical(s) for s in specs}
         record.requested = [r for r in record.requested if _canonical(r) not in named] + specs
 
@@ -115,7 +118,8 @@ def update(config: Config, name: str, specs: list, notify=lambda m: None):
         if not targets:
             raise PyenvmodError(f"{name!r} has no requested packages to update; name the packages to update")
         notify("updating " + " ".join(targets))
-        backend.upgrade(record.prefix, targets, layered=bool(record.extends))
+        backend.upgrade(record.prefix, targets, layered=bool(record.extends),
+                        no_binary=list(dict.fromkeys([*config["no_binary"], *record.no_binary])))
 
     return _change(config, name, "update", specs, notify, apply)
 

@@ -45,7 +45,7 @@ def rollback(config: Config, name: str, to: int, notify=lambda m: None):
                          if record.extends else None)
             stacking.install_hook(str(staging), record.python, base_site)
             if pinned:
-                backend.install(staging, pinned, layered=bool(record.extends))
+                backend.install(staging, pinned, layered=bool(record.extends), no_binary=record.no_binary)
             files.replace_in_text_files(staging / "bin", str(staging), str(prefix))
             files.replace_in_text_files(staging, str(staging), str(prefix))  # pyvenv.cfg
         except BaseException:
