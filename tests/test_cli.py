@@ -59,7 +59,7 @@ def test_list_table(cli):
     assert "No environments yet" in cli("list").stdout
     cli("create", "alpha")
     lines = cli("list").stdout.splitlines()
-    assert lines[0].split() == ["NAME", "PYTHON", "BACKEND", "MODULE", "BASE", "CREATED", "HEALTH", "PREFIX"]
+    assert lines[0].split() == ["NAME", "PYTHON", "BACKEND", "MODULE", "BASE", "KERNEL", "CREATED", "HEALTH", "PREFIX"]
     assert lines[1].split()[0] == "alpha" and " ok " in lines[1]
 
 

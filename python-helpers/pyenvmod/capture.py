@@ -44,3 +44,19 @@ def modules_for(environ, exclude, given: list[str], capture: bool = True) -> lis
         if module not in result:
             result.append(module)
     return result
+
+
+def module_paths(environ, modules: list[str]) -> list[str]:
+    """The MODULEPATH folders that hold ``modules``, from the loaded modulefiles' paths
+    (``_LMFILES_``, kept in load order beside ``LOADEDMODULES`` by both module systems)."""
+    environ = os.environ if environ is None else environ
+    files = [f for f in environ.get("_LMFILES_", "").split(":") if f]
+    folders = []
+    for module, path in zip(loaded(environ), files):
+        if module in modules:
+            stem = path[: -len(".lua")] if path.endswith(".lua") else path
+            if stem.endswith("/" + module):
+                folder = stem[: -len(module) - 1]
+                if folder not in folders:
+                    folders.append(folder)
+    return folders

@@ -23,6 +23,7 @@ COMMANDS = {
     "remove": ("pyenvmod.commands.remove", "remove packages from an environment"),
     "history": ("pyenvmod.commands.history", "list the changes made to an environment"),
     "rollback": ("pyenvmod.commands.rollback", "roll an environment back to an earlier state"),
+    "kernel": ("pyenvmod.commands.kernel", "make or remove a Jupyter kernel for an environment"),
     "module": ("pyenvmod.commands.module", "regenerate the modulefiles of an environment"),
     "modulepath": ("pyenvmod.commands.modulepath", "print the module tree folder(s) for 'module use'"),
     "site": ("pyenvmod.commands.site", "site administration: Lmod hooks"),

@@ -33,6 +33,11 @@ SCHEMA = {
     "dependencies": ("load", lambda v: v in ("load", "require", "none"), "one of load, require, none"),
     # packages always built from source against the loaded modules (e.g. mpi4py, h5py)
     "no_binary": ([], lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of package names"),
+    # Jupyter: make a kernel with every create (also: create --kernel / --no-kernel)
+    "kernel": (False, lambda v: isinstance(v, bool), "true or false"),
+    "kernel_display_name": ("Python ({name})", lambda v: isinstance(v, str) and v != "", "a text; {name} is replaced"),
+    # folders searched for templates before the built-in ones (site, then user)
+    "templates": ([], lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of folders"),
     # variables every modulefile sets (pushenv), e.g. {OMP_NUM_THREADS: "1"}; default none
     "environment": ({}, lambda v: isinstance(v, dict) and all(
         isinstance(k, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) and isinstance(x, (str, int, float))
@@ -143,6 +148,8 @@ def load(overrides: dict | None = None) -> Config:
             value = raw
             if isinstance(SCHEMA[key][0], list):
                 value = [item for item in raw.split(",") if item]
+            elif isinstance(SCHEMA[key][0], bool):
+                value = raw.lower() in ("1", "true", "yes", "on")
             elif isinstance(SCHEMA[key][0], dict):
                 value = dict(item.split("=", 1) for item in raw.split(",") if "=" in item)
             if key == "lock_timeout":

@@ -46,12 +46,13 @@ def paths(layout: Layout, record: EnvRecord) -> dict[str, Path]:
 
 
 def options_from(config) -> dict:
-    return {"dependencies": config["dependencies"], "environment": config["environment"]}
+    return {"dependencies": config["dependencies"], "environment": config["environment"],
+            "templates": config["templates"]}
 
 
 def write(layout: Layout, record: EnvRecord, options: dict | None = None) -> list[Path]:
     """Render every format, then write each atomically; stale files of the env are removed."""
-    env = render.environment()
+    env = render.environment((options or {}).get("templates", ()))
     ctx = context(record, layout.modules_dir, options)
     texts = {name: render.render(fmt, ctx, env) for name, fmt in render.FORMATS.items()}
     targets = paths(layout, record)

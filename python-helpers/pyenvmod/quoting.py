@@ -50,6 +50,14 @@ def tcl(value) -> str:
     return "".join(out)
 
 
+def sh(value) -> str:
+    """A POSIX shell word (bash, zsh, sh): single-quoted, with ' written as '\\''."""
+    text = str(value)
+    if "\0" in text:
+        raise ValueError("a NUL byte cannot be written into a shell script")
+    return "'" + text.replace("'", "'\\''") + "'"
+
+
 def json_value(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
@@ -67,4 +75,4 @@ def line(value) -> str:
     return text
 
 
-FILTERS = {"lua": lua, "tcl": tcl, "json": json_value, "line": line, "python": python}
+FILTERS = {"lua": lua, "tcl": tcl, "sh": sh, "json": json_value, "line": line, "python": python}

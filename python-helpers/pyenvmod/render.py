@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from pyenvmod import quoting, resources
+from pyenvmod.errors import PyenvmodError
 
 
 @dataclass(frozen=True)
@@ -27,16 +28,21 @@ TCL = ModuleFormat("tcl", "modulefile.tcl.j2", "", quoting.tcl)
 FORMATS = {f.name: f for f in (LUA, TCL)}
 
 
-def template_dirs() -> list[Path]:
-    """Search path for templates, first match wins."""
-    return [resources.data_dir("templates")]
+def template_dirs(extra=()) -> list[Path]:
+    """Search path for templates, first match wins: configured folders, then the built-ins.
+    A site template can {% extends "builtin/NAME" %} to fill blocks of the built-in one."""
+    return [*(Path(p) for p in extra), resources.data_dir("templates")]
 
 
-def environment():
+def environment(extra_dirs=()):
     import jinja2
 
+    builtin = jinja2.FileSystemLoader(str(resources.data_dir("templates")))
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(p) for p in template_dirs()]),
+        loader=jinja2.ChoiceLoader([
+            jinja2.FileSystemLoader([str(p) for p in template_dirs(extra_dirs)]),
+            jinja2.PrefixLoader({"builtin": builtin}),
+        ]),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -48,8 +54,21 @@ def environment():
 
 
 def render_template(template: str, context: dict, env=None) -> str:
+    import jinja2
+
     env = env or environment()
-    return env.get_template(template).render(**context)
+    try:
+        loaded = env.get_template(template)
+    except jinja2.TemplateSyntaxError as exc:
+        raise PyenvmodError(f"template {exc.filename or template}:{exc.lineno}: {exc.message}; fix or remove it") from None
+    except jinja2.TemplateNotFound:
+        raise PyenvmodError(f"template {template} not found in {', '.join(map(str, template_dirs()))}") from None
+    try:
+        return loaded.render(**context)
+    except jinja2.TemplateError as exc:
+        raise PyenvmodError(f"template {loaded.filename}: {exc}; fix or remove it") from None
+    except ValueError as exc:  # a quoting filter refused a value
+        raise PyenvmodError(f"cannot write {template}: {exc}") from None
 
 
 def render(fmt: ModuleFormat, context: dict, env=None) -> str:

@@ -26,6 +26,10 @@ def add_arguments(parser):
                         help="build these packages from source against the loaded modules (e.g. mpi4py)")
     parser.add_argument("--no-capture", action="store_true",
                         help="do not record the loaded modules (only those given with --modules)")
+    kernel = parser.add_mutually_exclusive_group()
+    kernel.add_argument("--kernel", action="store_true", default=None,
+                        help="also make a Jupyter kernel (default from the 'kernel' setting)")
+    kernel.add_argument("--no-kernel", dest="kernel", action="store_false", help="make no Jupyter kernel")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--file", metavar="SPEC",
                         help="create from a spec: a pyenvmod export, a conda environment.yml, or a requirements.txt")
@@ -65,6 +69,11 @@ def run(args) -> int:
                             [n for n in args.no_binary.split(",") if n])
     record = create(config, request, notify=lambda msg: print(f"pyenvmod: {msg}", file=sys.stderr))
     print(f"Created {record.name!r}: Python {record.python}, {record.backend}, at {record.prefix}")
+    if args.kernel if args.kernel is not None else config["kernel"]:
+        from pyenvmod.operations import kernel
+
+        folder = kernel.install(config, record.name, notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr))
+        print(f"Jupyter kernel {folder.name!r} written to {folder}")
     if record.modules:
         print(f"Recorded modules (loaded with it): {' '.join(record.modules)}")
     print("To use it, type:")

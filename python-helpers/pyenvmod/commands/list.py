@@ -23,7 +23,7 @@ def run(args) -> int:
     if not found:
         print("No environments yet. Create one with: pyenvmod create NAME -p PACKAGE ...")
         return 0
-    rows = [("NAME", "PYTHON", "BACKEND", "MODULE", "BASE", "CREATED", "HEALTH", "PREFIX")]
+    rows = [("NAME", "PYTHON", "BACKEND", "MODULE", "BASE", "KERNEL", "CREATED", "HEALTH", "PREFIX")]
     for e in found:
         r = e.record
         created = ""
@@ -33,8 +33,9 @@ def run(args) -> int:
             except ValueError:
                 created = r.created
         base = r.extends["name"] if r and r.extends else "-"
+        kernel = ("yes" if r.kernels else "no") if r else "-"
         rows.append((e.name, r.python if r else "-", r.backend if r else "-", r.module if r else "-", base,
-                     created or "-", e.state, r.prefix if r else "-"))
+                     kernel, created or "-", e.state, r.prefix if r else "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])

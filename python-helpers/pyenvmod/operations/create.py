@@ -132,6 +132,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 requested=packages,
                 extends=extends,
                 modules=modules,
+                module_paths=capture.module_paths(os.environ, modules),
                 no_binary=no_binary,
                 pyenvmod_version=__version__,
             )

@@ -10,6 +10,7 @@ from pyenvmod import files, locking, metadata, modulefiles, names, proc
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import layout_for
+from pyenvmod.operations.kernel import remove_kernels
 
 
 def delete(config: Config, name: str, confirm=lambda name, prefix: True) -> bool:
@@ -30,6 +31,10 @@ def delete(config: Config, name: str, confirm=lambda name, prefix: True) -> bool
         return False
     layout.ensure()
     with proc.interrupts_raise(), locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
+        try:
+            remove_kernels(metadata.read(layout.meta_file(name)))
+        except (FileNotFoundError, PyenvmodError):
+            pass  # a leftover without (readable) metadata has no kernels we know of
         modulefiles.remove(layout, name)
         files.remove_inside(layout.meta_file(name), layout.root)
         files.remove_inside(prefix, layout.root)

@@ -7,6 +7,7 @@ from pyenvmod import locking, metadata, modulefiles
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import layout_for
+from pyenvmod.operations.kernel import health as kernel_health
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Entry:
                 platform=self.record.platform,
                 extends=self.record.extends["name"] if self.record.extends else None,
                 modules=self.record.modules,
+                kernels=self.record.kernels,
             )
         data.update(health=self.state, problems=self.problems)
         return data
@@ -65,5 +67,6 @@ def entries(config: Config) -> list[Entry]:
         if record.extends and not os.path.exists(os.path.join(record.extends["prefix"], "bin", "python")):
             problems.append(f"its base environment {record.extends['name']!r} at {record.extends['prefix']} is gone")
         problems += modulefiles.problems(layout, record)
+        problems += kernel_health(record)
         result.append(Entry(name, record, problems, "broken" if problems else "ok"))
     return result

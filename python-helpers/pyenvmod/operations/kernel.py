@@ -1,0 +1,133 @@
+"""Jupyter kernels for environments: a kernelspec (kernel.json + launcher) per environment.
+
+The launcher reproduces the module environment (see the template), so a kernel started
+by JupyterHub sees what `module load pyenv/NAME` gives in a shell.
+"""
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+from pyenvmod import backends, files, locking, metadata, module_system, render, stacking
+from pyenvmod.config import Config
+from pyenvmod.errors import PyenvmodError
+from pyenvmod.operations.common import find_base, layout_for, load_record
+
+
+def jupyter_data_dir() -> Path:
+    """Where Jupyter looks for the user's kernels (as jupyter_core decides on Linux)."""
+    if os.environ.get("JUPYTER_DATA_DIR"):
+        return Path(os.environ["JUPYTER_DATA_DIR"])
+    base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+    return Path(base) / "jupyter"
+
+
+def kernel_name(name: str) -> str:
+    """Jupyter kernel names allow letters, digits and . _ - only (and are case-insensitive)."""
+    return "pyenv-" + re.sub(r"[^a-z0-9._-]", "_", name.lower())
+
+
+def _module_init() -> str:
+    """The bash set-up of the module system pyenvmod runs under, if any."""
+    system = module_system.current()
+    if isinstance(system, module_system.Lmod):
+        candidates = [os.path.join(os.environ.get("LMOD_PKG", ""), "init", "bash"),
+                      os.path.join(os.path.dirname(os.path.dirname(system.command[0])), "init", "bash")]
+    elif isinstance(system, module_system.EnvironmentModules):
+        candidates = [os.path.join(os.environ.get("MODULESHOME", ""), "init", "bash")]
+    else:
+        candidates = []
+    return next((c for c in candidates if c and os.path.isfile(c)), "")
+
+
+def _is_ours(folder: Path, prefix: str) -> bool:
+    try:
+        spec = json.loads((folder / "kernel.json").read_text(encoding="utf-8"))
+        return spec["metadata"]["pyenvmod"]["prefix"] == prefix
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def install(config: Config, name: str, with_=(), prefix_dir: str | None = None, display_name: str | None = None,
+            notify=lambda m: None) -> Path:
+    layout = layout_for(config)
+    load_record(layout, name)
+    others = [find_base(layout, other) for other in with_]
+    with locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
+        record = load_record(layout, name)
+        backend = backends.get(record.backend)
+        mm = ".".join(record.python.split(".")[:2])
+        for other, _ in others:
+            if ".".join(other.python.split(".")[:2]) != mm:
+                raise PyenvmodError(f"--with {other.name}: it uses Python {other.python}, {name!r} uses "
+                                    f"{record.python}; a kernel can only stack environments of one Python version")
+        if not (stacking.site_packages(record.prefix, record.python) / "ipykernel").is_dir():
+            notify(f"installing ipykernel into {name!r}")
+            backend.install(record.prefix, ["ipykernel"], layered=bool(record.extends))
+        base = Path(prefix_dir) / "share" / "jupyter" if prefix_dir else jupyter_data_dir()
+        folder = base / "kernels" / kernel_name(name)
+        if folder.exists() and not _is_ours(folder, record.prefix):
+            raise PyenvmodError(f"{folder} exists and is not this environment's kernel; remove it or use --prefix")
+        folder.mkdir(parents=True, exist_ok=True)
+        envs = [(o, mdir) for o, mdir in others] + [(record, layout.modules_dir)]
+        context = {
+            "name": record.name,
+            "prefix": record.prefix,
+            "module_init": _module_init(),
+            "use_paths": list(dict.fromkeys([*record.module_paths, *(str(m) for _, m in envs)])),
+            "loads": [e.module for e, _ in envs],
+            "stack": [{"prefix": e.prefix, "site": str(stacking.site_packages(e.prefix, e.python)),
+                       "loaded": f"{e.name}@{mm}"} for e, _ in envs],
+            "environment": {k: str(v) for k, v in sorted(config["environment"].items())},
+            "launcher": str(folder / "launcher"),
+            "display_name": display_name or config["kernel_display_name"].replace("{name}", record.name),
+            "with_names": [o.name for o, _ in others],
+            "pyenvmod_version": record.pyenvmod_version,
+        }
+        env = render.environment(config["templates"])
+        files.write_atomic(folder / "launcher", render.render_template("kernel-launcher.sh.j2", context, env))
+        os.chmod(folder / "launcher", 0o755 & ~files.umask())
+        files.write_atomic(folder / "kernel.json", render.render_template("kernel.json.j2", context, env))
+        if str(folder) not in record.kernels:
+            record.kernels.append(str(folder))
+            metadata.write(layout.meta_file(name), record)
+    return folder
+
+
+def remove_kernels(record) -> list[str]:
+    """Remove the kernelspec folders written for ``record`` (only those that are verifiably its own)."""
+    removed = []
+    for path in record.kernels:
+        folder = Path(path)
+        if folder.is_dir() and not folder.is_symlink() and folder.name.startswith("pyenv-") \
+                and _is_ours(folder, record.prefix):
+            shutil.rmtree(folder)
+            removed.append(path)
+    return removed
+
+
+def remove(config: Config, name: str) -> list[str]:
+    layout = layout_for(config)
+    load_record(layout, name)
+    with locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
+        record = load_record(layout, name)
+        if not record.kernels:
+            raise PyenvmodError(f"{name!r} has no kernel; make one with 'pyenvmod kernel {name}'")
+        removed = remove_kernels(record)
+        record.kernels = []
+        metadata.write(layout.meta_file(name), record)
+    return removed
+
+
+def health(record) -> list[str]:
+    """Problems of the environment's kernels (empty when each starts its environment)."""
+    problems = []
+    for path in record.kernels:
+        folder = Path(path)
+        if not (folder / "kernel.json").is_file():
+            problems.append(f"kernel {folder} is missing")
+        elif not _is_ours(folder, record.prefix) or not os.access(folder / "launcher", os.X_OK):
+            problems.append(f"kernel {folder} does not start this environment; run 'pyenvmod kernel {record.name}'")
+    return problems
