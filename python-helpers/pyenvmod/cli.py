@@ -24,6 +24,7 @@ COMMANDS = {
     "history": ("pyenvmod.commands.history", "list the changes made to an environment"),
     "rollback": ("pyenvmod.commands.rollback", "roll an environment back to an earlier state"),
     "kernel": ("pyenvmod.commands.kernel", "make or remove a Jupyter kernel for an environment"),
+    "doctor": ("pyenvmod.commands.doctor", "find and explain common problems; fix the safe ones"),
     "module": ("pyenvmod.commands.module", "regenerate the modulefiles of an environment"),
     "modulepath": ("pyenvmod.commands.modulepath", "print the module tree folder(s) for 'module use'"),
     "site": ("pyenvmod.commands.site", "site administration: Lmod hooks"),

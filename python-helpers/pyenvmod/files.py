@@ -33,6 +33,26 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def no_world_write(top) -> int:
+    """Take write permission for others off everything under ``top`` (helpers such as uv
+    leave world-writable lock files); sticky folders and symlinks are left alone."""
+    import stat
+
+    changed = 0
+    for folder, dirs, names in os.walk(top):
+        for name in [*dirs, *names]:
+            path = os.path.join(folder, name)
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if st.st_mode & stat.S_IWOTH and not stat.S_ISLNK(st.st_mode) and not (
+                    stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX):
+                os.chmod(path, stat.S_IMODE(st.st_mode) & ~stat.S_IWOTH)
+                changed += 1
+    return changed
+
+
 def remove_inside(path: Path, root: Path) -> bool:
     """Remove a file or folder tree at ``path`` only if it lies inside ``root``.
 

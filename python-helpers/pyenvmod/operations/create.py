@@ -137,6 +137,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 pyenvmod_version=__version__,
             )
             packages_op.snapshot(record, backend)
+            files.no_world_write(prefix)
             record.updated = record.created
             modulefiles.write(layout, record, modulefiles.options_from(config))
             history.add(layout, name, "create", packages, record.packages, packages, record.sources)

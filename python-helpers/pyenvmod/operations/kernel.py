@@ -66,6 +66,7 @@ def install(config: Config, name: str, with_=(), prefix_dir: str | None = None, 
         if not (stacking.site_packages(record.prefix, record.python) / "ipykernel").is_dir():
             notify(f"installing ipykernel into {name!r}")
             backend.install(record.prefix, ["ipykernel"], layered=bool(record.extends))
+            files.no_world_write(record.prefix)
         base = Path(prefix_dir) / "share" / "jupyter" if prefix_dir else jupyter_data_dir()
         folder = base / "kernels" / kernel_name(name)
         if folder.exists() and not _is_ours(folder, record.prefix):

@@ -5,7 +5,7 @@ history entry, and a consistency check (``pip check``)."""
 import os
 from datetime import datetime, timezone
 
-from pyenvmod import backends, history, locking, metadata, modulefiles, requirements, stacking
+from pyenvmod import backends, files, history, locking, metadata, modulefiles, requirements, stacking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import layout_for, load_record
@@ -53,6 +53,7 @@ def snapshot(record, backend) -> None:
 def refresh(config: Config, layout, record, backend, action: str, args: list, notify) -> list[str]:
     """After a change: record the package set, rewrite modulefiles, add history, check. Returns problems."""
     snapshot(record, backend)
+    files.no_world_write(record.prefix)
     record.updated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     modulefiles.write(layout, record, modulefiles.options_from(config))
     metadata.write(layout.meta_file(record.name), record)

@@ -48,6 +48,7 @@ def rollback(config: Config, name: str, to: int, notify=lambda m: None):
                 backend.install(staging, pinned, layered=bool(record.extends), no_binary=record.no_binary)
             files.replace_in_text_files(staging / "bin", str(staging), str(prefix))
             files.replace_in_text_files(staging, str(staging), str(prefix))  # pyvenv.cfg
+            files.no_world_write(staging)
         except BaseException:
             files.remove_inside(staging, layout.root)
             raise
