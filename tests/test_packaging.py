@@ -21,6 +21,7 @@ def test_plain_pip_install_works_from_a_fresh_venv(tmp_path, env):
     for relative in ("data/templates/modulefile.lua.j2", "data/templates/modulefile.tcl.j2",
                      "data/lmod-hooks/README.md"):
         assert (Path(site) / relative).is_file(), relative
+    assert (venv / "share" / "man" / "man1" / "pyenvmod.1").is_file(), "the man page is installed"
     run_env = dict(env, PATH=f"{venv / 'bin'}:/usr/bin:/bin")
     created = subprocess.run([venv / "bin" / "pyenvmod", "create", "alpha"], env=run_env, capture_output=True,
                              text=True, cwd=tmp_path)
