@@ -64,6 +64,11 @@ def main():
             "pyenv/x, no hooks": (dict(base), "pyenv/x"),
             "pyenv/x, hooks installed": (dict(base, LMOD_PACKAGE_PATH=hooks), "pyenv/x"),
         }
+        prefix = subprocess.run([shutil.which("pyenvmod"), "list", "--json"], env=env, capture_output=True,
+                                text=True).stdout
+        import json
+
+        prefix = json.loads(prefix)[0]["prefix"]
         times = {name: [] for name in cases}
         for _ in range(3):  # warm caches
             for env_, module in cases.values():
@@ -71,7 +76,21 @@ def main():
         for _ in range(args.rounds):
             for name, (env_, module) in cases.items():
                 times[name].append(sample(env_, module))
+        # in a shell, as users do it: module load (the eval included) versus source bin/activate
+        hooks_env = cases["pyenv/x, hooks installed"][0]
+        shell = {
+            "bash: module load pyenv/x": f'eval "$({LMOD_CMD} bash load pyenv/x)"',
+            "bash: source bin/activate": f"source {prefix}/bin/activate",
+        }
+        shell_times = {name: [] for name in shell}
+        for _ in range(args.rounds):
+            for name, line in shell.items():
+                start = time.perf_counter()
+                subprocess.run(["bash", "--norc", "--noprofile", "-c", line], env=hooks_env, check=True,
+                               capture_output=True)
+                shell_times[name].append(time.perf_counter() - start)
     medians = {name: statistics.median(t) for name, t in times.items()}
+    shell_medians = {name: statistics.median(t) for name, t in shell_times.items()}
     print(f"module load under real Lmod, median of {args.rounds} runs each")
     for name, value in medians.items():
         print(f"  {name:28s} {value * 1000:7.1f} ms")
@@ -81,6 +100,10 @@ def main():
           f"{medians['pyenv/x, hooks installed'] / medians['bare, hooks installed']:.2f}x")
     print(f"ratio pyenv/x / bare, no hooks:                             "
           f"{medians['pyenv/x, no hooks'] / medians['bare, no hooks']:.2f}x")
+    for name, value in shell_medians.items():
+        print(f"  {name:28s} {value * 1000:7.1f} ms")
+    ratio = shell_medians["bash: module load pyenv/x"] / shell_medians["bash: source bin/activate"]
+    print(f"ratio module load pyenv/x / source bin/activate (in bash): {ratio:.2f}x")
 
 
 if __name__ == "__main__":

@@ -4,8 +4,6 @@ Only the chosen command's module is imported (and it imports heavy things only
 when it runs), so ``pyenvmod --help`` and ``--version`` start fast.
 """
 
-import argparse
-import importlib
 import os
 import sys
 
@@ -47,6 +45,9 @@ def _chosen_command(argv):
 
 
 def build_parser(argv):
+    import argparse
+    import importlib
+
     parser = argparse.ArgumentParser(
         prog="pyenvmod", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -67,6 +68,9 @@ def build_parser(argv):
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv == ["--version"]:  # answered before argparse is even imported: scripts call it often
+        print(f"pyenvmod {__version__}")
+        return 0
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "run", None):

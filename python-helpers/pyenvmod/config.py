@@ -85,14 +85,13 @@ def site_file() -> Path:
 
 def _read_file(path: Path):
     """Yield (key, value, line) from a YAML mapping file; errors name the file and line."""
-    import yaml  # only when a file exists: keeps `pyenvmod --help` light
-
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return
     except OSError as exc:
         raise PyenvmodError(f"cannot read configuration file {path}: {exc.strerror}") from None
+    import yaml  # only when a file exists: most commands start without it
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
