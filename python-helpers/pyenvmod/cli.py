@@ -25,6 +25,8 @@ COMMANDS = {
     "doctor": ("pyenvmod.commands.doctor", "find and explain common problems; fix the safe ones"),
     "module": ("pyenvmod.commands.module", "regenerate the modulefiles of an environment"),
     "modulepath": ("pyenvmod.commands.modulepath", "print the module tree folder(s) for 'module use'"),
+    "config": ("pyenvmod.commands.config", "show the effective configuration and where it comes from"),
+    "templates": ("pyenvmod.commands.templates", "list the templates in effect, or show one"),
     "site": ("pyenvmod.commands.site", "site administration: Lmod hooks"),
 }
 

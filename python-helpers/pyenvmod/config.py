@@ -33,6 +33,9 @@ SCHEMA = {
     "dependencies": ("load", lambda v: v in ("load", "require", "none"), "one of load, require, none"),
     # packages always built from source against the loaded modules (e.g. mpi4py, h5py)
     "no_binary": ([], lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of package names"),
+    # what is generated for each environment: modulefiles (lua, tcl) and activation scripts (bash, csh, fish)
+    "formats": (["lua", "tcl"], lambda v: isinstance(v, list) and v and all(
+        x in ("lua", "tcl", "bash", "csh", "fish") for x in v), "a list from lua, tcl, bash, csh, fish"),
     # Jupyter: make a kernel with every create (also: create --kernel / --no-kernel)
     "kernel": (False, lambda v: isinstance(v, bool), "true or false"),
     "kernel_display_name": ("Python ({name})", lambda v: isinstance(v, str) and v != "", "a text; {name} is replaced"),
@@ -50,6 +53,7 @@ ENV_PREFIX = "PYENVMOD_"
 class Config:
     values: dict = field(default_factory=dict)
     origins: dict = field(default_factory=dict)
+    locked: dict = field(default_factory=dict)  # key -> the site file line that locked it
 
     def __getitem__(self, key):
         return self.values[key]
@@ -125,6 +129,12 @@ def expand_path(value: str, origin: str) -> str:
     return os.path.normpath(expanded)
 
 
+def _check_lock(locked: dict, key: str, origin: str) -> None:
+    if key in locked:
+        raise PyenvmodError(f"{origin}: {key!r} is locked by the site ({locked[key]}) and cannot be changed; "
+                            "remove the setting, or ask the site's staff")
+
+
 def load(overrides: dict | None = None) -> Config:
     """Build the effective configuration. ``overrides`` are command-line flags (None = not given)."""
     config = Config()
@@ -133,17 +143,25 @@ def load(overrides: dict | None = None) -> Config:
         config.origins[key] = "default"
     config.values["root"] = str(_xdg_data_home() / "pyenvmod")
 
+    locked = {}  # key -> where the site locked it
     for path in (site_file(), user_file()):
         for key, value, origin in _read_file(path):
+            if key == "locked" and path == site_file():
+                if not isinstance(value, list) or not all(k in SCHEMA for k in value):
+                    raise PyenvmodError(f"{origin}: locked must be a list of keys from {', '.join(sorted(SCHEMA))}")
+                locked.update({k: origin for k in value})
+                continue
             if key not in SCHEMA:
                 known = ", ".join(sorted(SCHEMA))
                 raise PyenvmodError(f"{origin}: unknown key {key!r}; known keys are {known}")
+            _check_lock(locked, key, origin)
             config.set(key, value, origin)
 
     for key in SCHEMA:
         env_name = ENV_PREFIX + key.upper()
         raw = os.environ.get(env_name)
         if raw:
+            _check_lock(locked, key, f"${env_name}")
             value = raw
             if isinstance(SCHEMA[key][0], list):
                 value = [item for item in raw.split(",") if item]
@@ -160,7 +178,9 @@ def load(overrides: dict | None = None) -> Config:
 
     for key, value in (overrides or {}).items():
         if value is not None:
+            _check_lock(locked, key, f"--{key.replace('_', '-')}")
             config.set(key, value, f"--{key.replace('_', '-')}")
+    config.locked = locked
 
     config.values["root"] = expand_path(config.values["root"], config.origins["root"])
     return config

@@ -54,6 +54,10 @@ class Layout:
     def lock_file(self, name: str) -> Path:
         return self.locks_dir / f"{name}.lock"
 
+    def activate_dir(self, name: str) -> Path:
+        """Activation scripts (bash, csh, fish) for shells without a module system."""
+        return self.base / "activate" / name
+
     def history_dir(self, name: str) -> Path:
         return self.base / "history" / name
 

@@ -40,37 +40,65 @@ def context(record: EnvRecord, modules_dir: Path | None = None, options: dict | 
     }
 
 
-def paths(layout: Layout, record: EnvRecord) -> dict[str, Path]:
-    folder = layout.module_dir(record.name)
-    return {name: folder / fmt.filename(record.tag) for name, fmt in render.FORMATS.items()}
-
-
 def options_from(config) -> dict:
     return {"dependencies": config["dependencies"], "environment": config["environment"],
-            "templates": config["templates"]}
+            "templates": config["templates"], "formats": config["formats"]}
+
+
+def _formats(options) -> list:
+    return list((options or {}).get("formats") or ["lua", "tcl"])
+
+
+def paths(layout: Layout, record: EnvRecord, options: dict | None = None) -> dict[str, Path]:
+    """Where each selected format of the environment goes."""
+    selected = _formats(options)
+    folder = layout.module_dir(record.name)
+    out = {name: folder / fmt.filename(record.tag) for name, fmt in render.FORMATS.items() if name in selected}
+    out.update({key: layout.activate_dir(record.name) / filename
+                for key, (fmt, _template, filename) in render.SCRIPTS.items() if fmt in selected})
+    return out
+
+
+def layout_context(layout: Layout, record: EnvRecord, options: dict | None = None) -> dict:
+    """``context`` plus what the activation scripts need: the variables they save and restore."""
+    ctx = context(record, layout.modules_dir, options)
+    ctx["variables"] = ["PATH", "VIRTUAL_ENV", "PYTHONNOUSERSITE", "PYENVMOD_SITE_PATH", "PYENVMOD_LOADED",
+                        *ctx["environment"]]
+    ctx["loaded"] = f"{record.name}@{ctx['python_mm']}"
+    ctx["activate_dir"] = str(layout.activate_dir(record.name))
+    return ctx
 
 
 def write(layout: Layout, record: EnvRecord, options: dict | None = None) -> list[Path]:
-    """Render every format, then write each atomically; stale files of the env are removed."""
+    """Render every selected format (modulefiles and activation scripts), then write each
+    atomically; files of formats no longer selected are removed."""
     env = render.environment((options or {}).get("templates", ()))
-    ctx = context(record, layout.modules_dir, options)
-    texts = {name: render.render(fmt, ctx, env) for name, fmt in render.FORMATS.items()}
-    targets = paths(layout, record)
-    folder = layout.module_dir(record.name)
-    folder.mkdir(parents=True, exist_ok=True)
+    ctx = layout_context(layout, record, options)
+    targets = paths(layout, record, options)
+    texts = {}
+    for name in targets:
+        template = render.FORMATS[name].template if name in render.FORMATS else render.SCRIPTS[name][1]
+        texts[name] = render.render_template(template, ctx, env)
+    for folder in (layout.module_dir(record.name), layout.activate_dir(record.name)):
+        keep = {p for p in targets.values() if p.parent == folder}
+        if not keep:  # no format of this kind selected: none of its files may stay
+            files.remove_inside(folder, layout.root)
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        for path in folder.iterdir():
+            if path not in keep:
+                files.remove_inside(path, layout.root)
     for name, path in targets.items():
         files.write_atomic(path, texts[name])
-    keep = set(targets.values())
-    for path in folder.iterdir():
-        if path not in keep:
-            files.remove_inside(path, layout.root)
     return list(targets.values())
 
 
-def problems(layout: Layout, record: EnvRecord) -> list[str]:
+def problems(layout: Layout, record: EnvRecord, options: dict | None = None) -> list[str]:
     """What is wrong with the modulefiles: missing, or not pointing at the environment."""
     found = []
-    for name, path in paths(layout, record).items():
+    for name, path in paths(layout, record, options).items():
+        if name not in render.FORMATS:
+            continue
         fmt = render.FORMATS[name]
         try:
             text = path.read_text(encoding="utf-8")
@@ -95,4 +123,6 @@ def write_tree_marker(layout: Layout, owner: str) -> Path:
 
 
 def remove(layout: Layout, name: str) -> bool:
-    return files.remove_inside(layout.module_dir(name), layout.root)
+    """Remove the environment's modulefiles and activation scripts."""
+    scripts = files.remove_inside(layout.activate_dir(name), layout.root)
+    return files.remove_inside(layout.module_dir(name), layout.root) or scripts

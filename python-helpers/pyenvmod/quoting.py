@@ -58,6 +58,30 @@ def sh(value) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
+def csh(value) -> str:
+    """A csh/tcsh word: single-quoted runs, with ' and ! (history) escaped outside the quotes.
+    csh cannot carry a newline in a word portably: such a value is refused."""
+    text = str(value)
+    if any(c in text for c in "\n\r\0"):
+        raise ValueError(f"a line break cannot be written into a csh script: {text!r}")
+    out = ["'"]
+    for ch in text:
+        if ch in "'!":
+            out.append("'\\" + ch + "'")
+        else:
+            out.append(ch)
+    out.append("'")
+    return "".join(out)
+
+
+def fish(value) -> str:
+    """A fish word: single-quoted, with \\ and ' escaped (fish keeps newlines inside quotes)."""
+    text = str(value)
+    if "\0" in text:
+        raise ValueError("a NUL byte cannot be written into a fish script")
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def json_value(value) -> str:
     return json.dumps(value, ensure_ascii=False)
 
@@ -75,4 +99,5 @@ def line(value) -> str:
     return text
 
 
-FILTERS = {"lua": lua, "tcl": tcl, "sh": sh, "json": json_value, "line": line, "python": python}
+FILTERS = {"lua": lua, "tcl": tcl, "sh": sh, "csh": csh, "fish": fish, "json": json_value, "line": line,
+           "python": python}

@@ -27,6 +27,16 @@ LUA = ModuleFormat("lua", "modulefile.lua.j2", ".lua", quoting.lua)
 TCL = ModuleFormat("tcl", "modulefile.tcl.j2", "", quoting.tcl)
 FORMATS = {f.name: f for f in (LUA, TCL)}
 
+# Activation scripts for users without a module system: ROOT/<platform>/activate/NAME/FILE
+# file key: (format it belongs to, template, file name)
+SCRIPTS = {
+    "bash": ("bash", "activate.sh.j2", "activate.sh"),  # bash and zsh
+    "csh": ("csh", "activate.csh.j2", "activate.csh"),  # csh and tcsh
+    "csh-deactivate": ("csh", "deactivate.csh.j2", "deactivate.csh"),  # sourced by the csh alias
+    "fish": ("fish", "activate.fish.j2", "activate.fish"),
+}
+ALL_FORMATS = (*FORMATS, *SCRIPTS)
+
 
 def template_dirs(extra=()) -> list[Path]:
     """Search path for templates, first match wins: configured folders, then the built-ins.

@@ -66,7 +66,7 @@ def entries(config: Config) -> list[Entry]:
             problems.append(f"interpreter missing (was {record.base_python} removed?)")
         if record.extends and not os.path.exists(os.path.join(record.extends["prefix"], "bin", "python")):
             problems.append(f"its base environment {record.extends['name']!r} at {record.extends['prefix']} is gone")
-        problems += modulefiles.problems(layout, record)
+        problems += modulefiles.problems(layout, record, modulefiles.options_from(config))
         problems += kernel_health(record)
         result.append(Entry(name, record, problems, "broken" if problems else "ok"))
     return result

@@ -1,0 +1,50 @@
+"""Layered configuration: config show --origin, site-locked keys; templates list / show."""
+
+import json
+
+from conftest import assert_one_line_error
+
+
+def write(path, text):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_config_show_gives_value_and_origin_of_every_layer(cli, env, tmp_path):
+    site = write(tmp_path / "no-site-config.yaml", "backend: venv\nlock_timeout: 3\n")
+    user = write(tmp_path / "home" / ".config" / "pyenvmod" / "config.yaml", "lock_timeout: 5\nkernel: true\n")
+    out = cli("config", "show", "--origin", extra_env={"PYENVMOD_DEPENDENCIES": "require"}).stdout
+    lines = dict(line.split(": ", 1) for line in out.splitlines())
+    assert lines["backend"] == f'"venv"    # {site}:1'
+    assert lines["lock_timeout"] == f"5    # {user}:1"
+    assert lines["kernel"] == f"true    # {user}:2"
+    assert lines["dependencies"] == '"require"    # $PYENVMOD_DEPENDENCIES'
+    assert lines["python"] == '"python3"    # default'
+    data = json.loads(cli("config", "show", "--json").stdout)
+    assert data["root"]["origin"] == "$PYENVMOD_ROOT" and data["backend"]["value"] == "venv"
+
+
+def test_site_locked_keys_cannot_be_overridden(cli, tmp_path):
+    site = write(tmp_path / "no-site-config.yaml", "no_binary: [mpi4py]\nlocked: [no_binary, backend]\n")
+    assert '(locked by the site)' in cli("config", "show", "--origin").stdout
+    user = write(tmp_path / "home" / ".config" / "pyenvmod" / "config.yaml", "backend: venv\n")
+    assert_one_line_error(cli("list", check=False), f"{user}:1", "'backend' is locked by the site", f"{site}:2")
+    user.unlink()
+    assert_one_line_error(cli("list", check=False, extra_env={"PYENVMOD_BACKEND": "venv"}),
+                          "$PYENVMOD_BACKEND", "locked by the site")
+    write(tmp_path / "no-site-config.yaml", "locked: [nonsense]\n")
+    assert_one_line_error(cli("list", check=False), "locked must be a list of keys")
+
+
+def test_templates_list_and_show(cli, tmp_path):
+    site = tmp_path / "site-templates"
+    write(site / "modulefile.lua.j2", '{% extends "builtin/modulefile.lua.j2" %}\n')
+    out = cli("templates", "list", extra_env={"PYENVMOD_TEMPLATES": str(site)}).stdout
+    lines = {ln.split()[0]: ln.split()[1:] for ln in out.splitlines()}
+    assert lines["modulefile.lua.j2"] == ["overridden", str(site / "modulefile.lua.j2")]
+    assert lines["modulefile.tcl.j2"][0] == "built-in" and "kernel-launcher.sh.j2" in lines
+    shown = cli("templates", "show", "modulefile.lua.j2", extra_env={"PYENVMOD_TEMPLATES": str(site)}).stdout
+    assert shown == '{% extends "builtin/modulefile.lua.j2" %}\n'
+    assert "prepend_path" in cli("templates", "show", "modulefile.lua.j2").stdout
+    assert_one_line_error(cli("templates", "show", "nope.j2", check=False), "no template named 'nope.j2'")
