@@ -48,3 +48,21 @@ def test_templates_list_and_show(cli, tmp_path):
     assert shown == '{% extends "builtin/modulefile.lua.j2" %}\n'
     assert "prepend_path" in cli("templates", "show", "modulefile.lua.j2").stdout
     assert_one_line_error(cli("templates", "show", "nope.j2", check=False), "no template named 'nope.j2'")
+
+
+def test_caches_follow_the_cache_dir_setting_for_every_backend(cli, env, tmp_path, monkeypatch):
+    cache = tmp_path / "project-cache"
+    cli("create", "u", "-p", "six", extra_env={"PYENVMOD_CACHE_DIR": str(cache)})
+    assert any((cache / "uv").rglob("*six*")), "uv's cache is in the configured folder"
+    # pip caches only what it downloads over HTTP (this machine's index is local): check what it is given
+    from pyenvmod import config
+    from pyenvmod.operations.common import backend_for
+
+    for key in ("HOME", "XDG_CONFIG_HOME", "PYENVMOD_SITE_CONFIG", "PYENVMOD_ROOT"):
+        monkeypatch.setenv(key, env[key])
+    monkeypatch.setenv("PYENVMOD_CACHE_DIR", str(cache))
+    for name in ("uv", "venv"):
+        helper_env = backend_for(config.load(), name).env
+        assert helper_env["PIP_CACHE_DIR"] == str(cache / "pip") and helper_env["UV_CACHE_DIR"] == str(cache / "uv")
+    assert_one_line_error(cli("list", check=False, extra_env={"PYENVMOD_CACHE_DIR": "relative"}),
+                          "$PYENVMOD_CACHE_DIR", "absolute")

@@ -2,7 +2,6 @@
 
 import json
 import os
-import queue
 import shlex
 import subprocess
 

@@ -26,6 +26,8 @@ SCHEMA = {
     "backend": ("uv", lambda v: v in BACKENDS, "one of " + ", ".join(BACKENDS)),
     "python": ("python3", lambda v: isinstance(v, str) and v != "", "a Python version or path"),
     "lock_timeout": (10, _positive_number, "a number of seconds >= 0"),
+    # where package caches go during every create and install (pip/, uv/ below it); unset: the tools' own
+    "cache_dir": (None, lambda v: isinstance(v, str) and v != "", "a path"),
     # loaded modules never recorded as an environment's dependencies (fnmatch patterns)
     "capture_exclude": (["StdEnv", "StdEnv/*", "pyenvmod", "pyenvmod/*"],
                         lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of patterns"),
@@ -183,4 +185,6 @@ def load(overrides: dict | None = None) -> Config:
     config.locked = locked
 
     config.values["root"] = expand_path(config.values["root"], config.origins["root"])
+    if config.values["cache_dir"]:
+        config.values["cache_dir"] = expand_path(config.values["cache_dir"], config.origins["cache_dir"])
     return config

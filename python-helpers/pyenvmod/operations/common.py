@@ -41,3 +41,14 @@ def find_base(layout: Layout, spec: str) -> tuple[metadata.EnvRecord, Path]:
     if not os.path.isfile(os.path.join(record.prefix, "bin", "python")):
         raise PyenvmodError(f"--extends {spec}: its environment at {record.prefix} is missing or broken")
     return record, modules_dir
+
+
+def backend_for(config: Config, name: str):
+    """A backend whose helpers use the configured caches (caches filling home quotas are a top ticket)."""
+    from pyenvmod import backends
+
+    env = dict(os.environ)
+    if config["cache_dir"]:
+        env["UV_CACHE_DIR"] = os.path.join(config["cache_dir"], "uv")
+        env["PIP_CACHE_DIR"] = os.path.join(config["cache_dir"], "pip")
+    return backends.get(name, env)

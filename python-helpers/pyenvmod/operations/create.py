@@ -11,12 +11,12 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from pyenvmod import (__version__, backends, capture, files, history, locking, metadata, module_system,
+from pyenvmod import (__version__, capture, files, history, locking, metadata, module_system,
                       modulefiles, names, proc, pythons, requirements, stacking)
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import packages as packages_op
-from pyenvmod.operations.common import find_base, layout_for
+from pyenvmod.operations.common import backend_for, find_base, layout_for
 
 
 @dataclass
@@ -80,7 +80,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
         system.load([capture.validate(m) for m in spec.modules])
     modules = capture.modules_for(os.environ, config["capture_exclude"], request.modules, request.capture)
     layout = layout_for(config)
-    backend = backends.get(backend_name)
+    backend = backend_for(config, backend_name)
     layout.ensure()
     modulefiles.write_tree_marker(layout, _owner())
 

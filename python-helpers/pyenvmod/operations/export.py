@@ -2,18 +2,18 @@
 
 from datetime import datetime, timezone
 
-from pyenvmod import __version__, backends, render
+from pyenvmod import __version__, render
 from pyenvmod.config import Config
-from pyenvmod.operations.common import find_base, layout_for
+from pyenvmod.operations.common import backend_for, find_base, layout_for
 from pyenvmod.operations.packages import direct_sources, locked_set, pins
 from pyenvmod.spec import Spec
 
 TEMPLATES = {"yaml": "export.yml.j2", "requirements": "requirements.txt.j2"}
 
 
-def live_pins(record) -> list[str]:
+def live_pins(config: Config, record) -> list[str]:
     """The environment's packages as they are now (a pip install after module load included)."""
-    backend = backends.get(record.backend)
+    backend = backend_for(config, record.backend)
     return pins(locked_set(backend, record.prefix), direct_sources(record.prefix, record.python))
 
 
@@ -24,7 +24,7 @@ def export(config: Config, name: str, fmt: str = "yaml", requested: bool = False
         "name": record.name,
         "python": record.python,
         "python_mm": ".".join(record.python.split(".")[:2]),
-        "pip": list(record.requested) if requested else live_pins(record),
+        "pip": list(record.requested) if requested else live_pins(config, record),
         "requested_only": requested,
         "modules": list(record.modules),
         "no_binary": list(record.no_binary),
@@ -43,5 +43,5 @@ def clone_spec(config: Config, source: str) -> Spec:
     """The locked spec of an existing environment (one's own by name, or a group's by folder)."""
     record, _ = find_base(layout_for(config), source)
     return Spec(source=f"--clone {source}", python=".".join(record.python.split(".")[:2]),
-                packages=live_pins(record), modules=list(record.modules), backend=record.backend,
+                packages=live_pins(config, record), modules=list(record.modules), backend=record.backend,
                 description=record.description, no_binary=list(record.no_binary))

@@ -10,10 +10,10 @@ import re
 import shutil
 from pathlib import Path
 
-from pyenvmod import backends, files, locking, metadata, module_system, render, stacking
+from pyenvmod import files, locking, metadata, module_system, render, stacking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.operations.common import find_base, layout_for, load_record
+from pyenvmod.operations.common import backend_for, find_base, layout_for, load_record
 
 
 def jupyter_data_dir() -> Path:
@@ -57,7 +57,7 @@ def install(config: Config, name: str, with_=(), prefix_dir: str | None = None, 
     others = [find_base(layout, other) for other in with_]
     with locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
         record = load_record(layout, name)
-        backend = backends.get(record.backend)
+        backend = backend_for(config, record.backend)
         mm = ".".join(record.python.split(".")[:2])
         for other, _ in others:
             if ".".join(other.python.split(".")[:2]) != mm:

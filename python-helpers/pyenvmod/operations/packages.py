@@ -5,10 +5,10 @@ history entry, and a consistency check (``pip check``)."""
 import os
 from datetime import datetime, timezone
 
-from pyenvmod import backends, files, history, locking, metadata, modulefiles, requirements, stacking
+from pyenvmod import files, history, locking, metadata, modulefiles, requirements, stacking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.operations.common import layout_for, load_record
+from pyenvmod.operations.common import backend_for, layout_for, load_record
 
 
 def locked_set(backend, prefix) -> dict:
@@ -87,7 +87,7 @@ def _change(config: Config, name: str, action: str, specs: list, notify, apply):
         if not os.path.isfile(os.path.join(record.prefix, "bin", "python")):
             raise PyenvmodError(f"the environment {name!r} at {record.prefix} is missing or broken; "
                                 f"see 'pyenvmod list'")
-        backend = backends.get(record.backend)
+        backend = backend_for(config, record.backend)
         apply(record, backend)
         problems = refresh(config, layout, record, backend, action, specs, notify)
     return record, problems

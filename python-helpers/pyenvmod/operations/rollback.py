@@ -6,13 +6,12 @@ and only then are the two folders swapped. A failed rebuild removes the new fold
 leaves the working environment untouched.
 """
 
-import os
 from datetime import datetime, timezone
 
-from pyenvmod import backends, files, history, locking, metadata, modulefiles, proc, pythons, stacking
+from pyenvmod import files, history, locking, metadata, modulefiles, proc, pythons, stacking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.operations.common import layout_for, load_record
+from pyenvmod.operations.common import backend_for, layout_for, load_record
 from pyenvmod.operations.packages import pins, snapshot
 
 SEEDED = ("pip",)  # comes with the new environment itself
@@ -32,7 +31,7 @@ def rollback(config: Config, name: str, to: int, notify=lambda m: None):
         prefix = layout.prefix(name)
         staging = layout.envs_dir / f".{name}.rollback"
         files.remove_inside(staging, layout.root)  # a leftover of an interrupted rollback
-        backend = backends.get(record.backend)
+        backend = backend_for(config, record.backend)
         base = pythons.probe(record.base_python)
         if base is None or base.major_minor != ".".join(record.python.split(".")[:2]):
             raise PyenvmodError(f"the base interpreter of {name!r} ({record.base_python}) is gone or changed; "
