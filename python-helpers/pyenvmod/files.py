@@ -33,24 +33,35 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def no_world_write(top) -> int:
-    """Take write permission for others off everything under ``top`` (helpers such as uv
-    leave world-writable lock files); sticky folders and symlinks are left alone."""
+def world_writable(top):
+    """Yield (path, mode) of everything under ``top`` that others may write; symlinks and
+    sticky folders (like /tmp) are not counted."""
     import stat
 
-    changed = 0
     for folder, dirs, names in os.walk(top):
         for name in [*dirs, *names]:
             path = os.path.join(folder, name)
             try:
-                st = os.lstat(path)
+                mode = os.lstat(path).st_mode
             except OSError:
                 continue
-            if st.st_mode & stat.S_IWOTH and not stat.S_ISLNK(st.st_mode) and not (
-                    stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX):
-                os.chmod(path, stat.S_IMODE(st.st_mode) & ~stat.S_IWOTH)
-                changed += 1
-    return changed
+            if mode & stat.S_IWOTH and not stat.S_ISLNK(mode) and not (stat.S_ISDIR(mode) and mode & stat.S_ISVTX):
+                yield path, mode
+
+
+def drop_world_write(path, mode) -> None:
+    import stat
+
+    os.chmod(path, stat.S_IMODE(mode) & ~stat.S_IWOTH)
+
+
+def no_world_write(top) -> int:
+    """Take write permission for others off everything under ``top`` (helpers such as uv
+    leave world-writable lock files). Returns how many were changed."""
+    found = list(world_writable(top))
+    for path, mode in found:
+        drop_world_write(path, mode)
+    return len(found)
 
 
 def remove_inside(path: Path, root: Path) -> bool:

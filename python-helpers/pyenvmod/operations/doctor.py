@@ -7,7 +7,6 @@ Each check is a function returning findings; ``CHECKS`` lists them in the order 
 import glob
 import os
 import shutil
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -222,27 +221,13 @@ def check_modulepath(ctx):
 
 
 def check_permissions(ctx):
-    out = []
-    base = ctx.layout.base
-    if not base.is_dir():
-        return out
-    for folder, dirs, names in os.walk(base):
-        for n in [*dirs, *names]:
-            path = os.path.join(folder, n)
-            try:
-                st = os.lstat(path)
-            except OSError:
-                continue
-            if stat.S_ISLNK(st.st_mode) or not st.st_mode & stat.S_IWOTH:
-                continue
-            if stat.S_ISDIR(st.st_mode) and st.st_mode & stat.S_ISVTX:
-                continue  # sticky, like /tmp
-            out.append(Finding("permissions", "error", f"{path} is world-writable: anyone could change "
-                               "what your modules load", "chmod o-w it; --fix does",
-                               repair=lambda p=path: (os.chmod(p, os.lstat(p).st_mode & ~stat.S_IWOTH),
-                                                      f"chmod o-w {p}")[1],
-                               repair_says=f"chmod o-w {path}"))
-    return out
+    if not ctx.layout.base.is_dir():
+        return []
+    return [Finding("permissions", "error", f"{path} is world-writable: anyone could change what your modules load",
+                    "chmod o-w it; --fix does",
+                    repair=lambda p=path, m=mode: (files.drop_world_write(p, m), f"chmod o-w {p}")[1],
+                    repair_says=f"chmod o-w {path}")
+            for path, mode in files.world_writable(ctx.layout.base)]
 
 
 def check_recorded_modules(ctx):
