@@ -13,6 +13,7 @@ from pyenvmod.errors import Interrupted, PyenvmodError
 # name: (module, one-line summary). Order is the order of `pyenvmod --help`.
 COMMANDS = {
     "create": ("pyenvmod.commands.create", "create an environment and its modulefiles"),
+    "adopt": ("pyenvmod.commands.adopt", "give an existing environment modulefiles, without changing it"),
     "list": ("pyenvmod.commands.list", "list environments with their health"),
     "delete": ("pyenvmod.commands.delete", "delete an environment and its modulefiles"),
     "export": ("pyenvmod.commands.export", "export an environment as a file that recreates it"),

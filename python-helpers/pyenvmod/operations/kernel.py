@@ -64,6 +64,9 @@ def install(config: Config, name: str, with_=(), prefix_dir: str | None = None, 
                 raise PyenvmodError(f"--with {other.name}: it uses Python {other.python}, {name!r} uses "
                                     f"{record.python}; a kernel can only stack environments of one Python version")
         if not (stacking.site_packages(record.prefix, record.python) / "ipykernel").is_dir():
+            if record.adopted:
+                raise PyenvmodError(f"{name!r} was adopted and pyenvmod does not change it: install ipykernel "
+                                    f"into {record.prefix} yourself, then run 'pyenvmod kernel {name}' again")
             notify(f"installing ipykernel into {name!r}")
             backend.install(record.prefix, ["ipykernel"], layered=bool(record.extends))
             files.no_world_write(record.prefix)

@@ -84,6 +84,9 @@ def _change(config: Config, name: str, action: str, specs: list, notify, apply):
     load_record(layout, name)
     with locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
         record = load_record(layout, name)
+        if record.adopted:
+            raise PyenvmodError(f"{name!r} was adopted: pyenvmod does not change it; change it with its own tools, "
+                                f"then run 'pyenvmod module {name}'")
         if not os.path.isfile(os.path.join(record.prefix, "bin", "python")):
             raise PyenvmodError(f"the environment {name!r} at {record.prefix} is missing or broken; "
                                 f"see 'pyenvmod list'")

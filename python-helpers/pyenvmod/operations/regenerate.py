@@ -1,5 +1,7 @@
 """Regenerate the modulefiles of an existing environment (after a template or config change)."""
 
+import os
+
 from pyenvmod import locking, modulefiles, stacking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
@@ -12,12 +14,12 @@ def regenerate(config: Config, name: str) -> list:
     layout.ensure()
     with locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
         record = load_record(layout, name)
-        if not layout.prefix(name).is_dir():
+        if not os.path.isdir(record.prefix):
             raise PyenvmodError(
-                f"the environment {name!r} is missing at {layout.prefix(name)}; "
+                f"the environment {name!r} is missing at {record.prefix}; "
                 f"recreate it or run 'pyenvmod delete {name}'"
             )
         base_site = (str(stacking.site_packages(record.extends["prefix"], record.extends["python"]))
                      if record.extends else None)
-        hook = stacking.install_hook(record.prefix, record.python, base_site)
+        hook = [] if record.adopted else stacking.install_hook(record.prefix, record.python, base_site)
         return hook + modulefiles.write(layout, record, modulefiles.options_from(config))

@@ -23,6 +23,8 @@ def rollback(config: Config, name: str, to: int, notify=lambda m: None):
     with proc.interrupts_raise(), locking.locked(layout.lock_file(name), config["lock_timeout"],
                                                  f"environment {name!r}"):
         record = load_record(layout, name)
+        if record.adopted:
+            raise PyenvmodError(f"{name!r} was adopted: pyenvmod does not change it, so it cannot roll it back")
         entries = {e["n"]: e for e in history.entries(layout, name)}
         if to not in entries:
             known = ", ".join(map(str, sorted(entries))) or "none"

@@ -1,0 +1,84 @@
+"""Register an environment pyenvmod did not create (a colleague's, a site's, an old one) and write
+its modulefiles, without modifying the environment itself. Deleting it later removes only what
+pyenvmod wrote (modulefiles, metadata, kernels), never the environment."""
+
+import getpass
+import json
+import os
+import subprocess
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pyenvmod import __version__, capture, locking, metadata, modulefiles, names, pythons
+from pyenvmod.config import Config
+from pyenvmod.errors import PyenvmodError
+from pyenvmod.operations.common import layout_for
+
+_VERSION = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
+
+
+def _kind(prefix: Path) -> str:
+    if (prefix / "conda-meta").is_dir():
+        return "conda"
+    cfg = prefix / "pyvenv.cfg"
+    if cfg.is_file():
+        return "uv" if any(line.startswith("uv") for line in cfg.read_text(errors="replace").splitlines()) else "venv"
+    raise PyenvmodError(f"{prefix} is neither a virtual environment (no pyvenv.cfg) nor a conda environment "
+                        "(no conda-meta); give the folder that contains bin/python")
+
+
+def adopt(config: Config, path: str, name: str = "", modules=(), notify=lambda m: None) -> metadata.EnvRecord:
+    prefix = Path(os.path.normpath(os.path.abspath(path)))
+    python = prefix / "bin" / "python"
+    if not os.access(python, os.X_OK):
+        raise PyenvmodError(f"no bin/python in {prefix}; give the folder of a venv or conda environment")
+    if any(c in str(prefix) for c in ":\n\r"):
+        raise PyenvmodError(f"{prefix} contains ':' or a line break, which breaks PATH; it cannot be a module")
+    kind = _kind(prefix)
+    name = names.validate(name or prefix.name)
+    given = [capture.validate(m.strip()) for m in modules if m.strip()]
+    layout = layout_for(config)
+    layout.ensure()
+    modulefiles.write_tree_marker(layout, getpass.getuser())
+    if layout.contains(prefix) and prefix.parent == layout.envs_dir:
+        raise PyenvmodError(f"{prefix} is already one of pyenvmod's environments")
+    result = subprocess.run([str(python), "-I", "-c", _VERSION], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise PyenvmodError(f"{python} does not run ({result.stderr.strip()[:200]}); is its base interpreter gone?")
+    version = result.stdout.strip()
+    base = pythons.probe(str(python))
+    with locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
+        if layout.meta_file(name).exists() or os.path.lexists(layout.prefix(name)):
+            raise PyenvmodError(f"an environment named {name!r} already exists; choose another with --name")
+        now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        record = metadata.EnvRecord(
+            name=name, prefix=str(prefix), python=version, base_python=base.executable if base else str(python),
+            backend=kind, module=layout.module_name(name, layout.module_tag(version)), created=now,
+            owner=getpass.getuser(), platform=layout.platform, modules=given, adopted=True,
+            description=f"adopted from {prefix}", pyenvmod_version=__version__, updated=now,
+            packages=_packages(prefix, kind))
+        try:
+            modulefiles.write(layout, record, modulefiles.options_from(config))
+            metadata.write(layout.meta_file(name), record)
+        except BaseException:
+            modulefiles.remove(layout, name)
+            raise
+    return record
+
+
+def _packages(prefix: Path, kind: str) -> dict:
+    """What is installed, read from the files (the environment is not run or changed)."""
+    found = {}
+    for meta in prefix.glob("lib/python*/site-packages/*.dist-info/METADATA"):
+        fields = dict(line.split(": ", 1) for line in meta.read_text(errors="replace").splitlines()[:20]
+                      if ": " in line)
+        if "Name" in fields and "Version" in fields:
+            found[fields["Name"]] = fields["Version"]
+    if kind == "conda":
+        for record in (prefix / "conda-meta").glob("*.json"):
+            try:
+                data = json.loads(record.read_text())
+                found.setdefault(data["name"], data["version"])
+            except (OSError, ValueError, KeyError):
+                continue
+    return dict(sorted(found.items()))
