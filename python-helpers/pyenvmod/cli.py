@@ -12,6 +12,7 @@ from pyenvmod.errors import Interrupted, PyenvmodError
 
 # name: (module, one-line summary). Order is the order of `pyenvmod --help`.
 COMMANDS = {
+    "init": ("pyenvmod.commands.init", "first-run set-up: a few questions, then your configuration"),
     "create": ("pyenvmod.commands.create", "create an environment and its modulefiles"),
     "adopt": ("pyenvmod.commands.adopt", "give an existing environment modulefiles, without changing it"),
     "list": ("pyenvmod.commands.list", "list environments with their health"),
@@ -28,7 +29,7 @@ COMMANDS = {
     "modulepath": ("pyenvmod.commands.modulepath", "print the module tree folder(s) for 'module use'"),
     "config": ("pyenvmod.commands.config", "show the effective configuration and where it comes from"),
     "templates": ("pyenvmod.commands.templates", "list the templates in effect, or show one"),
-    "site": ("pyenvmod.commands.site", "site administration: Lmod hooks"),
+    "site": ("pyenvmod.commands.site", "site administration: set-up, Lmod hooks"),
 }
 
 DESCRIPTION = """\

@@ -1,5 +1,6 @@
 """Site administration.
 
+  pyenvmod site init      the site configuration, with sample pip.conf and .condarc
   pyenvmod site hooks     where the Lmod hooks are, and the lines that install them
 """
 
@@ -12,13 +13,66 @@ def add_arguments(parser):
                            description="Print where the installed Lmod hooks (SitePackage.lua) are, "
                                        "and the lines a site adds to install them.")
     hooks.add_argument("--path", action="store_true", help="print only the folder")
+    init = sub.add_parser("init", help="write the site configuration and sample pip.conf / .condarc",
+                          description="Ask a few questions, then write the site configuration "
+                                      "(/etc/pyenvmod/config.yaml, or $PYENVMOD_SITE_CONFIG) and, beside it, "
+                                      "commented samples of pip.conf and .condarc; print how to install the hooks.")
+    init.add_argument("-y", "--yes", action="store_true", help="answer every question with its default")
 
 
 def run(args) -> int:
+    if args.site_command == "init":
+        return site_init(args)
+    return hooks(args)
+
+
+def site_init(args) -> int:
+    import os
+
+    from pyenvmod import config as config_mod
+    from pyenvmod import files, render, requirements
+    from pyenvmod.commands.init import ask
+    from pyenvmod.errors import PyenvmodError
+
+    if not args.yes and not sys.stdin.isatty():
+        raise PyenvmodError("pyenvmod site init asks questions and there is no terminal; pass --yes for the defaults")
+    target = config_mod.site_file()
+    if target.exists():
+        raise PyenvmodError(f"{target} exists; edit it, or move it away and run 'pyenvmod site init' again")
+    root = ask("Where do users' environments go?", "/project/$USER/pyenvmod", args.yes)
+    cache = ask("Where do package caches go (off $HOME)?", "/scratch/$USER/.cache", args.yes)
+    index = ask("Which package index does the site trust?", "https://pypi.org/simple", args.yes)
+    no_binary = [n for n in ask("Packages always built from source (comma-separated)", "mpi4py,h5py",
+                                args.yes).split(",") if n]
+    requirements.validate_names(no_binary)
+    for value, what in ((root, "root"), (cache, "cache_dir")):
+        config_mod.expand_path(value, f"your answer for {what}")
+    context = {"root": root, "cache_dir": cache, "no_binary": no_binary, "index_url": index,
+               "pip_cache": os.path.join(cache, "pip"), "conda_pkgs": os.path.join(cache, "conda-pkgs"),
+               "conda_envs": os.path.join(os.path.dirname(root.rstrip("/")) or "/", "conda-envs")}
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        outputs = {target: "site-config.yaml.j2", target.parent / "pip.conf.sample": "pip.conf.j2",
+                   target.parent / "condarc.sample": "condarc.j2"}
+        texts = {path: render.render_template(template, context) for path, template in outputs.items()}
+        for path, text in texts.items():
+            files.write_atomic(path, text)
+    except OSError as exc:
+        raise PyenvmodError(f"cannot write into {target.parent}: {exc.strerror} (run as the site admin, or set "
+                            "PYENVMOD_SITE_CONFIG to a file elsewhere)") from None
+    config_mod.load()  # what was written must load
+    for path in outputs:
+        print(f"Wrote {path}")
+    print("Copy pip.conf.sample to /etc/pip.conf and condarc.sample to /etc/conda/condarc if you want them.")
+    print()
+    return hooks(args)
+
+
+def hooks(args) -> int:
     from pyenvmod import resources
 
     folder = resources.data_dir("lmod-hooks").resolve()
-    if args.path:
+    if getattr(args, "path", False):
         print(folder)
         return 0
     print(f"""\
