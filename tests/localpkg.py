@@ -25,10 +25,11 @@ get_requires_for_build_editable = get_requires_for_build_wheel
 
 def _wheel(directory, files):
     name, version = SPEC["name"], SPEC["version"]
+    stem = name.replace("-", "_")  # wheel and dist-info names escape '-' (PEP 427)
     with open(os.path.join(HERE, "building.pid"), "w") as fh:
         fh.write(str(os.getpid()))
     time.sleep(SPEC["seconds"])
-    dist = f"{name}-{version}.dist-info"
+    dist = f"{stem}-{version}.dist-info"
     files = dict(files)
     files[f"{dist}/METADATA"] = (f"Metadata-Version: 2.1\\nName: {name}\\nVersion: {version}\\n"
                                  + "".join(f"Requires-Dist: {r}\\n" for r in SPEC["requires"]))
@@ -43,7 +44,7 @@ def _wheel(directory, files):
         record.append(f"{path},sha256={digest},{len(data)}")
     record.append(f"{dist}/RECORD,,")
     files[f"{dist}/RECORD"] = "\\n".join(record) + "\\n"
-    wheel = f"{name}-{version}-py3-none-any.whl"
+    wheel = f"{stem}-{version}-py3-none-any.whl"
     with zipfile.ZipFile(os.path.join(directory, wheel), "w") as zf:
         for path, text in files.items():
             zf.writestr(path, text)

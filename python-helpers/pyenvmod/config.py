@@ -28,6 +28,12 @@ SCHEMA = {
     "lock_timeout": (10, _positive_number, "a number of seconds >= 0"),
     # where package caches go during every create and install (pip/, uv/ below it); unset: the tools' own
     "cache_dir": (None, lambda v: isinstance(v, str) and v != "", "a path"),
+    # package sources: the index (and extra ones) every backend uses, and the sources a site allows
+    # (URL prefixes; empty: any). Checked before anything is downloaded, for pip and uv alike.
+    "index_url": (None, lambda v: isinstance(v, str) and v != "", "a URL"),
+    "extra_index_urls": ([], lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of URLs"),
+    "allowed_sources": ([], lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+                        "a list of URL prefixes"),
     # loaded modules never recorded as an environment's dependencies (fnmatch patterns)
     "capture_exclude": (["StdEnv", "StdEnv/*", "pyenvmod", "pyenvmod/*"],
                         lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of patterns"),

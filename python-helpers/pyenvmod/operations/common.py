@@ -45,9 +45,9 @@ def find_base(layout: Layout, spec: str) -> tuple[metadata.EnvRecord, Path]:
 
 def backend_for(config: Config, name: str):
     """A backend whose helpers use the configured caches (caches filling home quotas are a top ticket)."""
-    from pyenvmod import backends
+    from pyenvmod import backends, sources
 
-    env = dict(os.environ)
+    env = sources.helper_env(config, os.environ)
     if config["cache_dir"]:
         env["UV_CACHE_DIR"] = os.path.join(config["cache_dir"], "uv")
         env["PIP_CACHE_DIR"] = os.path.join(config["cache_dir"], "pip")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from pyenvmod import (__version__, capture, files, history, locking, metadata, module_system,
-                      modulefiles, names, proc, pythons, requirements, stacking)
+                      modulefiles, names, proc, pythons, requirements, sources, stacking)
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import packages as packages_op
@@ -66,6 +66,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
     backend_name = request.backend or config["backend"]
     no_binary = list(dict.fromkeys([*config["no_binary"], *request.no_binary]))
     requirements.validate_names(no_binary)
+    sources.check(config, packages)
     if spec is not None and spec.conda_only and backend_name in ("uv", "venv"):
         raise PyenvmodError(
             f"{spec.source} has conda-only entries the {backend_name} backend cannot install: "

@@ -5,7 +5,7 @@ history entry, and a consistency check (``pip check``)."""
 import os
 from datetime import datetime, timezone
 
-from pyenvmod import files, history, locking, metadata, modulefiles, requirements, stacking
+from pyenvmod import files, history, locking, metadata, modulefiles, requirements, sources, stacking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import backend_for, layout_for, load_record
@@ -80,6 +80,7 @@ def _own_distributions(record) -> set:
 
 
 def _change(config: Config, name: str, action: str, specs: list, notify, apply):
+    sources.check(config, specs)
     layout = layout_for(config)
     load_record(layout, name)
     with locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):

@@ -8,7 +8,7 @@ leaves the working environment untouched.
 
 from datetime import datetime, timezone
 
-from pyenvmod import files, history, locking, metadata, modulefiles, proc, pythons, stacking
+from pyenvmod import files, history, locking, metadata, modulefiles, proc, pythons, sources, stacking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import backend_for, layout_for, load_record
@@ -39,6 +39,7 @@ def rollback(config: Config, name: str, to: int, notify=lambda m: None):
             raise PyenvmodError(f"the base interpreter of {name!r} ({record.base_python}) is gone or changed; "
                                 "create the environment again from an export instead")
         pinned = pins(target["packages"], target.get("sources", {}), skip=SEEDED)
+        sources.check(config, pinned)
         try:
             notify(f"rebuilding {name!r} as of history entry {to} beside the current one")
             backend.create(staging, base, prompt=name)

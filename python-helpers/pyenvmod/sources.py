@@ -1,0 +1,53 @@
+"""Trusted package sources: the site's policy, checked before anything is downloaded, and
+translated for every backend (pip reads PIP_*; uv reads neither pip.conf nor PIP_*, so it
+gets UV_* variables; both get the same index)."""
+
+from pyenvmod.errors import PyenvmodError
+
+DEFAULT_INDEX = "https://pypi.org/simple"
+# variables through which a user's own settings could add other sources
+_PIP = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX")
+_UV = ("UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_INDEX", "UV_FIND_LINKS", "UV_NO_INDEX")
+
+
+def _allowed(url: str, allowed: list) -> bool:
+    return any(url.startswith(prefix) for prefix in allowed)
+
+
+def check(config, specs=()) -> None:
+    """Refuse, naming the allowed sources, any index or direct URL the policy does not allow."""
+    allowed = config["allowed_sources"]
+    if not allowed:
+        return
+    named = ", ".join(allowed)
+    index = config["index_url"] or DEFAULT_INDEX
+    for url, what in [(index, "the package index"), *((u, "the extra index") for u in config["extra_index_urls"])]:
+        if not _allowed(url, allowed):
+            raise PyenvmodError(f"{what} {url} is not an allowed package source; the site allows: {named}")
+    from packaging.requirements import Requirement
+
+    for spec in specs:
+        url = Requirement(spec).url
+        if url and not _allowed(url, allowed):
+            raise PyenvmodError(f"{spec!r} comes from {url}, which is not an allowed package source; "
+                                f"the site allows: {named}")
+
+
+def helper_env(config, env: dict) -> dict:
+    """``env`` for pip and uv with the configured index; under a policy, nothing else."""
+    env = dict(env)
+    policy = bool(config["allowed_sources"])
+    if policy:
+        for var in (*_PIP, *_UV):
+            env.pop(var, None)
+        env["UV_NO_CONFIG"] = "1"  # a user's uv.toml could name other indexes
+        env["PIP_FIND_LINKS"] = ""  # nor may pip.conf files add sources
+        env["PIP_EXTRA_INDEX_URL"] = ""
+    if config["index_url"] or policy:
+        index = config["index_url"] or DEFAULT_INDEX
+        env["PIP_INDEX_URL"] = index
+        env["UV_INDEX_URL"] = index
+    if config["extra_index_urls"]:
+        env["PIP_EXTRA_INDEX_URL"] = " ".join(config["extra_index_urls"])
+        env["UV_EXTRA_INDEX_URL"] = " ".join(config["extra_index_urls"])
+    return env
