@@ -29,6 +29,7 @@ COMMANDS = {
     "modulepath": ("pyenvmod.commands.modulepath", "print the module tree folder(s) for 'module use'"),
     "config": ("pyenvmod.commands.config", "show the effective configuration and where it comes from"),
     "templates": ("pyenvmod.commands.templates", "list the templates in effect, or show one"),
+    "use": ("pyenvmod.commands.use", "print the 'module use' line for your tree or a group's"),
     "site": ("pyenvmod.commands.site", "site administration: set-up, Lmod hooks"),
 }
 
@@ -42,8 +43,13 @@ Every Python environment an environment module.
 
 
 def _chosen_command(argv):
+    skip = False
     for arg in argv:
-        if not arg.startswith("-"):
+        if skip:
+            skip = False
+        elif arg == "--group":
+            skip = True  # its value is not the command
+        elif not arg.startswith("-"):
             return arg if arg in COMMANDS else None
     return None
 
@@ -56,6 +62,9 @@ def build_parser(argv):
         prog="pyenvmod", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"pyenvmod {__version__}")
+    parser.add_argument("--group", metavar="GROUP",
+                        help="work in a research group's shared tree: a folder, or a name from the 'groups' "
+                             "setting (group-writable, setgid, never world-writable)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = _chosen_command(argv)
     for name, (module_name, summary) in COMMANDS.items():
@@ -80,6 +89,11 @@ def main(argv=None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
+    if args.group:
+        from pyenvmod import config
+
+        config.GROUP["spec"] = args.group
+        os.umask(0o002)  # group-writable for the maintainers, never world-writable
     try:
         return args.run(args) or 0
     except PyenvmodError as exc:

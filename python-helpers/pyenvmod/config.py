@@ -34,6 +34,9 @@ SCHEMA = {
     "extra_index_urls": ([], lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of URLs"),
     "allowed_sources": ([], lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
                         "a list of URL prefixes"),
+    # research groups' shared trees: {name: folder}; 'pyenvmod --group NAME ...' works in that tree
+    "groups": ({}, lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str)
+                                                          for k, x in v.items()), "a mapping of names to folders"),
     # loaded modules never recorded as an environment's dependencies (fnmatch patterns)
     "capture_exclude": (["StdEnv", "StdEnv/*", "pyenvmod", "pyenvmod/*"],
                         lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of patterns"),
@@ -57,11 +60,16 @@ SCHEMA = {
 ENV_PREFIX = "PYENVMOD_"
 
 
+# Set by the command line's global --group option: work in a group's shared tree.
+GROUP: dict = {}
+
+
 @dataclass
 class Config:
     values: dict = field(default_factory=dict)
     origins: dict = field(default_factory=dict)
     locked: dict = field(default_factory=dict)  # key -> the site file line that locked it
+    group: str = ""  # the group tree this command works in ('' = the user's own root)
 
     def __getitem__(self, key):
         return self.values[key]
@@ -190,6 +198,14 @@ def load(overrides: dict | None = None) -> Config:
             config.set(key, value, f"--{key.replace('_', '-')}")
     config.locked = locked
 
+    if GROUP.get("spec"):
+        spec = GROUP["spec"]
+        groups = config.values["groups"]
+        folder = groups.get(spec, spec)
+        if "/" not in folder:
+            known = ", ".join(sorted(groups)) or "none configured"
+            raise PyenvmodError(f"--group {spec}: not a folder, nor a group in the 'groups' setting ({known})")
+        config.values["root"], config.origins["root"], config.group = folder, f"--group {spec}", spec
     config.values["root"] = expand_path(config.values["root"], config.origins["root"])
     if config.values["cache_dir"]:
         config.values["cache_dir"] = expand_path(config.values["cache_dir"], config.origins["cache_dir"])

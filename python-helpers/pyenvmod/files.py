@@ -64,6 +64,25 @@ def no_world_write(top) -> int:
     return len(found)
 
 
+def share_with_group(top, gid: int) -> None:
+    """For a group tree: everything under ``top`` we own belongs to the tree's group, which gets the
+    owner's permissions (read, write, search); others never get write. Symlinks are left alone."""
+    import stat
+
+    for folder, dirs, names in os.walk(top):
+        for name in [folder, *(os.path.join(folder, n) for n in [*dirs, *names])]:
+            try:
+                st = os.lstat(name)
+            except OSError:
+                continue
+            if stat.S_ISLNK(st.st_mode) or st.st_uid != os.getuid():
+                continue
+            if st.st_gid != gid:
+                os.chown(name, -1, gid)
+            owner = (st.st_mode & 0o700) >> 3
+            os.chmod(name, (stat.S_IMODE(st.st_mode) | owner) & ~0o002)
+
+
 def remove_inside(path: Path, root: Path) -> bool:
     """Remove a file or folder tree at ``path`` only if it lies inside ``root``.
 

@@ -82,11 +82,16 @@ class Layout:
             found.update(p.name for p in self.envs_dir.iterdir() if not p.name.startswith("."))
         return sorted(found)
 
-    def ensure(self) -> None:
-        """Create the folders, or say clearly why the root cannot be used."""
-        for path in (self.envs_dir, self.modules_dir, self.meta_dir, self.locks_dir):
+    def ensure(self, shared: bool = False) -> None:
+        """Create the folders, or say clearly why the root cannot be used. ``shared``: a group
+        tree, whose folders are setgid (new files belong to the tree's group) and group-writable."""
+        for path in (self.root, self.base, self.envs_dir, self.modules_dir, self.meta_dir, self.locks_dir):
             try:
                 path.mkdir(parents=True, exist_ok=True)
+                if shared and path.stat().st_uid == os.getuid():
+                    # the tree's group owns everything in it; maintainers write, nobody else does
+                    os.chown(path, -1, self.root.stat().st_gid)
+                    os.chmod(path, (path.stat().st_mode & 0o7777 | 0o2070) & ~0o002)
             except OSError as exc:
                 raise PyenvmodError(
                     f"cannot create {path}: {exc.strerror}; set PYENVMOD_ROOT or 'root' in "

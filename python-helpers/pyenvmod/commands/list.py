@@ -7,6 +7,8 @@ points at the environment; otherwise the problems are listed.
 
 def add_arguments(parser):
     parser.add_argument("--json", action="store_true", help="print a JSON array of objects")
+    parser.add_argument("--all", action="store_true",
+                        help="also the environments of the groups in the 'groups' setting, with their owners")
 
 
 def run(args) -> int:
@@ -16,15 +18,22 @@ def run(args) -> int:
     from pyenvmod import config as config_mod
     from pyenvmod.operations.listing import entries
 
-    found = entries(config_mod.load())
+    config = config_mod.load()
+    trees = [(config.group or "", config)]
+    if args.all:
+        for group in config["groups"]:
+            config_mod.GROUP["spec"] = group
+            trees.append((group, config_mod.load()))
+    found = [(tree, e) for tree, cfg in trees for e in entries(cfg)]
     if args.json:
-        print(json.dumps([e.as_dict() for e in found], indent=2, ensure_ascii=False))
+        print(json.dumps([dict(e.as_dict(), tree=tree or "own") for tree, e in found], indent=2, ensure_ascii=False))
         return 0
     if not found:
         print("No environments yet. Create one with: pyenvmod create NAME -p PACKAGE ...")
         return 0
-    rows = [("NAME", "PYTHON", "BACKEND", "MODULE", "BASE", "KERNEL", "CREATED", "HEALTH", "PREFIX")]
-    for e in found:
+    header = ("NAME", "PYTHON", "BACKEND", "MODULE", "BASE", "KERNEL", "CREATED", "HEALTH", "PREFIX")
+    rows = [(("TREE", "OWNER") if args.all else ()) + header]
+    for tree, e in found:
         r = e.record
         created = ""
         if r:
@@ -34,12 +43,13 @@ def run(args) -> int:
                 created = r.created
         base = r.extends["name"] if r and r.extends else "-"
         kernel = ("yes" if r.kernels else "no") if r else "-"
-        rows.append((e.name, r.python if r else "-", r.backend if r else "-", r.module if r else "-", base,
-                     kernel, created or "-", e.state, r.prefix if r else "-"))
+        where = (tree or "own", r.owner if r else "-") if args.all else ()
+        rows.append(where + (e.name, r.python if r else "-", r.backend if r else "-", r.module if r else "-", base,
+                             kernel, created or "-", e.state, r.prefix if r else "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
-    for e in found:
+    for _tree, e in found:
         for problem in e.problems:
             print(f"  {e.name}: {problem}")
     return 0

@@ -38,7 +38,7 @@ def adopt(config: Config, path: str, name: str = "", modules=(), notify=lambda m
     name = names.validate(name or prefix.name)
     given = [capture.validate(m.strip()) for m in modules if m.strip()]
     layout = layout_for(config)
-    layout.ensure()
+    layout.ensure(shared=bool(config.group))
     modulefiles.write_tree_marker(layout, getpass.getuser())
     if layout.contains(prefix) and prefix.parent == layout.envs_dir:
         raise PyenvmodError(f"{prefix} is already one of pyenvmod's environments")

@@ -48,7 +48,17 @@ def backend_for(config: Config, name: str):
     from pyenvmod import backends, sources
 
     env = sources.helper_env(config, os.environ)
+    if config.group:
+        env["UV_LINK_MODE"] = "copy"  # hard links to the user's cache would keep its owner and group
     if config["cache_dir"]:
         env["UV_CACHE_DIR"] = os.path.join(config["cache_dir"], "uv")
         env["PIP_CACHE_DIR"] = os.path.join(config["cache_dir"], "pip")
     return backends.get(name, env)
+
+
+def share(config: Config, layout: Layout, path) -> None:
+    """In a group tree, hand what this command made in ``path`` over to the tree's group."""
+    if config.group:
+        from pyenvmod import files
+
+        files.share_with_group(path, layout.root.stat().st_gid)

@@ -16,7 +16,7 @@ from pyenvmod import (__version__, capture, files, history, locking, metadata, m
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import packages as packages_op
-from pyenvmod.operations.common import backend_for, find_base, layout_for
+from pyenvmod.operations.common import backend_for, find_base, layout_for, share
 
 
 @dataclass
@@ -82,7 +82,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
     modules = capture.modules_for(os.environ, config["capture_exclude"], request.modules, request.capture)
     layout = layout_for(config)
     backend = backend_for(config, backend_name)
-    layout.ensure()
+    layout.ensure(shared=bool(config.group))
     modulefiles.write_tree_marker(layout, _owner())
 
     with proc.interrupts_raise(), locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
@@ -139,6 +139,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             )
             packages_op.snapshot(record, backend)
             files.no_world_write(prefix)
+            share(config, layout, prefix)
             record.updated = record.created
             modulefiles.write(layout, record, modulefiles.options_from(config))
             history.add(layout, name, "create", packages, record.packages, packages, record.sources)

@@ -29,7 +29,7 @@ def delete(config: Config, name: str, confirm=lambda name, prefix: True) -> bool
         )
     if not confirm(name, prefix):
         return False
-    layout.ensure()
+    layout.ensure(shared=bool(config.group))
     with proc.interrupts_raise(), locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
         try:
             remove_kernels(metadata.read(layout.meta_file(name)))

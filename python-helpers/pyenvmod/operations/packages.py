@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pyenvmod import files, history, locking, metadata, modulefiles, requirements, sources, stacking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.operations.common import backend_for, layout_for, load_record
+from pyenvmod.operations.common import backend_for, layout_for, load_record, share
 
 
 def locked_set(backend, prefix) -> dict:
@@ -54,6 +54,7 @@ def refresh(config: Config, layout, record, backend, action: str, args: list, no
     """After a change: record the package set, rewrite modulefiles, add history, check. Returns problems."""
     snapshot(record, backend)
     files.no_world_write(record.prefix)
+    share(config, layout, record.prefix)
     record.updated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     modulefiles.write(layout, record, modulefiles.options_from(config))
     metadata.write(layout.meta_file(record.name), record)

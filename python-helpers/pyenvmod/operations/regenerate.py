@@ -11,7 +11,7 @@ from pyenvmod.operations.common import layout_for, load_record
 def regenerate(config: Config, name: str) -> list:
     layout = layout_for(config)
     load_record(layout, name)  # validates the name and fails clearly before anything is touched
-    layout.ensure()
+    layout.ensure(shared=bool(config.group))
     with locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
         record = load_record(layout, name)
         if not os.path.isdir(record.prefix):
