@@ -66,3 +66,16 @@ def test_caches_follow_the_cache_dir_setting_for_every_backend(cli, env, tmp_pat
         assert helper_env["PIP_CACHE_DIR"] == str(cache / "pip") and helper_env["UV_CACHE_DIR"] == str(cache / "uv")
     assert_one_line_error(cli("list", check=False, extra_env={"PYENVMOD_CACHE_DIR": "relative"}),
                           "$PYENVMOD_CACHE_DIR", "absolute")
+
+
+def test_user_and_site_template_folders_both_apply_user_first(cli, tmp_path):
+    site_t, user_t = tmp_path / "site-t", tmp_path / "user-t"
+    write(site_t / "modulefile.lua.j2", "-- site\n")
+    write(site_t / "modulefile.tcl.j2", "#%Module1.0\n# site tcl\n")
+    write(user_t / "modulefile.lua.j2", "-- user\n")
+    write(tmp_path / "no-site-config.yaml", f"templates: [{site_t}]\n")
+    write(tmp_path / "home" / ".config" / "pyenvmod" / "config.yaml", f"templates: [{user_t}]\n")
+    lines = {ln.split()[0]: ln.split()[2] for ln in cli("templates", "list").stdout.splitlines()}
+    assert lines["modulefile.lua.j2"] == str(user_t / "modulefile.lua.j2")
+    assert lines["modulefile.tcl.j2"] == str(site_t / "modulefile.tcl.j2")
+    assert "+" in cli("config", "show", "--origin").stdout.split("templates:")[1].splitlines()[0]

@@ -58,6 +58,7 @@ SCHEMA = {
         and not isinstance(x, bool) for k, x in v.items()), "a mapping of VARIABLE names to values"),
 }
 ENV_PREFIX = "PYENVMOD_"
+MERGED = {"templates"}  # keys where the user file adds to the site file instead of replacing it
 
 
 # Set by the command line's global --group option: work in a group's shared tree.
@@ -163,7 +164,7 @@ def load(overrides: dict | None = None) -> Config:
     for path in (site_file(), user_file()):
         for key, value, origin in _read_file(path):
             if key == "locked" and path == site_file():
-                if not isinstance(value, list) or not all(k in SCHEMA for k in value):
+                if not isinstance(value, list) or not all(isinstance(k, str) and k in SCHEMA for k in value):
                     raise PyenvmodError(f"{origin}: locked must be a list of keys from {', '.join(sorted(SCHEMA))}")
                 locked.update({k: origin for k in value})
                 continue
@@ -171,6 +172,10 @@ def load(overrides: dict | None = None) -> Config:
                 known = ", ".join(sorted(SCHEMA))
                 raise PyenvmodError(f"{origin}: unknown key {key!r}; known keys are {known}")
             _check_lock(locked, key, origin)
+            if key in MERGED and config.origins[key] != "default":
+                # the user's folders are searched first, then the site's
+                config.set(key, list(value) + list(config.values[key]), f"{origin} + {config.origins[key]}")
+                continue
             config.set(key, value, origin)
 
     for key in SCHEMA:
