@@ -127,3 +127,57 @@ def test_racing_creates_exactly_one_wins(cli, env, root):
             assert "Traceback" not in err
     (entry,) = json.loads(cli("list", "--json").stdout)
     assert entry["health"] == "ok"
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 30 MB filesystem (tmpfs) for the root: room for two environments, not for a big package."""
+    from modsys import require
+
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=30m", "tmpfs", str(mount)], capture_output=True)
+    require(done.returncode == 0, "mounting a small tmpfs", "run the tests as root on Linux")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_during_install_is_clear_and_registers_nothing(cli, env, tmp_path, small_disk):
+    cli.env = dict(env, PYENVMOD_ROOT=str(small_disk / "root"))
+    cli("create", "a", "-p", "six")
+    before = json.loads(cli("history", "a", "--json").stdout)
+    big, _ = localpkg.make(tmp_path / "big", "bigpkg", {"bigpkg.py": "DATA = '" + "x" * 40_000_000 + "'\n"})
+    result = cli("install", "a", big, check=False)
+    line = assert_one_line_error(result, "could not install")
+    assert "space" in line.lower() or "quota" in line.lower() or "SIGXFSZ" in line, line
+    assert json.loads(cli("history", "a", "--json").stdout) == before, "nothing half-registered"
+    (entry,) = json.loads(cli("list", "--json").stdout)
+    assert entry["health"] == "ok" and "bigpkg" not in json.dumps(entry)
+    result = cli("create", "b", "-p", big, check=False)
+    assert_one_line_error(result, "could not install")
+    assert [e["name"] for e in json.loads(cli("list", "--json").stdout)] == ["a"]
+    assert not list((small_disk / "root").glob("*/envs/b")) and not list((small_disk / "root").glob("*/meta/b.json"))
+
+
+def test_concurrent_creates_deletes_and_lists_never_corrupt(cli, env, root):
+    """Several processes creating, deleting and listing the same names at once."""
+    cmds = []
+    for round_ in range(3):
+        for name in ("x", "y"):
+            cmds.append(["create", name])
+            cmds.append(["list", "--json"])
+            cmds.append(["delete", name, "--yes"])
+    procs = [subprocess.Popen(["pyenvmod", *c], env=dict(env, PYENVMOD_LOCK_TIMEOUT="30"), stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in cmds]
+    for cmd, p in zip(cmds, procs):
+        out, err = p.communicate(timeout=600)
+        assert "Traceback" not in err and "internal error" not in err, (cmd, err)
+        if cmd[0] == "list":
+            json.loads(out)  # always a complete, parseable listing
+        elif p.returncode != 0:
+            assert "already exists" in err or "no environment named" in err or "is busy" in err, (cmd, err)
+    for entry in json.loads(cli("list", "--json").stdout):
+        assert entry["health"] in ("ok", "incomplete"), entry
+    for entry in json.loads(cli("list", "--json").stdout):
+        cli("delete", entry["name"], "--yes")
+    assert leftovers(root) == []

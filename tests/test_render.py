@@ -227,3 +227,65 @@ def test_tcl_refuses_a_second_environment_of_another_python(tclsh, tmp_path):
     assert error and "pyenv/mylab (Python 3.12)" in error and "pyenv/old" in error and "Python 3.11" in error
     calls, error = tcl_fake.run_modulefile(rendered("tcl", rec), environ={"PYENVMOD_LOADED": "tools@3.12"})
     assert error is None
+
+
+# --- hostile names: refused by validation, or written so that they come back exactly ------
+
+any_text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=100)
+
+
+@settings(max_examples=150, deadline=None)
+@given(name=any_text)
+def test_any_environment_name_is_refused_or_round_trips(name):
+    from pyenvmod import names
+    from pyenvmod.errors import PyenvmodError
+
+    try:
+        names.validate(name)
+    except PyenvmodError as exc:
+        assert "letters, digits" in exc.message and "\n" not in exc.message
+        return
+    rec = record(name=name, module=f"pyenv/{name}/py3.12")
+    for runtime in lmod_fake.runtimes():
+        calls, error = lmod_fake.run_modulefile(runtime, rendered("lua", rec), existing_dirs=[rec.prefix])
+        assert error is None and ["whatis", "Name: " + name] in calls
+        assert ["prepend_path", "PYENVMOD_LOADED", f"{name}@3.12"] in calls
+
+
+@settings(max_examples=100, deadline=None)
+@given(modules=st.lists(any_text, min_size=1, max_size=4))
+def test_any_captured_module_name_is_refused_or_round_trips(modules):
+    from pyenvmod import capture
+    from pyenvmod.errors import PyenvmodError
+
+    try:
+        accepted = [capture.validate(m) for m in modules]
+    except PyenvmodError as exc:
+        assert "invalid module name" in exc.message
+        return
+    rec = record(modules=accepted)
+    ctx = modulefiles.context(rec, None, {"dependencies": "load"})
+    lua = render.render(render.FORMATS["lua"], ctx)
+    for runtime in lmod_fake.runtimes():
+        calls, error = lmod_fake.run_modulefile(runtime, lua, existing_dirs=[rec.prefix])
+        assert error is None and ["depends_on", *accepted] in calls
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as prefix:
+        rec = record(modules=accepted, prefix=prefix)
+        tcl = render.render(render.FORMATS["tcl"], modulefiles.context(rec, None, {"dependencies": "load"}))
+        calls, error = tcl_fake.run_modulefile(tcl)
+        assert error is None and [c[1] for c in calls if c[0] == "depends-on"] == accepted
+
+
+@settings(max_examples=100, deadline=None)
+@given(packages=st.dictionaries(any_text.filter(lambda s: s not in ("pip", "setuptools", "wheel")), any_text,
+                                max_size=5))
+def test_any_installed_package_name_round_trips_in_extensions(packages):
+    rec = record(packages=packages)
+    for runtime in lmod_fake.runtimes():
+        calls, error = lmod_fake.run_modulefile(runtime, rendered("lua", rec), existing_dirs=[rec.prefix])
+        assert error is None
+        expected = [f"{n}/{v}" for n, v in sorted(packages.items())]
+        got = next((c[1:] for c in calls if c[0] == "extensions"), [])
+        assert got == expected

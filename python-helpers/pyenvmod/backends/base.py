@@ -82,6 +82,12 @@ class Backend(ABC):
 
     def _run(self, cmd, *, what: str, failure: str | None = None):
         result = proc.run(cmd, env=self.env, what=what)
+        if result.returncode < 0:
+            import signal
+
+            name = signal.Signals(-result.returncode).name
+            hint = " (a file size limit or a full quota)" if name == "SIGXFSZ" else ""
+            raise PyenvmodError(f"{failure or what + ' failed'}: {what} was killed by {name}{hint}")
         if result.returncode != 0:
             raise PyenvmodError(f"{failure or what + ' failed'}: {summarise(result.stderr or result.stdout)}")
         return result
@@ -101,4 +107,8 @@ def summarise(output: str, limit: int = 400) -> str:
     picked = [ln for ln in lines if re.match(r"(error|cause|ERROR)\b:?", ln)] or lines[-2:]
     text = " ".join(re.sub(r"^(error|cause|ERROR):\s*", "", ln) for ln in picked[-2:])
     text = re.sub(r"\s+", " ", text).strip() or "no message"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    if len(text) <= limit:
+        return text
+    # the end of the chain is the root cause (uv: "...: No space left on device"): cut the middle
+    keep_end = limit * 2 // 3
+    return text[: limit - keep_end - 5] + " ... " + text[-keep_end:]
