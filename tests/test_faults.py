@@ -181,3 +181,16 @@ def test_concurrent_creates_deletes_and_lists_never_corrupt(cli, env, root):
     for entry in json.loads(cli("list", "--json").stdout):
         cli("delete", entry["name"], "--yes")
     assert leftovers(root) == []
+
+
+def test_files_follow_the_umask(env, root):
+    """With umask 027, what pyenvmod writes is not readable by others (and never writable)."""
+    result = subprocess.run(["bash", "-c", "umask 027 && pyenvmod create a"], env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    import stat
+
+    written = [*root.glob("*/meta/a.json"), *root.glob("*/modules/pyenv/a/*"), *root.glob("*/history/a/*")]
+    assert len(written) >= 4
+    for path in written:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert mode & 0o007 == 0 and mode & 0o600 == 0o600, (path, oct(mode))
