@@ -79,3 +79,17 @@ def test_user_and_site_template_folders_both_apply_user_first(cli, tmp_path):
     assert lines["modulefile.lua.j2"] == str(user_t / "modulefile.lua.j2")
     assert lines["modulefile.tcl.j2"] == str(site_t / "modulefile.tcl.j2")
     assert "+" in cli("config", "show", "--origin").stdout.split("templates:")[1].splitlines()[0]
+
+
+def test_placeholders_expand_in_paths(cli, env, tmp_path):
+    import subprocess
+
+    from pyenvmod import platform_tag
+
+    out = cli("config", "show", extra_env={"PYENVMOD_ROOT": f"{tmp_path}/$USER/{{arch}}/py{{python}}",
+                                           "PYENVMOD_CACHE_DIR": "~/cache"}).stdout
+    lines = dict(line.split(": ", 1) for line in out.splitlines())
+    mm = subprocess.run(["python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"], env=env,
+                        capture_output=True, text=True).stdout.strip()
+    assert lines["root"] == f'"{tmp_path}/{env["USER"]}/{platform_tag.current()}/py{mm}"'
+    assert lines["cache_dir"] == f'"{tmp_path}/home/cache"'

@@ -131,9 +131,14 @@ def _read_file(path: Path):
         yield key, value, f"{path}:{line}"
 
 
-def expand_path(value: str, origin: str) -> str:
-    """Expand ``~``, ``$VARS`` and ``{arch}``; the result must be an absolute path usable in PATH."""
+def expand_path(value: str, origin: str, python: str = "python3") -> str:
+    """Expand ``~``, ``$VARS``, ``{arch}`` (the platform tag) and ``{python}`` (the default
+    Python's major.minor); the result must be an absolute path usable in PATH."""
     expanded = os.path.expanduser(os.path.expandvars(value)).replace("{arch}", platform_tag.current())
+    if "{python}" in expanded:
+        from pyenvmod import pythons
+
+        expanded = expanded.replace("{python}", pythons.resolve(python).major_minor)
     if "$" in expanded:
         raise PyenvmodError(f"{origin}: {value!r} names an unset variable; set it or use a plain path")
     if not os.path.isabs(expanded):
@@ -211,7 +216,8 @@ def load(overrides: dict | None = None) -> Config:
             known = ", ".join(sorted(groups)) or "none configured"
             raise PyenvmodError(f"--group {spec}: not a folder, nor a group in the 'groups' setting ({known})")
         config.values["root"], config.origins["root"], config.group = folder, f"--group {spec}", spec
-    config.values["root"] = expand_path(config.values["root"], config.origins["root"])
+    python = config.values["python"]
+    config.values["root"] = expand_path(config.values["root"], config.origins["root"], python)
     if config.values["cache_dir"]:
-        config.values["cache_dir"] = expand_path(config.values["cache_dir"], config.origins["cache_dir"])
+        config.values["cache_dir"] = expand_path(config.values["cache_dir"], config.origins["cache_dir"], python)
     return config
