@@ -66,7 +66,7 @@ def test_plain_conda_environment_yml(cli, root, tmp_path):
     spec = tmp_path / "environment.yml"
     spec.write_text("name: x\nchannels: [conda-forge]\ndependencies:\n  - python=3.12\n  - numpy=1.26\n"
                     "  - libgfortran\n  - pip\n  - pip:\n    - six\n")
-    result = cli("create", "x", "--file", spec, check=False)
+    result = cli("create", "x", "--backend", "uv", "--file", spec, check=False)
     assert_one_line_error(result, "conda-only entries", "numpy=1.26, libgfortran", "pip:")
     assert leftovers(root) == []
     spec.write_text("name: x\ndependencies:\n  - python=3.12\n  - pip\n  - pip:\n    - six\n")

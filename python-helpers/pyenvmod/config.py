@@ -13,7 +13,7 @@ from pyenvmod import platform_tag
 from pyenvmod.errors import PyenvmodError
 
 SITE_FILE = "/etc/pyenvmod/config.yaml"
-BACKENDS = ("uv", "venv")
+BACKENDS = ("uv", "venv", "conda")
 
 
 def _positive_number(value):
@@ -37,6 +37,9 @@ SCHEMA = {
     # research groups' shared trees: {name: folder}; 'pyenvmod --group NAME ...' works in that tree
     "groups": ({}, lambda v: isinstance(v, dict) and all(isinstance(k, str) and isinstance(x, str)
                                                           for k, x in v.items()), "a mapping of names to folders"),
+    # conda backend: channels (URLs, paths or names), channel priority, and its package folder
+    "channels": ([], lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of channels"),
+    "channel_priority": ("strict", lambda v: v in ("strict", "disabled"), "strict or disabled"),
     # loaded modules never recorded as an environment's dependencies (fnmatch patterns)
     "capture_exclude": (["StdEnv", "StdEnv/*", "pyenvmod", "pyenvmod/*"],
                         lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of patterns"),

@@ -27,6 +27,7 @@ class EnvRecord:
     modules: list = field(default_factory=list)  # modules loaded at create time (compiler, MPI, ...)
     module_paths: list = field(default_factory=list)  # the MODULEPATH folders holding those modules
     kernels: list = field(default_factory=list)  # Jupyter kernelspec folders written for it
+    channels: list = field(default_factory=list)  # conda backend: the channels it was made from
     adopted: bool = False  # registered with 'pyenvmod adopt': pyenvmod never changes or removes it
     no_binary: list = field(default_factory=list)  # packages built from source (--no-binary)
     packages: dict = field(default_factory=dict)  # the locked package set: {name: version}

@@ -10,6 +10,14 @@ from pyenvmod.metadata import EnvRecord
 TOOLING = ("pip", "setuptools", "wheel")
 
 
+def _activate_scripts(record) -> list:
+    if record.backend != "conda":
+        return []
+    from pyenvmod.backends.conda import activate_scripts
+
+    return activate_scripts(record.prefix)
+
+
 def context(record: EnvRecord, modules_dir: Path | None = None, options: dict | None = None) -> dict:
     """What templates may use. Every value is plain data; templates quote them.
 
@@ -36,6 +44,9 @@ def context(record: EnvRecord, modules_dir: Path | None = None, options: dict | 
         "dependencies": options.get("dependencies", "load"),
         "environment": {k: str(v) for k, v in sorted((options.get("environment") or {}).items())},
         "modules_dir": str(modules_dir) if modules_dir else "",
+        # a conda environment: its etc/conda/activate.d scripts, applied on load and reversed on unload
+        "conda": record.backend == "conda",
+        "activate_scripts": _activate_scripts(record),
         "pyenvmod_version": __version__,
     }
 

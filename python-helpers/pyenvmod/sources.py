@@ -33,6 +33,17 @@ def check(config, specs=()) -> None:
                                 f"the site allows: {named}")
 
 
+def check_channels(config, channels) -> None:
+    """conda channels under the same policy (a channel name like conda-forge counts as its URL)."""
+    allowed = config["allowed_sources"]
+    for channel in channels:
+        url = channel if "://" in channel or channel.startswith("/") else f"https://conda.anaconda.org/{channel}"
+        url = f"file://{url}" if url.startswith("/") else url
+        if allowed and not _allowed(url, allowed):
+            raise PyenvmodError(f"the channel {channel} ({url}) is not an allowed package source; "
+                                f"the site allows: {', '.join(allowed)}")
+
+
 def helper_env(config, env: dict) -> dict:
     """``env`` for pip and uv with the configured index; under a policy, nothing else."""
     env = dict(env)

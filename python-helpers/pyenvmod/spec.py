@@ -28,6 +28,7 @@ class Spec:
     backend: str = ""
     description: str = ""
     no_binary: list = field(default_factory=list)
+    channels: list = field(default_factory=list)
 
 
 def read(path: str) -> Spec:
@@ -66,7 +67,7 @@ def _from_yaml(text: str, path: str) -> Spec:
         raise PyenvmodError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     if not isinstance(data, dict) or not isinstance(data.get("dependencies", []), list):
         raise PyenvmodError(f"{path}: not an environment spec (expected a mapping with a 'dependencies' list)")
-    spec = Spec(source=path)
+    spec = Spec(source=path, channels=[str(c) for c in data.get("channels") or []])
     for item in data.get("dependencies") or []:
         if isinstance(item, dict) and list(item) == ["pip"] and isinstance(item["pip"], list):
             spec.packages += [str(p) for p in item["pip"]]

@@ -11,14 +11,16 @@ from pyenvmod.errors import PyenvmodError
 _REGISTRY = {
     "uv": ("pyenvmod.backends.uv", "UvBackend"),
     "venv": ("pyenvmod.backends.venv", "VenvBackend"),
+    "conda": ("pyenvmod.backends.conda", "CondaBackend"),
 }
 NAMES = tuple(_REGISTRY)
 
 
-def get(name: str, env: dict | None = None):
-    """An instance of the backend called ``name``; ``env`` is the environment for its helpers."""
+def get(name: str, env: dict | None = None, **options):
+    """An instance of the backend called ``name``; ``env`` is the environment for its helpers,
+    ``options`` what that backend takes (the conda backend: channels, channel_priority, pkgs_dir)."""
     try:
         module_name, class_name = _REGISTRY[name]
     except KeyError:
         raise PyenvmodError(f"unknown backend {name!r}; choose one of {', '.join(NAMES)}") from None
-    return getattr(importlib.import_module(module_name), class_name)(env)
+    return getattr(importlib.import_module(module_name), class_name)(env, **options)

@@ -13,6 +13,7 @@ from pyenvmod.pythons import PythonInfo
 
 class Backend(ABC):
     name: str = ""
+    provides_python = False  # True: the environment's interpreter comes from the backend (conda)
 
     def __init__(self, env: dict | None = None):
         self.env = dict(os.environ if env is None else env)

@@ -18,6 +18,8 @@ def add_arguments(parser):
     parser.add_argument("--python", metavar="VERSION|PATH",
                         help="base interpreter: a version (3.12), a path, or a command (default: python3 on PATH)")
     parser.add_argument("--backend", choices=backends.NAMES, help="how to build it (default: uv)")
+    parser.add_argument("-c", "--channel", dest="channels", action="append", default=[], metavar="CHANNEL",
+                        help="conda backend: a channel (URL, folder or name), repeatable, as with conda")
     parser.add_argument("--description", default="", help="one line shown by 'module whatis' and 'module help'")
     parser.add_argument("--modules", metavar="A,B", default="",
                         help="modules to record as dependencies, added to the loaded ones captured "
@@ -66,7 +68,7 @@ def run(args) -> int:
         spec = clone_spec(config, args.clone)
     request = CreateRequest(args.name, args.packages, args.python or "", args.backend or "", args.description,
                             args.extends, args.modules.split(","), not args.no_capture, spec,
-                            [n for n in args.no_binary.split(",") if n])
+                            [n for n in args.no_binary.split(",") if n], args.channels)
     record = create(config, request, notify=lambda msg: print(f"pyenvmod: {msg}", file=sys.stderr))
     print(f"Created {record.name!r}: Python {record.python}, {record.backend}, at {record.prefix}")
     if args.kernel if args.kernel is not None else config["kernel"]:

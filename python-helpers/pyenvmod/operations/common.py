@@ -43,7 +43,7 @@ def find_base(layout: Layout, spec: str) -> tuple[metadata.EnvRecord, Path]:
     return record, modules_dir
 
 
-def backend_for(config: Config, name: str):
+def backend_for(config: Config, name: str, channels=()):
     """A backend whose helpers use the configured caches (caches filling home quotas are a top ticket)."""
     from pyenvmod import backends, sources
 
@@ -53,6 +53,10 @@ def backend_for(config: Config, name: str):
     if config["cache_dir"]:
         env["UV_CACHE_DIR"] = os.path.join(config["cache_dir"], "uv")
         env["PIP_CACHE_DIR"] = os.path.join(config["cache_dir"], "pip")
+    if name == "conda":
+        pkgs = os.path.join(config["cache_dir"], "conda-pkgs") if config["cache_dir"] else None
+        return backends.get(name, env, channels=list(channels) or config["channels"],
+                            channel_priority=config["channel_priority"], pkgs_dir=pkgs)
     return backends.get(name, env)
 
 

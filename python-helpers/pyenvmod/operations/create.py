@@ -8,6 +8,7 @@ cleans up, and that ``list`` shows as incomplete.
 
 import getpass
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -31,6 +32,7 @@ class CreateRequest:
     capture: bool = True  # record the loaded modules
     spec: object = None  # a spec.Spec (create --file, --clone): its python, packages, modules, backend
     no_binary: list = field(default_factory=list)  # packages to build from source
+    channels: list = field(default_factory=list)  # conda backend: -c/--channel, as with conda
 
 
 def _merge_spec(request: CreateRequest) -> CreateRequest:
@@ -48,6 +50,7 @@ def _merge_spec(request: CreateRequest) -> CreateRequest:
         modules=list(spec.modules) + [m for m in request.modules if m],
         capture=request.capture,
         no_binary=list(dict.fromkeys([*spec.no_binary, *request.no_binary])),
+        channels=list(request.channels) or list(spec.channels),
     )
 
 
@@ -62,11 +65,27 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
     spec = request.spec
     request = _merge_spec(request)
     name = names.validate(request.name)
-    packages = requirements.validate(list(request.packages))
-    backend_name = request.backend or config["backend"]
-    no_binary = list(dict.fromkeys([*config["no_binary"], *request.no_binary]))
+    backend_name = request.backend or ("conda" if spec is not None and spec.conda_only else config["backend"])
+    conda = backend_name == "conda"
+    if conda:
+        from pyenvmod.backends.conda import validate_specs
+
+        # a conda environment.yml: its conda entries are the packages
+        packages = validate_specs([*(spec.conda_only if spec is not None else []), *request.packages])
+        if request.extends or request.no_binary:
+            raise PyenvmodError("--extends and --no-binary work with the uv and venv backends, not with conda")
+        if spec is not None and [p for p in spec.packages if p not in request.packages]:
+            raise PyenvmodError(f"{spec.source} has a pip: part; the conda backend installs conda packages only "
+                                "(create the environment, then pip install inside it)")
+        channels = list(request.channels) or config["channels"]
+        sources.check_channels(config, channels)
+    else:
+        packages = requirements.validate(list(request.packages))
+        channels = []
+    no_binary = list(dict.fromkeys([*config["no_binary"], *request.no_binary])) if not conda else []
     requirements.validate_names(no_binary)
-    sources.check(config, packages)
+    if not conda:
+        sources.check(config, packages)
     if spec is not None and spec.conda_only and backend_name in ("uv", "venv"):
         raise PyenvmodError(
             f"{spec.source} has conda-only entries the {backend_name} backend cannot install: "
@@ -81,7 +100,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
         system.load([capture.validate(m) for m in spec.modules])
     modules = capture.modules_for(os.environ, config["capture_exclude"], request.modules, request.capture)
     layout = layout_for(config)
-    backend = backend_for(config, backend_name)
+    backend = backend_for(config, backend_name, channels)
     layout.ensure(shared=bool(config.group))
     modulefiles.write_tree_marker(layout, _owner())
 
@@ -104,15 +123,26 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             layered_on, base_modules = find_base(layout, request.extends)
             extends = {"name": layered_on.name, "prefix": layered_on.prefix, "module": layered_on.module,
                        "modules_dir": str(base_modules), "python": layered_on.python}
-        base = pythons.resolve(request.python or (layered_on.base_python if layered_on else config["python"]))
+        if backend.provides_python:
+            base = None
+            wanted = request.python
+            if wanted and not re.fullmatch(r"\d+\.\d+", wanted):
+                raise PyenvmodError(f"--python {wanted}: the conda backend takes a version like 3.12 (the "
+                                    "interpreter comes from the channels)")
+        else:
+            base = pythons.resolve(request.python or (layered_on.base_python if layered_on else config["python"]))
         if layered_on and base.major_minor != ".".join(layered_on.python.split(".")[:2]):
             raise PyenvmodError(
                 f"{name!r} would use Python {base.major_minor} but its base {layered_on.name!r} uses Python "
                 f"{layered_on.python}; an environment and its base must use the same Python version"
             )
         try:
-            notify(f"creating {name!r} with {backend_name} from Python {base.version} ({base.executable})")
-            backend.create(prefix, base, prompt=name)
+            if base is None:
+                notify(f"creating {name!r} with {backend_name} from {', '.join(channels)}")
+                backend.create(prefix, None, prompt=name, python=request.python)
+            else:
+                notify(f"creating {name!r} with {backend_name} from Python {base.version} ({base.executable})")
+                backend.create(prefix, base, prompt=name)
             version = backend.python_version(prefix)
             base_site = str(stacking.site_packages(layered_on.prefix, layered_on.python)) if layered_on else None
             stacking.install_hook(str(prefix), version, base_site)
@@ -123,7 +153,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 name=name,
                 prefix=str(prefix),
                 python=version,
-                base_python=base.executable,
+                base_python=base.executable if base else os.path.realpath(prefix / "bin" / "python"),
                 backend=backend_name,
                 module=layout.module_name(name, layout.module_tag(version)),
                 created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -135,6 +165,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 modules=modules,
                 module_paths=capture.module_paths(os.environ, modules),
                 no_binary=no_binary,
+                channels=channels,
                 pyenvmod_version=__version__,
             )
             packages_op.snapshot(record, backend)

@@ -12,8 +12,11 @@ TEMPLATES = {"yaml": "export.yml.j2", "requirements": "requirements.txt.j2"}
 
 
 def live_pins(config: Config, record) -> list[str]:
-    """The environment's packages as they are now (a pip install after module load included)."""
-    backend = backend_for(config, record.backend)
+    """The environment's packages as they are now (a pip install after module load included);
+    for a conda environment, the pip-installed ones only."""
+    if record.backend == "conda":
+        return [f"{n}=={v}" for n, v in _dist_infos(record).items()]
+    backend = backend_for(config, record.backend, record.channels)
     return pins(locked_set(backend, record.prefix), direct_sources(record.prefix, record.python))
 
 
@@ -24,7 +27,12 @@ def export(config: Config, name: str, fmt: str = "yaml", requested: bool = False
         "name": record.name,
         "python": record.python,
         "python_mm": ".".join(record.python.split(".")[:2]),
-        "pip": list(record.requested) if requested else live_pins(config, record),
+        "pip": ([] if record.backend == "conda" else list(record.requested)) if requested
+        else live_pins(config, record),
+        "channels": list(record.channels) or ["conda-forge"],
+        "conda_dependencies": (list(record.requested) if requested else
+                               [f"{n}={v}" for n, v in record.packages.items() if n != "python"])
+        if record.backend == "conda" else [],
         "requested_only": requested,
         "modules": list(record.modules),
         "no_binary": list(record.no_binary),
@@ -42,6 +50,22 @@ def export(config: Config, name: str, fmt: str = "yaml", requested: bool = False
 def clone_spec(config: Config, source: str) -> Spec:
     """The locked spec of an existing environment (one's own by name, or a group's by folder)."""
     record, _ = find_base(layout_for(config), source)
+    if record.backend == "conda":
+        return Spec(source=f"--clone {source}", python=".".join(record.python.split(".")[:2]),
+                    conda_only=[f"{n}={v}" for n, v in record.packages.items() if n != "python"],
+                    modules=list(record.modules), backend="conda", description=record.description,
+                    channels=list(record.channels))
     return Spec(source=f"--clone {source}", python=".".join(record.python.split(".")[:2]),
                 packages=live_pins(config, record), modules=list(record.modules), backend=record.backend,
                 description=record.description, no_binary=list(record.no_binary))
+
+
+def _dist_infos(record) -> dict:
+    from pathlib import Path
+
+    found = {}
+    for meta in Path(record.prefix).glob("lib/python*/site-packages/*.dist-info/METADATA"):
+        fields = dict(ln.split(": ", 1) for ln in meta.read_text(errors="replace").splitlines()[:20] if ": " in ln)
+        if "Name" in fields and "Version" in fields and fields["Name"] != "pip":
+            found[fields["Name"]] = fields["Version"]
+    return dict(sorted(found.items()))

@@ -57,7 +57,7 @@ def install(config: Config, name: str, with_=(), prefix_dir: str | None = None, 
     others = [find_base(layout, other) for other in with_]
     with locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
         record = load_record(layout, name)
-        backend = backend_for(config, record.backend)
+        backend = backend_for(config, record.backend, record.channels)
         mm = ".".join(record.python.split(".")[:2])
         for other, _ in others:
             if ".".join(other.python.split(".")[:2]) != mm:

@@ -65,7 +65,11 @@ def refresh(config: Config, layout, record, backend, action: str, args: list, no
     return problems
 
 
-def _canonical(spec: str) -> str:
+def _canonical(spec: str, record=None) -> str:
+    if record is not None and record.backend == "conda":
+        from pyenvmod.backends.conda import rattler
+
+        return rattler().MatchSpec(spec).name.normalized
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
@@ -73,15 +77,36 @@ def _canonical(spec: str) -> str:
 
 
 def _own_distributions(record) -> set:
-    """Canonical names of the distributions in the environment's own site-packages."""
+    """Canonical names of the distributions in the environment's own site-packages (or conda-meta)."""
     from packaging.utils import canonicalize_name
 
+    if record.backend == "conda":
+        from pathlib import Path
+
+        return {json_name(p) for p in (Path(record.prefix) / "conda-meta").glob("*.json")}
     site = stacking.site_packages(record.prefix, record.python)
     return {canonicalize_name(p.name[: -len(".dist-info")].rsplit("-", 1)[0]) for p in site.glob("*.dist-info")}
 
 
+def json_name(path) -> str:
+    import json
+
+    return json.loads(path.read_text())["name"]
+
+
+def _validate(config: Config, record, specs: list) -> None:
+    """Specs in the environment's own language (conda match specs or PEP 508), within the site's sources."""
+    if record.backend == "conda":
+        from pyenvmod.backends.conda import validate_specs
+
+        validate_specs(specs)
+        sources.check_channels(config, record.channels)
+    else:
+        requirements.validate(specs)
+        sources.check(config, specs)
+
+
 def _change(config: Config, name: str, action: str, specs: list, notify, apply):
-    sources.check(config, specs)
     layout = layout_for(config)
     load_record(layout, name)
     with locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
@@ -92,14 +117,14 @@ def _change(config: Config, name: str, action: str, specs: list, notify, apply):
         if not os.path.isfile(os.path.join(record.prefix, "bin", "python")):
             raise PyenvmodError(f"the environment {name!r} at {record.prefix} is missing or broken; "
                                 f"see 'pyenvmod list'")
-        backend = backend_for(config, record.backend)
+        _validate(config, record, specs)
+        backend = backend_for(config, record.backend, record.channels)
         apply(record, backend)
         problems = refresh(config, layout, record, backend, action, specs, notify)
     return record, problems
 
 
 def install(config: Config, name: str, specs: list, notify=lambda m: None, no_binary=()):
-    requirements.validate(specs)
     requirements.validate_names(list(no_binary))
     if not specs:
         raise PyenvmodError("name at least one package to install")
@@ -109,15 +134,14 @@ def install(config: Config, name: str, specs: list, notify=lambda m: None, no_bi
         record.no_binary = list(dict.fromkeys([*record.no_binary, *no_binary]))
         backend.install(record.prefix, specs, layered=bool(record.extends),
                         no_binary=list(dict.fromkeys([*config["no_binary"], *record.no_binary])))
-        named = {_canonical(s) for s in specs}
-        record.requested = [r for r in record.requested if _canonical(r) not in named] + specs
+        named = {_canonical(s, record) for s in specs}
+        record.requested = [r for r in record.requested if _canonical(r, record) not in named] + specs
 
     return _change(config, name, "install", specs, notify, apply)
 
 
 def update(config: Config, name: str, specs: list, notify=lambda m: None):
     """Update the named packages, or with none named, every package the user asked for."""
-    requirements.validate(specs)
 
     def apply(record, backend):
         targets = specs or list(record.requested)
@@ -131,12 +155,11 @@ def update(config: Config, name: str, specs: list, notify=lambda m: None):
 
 
 def remove(config: Config, name: str, specs: list, notify=lambda m: None):
-    requirements.validate(specs)
     if not specs:
         raise PyenvmodError("name at least one package to remove")
 
     def apply(record, backend):
-        named = [_canonical(s) for s in specs]
+        named = [_canonical(s, record) for s in specs]
         own = _own_distributions(record)
         missing = [n for n in named if n not in own]
         if missing:
@@ -145,6 +168,6 @@ def remove(config: Config, name: str, specs: list, notify=lambda m: None):
                                 "see 'pyenvmod export' for what is")
         notify("removing " + " ".join(named))
         backend.uninstall(record.prefix, named)
-        record.requested = [r for r in record.requested if _canonical(r) not in named]
+        record.requested = [r for r in record.requested if _canonical(r, record) not in named]
 
     return _change(config, name, "remove", specs, notify, apply)

@@ -25,6 +25,9 @@ def rollback(config: Config, name: str, to: int, notify=lambda m: None):
         record = load_record(layout, name)
         if record.adopted:
             raise PyenvmodError(f"{name!r} was adopted: pyenvmod does not change it, so it cannot roll it back")
+        if record.backend == "conda":
+            raise PyenvmodError(f"{name!r} is a conda environment, whose files name their own folder: it cannot be "
+                                f"rebuilt beside itself; export an entry's state and create it again instead")
         entries = {e["n"]: e for e in history.entries(layout, name)}
         if to not in entries:
             known = ", ".join(map(str, sorted(entries))) or "none"
@@ -33,7 +36,7 @@ def rollback(config: Config, name: str, to: int, notify=lambda m: None):
         prefix = layout.prefix(name)
         staging = layout.envs_dir / f".{name}.rollback"
         files.remove_inside(staging, layout.root)  # a leftover of an interrupted rollback
-        backend = backend_for(config, record.backend)
+        backend = backend_for(config, record.backend, record.channels)
         base = pythons.probe(record.base_python)
         if base is None or base.major_minor != ".".join(record.python.split(".")[:2]):
             raise PyenvmodError(f"the base interpreter of {name!r} ({record.base_python}) is gone or changed; "
