@@ -118,3 +118,19 @@ def test_without_py_rattler_the_conda_backend_says_how_to_get_it(monkeypatch):
     with pytest.raises(PyenvmodError) as exc:
         backends.get("conda", channels=["x"])
     assert "pip install 'pyenvmod[conda]'" in exc.value.message
+
+
+def test_channels_and_package_folder_from_condarc(channel, tmp_path):
+    folder, _ = channel
+    env = clean_env(tmp_path)
+    pkgs = tmp_path / "conda-pkgs"
+    condarc = tmp_path / "condarc"
+    condarc.write_text(f"channels:\n  - {folder}\nchannel_priority: strict\npkgs_dirs:\n  - {pkgs}\n")
+    env["CONDARC"] = str(condarc)
+    cli = Cli(env)
+    cli("create", "fromrc", "--backend", "conda", "-p", "hello-activate")
+    record = json.loads(next((tmp_path / "root").glob("*/meta/fromrc.json")).read_text())
+    assert record["channels"] == [folder] and "hello-activate" in record["packages"]
+    assert any(pkgs.glob("hello-activate-1.0-0*")), "the package folder from .condarc is used"
+    condarc.write_text("- not a mapping\n")
+    assert_one_line_error(cli("create", "bad", "--backend", "conda", check=False), str(condarc))

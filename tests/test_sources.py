@@ -22,7 +22,7 @@ def local_index(tmp_path_factory):
     spec.loader.exec_module(backend)
     wheels = base / "wheels"
     wheels.mkdir()
-    wheel = backend.build_wheel(str(wheels))
+    backend.build_wheel(str(wheels))
     # what 'uv venv --seed' installs must be on a site's index too
     subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--only-binary", ":all:", "-d",
                     str(wheels), "pip", "setuptools", "wheel"], check=True)

@@ -54,9 +54,13 @@ def backend_for(config: Config, name: str, channels=()):
         env["UV_CACHE_DIR"] = os.path.join(config["cache_dir"], "uv")
         env["PIP_CACHE_DIR"] = os.path.join(config["cache_dir"], "pip")
     if name == "conda":
-        pkgs = os.path.join(config["cache_dir"], "conda-pkgs") if config["cache_dir"] else None
-        return backends.get(name, env, channels=list(channels) or config["channels"],
-                            channel_priority=config["channel_priority"], pkgs_dir=pkgs)
+        condarc = read_condarc()
+        pkgs = os.path.join(config["cache_dir"], "conda-pkgs") if config["cache_dir"] else \
+            (condarc.get("pkgs_dirs") or [None])[0]
+        priority = config["channel_priority"] if config.origins["channel_priority"] != "default" else \
+            {"strict": "strict", "disabled": "disabled"}.get(str(condarc.get("channel_priority")), "strict")
+        return backends.get(name, env, channels=list(channels) or config["channels"] or condarc.get("channels") or [],
+                            channel_priority=priority, pkgs_dir=pkgs)
     return backends.get(name, env)
 
 
@@ -66,3 +70,27 @@ def share(config: Config, layout: Layout, path) -> None:
         from pyenvmod import files
 
         files.share_with_group(path, layout.root.stat().st_gid)
+
+
+def read_condarc() -> dict:
+    """conda's own settings ($CONDARC, else ~/.condarc): channels, channel_priority, pkgs_dirs,
+    used by the conda backend where pyenvmod's configuration does not say."""
+    import yaml
+
+    path = os.environ.get("CONDARC") or os.path.expanduser("~/.condarc")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh) or {}
+    except FileNotFoundError:
+        return {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise PyenvmodError(f"cannot read {path}: {exc}; fix it or set CONDARC to another file") from None
+    if not isinstance(data, dict):
+        raise PyenvmodError(f"{path} is not a mapping of conda settings; fix it or set CONDARC to another file")
+    out = {}
+    for key in ("channels", "pkgs_dirs"):
+        if isinstance(data.get(key), list):
+            out[key] = [os.path.expanduser(os.path.expandvars(str(v))) for v in data[key]]
+    if "channel_priority" in data:
+        out["channel_priority"] = data["channel_priority"]
+    return out

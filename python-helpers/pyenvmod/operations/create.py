@@ -77,7 +77,9 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
         if spec is not None and [p for p in spec.packages if p not in request.packages]:
             raise PyenvmodError(f"{spec.source} has a pip: part; the conda backend installs conda packages only "
                                 "(create the environment, then pip install inside it)")
-        channels = list(request.channels) or config["channels"]
+        from pyenvmod.operations.common import read_condarc
+
+        channels = list(request.channels) or config["channels"] or read_condarc().get("channels", [])
         sources.check_channels(config, channels)
     else:
         packages = requirements.validate(list(request.packages))
