@@ -107,3 +107,30 @@ def leftovers(root: Path) -> list[str]:
         for base in root.glob(f"*/{kind}"):
             found += [str(p.relative_to(root)) for p in base.rglob("*") if not p.is_dir() or kind == "envs"]
     return found
+
+
+def pty_converse(env, argv, answers, timeout=60):
+    """Run ``pyenvmod ARGV`` on a real pseudo-terminal, typing each answer at the next prompt
+    (output ending in ': ' or '] '). Returns (exit code, everything shown)."""
+    import pty
+    import select
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execvpe("pyenvmod", ["pyenvmod", *argv], env)
+    output, pending, deadline = b"", list(answers), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+            if pending and output.endswith((b": ", b"] ")):
+                os.write(fd, pending.pop(0).encode() + b"\n")
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), output.decode("utf-8", "replace")

@@ -2,13 +2,12 @@
 
 import json
 import os
-import pty
 import subprocess
 import sys
 
 import pytest
 
-from conftest import assert_one_line_error, leftovers
+from conftest import assert_one_line_error, leftovers, pty_converse
 
 COMMANDS = ["create", "list", "delete", "module", "modulepath"]
 
@@ -199,38 +198,10 @@ def test_delete_removes_everything(cli, root):
     assert not [p for p in leftovers(root) if "alpha" in p]
 
 
-def _delete_on_terminal(env, name, answer):
-    """Run 'pyenvmod delete NAME' on a real pseudo-terminal and type ``answer``."""
-    import select
-    import time
-
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execvpe("pyenvmod", ["pyenvmod", "delete", name], env)
-    output = b""
-    deadline = time.monotonic() + 60
-    answered = False
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.5)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            output += chunk
-            if not answered and b"[y/N]" in output:
-                os.write(fd, answer.encode() + b"\n")
-                answered = True
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), output.decode("utf-8", "replace")
-
-
 @pytest.mark.parametrize("answer,kept", [("n", True), ("", True), ("y", False)])
 def test_delete_asks_on_a_terminal(cli, env, answer, kept):
     cli("create", "alpha")
-    code, output = _delete_on_terminal(env, "alpha", answer)
+    code, output = pty_converse(env, ["delete", "alpha"], [answer])
     assert "Delete environment 'alpha'" in output
     names = [e["name"] for e in json.loads(cli("list", "--json").stdout)]
     assert (names == ["alpha"]) is kept

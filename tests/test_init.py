@@ -1,41 +1,14 @@
 """pyenvmod init and site init, answered at a real pseudo-terminal."""
 
-import os
-import pty
-import select
-import time
-
 import yaml
 
-from conftest import assert_one_line_error
-
-
-def converse(env, argv, answers, timeout=60):
-    """Run pyenvmod on a pseudo-terminal; answer each prompt (a line ending in ': ') in turn."""
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.execvpe("pyenvmod", ["pyenvmod", *argv], env)
-    output, pending, deadline = b"", list(answers), time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], 0.2)
-        if ready:
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            output += chunk
-            if pending and output.rstrip().endswith(b":") and output.endswith(b": "):
-                os.write(fd, pending.pop(0).encode() + b"\n")
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), output.decode("utf-8", "replace")
+from conftest import assert_one_line_error, pty_converse
 
 
 def test_init_asks_and_writes_the_user_configuration(env, home, tmp_path):
     env = dict(env, PROJECT=str(tmp_path / "proj"))
     env.pop("PYENVMOD_ROOT")
-    code, out = converse(env, ["init"], ["", "venv", "yes"])
+    code, out = pty_converse(env, ["init"], ["", "venv", "yes"])
     assert code == 0, out
     assert "Where should environments go?" in out and "[$PROJECT/$USER/pyenvmod]" in out
     assert 'module use "$(pyenvmod modulepath)"' in out
@@ -47,7 +20,7 @@ def test_init_asks_and_writes_the_user_configuration(env, home, tmp_path):
 def test_init_warns_about_home_and_retries_bad_answers(env, home):
     env = dict(env)
     env.pop("PYENVMOD_ROOT")
-    code, out = converse(env, ["init"], ["relative/path", "~/envs", "conda", "uv", "no"])
+    code, out = pty_converse(env, ["init"], ["relative/path", "~/envs", "conda", "uv", "no"])
     assert code == 0, out
     assert "not an absolute path" in out and "in your home directory" in out and "Please answer uv or venv" in out
     written = yaml.safe_load((home / ".config" / "pyenvmod" / "config.yaml").read_text())
@@ -63,14 +36,14 @@ def test_init_yes_takes_the_defaults_and_never_overwrites(cli, home):
 
 def test_init_on_a_terminal_asks_before_replacing(cli, env, home):
     cli("init", "--yes")
-    code, out = converse(env, ["init"], ["no"])
+    code, out = pty_converse(env, ["init"], ["no"])
     assert code == 1 and "Replace it?" in out and "Nothing written." in out
 
 
 def test_site_init_writes_config_and_samples_and_hook_lines(cli, env, tmp_path):
     site = tmp_path / "etc" / "pyenvmod" / "config.yaml"
     env = dict(env, PYENVMOD_SITE_CONFIG=str(site))
-    code, out = converse(env, ["site", "init"], ["/data/$USER/envs", "", "", "mpi4py"])
+    code, out = pty_converse(env, ["site", "init"], ["/data/$USER/envs", "", "", "mpi4py"])
     assert code == 0, out
     config = yaml.safe_load(site.read_text())
     assert config["root"] == "/data/$USER/envs" and config["no_binary"] == ["mpi4py"]
