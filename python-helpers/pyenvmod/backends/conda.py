@@ -95,11 +95,7 @@ class CondaBackend(Backend):
         self._apply(prefix, keep, True, "could not remove " + ", ".join(names))
 
     def list_packages(self, prefix: Path) -> list[dict]:
-        found = {}
-        for record in (Path(prefix) / "conda-meta").glob("*.json"):
-            data = json.loads(record.read_text())
-            found[data["name"]] = data["version"]
-        return [{"name": n, "version": v} for n, v in sorted(found.items())]
+        return [{"name": n, "version": v} for n, v in conda_meta_versions(prefix).items()]
 
     def check(self, prefix: Path) -> list[str]:
         if not any(Path(prefix).glob("lib/python*/site-packages/pip")):
@@ -112,6 +108,19 @@ class CondaBackend(Backend):
         if result.returncode != 0:
             raise PyenvmodError("the conda environment has no working python: add python to the channel or specs")
         return result.stdout.strip()
+
+
+def conda_meta_versions(prefix) -> dict:
+    """{name: version} of the conda packages in an environment, from its conda-meta records
+    (read from the files: the environment is not run); unreadable records are passed over."""
+    found = {}
+    for record in (Path(prefix) / "conda-meta").glob("*.json"):
+        try:
+            data = json.loads(record.read_text())
+            found[data["name"]] = data["version"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return dict(sorted(found.items()))
 
 
 def activate_scripts(prefix: str) -> list[str]:

@@ -3,7 +3,6 @@ its modulefiles, without modifying the environment itself. Deleting it later rem
 pyenvmod wrote (modulefiles, metadata, kernels), never the environment."""
 
 import getpass
-import json
 import os
 import subprocess
 from datetime import datetime, timezone
@@ -13,6 +12,7 @@ from pyenvmod import __version__, capture, locking, metadata, modulefiles, names
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import layout_for
+from pyenvmod.operations.packages import dist_versions
 
 _VERSION = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
 
@@ -68,17 +68,10 @@ def adopt(config: Config, path: str, name: str = "", modules=(), notify=lambda m
 
 def _packages(prefix: Path, kind: str) -> dict:
     """What is installed, read from the files (the environment is not run or changed)."""
-    found = {}
-    for meta in prefix.glob("lib/python*/site-packages/*.dist-info/METADATA"):
-        fields = dict(line.split(": ", 1) for line in meta.read_text(errors="replace").splitlines()[:20]
-                      if ": " in line)
-        if "Name" in fields and "Version" in fields:
-            found[fields["Name"]] = fields["Version"]
+    found = dist_versions(prefix)
     if kind == "conda":
-        for record in (prefix / "conda-meta").glob("*.json"):
-            try:
-                data = json.loads(record.read_text())
-                found.setdefault(data["name"], data["version"])
-            except (OSError, ValueError, KeyError):
-                continue
+        from pyenvmod.backends.conda import conda_meta_versions
+
+        for name, version in conda_meta_versions(prefix).items():
+            found.setdefault(name, version)
     return dict(sorted(found.items()))

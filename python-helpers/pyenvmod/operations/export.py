@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 from pyenvmod import __version__, render
 from pyenvmod.config import Config
 from pyenvmod.operations.common import backend_for, find_base, layout_for
-from pyenvmod.operations.packages import direct_sources, locked_set, pins
+from pyenvmod.operations.packages import direct_sources, dist_versions, locked_set, pins
 from pyenvmod.spec import Spec
 
 TEMPLATES = {"yaml": "export.yml.j2", "requirements": "requirements.txt.j2"}
@@ -15,7 +15,7 @@ def live_pins(config: Config, record) -> list[str]:
     """The environment's packages as they are now (a pip install after module load included);
     for a conda environment, the pip-installed ones only."""
     if record.backend == "conda":
-        return [f"{n}=={v}" for n, v in _dist_infos(record).items()]
+        return [f"{n}=={v}" for n, v in dist_versions(record.prefix).items() if n != "pip"]
     backend = backend_for(config, record.backend, record.channels)
     return pins(locked_set(backend, record.prefix), direct_sources(record.prefix, record.python))
 
@@ -58,14 +58,3 @@ def clone_spec(config: Config, source: str) -> Spec:
     return Spec(source=f"--clone {source}", python=".".join(record.python.split(".")[:2]),
                 packages=live_pins(config, record), modules=list(record.modules), backend=record.backend,
                 description=record.description, no_binary=list(record.no_binary))
-
-
-def _dist_infos(record) -> dict:
-    from pathlib import Path
-
-    found = {}
-    for meta in Path(record.prefix).glob("lib/python*/site-packages/*.dist-info/METADATA"):
-        fields = dict(ln.split(": ", 1) for ln in meta.read_text(errors="replace").splitlines()[:20] if ": " in ln)
-        if "Name" in fields and "Version" in fields and fields["Name"] != "pip":
-            found[fields["Name"]] = fields["Version"]
-    return dict(sorted(found.items()))

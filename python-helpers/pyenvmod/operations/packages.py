@@ -15,11 +15,29 @@ def locked_set(backend, prefix) -> dict:
     return {p["name"]: p["version"] for p in backend.list_packages(prefix)}
 
 
+def _dist_name(dist_info) -> str:
+    """The canonical project name of a NAME-VERSION.dist-info folder."""
+    from packaging.utils import canonicalize_name
+
+    return canonicalize_name(dist_info.name[: -len(".dist-info")].rsplit("-", 1)[0])
+
+
+def dist_versions(prefix) -> dict:
+    """{Name: Version} of the distributions in the environment's own site-packages, read from their
+    METADATA files (the environment is not run)."""
+    from pathlib import Path
+
+    found = {}
+    for meta in Path(prefix).glob("lib/python*/site-packages/*.dist-info/METADATA"):
+        fields = dict(ln.split(": ", 1) for ln in meta.read_text(errors="replace").splitlines()[:20] if ": " in ln)
+        if "Name" in fields and "Version" in fields:
+            found[fields["Name"]] = fields["Version"]
+    return dict(sorted(found.items()))
+
+
 def direct_sources(prefix, python_version) -> dict:
     """Packages installed from a URL or a local folder (PEP 610 direct_url.json): {name: "name @ url"}."""
     import json
-
-    from packaging.utils import canonicalize_name
 
     found = {}
     for dist in stacking.site_packages(str(prefix), python_version).glob("*.dist-info"):
@@ -27,7 +45,7 @@ def direct_sources(prefix, python_version) -> dict:
             url = json.loads((dist / "direct_url.json").read_text(encoding="utf-8"))["url"]
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        name = canonicalize_name(dist.name[: -len(".dist-info")].rsplit("-", 1)[0])
+        name = _dist_name(dist)
         found[name] = f"{name} @ {url}"
     return found
 
@@ -78,20 +96,12 @@ def _canonical(spec: str, record=None) -> str:
 
 def _own_distributions(record) -> set:
     """Canonical names of the distributions in the environment's own site-packages (or conda-meta)."""
-    from packaging.utils import canonicalize_name
-
     if record.backend == "conda":
-        from pathlib import Path
+        from pyenvmod.backends.conda import conda_meta_versions
 
-        return {json_name(p) for p in (Path(record.prefix) / "conda-meta").glob("*.json")}
+        return set(conda_meta_versions(record.prefix))
     site = stacking.site_packages(record.prefix, record.python)
-    return {canonicalize_name(p.name[: -len(".dist-info")].rsplit("-", 1)[0]) for p in site.glob("*.dist-info")}
-
-
-def json_name(path) -> str:
-    import json
-
-    return json.loads(path.read_text())["name"]
+    return {_dist_name(p) for p in site.glob("*.dist-info")}
 
 
 def _validate(config: Config, record, specs: list) -> None:
