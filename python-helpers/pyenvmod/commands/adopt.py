@@ -18,7 +18,7 @@ def add_arguments(parser):
 
 def run(args) -> int:
     from pyenvmod import config as config_mod
-    from pyenvmod.commands.create import on_modulepath
+    from pyenvmod.commands.create import print_next_steps
     from pyenvmod.operations.adopt import adopt
     from pyenvmod.operations.common import layout_for
 
@@ -32,9 +32,5 @@ def run(args) -> int:
 
         folder = kernel.install(config, record.name)
         print(f"Jupyter kernel {folder.name!r} written to {folder}")
-    layout = layout_for(config)
-    print("To use it, type:")
-    if not on_modulepath(layout.modules_dir):
-        print(f"  module use {layout.modules_dir}")
-    print(f"  module load pyenv/{record.name}")
+    print_next_steps(layout_for(config), record.name)
     return 0

@@ -78,11 +78,16 @@ def run(args) -> int:
         print(f"Jupyter kernel {folder.name!r} written to {folder}")
     if record.modules:
         print(f"Recorded modules (loaded with it): {' '.join(record.modules)}")
+    print_next_steps(layout, record.name)
+    return 0
+
+
+def print_next_steps(layout, name: str) -> None:
+    """Exactly what to type next: 'module use' only while the tree is not on MODULEPATH."""
     print("To use it, type:")
     if not on_modulepath(layout.modules_dir):
         print(f"  module use {layout.modules_dir}")
-    print(f"  module load pyenv/{record.name}")
-    return 0
+    print(f"  module load pyenv/{name}")
 
 
 def _note_default_root(layout) -> None:

@@ -42,6 +42,7 @@ class Context:
     home: Path
     environ: dict
     name: str | None  # only this environment's checks, when given
+    entries: list = field(default_factory=list)  # the environments, listed once for all checks
 
 
 def _size(path: Path) -> int:
@@ -157,7 +158,7 @@ def check_python_vars(ctx):
 
 def check_environments(ctx):
     out = []
-    for entry in listing.entries(ctx.config):
+    for entry in ctx.entries:
         if ctx.name and entry.name != ctx.name:
             continue
         record = entry.record
@@ -232,7 +233,7 @@ def check_permissions(ctx):
 
 def check_recorded_modules(ctx):
     out = []
-    for entry in listing.entries(ctx.config):
+    for entry in ctx.entries:
         record = entry.record
         if record is None or not record.modules or (ctx.name and entry.name != ctx.name):
             continue
@@ -283,7 +284,7 @@ def run(config: Config, name: str | None = None, environ=None) -> list[Finding]:
         except PyenvmodError:
             if not layout.prefix(name).exists() and not layout.module_dir(name).exists():
                 raise
-    ctx = Context(config, layout, Path(os.path.expanduser("~")), environ, name)
+    ctx = Context(config, layout, Path(os.path.expanduser("~")), environ, name, listing.entries(config))
     findings = []
     for check in CHECKS:
         if name and check in GLOBAL_ONLY:
