@@ -35,7 +35,6 @@ SCRIPTS = {
     "csh-deactivate": ("csh", "deactivate.csh.j2", "deactivate.csh"),  # sourced by the csh alias
     "fish": ("fish", "activate.fish.j2", "activate.fish"),
 }
-ALL_FORMATS = (*FORMATS, *SCRIPTS)
 
 
 def template_dirs(extra=()) -> list[Path]:

@@ -16,7 +16,6 @@ from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import listing
 from pyenvmod.operations.common import layout_for
 
-SEVERITIES = ("info", "warning", "error")
 CONDA_BLOCK = ">>> conda initialize >>>"
 START_UP_FILES = (".bashrc", ".zshrc", ".tcshrc", ".cshrc", ".bash_profile", ".profile")
 

@@ -17,10 +17,6 @@ class Entry:
     problems: list = field(default_factory=list)
     state: str = "ok"  # ok | broken | incomplete | creating
 
-    @property
-    def healthy(self) -> bool:
-        return self.state == "ok"
-
     def as_dict(self) -> dict:
         data = {"name": self.name, "prefix": None, "python": None, "backend": None, "module": None, "created": None}
         if self.record:
