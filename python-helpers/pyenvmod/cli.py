@@ -97,7 +97,9 @@ def main(argv=None) -> int:
     try:
         return args.run(args) or 0
     except PyenvmodError as exc:
-        print(f"pyenvmod: error: {exc.message}", file=sys.stderr)
+        from pyenvmod.display import clean
+
+        print(f"pyenvmod: error: {clean(exc.message)}", file=sys.stderr)
         return exc.exit_code
     except Interrupted as exc:
         print("pyenvmod: stopped by a signal; nothing was left half-made", file=sys.stderr)

@@ -2,7 +2,6 @@
 
 import os
 import shutil
-import tempfile
 from pathlib import Path
 
 from pyenvmod.errors import PyenvmodError
@@ -14,23 +13,145 @@ def umask() -> int:
     return mask
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def write_atomic(path: Path, text: str, inside=None, mode: int | None = None) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half.
+
+    ``inside``: the tree ``path`` belongs to; no folder between it and ``path`` may be a symlink
+    (the write never follows a symlinked parent). ``mode``: the file's mode (default: 0666 less
+    the umask); never world-writable."""
+    import secrets
+
+    path = Path(path)
+    dir_fd = open_dir(inside, path.parent) if inside is not None else \
+        os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    tmp = f".{path.name}.{secrets.token_hex(6)}.tmp"
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        # mkstemp makes 0600; follow the umask like any other file, never world-writable.
-        os.chmod(tmp, 0o666 & ~umask() & ~0o002)
-        os.replace(tmp, path)
-    except BaseException:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                     dir_fd=dir_fd)
         try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+                # follow the umask like any other file (or the mode asked for), never world-writable
+                os.fchmod(fh.fileno(), (0o666 & ~umask() if mode is None else mode) & ~0o002)
+            os.replace(tmp, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except BaseException:
+            try:
+                os.unlink(tmp, dir_fd=dir_fd)
+            except FileNotFoundError:
+                pass
+            raise
+    finally:
+        os.close(dir_fd)
+
+
+def _parts(top, path) -> list[str]:
+    top = os.path.normpath(os.path.abspath(top))
+    path = os.path.normpath(os.path.abspath(path))
+    rel = os.path.relpath(path, top)
+    if rel == ".":
+        return []
+    if rel == ".." or rel.startswith(".." + os.sep):
+        raise PyenvmodError(f"refusing to use {path}: it is outside the tree {top}")
+    return rel.split(os.sep)
+
+
+def refusal(path, top) -> str:
+    """The one-line refusal of a symlink (or non-folder) found inside the tree ``top``."""
+    real_top = os.path.realpath(top)
+    outside = os.path.commonpath([real_top, os.path.realpath(path)]) != real_top
+    where = "a symlink to outside the root" if outside else "a symlink or not a folder"
+    return f"refusing {path}: it is {where}, and pyenvmod never follows links inside its tree; remove it"
+
+
+def open_dir(top, path, create_mode: int | None = None) -> int:
+    """A descriptor of the folder ``path`` below ``top``, reached without following any symlink
+    below ``top`` (``top`` itself is trusted: the configured root). Missing folders are created
+    with ``create_mode`` (less the umask, never world-writable, keeping an inherited setgid bit)
+    when it is given; else FileNotFoundError. A symlink or non-folder on the way is refused."""
+    import errno
+
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    done = str(top)
+    try:
+        for part in _parts(top, path):
+            done = os.path.join(done, part)
+            created = False
+            if create_mode is not None:
+                try:
+                    os.mkdir(part, 0o700, dir_fd=fd)
+                    created = True
+                except FileExistsError:
+                    pass
+            try:
+                new = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise PyenvmodError(refusal(done, top)) from None
+                raise
+            if created:
+                inherited = os.fstat(new).st_mode & 0o2000  # a group tree's setgid folders
+                os.fchmod(new, inherited | (create_mode & 0o7777 & ~umask() & ~0o002))
+            os.close(fd)
+            fd = new
+        return fd
+    except BaseException:
+        os.close(fd)
         raise
+
+
+def make_dirs(top, path, mode: int = 0o777) -> Path:
+    """Create the folder ``path`` (and missing parents) below ``top`` without following symlinks."""
+    os.close(open_dir(top, path, create_mode=mode))
+    return Path(path)
+
+
+def read_bytes(path, limit: int, inside=None) -> bytes:
+    """The content of the regular file ``path``, refused when it is a symlink, a FIFO or device
+    (never blocks) or larger than ``limit`` bytes. FileNotFoundError when it is missing."""
+    import errno
+    import stat
+
+    path = Path(path)
+    dir_fd = open_dir(inside, path.parent) if inside is not None else \
+        os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        try:
+            fd = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise PyenvmodError(f"{path} is a symlink: pyenvmod does not follow it; remove it") from None
+            raise
+    finally:
+        os.close(dir_fd)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise PyenvmodError(f"{path} is not a regular file; remove it")
+        if st.st_size > limit:
+            raise PyenvmodError(f"{path} is larger than {limit} bytes; remove it")
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > limit:
+            raise PyenvmodError(f"{path} is larger than {limit} bytes; remove it")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def chmod_nofollow(path, mode: int) -> None:
+    """chmod that never follows a symlink (the path may be swapped for one meanwhile)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
 
 
 def world_writable(top):
@@ -52,13 +173,19 @@ def world_writable(top):
 def drop_world_write(path, mode) -> None:
     import stat
 
-    os.chmod(path, stat.S_IMODE(mode) & ~stat.S_IWOTH)
+    chmod_nofollow(path, stat.S_IMODE(mode) & ~stat.S_IWOTH)
 
 
 def no_world_write(top) -> int:
     """Take write permission for others off everything under ``top`` (helpers such as uv
     leave world-writable lock files). Returns how many were changed."""
     found = list(world_writable(top))
+    try:
+        mode = os.lstat(top).st_mode
+        if mode & 0o002 and not os.path.islink(top):
+            found.append((str(top), mode))  # the folder itself (made under umask 000, say)
+    except FileNotFoundError:
+        pass
     for path, mode in found:
         drop_world_write(path, mode)
     return len(found)
@@ -77,29 +204,53 @@ def share_with_group(top, gid: int) -> None:
                 continue
             if stat.S_ISLNK(st.st_mode) or st.st_uid != os.getuid():
                 continue
-            if st.st_gid != gid:
-                os.chown(name, -1, gid)
             owner = (st.st_mode & 0o700) >> 3
-            os.chmod(name, (stat.S_IMODE(st.st_mode) | owner) & ~0o002)
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError:
+                continue  # swapped for a symlink meanwhile, or unreadable: never followed
+            try:
+                if st.st_gid != gid:
+                    os.fchown(fd, -1, gid)
+                os.fchmod(fd, (stat.S_IMODE(st.st_mode) | owner) & ~0o002)
+            finally:
+                os.close(fd)
 
 
 def remove_inside(path: Path, root: Path) -> bool:
     """Remove a file or folder tree at ``path`` only if it lies inside ``root``.
 
-    A symlink is removed as a link, never followed; a path that resolves outside
-    the root is refused. Returns whether anything was removed.
+    The folders from ``root`` down to ``path`` are reached without following symlinks (one
+    there is refused); ``path`` itself, if a symlink, is removed as a link, never followed; a
+    folder is removed through descriptors (``rmtree`` with ``dir_fd``), so nothing inside it
+    is followed either. Returns whether anything was removed.
     """
-    if not os.path.lexists(path):
+    import stat
+
+    path = Path(os.path.normpath(os.path.abspath(path)))
+    if not _parts(root, path):
+        raise PyenvmodError(f"refusing to remove {path}: it is the root {root} itself")
+    try:
+        dir_fd = open_dir(root, path.parent)
+    except FileNotFoundError:
         return False
-    real_root = os.path.realpath(root)
-    parent = os.path.realpath(os.path.dirname(os.path.abspath(path)))
-    if os.path.commonpath([real_root, parent]) != real_root:
-        raise PyenvmodError(f"refusing to remove {path}: it is outside the root {root}")
-    if os.path.islink(path) or not os.path.isdir(path):
-        os.unlink(path)
-    else:
-        shutil.rmtree(path)  # does not follow symlinks inside the tree
-    return True
+    try:
+        try:
+            st = os.lstat(path.name, dir_fd=dir_fd)
+        except FileNotFoundError:
+            return False
+        if stat.S_ISDIR(st.st_mode):
+            import sys
+
+            if sys.version_info >= (3, 11):
+                shutil.rmtree(path.name, dir_fd=dir_fd)
+            else:  # the same descriptor-based walk, reached through the folder's descriptor
+                shutil.rmtree(f"/proc/self/fd/{dir_fd}/{path.name}")
+        else:
+            os.unlink(path.name, dir_fd=dir_fd)
+        return True
+    finally:
+        os.close(dir_fd)
 
 
 def exchange(a: Path, b: Path) -> None:

@@ -4,28 +4,66 @@
 """
 
 import json
+import os
+import re
 from datetime import datetime, timezone
 
-from pyenvmod import files
+from pyenvmod import files, metadata
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import Layout
 
 
+def _checked(entry, path) -> dict:
+    """A history entry with the types the commands rely on, or an error naming the file."""
+    ok = (isinstance(entry, dict) and isinstance(entry.get("n"), int) and not isinstance(entry.get("n"), bool)
+          and isinstance(entry.get("time"), str) and isinstance(entry.get("action"), str)
+          and metadata._is_str_list(entry.get("args")) and metadata._is_str_map(entry.get("packages"))
+          and metadata._is_str_list(entry.get("requested", [])) and metadata._is_str_map(entry.get("sources", {})))
+    if not ok:
+        raise PyenvmodError(f"history file {path} is corrupt (n, time, action, args, packages of the wrong "
+                            "type or missing); delete it to go on")
+    try:
+        datetime.fromisoformat(entry["time"])
+    except ValueError:
+        raise PyenvmodError(f"history file {path} has no valid time; delete it to go on") from None
+    return entry
+
+
 def entries(layout: Layout, name: str) -> list[dict]:
-    folder = layout.history_dir(name)
+    """The checked entries, read from the folder the layout gives (never through a symlink, each a
+    regular file of at most ``HISTORY_MAX_BYTES``)."""
+    from pyenvmod.tree import HISTORY_MAX_BYTES, Tree
+
+    tree = Tree(layout)
+    folder = tree.history_dir(name)
+    try:
+        fd = files.open_dir(layout.root, folder)
+    except FileNotFoundError:
+        return []
+    try:
+        listed = sorted(n for n in os.listdir(fd) if re.fullmatch(r"[0-9]+\.json", n))
+    finally:
+        os.close(fd)
     result = []
-    for path in sorted(folder.glob("[0-9]*.json")) if folder.is_dir() else []:
+    for filename in listed:
+        path = folder / filename
         try:
-            result.append(json.loads(path.read_text(encoding="utf-8")))
-        except (OSError, ValueError) as exc:
-            raise PyenvmodError(f"history file {path} is unreadable ({exc}); delete it to go on") from None
+            result.append(_checked(json.loads(tree.read(path, HISTORY_MAX_BYTES).decode("utf-8")), path))
+        except PyenvmodError as exc:
+            raise PyenvmodError(f"history file {exc.message}" if not exc.message.startswith("history") else
+                                exc.message) from None
+        except (OSError, ValueError, RecursionError) as exc:
+            raise PyenvmodError(f"history file {path} is unreadable ({type(exc).__name__}); delete it to go on") \
+                from None
     return result
 
 
 def add(layout: Layout, name: str, action: str, args: list, packages: dict, requested: list = (),
         sources: dict | None = None) -> dict:
-    folder = layout.history_dir(name)
-    folder.mkdir(parents=True, exist_ok=True)
+    from pyenvmod.tree import Tree
+
+    tree = Tree(layout)
+    folder = tree.mkdir(tree.history_dir(name))
     previous = entries(layout, name)
     entry = {
         "n": (previous[-1]["n"] + 1) if previous else 1,
@@ -36,7 +74,7 @@ def add(layout: Layout, name: str, action: str, args: list, packages: dict, requ
         "requested": list(requested),
         "sources": dict(sorted((sources or {}).items())),
     }
-    files.write_atomic(folder / f"{entry['n']:04d}.json", json.dumps(entry, indent=2) + "\n")
+    tree.write(folder / f"{entry['n']:04d}.json", json.dumps(entry, indent=2) + "\n")
     return entry
 
 

@@ -19,6 +19,24 @@ from pyenvmod.errors import PyenvmodError
 MODULE_FAMILY = "pyenv"
 
 
+def _make(path: Path) -> None:
+    """mkdir -p whose new folders are never world-writable whatever the umask (umask 000 too)."""
+    missing = []
+    while not os.path.isdir(path):
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise
+            continue
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(folder, 0o777 & ~mask & ~0o002)
+
+
 @dataclass(frozen=True)
 class Layout:
     root: Path
@@ -84,14 +102,30 @@ class Layout:
 
     def ensure(self, shared: bool = False) -> None:
         """Create the folders, or say clearly why the root cannot be used. ``shared``: a group
-        tree, whose folders are setgid (new files belong to the tree's group) and group-writable."""
+        tree, whose folders are setgid (new files belong to the tree's group) and group-writable.
+        Whatever the umask, nothing is world-writable; the folders below the root must not be
+        symlinks; ``locks/`` is sticky (nobody removes or swaps another's lock file)."""
+        import stat
+
         for path in (self.root, self.base, self.envs_dir, self.modules_dir, self.meta_dir, self.locks_dir):
             try:
-                path.mkdir(parents=True, exist_ok=True)
-                if shared and path.stat().st_uid == os.getuid():
-                    # the tree's group owns everything in it; maintainers write, nobody else does
-                    os.chown(path, -1, self.root.stat().st_gid)
-                    os.chmod(path, (path.stat().st_mode & 0o7777 | 0o2070) & ~0o002)
+                if path != self.root and os.path.islink(path):
+                    from pyenvmod.files import refusal
+
+                    raise PyenvmodError(refusal(path, self.root))
+                _make(path)
+                st = path.stat()
+                if st.st_uid == os.getuid():
+                    mode = stat.S_IMODE(st.st_mode)
+                    if shared:
+                        # the tree's group owns everything in it; maintainers write, nobody else does
+                        if st.st_gid != self.root.stat().st_gid:
+                            os.chown(path, -1, self.root.stat().st_gid)
+                        mode |= 0o2070
+                    if path == self.locks_dir:
+                        mode |= stat.S_ISVTX
+                    if mode & ~0o002 != stat.S_IMODE(st.st_mode):
+                        os.chmod(path, mode & ~0o002)
             except OSError as exc:
                 raise PyenvmodError(
                     f"cannot create {path}: {exc.strerror}; set PYENVMOD_ROOT or 'root' in "

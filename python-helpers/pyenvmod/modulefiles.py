@@ -1,8 +1,10 @@
 """Write, check and remove the modulefiles of one environment (all formats)."""
 
+import os
 from pathlib import Path
 
 from pyenvmod import __version__, files, render, stacking
+from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import Layout
 from pyenvmod.metadata import EnvRecord
 
@@ -95,12 +97,12 @@ def write(layout: Layout, record: EnvRecord, options: dict | None = None) -> lis
         if not keep:  # no format of this kind selected: none of its files may stay
             files.remove_inside(folder, layout.root)
             continue
-        folder.mkdir(parents=True, exist_ok=True)
+        files.make_dirs(layout.root, folder)  # refusing a symlinked folder on the way
         for path in folder.iterdir():
             if path not in keep:
                 files.remove_inside(path, layout.root)
     for name, path in targets.items():
-        files.write_atomic(path, texts[name])
+        files.write_atomic(path, texts[name], inside=layout.root)
     return list(targets.values())
 
 
@@ -111,9 +113,9 @@ def problems(layout: Layout, record: EnvRecord, options: dict | None = None) -> 
         if name not in render.FORMATS:
             continue
         fmt = render.FORMATS[name]
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError:
+        try:  # a regular file only (a FIFO would hang 'list'), never through a symlinked folder
+            text = files.read_bytes(path, 1 << 20, inside=layout.root).decode("utf-8", "replace")
+        except (OSError, PyenvmodError):
             found.append(f"{fmt.name} modulefile missing")
             continue
         if fmt.quote(record.prefix) not in text:
@@ -127,9 +129,9 @@ TREE_MARKER = "pyenvmod-tree.conf"
 def write_tree_marker(layout: Layout, owner: str) -> Path:
     """The marker beside ``modules/`` that the Lmod hooks read (platform, owner); kept once written."""
     path = layout.base / TREE_MARKER
-    if not path.exists():
+    if not os.path.lexists(path):
         context = {"platform": layout.platform, "owner": owner}
-        files.write_atomic(path, render.render_template("pyenvmod-tree.conf.j2", context))
+        files.write_atomic(path, render.render_template("pyenvmod-tree.conf.j2", context), inside=layout.root)
     return path
 
 

@@ -18,3 +18,25 @@ def validate(name: str) -> str:
         shown = name if len(name) <= 80 else name[:77] + "..."
         raise PyenvmodError(f"invalid environment name {shown!r}: {RULE}")
     return name
+
+
+PLATFORM_RULE = "a platform tag uses letters, digits and . _ + - only, does not start with . or -, and has at most 64"
+
+
+def validate_platform(tag: str) -> str:
+    """A platform tag is one folder below the root: the same rule as a name (no '..', no '/')."""
+    if not tag or len(tag) > MAX_LENGTH or not _NAME.match(tag):
+        raise PyenvmodError(f"invalid platform tag {tag[:80]!r}: {PLATFORM_RULE}; fix PYENVMOD_PLATFORM")
+    return tag
+
+
+_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def validate_description(text: str, where: str = "--description") -> str:
+    """A description is text: line breaks and tabs, but no other control characters (no
+    terminal escapes, no DEL or C1 codes, which YAML, Lua and terminals treat specially)."""
+    if _TEXT_CONTROL.search(text):
+        raise PyenvmodError(f"{where}: the description holds control characters "
+                            f"({_TEXT_CONTROL.search(text).group()!r}); give plain text")
+    return text

@@ -32,9 +32,11 @@ def current() -> str:
     ``PYENVMOD_PLATFORM`` overrides it (the Lmod hooks honour the same variable), for a
     site whose nodes differ in ways the tag does not see, and for tests.
     """
-    override = _clean(os.environ.get("PYENVMOD_PLATFORM", ""))
+    override = os.environ.get("PYENVMOD_PLATFORM", "")
     if override:
-        return override
+        from pyenvmod.names import validate_platform
+
+        return validate_platform(override)  # one folder below the root: never '..' or a path
     release = _os_release()
     os_id = _clean(release.get("ID", "")) or _clean(platform.system().lower()) or "unknown"
     version = _clean(release.get("VERSION_ID", ""))

@@ -22,17 +22,19 @@ def site_packages(prefix: str, python_version: str) -> Path:
 BASE_HOOK = "_pyenvmod_base.pth"
 
 
-def install_hook(prefix: str, python_version: str, base_site: str | None = None) -> list[Path]:
-    """Write the stacking hook, and for an environment layered on a base, the base hook."""
+def install_hook(prefix: str, python_version: str, base_site: str | None = None, inside=None) -> list[Path]:
+    """Write the stacking hook, and for an environment layered on a base, the base hook.
+    ``inside``: the tree holding the environment (no symlinked folder on the way is followed)."""
     folder = site_packages(prefix, python_version)
     env = render.environment()
     written = []
     for filename, template in HOOK_FILES.items():
         path = folder / filename
-        files.write_atomic(path, render.render_template(template, {}, env))
+        files.write_atomic(path, render.render_template(template, {}, env), inside=inside)
         written.append(path)
     if base_site:
         path = folder / BASE_HOOK
-        files.write_atomic(path, render.render_template("pyenvmod_base.pth.j2", {"base_site": base_site}, env))
+        files.write_atomic(path, render.render_template("pyenvmod_base.pth.j2", {"base_site": base_site}, env),
+                           inside=inside)
         written.append(path)
     return written

@@ -39,7 +39,7 @@ def run(args) -> int:
             if finding.repair is None:
                 continue
             if not args.yes:
-                answer = input(f"{finding.repair_says}? [y/N] ")
+                answer = input(clean(f"{finding.repair_says}? [y/N] "))
                 if answer.strip().lower() not in ("y", "yes"):
                     continue
             fixed.append(finding.repair())
@@ -49,10 +49,12 @@ def run(args) -> int:
     if args.json:
         print(json.dumps({"findings": [f.as_dict() for f in findings], "fixed": fixed}, indent=2))
         return 1 if attention else 0
+    from pyenvmod.display import clean
+
     for line in fixed:
-        print(f"fixed: {line}")
+        print(clean(f"fixed: {line}"))
     if not findings:
         print("No problems found.")
     for f in findings:
-        print(f"{f.severity.upper():7s} [{f.check}] {f.message}\n        fix: {f.fix}")
+        print(clean(f"{f.severity.upper():7s} [{f.check}] {f.message}") + "\n" + clean(f"        fix: {f.fix}"))
     return 1 if attention else 0

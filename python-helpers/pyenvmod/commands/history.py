@@ -16,6 +16,7 @@ def run(args) -> int:
 
     from pyenvmod import config as config_mod
     from pyenvmod import history
+    from pyenvmod.display import clean
     from pyenvmod.operations.common import layout_for, load_record
 
     layout = layout_for(config_mod.load())
@@ -28,8 +29,8 @@ def run(args) -> int:
     for entry in entries:
         when = datetime.fromisoformat(entry["time"]).astimezone().strftime("%Y-%m-%d %H:%M")
         what = " ".join(entry["args"])
-        print(f"{entry['n']:>4}  {when}  {entry['action']}{' ' + what if what else ''}")
+        print(clean(f"{entry['n']:>4}  {when}  {entry['action']}{' ' + what if what else ''}"))
         for change in history.changes(previous, entry["packages"]):
-            print(f"        {change}")
+            print(clean(f"        {change}"))
         previous = entry["packages"]
     return 0

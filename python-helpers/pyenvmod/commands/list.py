@@ -16,6 +16,7 @@ def run(args) -> int:
     from datetime import datetime
 
     from pyenvmod import config as config_mod
+    from pyenvmod.display import clean
     from pyenvmod.operations.listing import entries
 
     config = config_mod.load()
@@ -46,10 +47,11 @@ def run(args) -> int:
         where = (tree or "own", r.owner if r else "-") if args.all else ()
         rows.append(where + (e.name, r.python if r else "-", r.backend if r else "-", r.module if r else "-", base,
                              kernel, created or "-", e.state, r.prefix if r else "-"))
+    rows = [tuple(clean(cell) for cell in row) for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
     for _tree, e in found:
         for problem in e.problems:
-            print(f"  {e.name}: {problem}")
+            print(clean(f"  {e.name}: {problem}"))
     return 0

@@ -2,16 +2,16 @@
 its modulefiles, without modifying the environment itself. Deleting it later removes only what
 pyenvmod wrote (modulefiles, metadata, kernels), never the environment."""
 
-import getpass
 import os
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pyenvmod import __version__, capture, locking, metadata, modulefiles, names, pythons
+from pyenvmod import __version__, capture, metadata, modulefiles, names, pythons
+from pyenvmod.identity import user_name
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.operations.common import layout_for
+from pyenvmod.operations.common import tree_for
 from pyenvmod.operations.packages import dist_versions
 
 _VERSION = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
@@ -37,9 +37,10 @@ def adopt(config: Config, path: str, name: str = "", modules=(), notify=lambda m
     kind = _kind(prefix)
     name = names.validate(name or prefix.name)
     given = [capture.validate(m.strip()) for m in modules if m.strip()]
-    layout = layout_for(config)
-    layout.ensure(shared=bool(config.group))
-    modulefiles.write_tree_marker(layout, getpass.getuser())
+    tree = tree_for(config)
+    layout = tree.layout
+    tree.ensure()
+    modulefiles.write_tree_marker(layout, user_name())
     if layout.contains(prefix) and prefix.parent == layout.envs_dir:
         raise PyenvmodError(f"{prefix} is already one of pyenvmod's environments")
     result = subprocess.run([str(python), "-I", "-c", _VERSION], capture_output=True, text=True)
@@ -47,19 +48,22 @@ def adopt(config: Config, path: str, name: str = "", modules=(), notify=lambda m
         raise PyenvmodError(f"{python} does not run ({result.stderr.strip()[:200]}); is its base interpreter gone?")
     version = result.stdout.strip()
     base = pythons.probe(str(python))
-    with locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
-        if layout.meta_file(name).exists() or os.path.lexists(layout.prefix(name)):
+    if tree.inside(prefix):
+        raise PyenvmodError(f"{prefix} lies inside pyenvmod's tree {layout.base}; adopt environments from "
+                            "elsewhere")
+    with tree.lock(name, config["lock_timeout"]):
+        if os.path.lexists(layout.meta_file(name)) or os.path.lexists(layout.prefix(name)):
             raise PyenvmodError(f"an environment named {name!r} already exists; choose another with --name")
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         record = metadata.EnvRecord(
             name=name, prefix=str(prefix), python=version, base_python=base.executable if base else str(python),
             backend=kind, module=layout.module_name(name, layout.module_tag(version)), created=now,
-            owner=getpass.getuser(), platform=layout.platform, modules=given, adopted=True,
+            owner=user_name(), platform=layout.platform, modules=given, adopted=True,
             description=f"adopted from {prefix}", pyenvmod_version=__version__, updated=now,
             packages=_packages(prefix, kind))
         try:
             modulefiles.write(layout, record, modulefiles.options_from(config))
-            metadata.write(layout.meta_file(name), record)
+            tree.write_record(record)
         except BaseException:
             modulefiles.remove(layout, name)
             raise

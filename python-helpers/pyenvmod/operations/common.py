@@ -13,26 +13,48 @@ def layout_for(config: Config) -> Layout:
     return Layout(config.root, platform_tag.current())
 
 
+def tree_for(config: Config):
+    """The tree this command works in: every path and file goes through it (see tree.py)."""
+    from pyenvmod.tree import Tree
+
+    return Tree(layout_for(config), bool(config.group))
+
+
 def load_record(layout: Layout, name: str) -> metadata.EnvRecord:
+    """The checked record of ``name`` (schema and paths, see ``Tree.check_record``)."""
+    from pyenvmod.tree import Tree
+
     names.validate(name)
     try:
-        return metadata.read(layout.meta_file(name))
+        return Tree(layout).record(name)
     except FileNotFoundError:
         raise PyenvmodError(f"no environment named {name!r} under {layout.base}; see 'pyenvmod list'") from None
 
 
 def find_base(layout: Layout, spec: str) -> tuple[metadata.EnvRecord, Path]:
     """The environment another one extends: a name in this root, or the prefix folder of an
-    environment pyenvmod made elsewhere (a group's or a site's). Returns (record, its modules dir)."""
+    environment pyenvmod made elsewhere (a group's or a site's). Returns (record, its modules dir),
+    both checked: the record's prefix is the folder given, the modules dir that tree's."""
+    from pyenvmod.tree import Tree
+
     if "/" in spec:
         prefix = Path(os.path.normpath(os.path.abspath(spec)))
-        tree = prefix.parent.parent
-        meta = tree / "meta" / f"{prefix.name}.json"
-        if not meta.is_file():
+        try:
+            tree = Tree.of_prefix(prefix)
+        except PyenvmodError as exc:
+            raise PyenvmodError(f"--extends {spec}: {exc.message}; give the name of one of your environments "
+                                "or the folder of a pyenvmod environment") from None
+        meta = tree.layout.meta_file(prefix.name)
+        try:
+            record = tree.record(prefix.name)
+        except FileNotFoundError:
             raise PyenvmodError(f"--extends {spec}: not an environment made by pyenvmod (no {meta}); "
-                                "give the name of one of your environments or the folder of a pyenvmod environment")
-        record = metadata.read(meta)
-        modules_dir = tree / "modules"
+                                "give the name of one of your environments or the folder of a pyenvmod "
+                                "environment") from None
+        if record.adopted:
+            raise PyenvmodError(f"--extends {spec}: an adopted environment cannot be a base; give one "
+                                "pyenvmod created")
+        modules_dir = tree.layout.modules_dir
     else:
         record = load_record(layout, spec)
         modules_dir = layout.modules_dir

@@ -6,18 +6,18 @@ so an environment without one is a leftover that the next create of that name
 cleans up, and that ``list`` shows as incomplete.
 """
 
-import getpass
 import os
 import re
+import shlex
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from pyenvmod import (__version__, capture, files, history, locking, metadata, module_system,
+from pyenvmod import (__version__, capture, files, history, metadata, module_system,
                       modulefiles, names, proc, pythons, requirements, sources, stacking)
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import packages as packages_op
-from pyenvmod.operations.common import backend_for, find_base, layout_for, share
+from pyenvmod.operations.common import backend_for, find_base, layout_for, share, tree_for
 
 
 @dataclass
@@ -55,16 +55,18 @@ def _merge_spec(request: CreateRequest) -> CreateRequest:
 
 
 def _owner() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid())
+    from pyenvmod.identity import user_name
+
+    return user_name()
 
 
 def create(config: Config, request: CreateRequest, notify=lambda message: None) -> metadata.EnvRecord:
     spec = request.spec
     request = _merge_spec(request)
     name = names.validate(request.name)
+    names.validate_description(request.description,
+                               spec.source if spec is not None and spec.description == request.description
+                               and spec.description else "--description")
     backend_name = request.backend or ("conda" if spec is not None and spec.conda_only else config["backend"])
     conda = backend_name == "conda"
     if conda:
@@ -101,23 +103,25 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
         notify(f"loading {' '.join(spec.modules)} with {system.name} before building")
         system.load([capture.validate(m) for m in spec.modules])
     modules = capture.modules_for(os.environ, config["capture_exclude"], request.modules, request.capture)
-    layout = layout_for(config)
+    tree = tree_for(config)
+    layout = tree.layout
     backend = backend_for(config, backend_name, channels)
-    layout.ensure(shared=bool(config.group))
+    tree.ensure()
     modulefiles.write_tree_marker(layout, _owner())
 
-    with proc.interrupts_raise(), locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
-        if layout.meta_file(name).exists():
+    with proc.interrupts_raise(), tree.lock(name, config["lock_timeout"]):
+        if os.path.lexists(tree.meta_file(name)):
             raise PyenvmodError(
                 f"an environment named {name!r} already exists; choose another name, "
-                f"or run 'pyenvmod delete {name}' first"
+                f"or run 'pyenvmod delete {shlex.quote(name)}' first"
             )
-        prefix = layout.prefix(name)
-        if os.path.lexists(prefix) or os.path.lexists(layout.module_dir(name)):
+        prefix = tree.prefix(name)
+        if os.path.lexists(prefix) or os.path.lexists(layout.module_dir(name)) \
+                or os.path.lexists(layout.history_dir(name)):
             # We hold the lock and there is no metadata: an interrupted create left this.
-            files.remove_inside(prefix, layout.root)
+            tree.remove(prefix)
             modulefiles.remove(layout, name)
-            files.remove_inside(layout.history_dir(name), layout.root)
+            tree.remove(layout.history_dir(name))
             notify(f"removed the leftover of an interrupted create of {name!r}")
 
         layered_on, extends = None, None
@@ -147,7 +151,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 backend.create(prefix, base, prompt=name)
             version = backend.python_version(prefix)
             base_site = str(stacking.site_packages(layered_on.prefix, layered_on.python)) if layered_on else None
-            stacking.install_hook(str(prefix), version, base_site)
+            stacking.install_hook(str(prefix), version, base_site, inside=layout.root)
             if packages:
                 notify("installing " + " ".join(packages))
                 backend.install(prefix, packages, layered=bool(layered_on), no_binary=no_binary)
@@ -176,7 +180,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             record.updated = record.created
             modulefiles.write(layout, record, modulefiles.options_from(config))
             history.add(layout, name, "create", packages, record.packages, packages, record.sources)
-            metadata.write(layout.meta_file(name), record)  # registers it: the last step
+            tree.write_record(record)  # registers it: the last step
         except BaseException:
             _undo(layout, name)
             raise

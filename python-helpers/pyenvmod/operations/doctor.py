@@ -6,6 +6,7 @@ Each check is a function returning findings; ``CHECKS`` lists them in the order 
 
 import glob
 import os
+import shlex
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,7 +164,7 @@ def check_environments(ctx):
         record = entry.record
         if entry.state == "incomplete":
             out.append(Finding("environments", "error", f"{entry.name}: {entry.problems[0]}",
-                               f"pyenvmod delete {entry.name}; --fix removes it",
+                               f"pyenvmod delete {shlex.quote(entry.name)}; --fix removes it",
                                repair=lambda n=entry.name: _remove_leftover(ctx, n),
                                repair_says=f"remove the leftover of {entry.name!r}"))
             continue
@@ -175,15 +176,16 @@ def check_environments(ctx):
         other_problems = [p for p in entry.problems if "modulefile" not in p]
         if module_problems and os.path.isdir(record.prefix) and not other_problems:
             out.append(Finding("modulefiles", "error", f"{entry.name}: {'; '.join(module_problems)}",
-                               f"pyenvmod module {entry.name}; --fix does it",
+                               f"pyenvmod module {shlex.quote(entry.name)}; --fix does it",
                                repair=lambda r=record: _regenerate(ctx, r),
                                repair_says=f"write the modulefiles of {entry.name!r} again"))
         gone = not os.path.isdir(record.prefix) or any("interpreter" in p for p in other_problems)
         for problem in other_problems:
             if gone and ("interpreter" in problem or "is missing" in problem):
                 out.append(Finding("environments", "error", f"{entry.name}: {problem}",
-                                   f"recreate it from an export (pyenvmod create {entry.name} --file ...), or "
-                                   f"pyenvmod delete {entry.name}; --fix removes its modulefiles so no module "
+                                   f"recreate it from an export (pyenvmod create {shlex.quote(entry.name)} --file "
+                                   f"...), or pyenvmod delete {shlex.quote(entry.name)}; --fix removes its "
+                                   "modulefiles so no module "
                                    "points at nothing",
                                    repair=lambda n=entry.name: _remove_modulefiles(ctx, n),
                                    repair_says=f"remove the modulefiles of {entry.name!r}"))

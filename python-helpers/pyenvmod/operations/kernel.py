@@ -7,13 +7,14 @@ by JupyterHub sees what `module load pyenv/NAME` gives in a shell.
 import json
 import os
 import re
-import shutil
+import shlex
+import stat
 from pathlib import Path
 
-from pyenvmod import files, locking, metadata, module_system, render, stacking
+from pyenvmod import files, module_system, render, stacking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.operations.common import backend_for, find_base, layout_for, load_record
+from pyenvmod.operations.common import backend_for, find_base, load_record, tree_for
 
 
 def jupyter_data_dir() -> Path:
@@ -43,19 +44,37 @@ def _module_init() -> str:
 
 
 def _is_ours(folder: Path, prefix: str) -> bool:
+    """The kernelspec names this environment (read as a regular file only: a FIFO never hangs)."""
     try:
-        spec = json.loads((folder / "kernel.json").read_text(encoding="utf-8"))
+        spec = json.loads(files.read_bytes(folder / "kernel.json", 1 << 20))
         return spec["metadata"]["pyenvmod"]["prefix"] == prefix
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError, PyenvmodError):
         return False
+
+
+def _home_mode(mode: int) -> int:
+    """Files under $HOME follow the user's umask, never a group tree's (--group sets 002): no
+    group or world write."""
+    return mode & ~(files.umask() | 0o022)
+
+
+def _make_home_dirs(folder: Path) -> None:
+    missing = []
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir(mode=0o700)
+        os.chmod(path, _home_mode(0o755))
 
 
 def install(config: Config, name: str, with_=(), prefix_dir: str | None = None, display_name: str | None = None,
             notify=lambda m: None) -> Path:
-    layout = layout_for(config)
+    tree = tree_for(config)
+    layout = tree.layout
     load_record(layout, name)
     others = [find_base(layout, other) for other in with_]
-    with locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
+    with tree.lock(name, config["lock_timeout"]):
         record = load_record(layout, name)
         backend = backend_for(config, record.backend, record.channels)
         mm = ".".join(record.python.split(".")[:2])
@@ -74,7 +93,7 @@ def install(config: Config, name: str, with_=(), prefix_dir: str | None = None, 
         folder = base / "kernels" / kernel_name(name)
         if folder.exists() and not _is_ours(folder, record.prefix):
             raise PyenvmodError(f"{folder} exists and is not this environment's kernel; remove it or use --prefix")
-        folder.mkdir(parents=True, exist_ok=True)
+        _make_home_dirs(folder)
         envs = [(o, mdir) for o, mdir in others] + [(record, layout.modules_dir)]
         context = {
             "name": record.name,
@@ -91,12 +110,13 @@ def install(config: Config, name: str, with_=(), prefix_dir: str | None = None, 
             "pyenvmod_version": record.pyenvmod_version,
         }
         env = render.environment(config["templates"])
-        files.write_atomic(folder / "launcher", render.render_template("kernel-launcher.sh.j2", context, env))
-        os.chmod(folder / "launcher", 0o755 & ~files.umask())
-        files.write_atomic(folder / "kernel.json", render.render_template("kernel.json.j2", context, env))
+        files.write_atomic(folder / "launcher", render.render_template("kernel-launcher.sh.j2", context, env),
+                           mode=_home_mode(0o755))
+        files.write_atomic(folder / "kernel.json", render.render_template("kernel.json.j2", context, env),
+                           mode=_home_mode(0o644))
         if str(folder) not in record.kernels:
             record.kernels.append(str(folder))
-            metadata.write(layout.meta_file(name), record)
+            tree.write_record(record)
     return folder
 
 
@@ -105,23 +125,28 @@ def remove_kernels(record) -> list[str]:
     removed = []
     for path in record.kernels:
         folder = Path(path)
-        if folder.is_dir() and not folder.is_symlink() and folder.name.startswith("pyenv-") \
+        try:
+            st = os.lstat(folder)
+        except OSError:
+            continue
+        # only a real folder of ours (not a colleague's kernel listed in a group record), named for it
+        if stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and folder.name == kernel_name(record.name) \
                 and _is_ours(folder, record.prefix):
-            shutil.rmtree(folder)
+            files.remove_inside(folder, folder.parent)
             removed.append(path)
     return removed
 
 
 def remove(config: Config, name: str) -> list[str]:
-    layout = layout_for(config)
-    load_record(layout, name)
-    with locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
-        record = load_record(layout, name)
+    tree = tree_for(config)
+    load_record(tree.layout, name)
+    with tree.lock(name, config["lock_timeout"]):
+        record = load_record(tree.layout, name)
         if not record.kernels:
-            raise PyenvmodError(f"{name!r} has no kernel; make one with 'pyenvmod kernel {name}'")
+            raise PyenvmodError(f"{name!r} has no kernel; make one with 'pyenvmod kernel {shlex.quote(name)}'")
         removed = remove_kernels(record)
         record.kernels = []
-        metadata.write(layout.meta_file(name), record)
+        tree.write_record(record)
     return removed
 
 
@@ -130,8 +155,9 @@ def health(record) -> list[str]:
     problems = []
     for path in record.kernels:
         folder = Path(path)
-        if not (folder / "kernel.json").is_file():
+        if not os.path.isfile(folder / "kernel.json") or os.path.islink(folder / "kernel.json"):
             problems.append(f"kernel {folder} is missing")
         elif not _is_ours(folder, record.prefix) or not os.access(folder / "launcher", os.X_OK):
-            problems.append(f"kernel {folder} does not start this environment; run 'pyenvmod kernel {record.name}'")
+            problems.append(f"kernel {folder} does not start this environment; "
+                            f"run 'pyenvmod kernel {shlex.quote(record.name)}'")
     return problems

@@ -1,12 +1,13 @@
 """List environments with a health mark, without running any interpreter (fast with many envs)."""
 
 import os
+import shlex
 from dataclasses import dataclass, field
 
-from pyenvmod import locking, metadata, modulefiles
+from pyenvmod import locking, metadata, modulefiles, names
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.operations.common import layout_for
+from pyenvmod.operations.common import tree_for
 from pyenvmod.operations.kernel import health as kernel_health
 
 
@@ -39,21 +40,30 @@ class Entry:
 
 
 def entries(config: Config) -> list[Entry]:
-    layout = layout_for(config)
+    """One entry per name in the tree; a bad record is one "broken" entry, never a failure of the others."""
+    tree = tree_for(config)
+    layout = tree.layout
     result = []
     for name in layout.names():
+        try:
+            names.validate(name)
+        except PyenvmodError:
+            result.append(Entry(name, None, [f"{layout.base} holds files of an invalid environment name "
+                                             f"{name!r} ({names.RULE}); remove them by hand"], "broken"))
+            continue
         meta_file = layout.meta_file(name)
-        if not meta_file.exists():
+        if not os.path.lexists(meta_file):
             if locking.is_held(layout.lock_file(name)):
                 result.append(Entry(name, None, ["being created or changed by another process"], "creating"))
             else:
                 result.append(Entry(name, None, [f"leftover of an interrupted create at {layout.prefix(name)}; "
-                                                  f"'pyenvmod delete {name}' removes it"], "incomplete"))
+                                                  f"'pyenvmod delete {shlex.quote(name)}' removes it"], "incomplete"))
             continue
         try:
-            record = metadata.read(meta_file)
-        except PyenvmodError as exc:
-            result.append(Entry(name, None, [exc.message], "broken"))
+            record = tree.record(name)
+        except (PyenvmodError, OSError) as exc:
+            message = exc.message if isinstance(exc, PyenvmodError) else f"metadata file {meta_file}: {exc.strerror}"
+            result.append(Entry(name, None, [message], "broken"))
             continue
         problems = []
         if not os.path.isdir(record.prefix):

@@ -3,12 +3,14 @@ contents: the locked package set in metadata, the modulefiles (Lmod ``extensions
 history entry, and a consistency check (``pip check``)."""
 
 import os
+import shlex
 from datetime import datetime, timezone
 
-from pyenvmod import files, history, locking, metadata, modulefiles, requirements, sources, stacking
+from pyenvmod import files, history, modulefiles, requirements, sources, stacking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.operations.common import backend_for, layout_for, load_record, share
+from pyenvmod.tree import Tree
+from pyenvmod.operations.common import backend_for, load_record, share, tree_for
 
 
 def locked_set(backend, prefix) -> dict:
@@ -75,7 +77,7 @@ def refresh(config: Config, layout, record, backend, action: str, args: list, no
     share(config, layout, record.prefix)
     record.updated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     modulefiles.write(layout, record, modulefiles.options_from(config))
-    metadata.write(layout.meta_file(record.name), record)
+    Tree(layout, bool(config.group)).write_record(record)
     history.add(layout, record.name, action, args, record.packages, record.requested, record.sources)
     problems = backend.check(record.prefix)
     for problem in problems:
@@ -117,13 +119,14 @@ def _validate(config: Config, record, specs: list) -> None:
 
 
 def _change(config: Config, name: str, action: str, specs: list, notify, apply):
-    layout = layout_for(config)
+    tree = tree_for(config)
+    layout = tree.layout
     load_record(layout, name)
-    with locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
+    with tree.lock(name, config["lock_timeout"]):
         record = load_record(layout, name)
         if record.adopted:
             raise PyenvmodError(f"{name!r} was adopted: pyenvmod does not change it; change it with its own tools, "
-                                f"then run 'pyenvmod module {name}'")
+                                f"then run 'pyenvmod module {shlex.quote(name)}'")
         if not os.path.isfile(os.path.join(record.prefix, "bin", "python")):
             raise PyenvmodError(f"the environment {name!r} at {record.prefix} is missing or broken; "
                                 f"see 'pyenvmod list'")

@@ -1,25 +1,28 @@
 """Regenerate the modulefiles of an existing environment (after a template or config change)."""
 
 import os
+import shlex
 
-from pyenvmod import locking, modulefiles, stacking
+from pyenvmod import modulefiles, stacking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.operations.common import layout_for, load_record
+from pyenvmod.operations.common import load_record, tree_for
 
 
 def regenerate(config: Config, name: str) -> list:
-    layout = layout_for(config)
-    load_record(layout, name)  # validates the name and fails clearly before anything is touched
-    layout.ensure(shared=bool(config.group))
-    with locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
+    tree = tree_for(config)
+    layout = tree.layout
+    load_record(layout, name)  # validates the name and the record's paths before anything is touched
+    tree.ensure()
+    with tree.lock(name, config["lock_timeout"]):
         record = load_record(layout, name)
         if not os.path.isdir(record.prefix):
             raise PyenvmodError(
                 f"the environment {name!r} is missing at {record.prefix}; "
-                f"recreate it or run 'pyenvmod delete {name}'"
+                f"recreate it or run 'pyenvmod delete {shlex.quote(name)}'"
             )
         base_site = (str(stacking.site_packages(record.extends["prefix"], record.extends["python"]))
                      if record.extends else None)
-        hook = [] if record.adopted else stacking.install_hook(record.prefix, record.python, base_site)
+        hook = [] if record.adopted else stacking.install_hook(record.prefix, record.python, base_site,
+                                                               inside=layout.root)
         return hook + modulefiles.write(layout, record, modulefiles.options_from(config))

@@ -6,22 +6,24 @@ and only then are the two folders swapped. A failed rebuild removes the new fold
 leaves the working environment untouched.
 """
 
+import os
+import shlex
 from datetime import datetime, timezone
 
-from pyenvmod import files, history, locking, metadata, modulefiles, proc, pythons, sources, stacking
+from pyenvmod import files, history, modulefiles, proc, pythons, sources, stacking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.operations.common import backend_for, layout_for, load_record
+from pyenvmod.operations.common import backend_for, load_record, tree_for
 from pyenvmod.operations.packages import pins, snapshot
 
 SEEDED = ("pip",)  # comes with the new environment itself
 
 
 def rollback(config: Config, name: str, to: int, notify=lambda m: None):
-    layout = layout_for(config)
+    tree = tree_for(config)
+    layout = tree.layout
     load_record(layout, name)
-    with proc.interrupts_raise(), locking.locked(layout.lock_file(name), config["lock_timeout"],
-                                                 f"environment {name!r}"):
+    with proc.interrupts_raise(), tree.lock(name, config["lock_timeout"]):
         record = load_record(layout, name)
         if record.adopted:
             raise PyenvmodError(f"{name!r} was adopted: pyenvmod does not change it, so it cannot roll it back")
@@ -31,11 +33,13 @@ def rollback(config: Config, name: str, to: int, notify=lambda m: None):
         entries = {e["n"]: e for e in history.entries(layout, name)}
         if to not in entries:
             known = ", ".join(map(str, sorted(entries))) or "none"
-            raise PyenvmodError(f"{name!r} has no history entry {to} (entries: {known}); see 'pyenvmod history {name}'")
+            raise PyenvmodError(f"{name!r} has no history entry {to} (entries: {known}); "
+                                f"see 'pyenvmod history {shlex.quote(name)}'")
         target = entries[to]
-        prefix = layout.prefix(name)
+        prefix = tree.prefix(name)
         staging = layout.envs_dir / f".{name}.rollback"
-        files.remove_inside(staging, layout.root)  # a leftover of an interrupted rollback
+        tree.check_dir(layout.envs_dir)
+        tree.remove(staging)  # a leftover of an interrupted rollback
         backend = backend_for(config, record.backend, record.channels)
         base = pythons.probe(record.base_python)
         if base is None or base.major_minor != ".".join(record.python.split(".")[:2]):
@@ -48,24 +52,27 @@ def rollback(config: Config, name: str, to: int, notify=lambda m: None):
             backend.create(staging, base, prompt=name)
             base_site = (str(stacking.site_packages(record.extends["prefix"], record.extends["python"]))
                          if record.extends else None)
-            stacking.install_hook(str(staging), record.python, base_site)
+            stacking.install_hook(str(staging), record.python, base_site, inside=layout.root)
             if pinned:
                 backend.install(staging, pinned, layered=bool(record.extends), no_binary=record.no_binary)
             files.replace_in_text_files(staging / "bin", str(staging), str(prefix))
             files.replace_in_text_files(staging, str(staging), str(prefix))  # pyvenv.cfg
             files.no_world_write(staging)
         except BaseException:
-            files.remove_inside(staging, layout.root)
+            tree.remove(staging)
             raise
+        tree.check_dir(layout.envs_dir)
+        if os.path.islink(prefix) or os.path.islink(staging):
+            raise PyenvmodError(f"{prefix} or {staging} was replaced by a symlink meanwhile; nothing was swapped")
         files.exchange(prefix, staging)  # the rebuilt state is now at prefix, the old one at staging
         try:
             snapshot(record, backend)
             record.requested = list(target.get("requested", record.requested))
             record.updated = datetime.now(timezone.utc).isoformat(timespec="seconds")
             modulefiles.write(layout, record, modulefiles.options_from(config))
-            metadata.write(layout.meta_file(name), record)
+            tree.write_record(record)
             history.add(layout, name, "rollback", [f"--to {to}"], record.packages, record.requested,
                         record.sources)
         finally:
-            files.remove_inside(staging, layout.root)
+            tree.remove(staging)
     return record
