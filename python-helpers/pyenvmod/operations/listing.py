@@ -48,8 +48,9 @@ def entries(config: Config) -> list[Entry]:
         try:
             names.validate(name)
         except PyenvmodError:
-            result.append(Entry(name, None, [f"{layout.base} holds files of an invalid environment name "
-                                             f"{name!r} ({names.RULE}); remove them by hand"], "broken"))
+            found = [str(p) for p in (layout.meta_file(name), layout.prefix(name)) if os.path.lexists(p)]
+            result.append(Entry(name, None, [f"not a valid environment name ({names.RULE}); pyenvmod does not "
+                                             f"touch it: remove it by hand (rm -r {shlex.join(found)})"], "broken"))
             continue
         meta_file = layout.meta_file(name)
         if not os.path.lexists(meta_file):
