@@ -94,6 +94,8 @@ def main(argv=None) -> int:
 
         config.GROUP["spec"] = args.group
         os.umask(0o002)  # group-writable for the maintainers, never world-writable
+    else:
+        os.umask(os.umask(0) | 0o002)  # never world-writable, whatever the umask (helpers such as pip too)
     try:
         return args.run(args) or 0
     except PyenvmodError as exc:
