@@ -42,7 +42,8 @@ def find_base(layout: Layout, spec: str) -> tuple[metadata.EnvRecord, Path]:
         try:
             tree = Tree.of_prefix(prefix)
         except PyenvmodError as exc:
-            raise PyenvmodError(f"--extends {spec}: {exc.message}; give the name of one of your environments "
+            raise PyenvmodError(f"--extends {spec}: not an environment made by pyenvmod ({exc.message}); "
+                                "give the name of one of your environments "
                                 "or the folder of a pyenvmod environment") from None
         meta = tree.layout.meta_file(prefix.name)
         try:
