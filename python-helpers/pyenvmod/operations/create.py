@@ -149,6 +149,8 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             else:
                 notify(f"creating {name!r} with {backend_name} from Python {base.version} ({base.executable})")
                 backend.create(prefix, base, prompt=name)
+            if os.path.islink(prefix):  # swapped for a link while the helper ran: never built upon
+                raise PyenvmodError(f"{prefix} was replaced by a symlink during the create; nothing was kept")
             version = backend.python_version(prefix)
             base_site = str(stacking.site_packages(layered_on.prefix, layered_on.python)) if layered_on else None
             stacking.install_hook(str(prefix), version, base_site, inside=layout.root)
