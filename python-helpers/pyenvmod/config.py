@@ -107,14 +107,54 @@ def site_file() -> Path:
     return Path(os.environ.get(ENV_PREFIX + "SITE_CONFIG") or SITE_FILE)
 
 
+# A configuration is a few dozen values; YAML aliases nested in each other ("billion laughs")
+# expand exponentially, so the expanded size is counted on the parsed nodes before anything is built.
+MAX_VALUES = 10_000
+MAX_BYTES = 1_000_000
+
+
+def _expanded_size(node, cap: int) -> int:
+    """How many values ``node`` stands for once its aliases are expanded (stops counting past ``cap``)."""
+    sizes = {}
+
+    def size(n, depth=0):
+        if id(n) in sizes:
+            return sizes[id(n)]
+        if depth > 100:  # deeper than any configuration: count it as too big
+            return cap + 1
+        total = 1
+        children = n.value if isinstance(n.value, list) else []
+        for child in children:
+            for part in (child if isinstance(child, tuple) else (child,)):
+                total += size(part, depth + 1)
+                if total > cap:
+                    break
+            if total > cap:
+                break
+        sizes[id(n)] = total
+        return total
+
+    return size(node)
+
+
 def _read_file(path: Path):
     """Yield (key, value, line) from a YAML mapping file; errors name the file and line."""
+    from pyenvmod import private_files
+
+    private_files.check(path, "configuration file")
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise PyenvmodError(f"{path}: larger than {MAX_BYTES // 1000} kB, which no configuration is; "
+                                "point PYENVMOD_SITE_CONFIG or XDG_CONFIG_HOME at the right file")
+        text = data.decode("utf-8")
     except FileNotFoundError:
         return
     except OSError as exc:
         raise PyenvmodError(f"cannot read configuration file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise PyenvmodError(f"{path}: not UTF-8 text; fix the configuration file") from None
     import yaml  # only when a file exists: most commands start without it
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -126,6 +166,9 @@ def _read_file(path: Path):
         return
     if not isinstance(node, yaml.MappingNode):
         raise PyenvmodError(f"{path}: the configuration must be a mapping of keys to values")
+    if _expanded_size(node, MAX_VALUES) > MAX_VALUES:
+        raise PyenvmodError(f"{path}: the configuration expands to more than {MAX_VALUES} values (YAML aliases "
+                            "repeated inside each other?); write the values out without '*' aliases")
     loader = yaml.SafeLoader("")
     for key_node, value_node in node.value:
         line = key_node.start_mark.line + 1
