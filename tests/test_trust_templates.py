@@ -127,3 +127,24 @@ def test_modest_aliases_still_work(cli, tmp_path):
     write(tmp_path / "no-site-config.yaml", "no_binary: &mpi [mpi4py, h5py]\ncapture_exclude: [StdEnv]\n")
     shown = json.loads(cli("config", "show", "--json").stdout)
     assert shown["no_binary"]["value"] == ["mpi4py", "h5py"]
+
+
+def test_an_alias_bomb_in_an_environment_spec_fails_fast(cli, root, tmp_path):
+    spec = write(tmp_path / "environment.yml", bomb().replace("no_binary:", "name: x\ndependencies:"))
+    try:
+        result = cli("create", "x", "--file", spec, check=False, timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the alias bomb was expanded")
+    assert_one_line_error(result, str(spec), "more than 100000 values")
+    assert leftovers(root) == []
+
+
+def test_an_alias_bomb_in_condarc_fails_fast(cli, root, tmp_path):
+    condarc = write(tmp_path / "condarc", bomb().replace("no_binary:", "channels:"))
+    try:
+        result = cli("create", "x", "--backend", "conda", "-p", "python", check=False, timeout=20,
+                     extra_env={"CONDARC": str(condarc)})
+    except subprocess.TimeoutExpired:
+        pytest.fail("the alias bomb was expanded")
+    assert_one_line_error(result, str(condarc), "more than 10000 values")
+    assert leftovers(root) == []

@@ -107,34 +107,9 @@ def site_file() -> Path:
     return Path(os.environ.get(ENV_PREFIX + "SITE_CONFIG") or SITE_FILE)
 
 
-# A configuration is a few dozen values; YAML aliases nested in each other ("billion laughs")
-# expand exponentially, so the expanded size is counted on the parsed nodes before anything is built.
+# A configuration is a few dozen values (see yaml_files for the alias bombs this stops)
 MAX_VALUES = 10_000
 MAX_BYTES = 1_000_000
-
-
-def _expanded_size(node, cap: int) -> int:
-    """How many values ``node`` stands for once its aliases are expanded (stops counting past ``cap``)."""
-    sizes = {}
-
-    def size(n, depth=0):
-        if id(n) in sizes:
-            return sizes[id(n)]
-        if depth > 100:  # deeper than any configuration: count it as too big
-            return cap + 1
-        total = 1
-        children = n.value if isinstance(n.value, list) else []
-        for child in children:
-            for part in (child if isinstance(child, tuple) else (child,)):
-                total += size(part, depth + 1)
-                if total > cap:
-                    break
-            if total > cap:
-                break
-        sizes[id(n)] = total
-        return total
-
-    return size(node)
 
 
 def _read_file(path: Path):
@@ -166,9 +141,10 @@ def _read_file(path: Path):
         return
     if not isinstance(node, yaml.MappingNode):
         raise PyenvmodError(f"{path}: the configuration must be a mapping of keys to values")
-    if _expanded_size(node, MAX_VALUES) > MAX_VALUES:
-        raise PyenvmodError(f"{path}: the configuration expands to more than {MAX_VALUES} values (YAML aliases "
-                            "repeated inside each other?); write the values out without '*' aliases")
+    from pyenvmod import yaml_files
+
+    if yaml_files.expanded_size(node, MAX_VALUES) > MAX_VALUES:
+        raise yaml_files.too_big(path, MAX_VALUES)
     loader = yaml.SafeLoader("")
     for key_node, value_node in node.value:
         line = key_node.start_mark.line + 1
