@@ -215,3 +215,15 @@ def test_pip_layout_rules(tmp_path, layout, reason):
             (cache / bucket / child).mkdir()
     why = caches.refusal(cache, "pip", home=tmp_path / "home")
     assert why == reason if reason is None else reason in why
+
+
+def test_conda_package_folder_needs_its_urls_txt(tmp_path):
+    pkgs = tmp_path / "pkgs"
+    (pkgs / "numpy-1.26.4-py312h0_0" / "info").mkdir(parents=True)
+    (pkgs / "numpy-1.26.4-py312h0_0" / "info" / "index.json").write_text("{}")
+    (pkgs / "numpy-1.26.4-py312h0_0.conda").write_text("")
+    (pkgs / "notes.txt").write_text("mine\n")
+    assert "urls.txt" in caches.refusal(pkgs, "conda", home=tmp_path / "home")
+    (pkgs / "urls.txt").write_text("")
+    assert caches.empty(pkgs, "conda", home=tmp_path / "home") == f"emptied {pkgs}"
+    assert sorted(p.name for p in pkgs.iterdir()) == ["notes.txt", "urls.txt"], "only conda's packages went"
