@@ -148,3 +148,40 @@ def test_an_alias_bomb_in_condarc_fails_fast(cli, root, tmp_path):
         pytest.fail("the alias bomb was expanded")
     assert_one_line_error(result, str(condarc), "more than 10000 values")
     assert leftovers(root) == []
+
+
+def test_a_configuration_file_owned_by_someone_else_is_refused(cli, tmp_path):
+    user = write(tmp_path / "home" / ".config" / "pyenvmod" / "config.yaml", "backend: venv\n")
+    os.chown(user, 65534, 65534)  # nobody: planted in the user's folder
+    assert_one_line_error(cli("list", check=False), f"configuration file {user} belongs to nobody")
+    os.chown(user, os.getuid(), os.getgid())
+    assert cli("list").returncode == 0
+
+
+def test_a_configuration_file_planted_in_a_sticky_shared_folder_is_refused(cli, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)  # like /tmp: anyone can create a file there
+    site = write(shared / "site.yaml", "backend: venv\n")
+    os.chown(site, 65534, 65534)
+    result = cli("list", check=False, extra_env={"PYENVMOD_SITE_CONFIG": str(site)})
+    assert_one_line_error(result, f"configuration file {site} belongs to nobody")
+    os.chown(site, 0, 0)  # the same file from root: the sticky folder protects it
+    assert cli("list", extra_env={"PYENVMOD_SITE_CONFIG": str(site)}).returncode == 0
+
+
+def test_a_site_account_may_own_its_folder_and_files(cli, tmp_path):
+    folder = tmp_path / "apps"
+    folder.mkdir()
+    site = write(folder / "site.yaml", "backend: venv\n")
+    for path in (folder, site):
+        os.chown(path, 65534, 65534)
+    assert '"venv"' in cli("config", "show", extra_env={"PYENVMOD_SITE_CONFIG": str(site)}).stdout
+
+
+def test_a_configuration_file_in_a_folder_others_can_write_is_refused(cli, tmp_path):
+    user = write(tmp_path / "home" / ".config" / "pyenvmod" / "config.yaml", "backend: venv\n")
+    chgrp_users(user.parent)
+    user.parent.chmod(0o775)  # the group could replace the file
+    assert_one_line_error(cli("list", check=False), f"the folder {user.parent} holding the configuration file",
+                          f"chmod go-w {user.parent}")
