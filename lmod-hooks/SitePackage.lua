@@ -15,7 +15,8 @@ pyenvmod.setup{
     conda_warning = true,    -- warn when a conda environment is active at load
     avail_label   = true,    -- own heading for pyenvmod trees in `module avail`
     hide_foreign  = true,    -- hide/refuse modules built for another arch/OS
-    usage_log     = false,   -- false, "syslog", or "/path/to/pyenv-usage.log"
+    usage_log     = false,   -- false, "syslog" (recommended), or "/path/to/pyenv-usage.log"
+                             -- (a file the site created: see the admin guide, "The usage log")
 }
 
 -- pyenvmod.chain_file("/etc/lmod/SitePackage.lua")

@@ -13,8 +13,9 @@
 --                  labels only with LMOD_AVAIL_STYLE=grouped:system or similar)
 --   hide_foreign   hide modules built for another CPU architecture / OS than this
 --                  node's, and refuse to load them with where they were built
---   usage_log      false (default), "syslog", or a file path: one line per
---                  pyenv/* load
+--   usage_log      false (default), "syslog" (recommended), or the path of a
+--                  file the site created (never created here): one line per
+--                  pyenv/* load; syslog_socket: logger's socket (default /dev/log)
 --
 -- Chaining: Lmod 8.6 keeps one function per hook name. Requiring this file
 -- wraps hook.register so that every function registered for a name (by this
@@ -159,14 +160,123 @@ local function shell_quote(text)
     return "'" .. tostring(text):gsub("'", "'\\''") .. "'"
 end
 
-local function log_usage(where, full_name, fn)
-    local line = string.format("%s user=%s host=%s module=%s file=%s", os.date("!%Y-%m-%dT%H:%M:%SZ"),
-        os.getenv("USER") or "?", os.getenv("HOSTNAME") or "?", full_name, fn or "?")
-    if where == "syslog" then
-        os.execute("logger -t pyenvmod -- " .. shell_quote(line) .. " >/dev/null 2>&1")
+--------------------------------------------------------------------------------
+-- Usage log: one line per pyenv/* load. Who and where come from the kernel (the
+-- real uid, the node's host name), never from USER or HOSTNAME, which anyone can
+-- set; every value is escaped, so a module name cannot forge fields or lines. A
+-- log file is only appended to, never created (whoever created it would own it);
+-- when it cannot be written the line goes to syslog, with the reason, and if
+-- syslog fails too the user is told once. Logging never fails a load.
+--------------------------------------------------------------------------------
+local function try_require(name)
+    local ok, module = pcall(require, name)
+    if ok and type(module) == "table" then return module end
+    return nil
+end
+
+local function first_line_of_command(command)
+    local ok, p = pcall(io.popen, command .. " 2>/dev/null")
+    if not ok or not p then return nil end
+    local line = p:read("*l")
+    p:close()
+    return line
+end
+
+-- A field value: printable ASCII without spaces or '=', anything else as %XX; at most 512 bytes.
+function M.field(value)
+    local text = tostring(value == nil and "?" or value):sub(1, 512)
+    if text == "" then return "?" end
+    return (text:gsub("[^%w%._/+:@,%-]", function(c) return string.format("%%%02X", c:byte()) end))
+end
+
+local identity_cache
+-- (uid, user name, host name) of the process running Lmod, from the kernel.
+function M.identity()
+    if identity_cache then return identity_cache end
+    local uid
+    for _, line in ipairs(read_lines("/proc/self/status") or {}) do
+        uid = uid or line:match("^Uid:%s*(%d+)")
+    end
+    local unistd = try_require("posix.unistd")
+    if not uid and unistd and unistd.getuid then uid = tostring(unistd.getuid()) end
+    uid = uid or first_line_of_command("id -u")
+    local name
+    local pwd = try_require("posix.pwd")
+    if uid and pwd and pwd.getpwuid then
+        local entry = pwd.getpwuid(tonumber(uid))
+        name = entry and entry.pw_name
+    end
+    if uid and not name then
+        for _, line in ipairs(read_lines("/etc/passwd") or {}) do
+            local n, id = line:match("^([^:]*):[^:]*:(%d+):")
+            if id == uid then name = n; break end
+        end
+    end
+    if uid and not name then name = first_line_of_command("id -nu " .. uid) end
+    local host = (read_lines("/proc/sys/kernel/hostname") or {})[1]
+    if not host or host == "" then
+        local posix = try_require("posix")
+        if posix and posix.uname then host = posix.uname("%n") end
+    end
+    if not host or host == "" then host = first_line_of_command("uname -n") end
+    identity_cache = { uid = uid, user = name, host = host }
+    return identity_cache
+end
+
+local function executed(a, _, code)   -- os.execute's result, Lua 5.1 and 5.2+
+    if type(a) == "number" then return a == 0 end
+    return a == true and (code == nil or code == 0)
+end
+
+local function to_syslog(text, socket)
+    -- util-linux logger exits 0 when it cannot reach the socket unless asked to say so
+    local command = "logger --socket-errors=on -t pyenvmod "
+    if socket then command = command .. "-u " .. shell_quote(socket) .. " " end
+    return executed(os.execute(command .. "-- " .. shell_quote(text) .. " >/dev/null 2>&1"))
+end
+
+-- Why a log file cannot be appended to, or nil once the line is written.
+local function append(path, line)
+    local stat = try_require("posix.sys.stat")
+    if stat and stat.lstat then
+        local st = stat.lstat(path)
+        if not st then return "it does not exist" end
+        local link = stat.S_ISLNK(st.st_mode)
+        if link == true or (type(link) == "number" and link ~= 0) then return "it is a symbolic link" end
     else
-        local f = io.open(where, "a")
-        if f then f:write(line, "\n"); f:close() end
+        local probe, _, code = io.open(path, "r")
+        if probe then probe:close() elseif code == 2 then return "it does not exist" end
+    end
+    local f, err = io.open(path, "a")
+    if not f then return (tostring(err):gsub("^.-: ", "")) end
+    local ok, werr = f:write(line, "\n")
+    f:close()
+    if not ok then return tostring(werr) end
+    return nil
+end
+
+local said = {}   -- each problem is told once per Lmod process
+local function once(key, text, tell)
+    if said[key] then return end
+    said[key] = true
+    tell(text)
+end
+
+local function log_usage(opts, full_name, fn)
+    local who = M.identity()
+    local line = string.format("%s user=%s uid=%s host=%s module=%s file=%s", os.date("!%Y-%m-%dT%H:%M:%SZ"),
+        M.field(who.user), M.field(who.uid), M.field(who.host), M.field(full_name), M.field(fn))
+    local where = opts.usage_log
+    if where ~= "syslog" then
+        local problem = append(where, line)
+        if not problem then return end
+        once("file", "cannot write the usage log " .. where .. " (" .. problem:gsub("%c", " ")
+            .. "); logging to syslog instead: create it as the pyenvmod admin guide says",
+            function(text) to_syslog(text, opts.syslog_socket) end)
+    end
+    if not to_syslog(line, opts.syslog_socket) then
+        once("syslog", "pyenvmod: this load of " .. full_name .. " could not be logged (usage log "
+            .. tostring(where) .. ", then syslog); please tell your site's support", LmodMessage)
     end
 end
 
@@ -195,7 +305,13 @@ function M.setup(options)
             -- a message, not LmodWarning: a warning would make `module load` exit non-zero
             LmodMessage("WARNING: " .. conda_message())
         end
-        if opts.usage_log then log_usage(opts.usage_log, t.modFullName, t.fn) end
+        if opts.usage_log then
+            local ok, err = pcall(log_usage, opts, t.modFullName, t.fn)   -- never fails the load
+            if not ok then
+                once("error", "pyenvmod: the usage log failed (" .. tostring(err) .. "); the module is loaded",
+                     LmodMessage)
+            end
+        end
     end)
 
     if opts.hide_foreign then

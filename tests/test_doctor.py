@@ -46,8 +46,8 @@ def test_packages_in_the_user_site(doc, home):
 
 def test_caches_in_home_with_size_and_fix(cli, doc, home):
     cache = home / ".cache" / "pip"
-    (cache / "http").mkdir(parents=True)
-    (cache / "http" / "blob").write_bytes(b"x" * 300_000)
+    (cache / "http-v2" / "a").mkdir(parents=True)  # pip's layout: --fix empties only a provable cache
+    (cache / "http-v2" / "a" / "blob").write_bytes(b"x" * 300_000)
     _, findings, _ = doc(PIP_CACHE_DIR=str(cache))
     (f,) = [f for f in checks(findings, "caches") if "pip cache" in f["message"]]
     assert "293.0 KB" in f["message"] and "free" in f["message"] and f["fixable"]

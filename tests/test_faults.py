@@ -41,6 +41,14 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
+def build_died_with_pyenvmod(marker):
+    """After kill -9 of pyenvmod, the package build it started does not go on (see test_trust_helpers)."""
+    deadline = time.monotonic() + 10
+    while pid_alive(int(marker.read_text())) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not pid_alive(int(marker.read_text())), "the build outlived pyenvmod"
+
+
 @pytest.mark.parametrize("backend", ["uv", "venv"])
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 128 + signal.SIGTERM),
                                       (signal.SIGHUP, 128 + signal.SIGHUP)])
@@ -67,7 +75,7 @@ def test_killed_create_is_reported_then_cleaned(cli, env, root, tmp_path):
     wait_for(marker, proc)
     proc.kill()
     proc.wait()
-    os.kill(int(marker.read_text()), signal.SIGKILL)  # the orphaned build, as a user's Ctrl-\ would leave
+    build_died_with_pyenvmod(marker)
     (entry,) = json.loads(cli("list", "--json").stdout)
     assert entry["name"] == "alpha" and entry["health"] == "incomplete"
     assert "interrupted create" in entry["problems"][0]
@@ -84,7 +92,7 @@ def test_leftover_can_be_deleted(cli, env, root, tmp_path):
     wait_for(marker, proc)
     proc.kill()
     proc.wait()
-    os.kill(int(marker.read_text()), signal.SIGKILL)
+    build_died_with_pyenvmod(marker)
     cli("delete", "alpha", "--yes")
     assert leftovers(root) == [] and json.loads(cli("list", "--json").stdout) == []
 

@@ -4,6 +4,7 @@ The same behaviours run in real Lmod in test_hooks_real.py.
 """
 
 import importlib
+import os
 
 import pytest
 
@@ -134,12 +135,17 @@ def test_node_platform_follows_os_release_without_override(runtime, tmp_path):
 
 
 def test_usage_log_to_a_file(runtime, trees, tmp_path):
+    import pwd
+    import socket
+
     log = tmp_path / "usage.log"
+    log.write_text("")  # the site creates it; the hook never does (see test_usage_log.py)
     h = hooks(runtime, f'{{usage_log = "{log}"}}', HOSTNAME="node01")
     load(h, trees[NODE])
     load(h, trees[NODE], "gcc/13.2")
     (line,) = log.read_text().splitlines()
-    assert "user=alice" in line and "host=node01" in line and "module=pyenv/mylab/py3.12" in line
+    assert f"user={pwd.getpwuid(os.getuid()).pw_name}" in line and "module=pyenv/mylab/py3.12" in line
+    assert f"host={socket.gethostname()}" in line, "the host from the kernel, not HOSTNAME"
 
 
 def test_usage_log_is_off_by_default(runtime, trees, tmp_path):

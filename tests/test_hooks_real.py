@@ -87,12 +87,16 @@ def site_package(tmp_path, hooks_dir, body):
 
 
 def test_usage_log_to_a_file(lmod, env, trees, hooks_dir, tmp_path):
+    import os
+    import pwd
+
     log = tmp_path / "usage.log"
+    log.write_text("")  # the site creates it; the hook never does (see test_usage_log.py)
     folder = site_package(tmp_path, hooks_dir, f'require("pyenvmod_hooks").setup{{usage_log = "{log}"}}')
     result = lmod_run(lmod, env, trees, "module load pyenv/alpha", folder)
     assert result.returncode == 0, result.stderr
     (line,) = log.read_text().splitlines()
-    assert "module=pyenv/alpha/py" in line and f"user={env['USER']}" in line
+    assert "module=pyenv/alpha/py" in line and f"user={pwd.getpwuid(os.getuid()).pw_name}" in line
 
 
 def test_a_sites_existing_hooks_chain_with_ours(lmod, env, trees, hooks_dir, tmp_path):

@@ -107,14 +107,29 @@ def site_file() -> Path:
     return Path(os.environ.get(ENV_PREFIX + "SITE_CONFIG") or SITE_FILE)
 
 
+# A configuration is a few dozen values (see yaml_files for the alias bombs this stops)
+MAX_VALUES = 10_000
+MAX_BYTES = 1_000_000
+
+
 def _read_file(path: Path):
     """Yield (key, value, line) from a YAML mapping file; errors name the file and line."""
+    from pyenvmod import private_files
+
+    private_files.check(path, "configuration file")
     try:
-        text = path.read_text(encoding="utf-8")
+        with open(path, "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:
+            raise PyenvmodError(f"{path}: larger than {MAX_BYTES // 1000} kB, which no configuration is; "
+                                "point PYENVMOD_SITE_CONFIG or XDG_CONFIG_HOME at the right file")
+        text = data.decode("utf-8")
     except FileNotFoundError:
         return
     except OSError as exc:
         raise PyenvmodError(f"cannot read configuration file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise PyenvmodError(f"{path}: not UTF-8 text; fix the configuration file") from None
     import yaml  # only when a file exists: most commands start without it
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -126,6 +141,10 @@ def _read_file(path: Path):
         return
     if not isinstance(node, yaml.MappingNode):
         raise PyenvmodError(f"{path}: the configuration must be a mapping of keys to values")
+    from pyenvmod import yaml_files
+
+    if yaml_files.expanded_size(node, MAX_VALUES) > MAX_VALUES:
+        raise yaml_files.too_big(path, MAX_VALUES)
     loader = yaml.SafeLoader("")
     for key_node, value_node in node.value:
         line = key_node.start_mark.line + 1

@@ -1,11 +1,79 @@
-"""Running helper programs (uv, pip, python): output captured, children stopped on interrupt."""
+"""Running helper programs (uv, pip, python): output captured, children stopped on interrupt,
+and never outliving pyenvmod.
+
+A helper killed with pyenvmod would otherwise go on installing into a folder that the next
+create of that name hands to a new environment. So each helper is asked by the kernel to
+die with pyenvmod (PR_SET_PDEATHSIG), and a watchdog process, started once, kills what is
+left of every helper's process group (a package build, say) when pyenvmod ends, even by
+``kill -9``.
+"""
 
 import os
 import signal
 import subprocess
+import sys
 from contextlib import contextmanager
 
 from pyenvmod.errors import Interrupted, PyenvmodError
+
+PR_SET_PDEATHSIG = 1
+
+# The watchdog: reads "+PGID" / "-PGID" lines from pyenvmod; when the pipe closes (pyenvmod
+# ended, however), kills the process groups still registered.
+_WATCHDOG = """
+import os, signal, sys
+groups = set()
+for line in sys.stdin:
+    try:
+        n = int(line)
+    except ValueError:
+        continue
+    if n > 0:
+        groups.add(n)
+    else:
+        groups.discard(-n)
+for g in groups:
+    try:
+        os.killpg(g, signal.SIGKILL)
+    except OSError:
+        pass
+"""
+_watchdog = None  # the Popen of this process's watchdog, once started
+
+
+def _tell_watchdog(line: str) -> None:
+    global _watchdog
+    if _watchdog is None or _watchdog.pid is None:
+        try:
+            _watchdog = subprocess.Popen([sys.executable, "-I", "-S", "-c", _WATCHDOG], stdin=subprocess.PIPE,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                         start_new_session=True, text=True, bufsize=1)
+        except OSError:
+            _watchdog = False
+    if not _watchdog:
+        return
+    try:
+        _watchdog.stdin.write(line + "\n")
+        _watchdog.stdin.flush()
+    except (OSError, ValueError):  # the watchdog is gone: the kernel's PDEATHSIG still holds
+        pass
+
+
+def _die_with(parent: int):
+    """For the child, before exec: the kernel kills it when ``parent`` dies."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (ImportError, OSError, AttributeError):  # not Linux: the watchdog alone
+        return None
+
+    def arm():
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:  # pyenvmod died before the request took effect
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return arm
 
 
 def run(cmd, *, env=None, what: str, timeout: float | None = None) -> subprocess.CompletedProcess:
@@ -13,7 +81,8 @@ def run(cmd, *, env=None, what: str, timeout: float | None = None) -> subprocess
 
     The child runs in its own session, so that on an interrupt we can stop it and
     everything it started (a package build, say) before the interrupt goes on: no
-    helper keeps writing into a folder that is being cleaned up.
+    helper keeps writing into a folder that is being cleaned up. If pyenvmod is killed
+    outright, the kernel kills the child and the watchdog its session's group.
     """
     try:
         proc = subprocess.Popen(
@@ -25,9 +94,11 @@ def run(cmd, *, env=None, what: str, timeout: float | None = None) -> subprocess
             text=True,
             errors="replace",
             start_new_session=True,
+            preexec_fn=_die_with(os.getpid()),
         )
     except OSError as exc:
         raise PyenvmodError(f"cannot run {what} ({cmd[0]}): {exc.strerror}") from None
+    _tell_watchdog(f"+{proc.pid}")  # its session's process group has the helper's pid
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -36,6 +107,8 @@ def run(cmd, *, env=None, what: str, timeout: float | None = None) -> subprocess
     except BaseException:
         _stop(proc)
         raise
+    finally:
+        _tell_watchdog(f"-{proc.pid}")
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 

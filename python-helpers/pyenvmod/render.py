@@ -44,12 +44,29 @@ def template_dirs(extra=()) -> list[Path]:
 
 
 def environment(extra_dirs=()):
+    """A sandboxed Jinja environment: a template reaches only the values it is given, never
+    Python's internals (os, subprocess...); site and user template folders must be private."""
     import jinja2
+    from jinja2.sandbox import SandboxedEnvironment
+
+    from pyenvmod import private_files
+
+    for folder in extra_dirs:
+        private_files.check(folder, "template folder")
+
+    class CheckedLoader(jinja2.FileSystemLoader):
+        """Site and user templates, each refused when others than its owner may write it."""
+
+        def get_source(self, environment, template):
+            source, filename, uptodate = super().get_source(environment, template)
+            private_files.check(filename, "template")
+            return source, filename, uptodate
 
     builtin = jinja2.FileSystemLoader(str(resources.data_dir("templates")))
-    env = jinja2.Environment(
+    env = SandboxedEnvironment(
         loader=jinja2.ChoiceLoader([
-            jinja2.FileSystemLoader([str(p) for p in template_dirs(extra_dirs)]),
+            CheckedLoader([str(p) for p in extra_dirs]),
+            builtin,
             jinja2.PrefixLoader({"builtin": builtin}),
         ]),
         undefined=jinja2.StrictUndefined,

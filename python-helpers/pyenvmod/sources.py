@@ -2,12 +2,11 @@
 translated for every backend (pip reads PIP_*; uv reads neither pip.conf nor PIP_*, so it
 gets UV_* variables; both get the same index)."""
 
+import os
+
 from pyenvmod.errors import PyenvmodError
 
 DEFAULT_INDEX = "https://pypi.org/simple"
-# variables through which a user's own settings could add other sources
-_PIP = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_FIND_LINKS", "PIP_NO_INDEX")
-_UV = ("UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_INDEX", "UV_FIND_LINKS", "UV_NO_INDEX")
 
 
 def _allowed(url: str, allowed: list) -> bool:
@@ -44,16 +43,32 @@ def check_channels(config, channels) -> None:
                                 f"the site allows: {', '.join(allowed)}")
 
 
+# Under a policy, the only variables of pip's and uv's own that pass: they tune how a helper
+# downloads, never where from. Every other PIP_*/UV_* (PIP_CONSTRAINT, PIP_CONFIG_FILE,
+# UV_FIND_LINKS, UV_INDEX, ...) is dropped, and neither tool reads its configuration files.
+KEPT = frozenset({
+    "PIP_CERT", "PIP_CLIENT_CERT", "PIP_PROXY", "PIP_DEFAULT_TIMEOUT", "PIP_TIMEOUT", "PIP_RETRIES",
+    "PIP_CACHE_DIR", "PIP_NO_CACHE_DIR", "PIP_DISABLE_PIP_VERSION_CHECK", "PIP_NO_INPUT", "PIP_PROGRESS_BAR",
+    "PIP_ROOT_USER_ACTION", "PIP_NO_COLOR",
+    "UV_CACHE_DIR", "UV_NO_CACHE", "UV_NATIVE_TLS", "UV_HTTP_TIMEOUT", "UV_LINK_MODE", "UV_NO_PROGRESS",
+    "UV_CONCURRENT_DOWNLOADS", "UV_CONCURRENT_BUILDS", "UV_CONCURRENT_INSTALLS", "UV_COMPILE_BYTECODE",
+    "UV_PYTHON_DOWNLOADS",
+})
+
+
 def helper_env(config, env: dict) -> dict:
-    """``env`` for pip and uv with the configured index; under a policy, nothing else."""
+    """``env`` for pip and uv with the configured index. Under a policy (allowed_sources), pip's
+    and uv's settings come from the policy alone: their variables pass only from ``KEPT``,
+    their configuration files (pip.conf, uv.toml: user's, site's, an environment's own) are
+    not read, and the index is the policy's. The rest (PATH, compilers, modules) is kept:
+    builds from source need it, and it names no package source."""
     env = dict(env)
     policy = bool(config["allowed_sources"])
     if policy:
-        for var in (*_PIP, *_UV):
-            env.pop(var, None)
-        env["UV_NO_CONFIG"] = "1"  # a user's uv.toml could name other indexes
-        env["PIP_FIND_LINKS"] = ""  # nor may pip.conf files add sources
-        env["PIP_EXTRA_INDEX_URL"] = ""
+        for var in [v for v in env if v.startswith(("PIP_", "UV_")) and v not in KEPT]:
+            del env[var]
+        env["PIP_CONFIG_FILE"] = os.devnull  # pip then reads no configuration file at all
+        env["UV_NO_CONFIG"] = "1"
     if config["index_url"] or policy:
         index = config["index_url"] or DEFAULT_INDEX
         env["PIP_INDEX_URL"] = index

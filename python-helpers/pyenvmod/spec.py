@@ -59,8 +59,10 @@ def _from_requirements(text: str, path: str) -> Spec:
 def _from_yaml(text: str, path: str) -> Spec:
     import yaml
 
+    from pyenvmod import yaml_files
+
     try:
-        data = yaml.safe_load(text) or {}
+        data = yaml_files.load(text, path) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark else path

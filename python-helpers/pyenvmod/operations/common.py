@@ -100,10 +100,12 @@ def read_condarc() -> dict:
     used by the conda backend where pyenvmod's configuration does not say."""
     import yaml
 
+    from pyenvmod import yaml_files
+
     path = os.environ.get("CONDARC") or os.path.expanduser("~/.condarc")
     try:
         with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh) or {}
+            data = yaml_files.load(fh.read(1_000_000), path, 10_000) or {}
     except FileNotFoundError:
         return {}
     except (OSError, yaml.YAMLError) as exc:

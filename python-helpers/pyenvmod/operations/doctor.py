@@ -81,30 +81,33 @@ def check_user_site(ctx):
 
 
 def check_caches(ctx):
+    from pyenvmod import caches as caches_mod
+
     env = ctx.environ
-    caches = {
-        "pip cache": Path(env.get("PIP_CACHE_DIR") or ctx.home / ".cache" / "pip"),
-        "uv cache": Path(env.get("UV_CACHE_DIR") or ctx.home / ".cache" / "uv"),
-        "conda packages": ctx.home / ".conda" / "pkgs",
+    caches = {  # what: (folder, tool, the variable naming it)
+        "pip cache": (Path(env.get("PIP_CACHE_DIR") or ctx.home / ".cache" / "pip"), "pip", "PIP_CACHE_DIR"),
+        "uv cache": (Path(env.get("UV_CACHE_DIR") or ctx.home / ".cache" / "uv"), "uv", "UV_CACHE_DIR"),
+        "conda packages": (ctx.home / ".conda" / "pkgs", "conda", None),
     }
+    protected = [ctx.layout.root]
     out = []
-    for what, path in caches.items():
+    for what, (path, tool, var) in caches.items():
         if path.is_dir() and _under_home(ctx, path):
             size = _size(path)
             free = shutil.disk_usage(path).free
-            out.append(Finding("caches", "warning",
-                               f"{what} in your home directory: {path} holds {_human(size)} "
-                               f"({_human(free)} free on that filesystem)",
-                               "point it at project or scratch storage (the site's pip.conf, PIP_CACHE_DIR, "
-                               "UV_CACHE_DIR); --fix empties it",
-                               repair=lambda p=path: _empty(p), repair_says=f"empty the {what} {path}"))
+            message = (f"{what} in your home directory: {path} holds {_human(size)} "
+                       f"({_human(free)} free on that filesystem)")
+            fix = "point it at project or scratch storage (the site's pip.conf, PIP_CACHE_DIR, UV_CACHE_DIR)"
+            why = caches_mod.refusal(path, tool, home=ctx.home, protected=protected)
+            if why:  # only a folder that is provably the tool's cache is ever emptied
+                named = f"{var}={env[var]}" if var and env.get(var) else str(path)
+                out.append(Finding("caches", "warning", f"{message}; {named} is not a {what} that --fix may "
+                                   f"empty: {why}", f"{fix}; give {var or 'it'} a folder of its own"))
+                continue
+            out.append(Finding("caches", "warning", message, fix + "; --fix empties it",
+                               repair=lambda p=path, t=tool: caches_mod.empty(p, t, home=ctx.home, protected=protected),
+                               repair_says=f"empty the {what} {path}"))
     return out
-
-
-def _empty(folder: Path):
-    for child in folder.iterdir():
-        files.remove_inside(child, folder)
-    return f"emptied {folder}"
 
 
 def check_env_locations(ctx):

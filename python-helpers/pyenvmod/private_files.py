@@ -1,0 +1,67 @@
+"""Files pyenvmod takes code-like input from (templates, configuration) must be writable by
+their owner (and root) only, the way ssh treats its configuration: anyone else who could
+change them could change what pyenvmod writes for every user who runs it.
+
+A file or folder is accepted when it is owned by root, by the user running pyenvmod, or by
+whoever owns the folder holding it (a site's software account), and when neither it nor
+that folder can be written by a group or others (a sticky folder like /tmp protects what
+is in it; a group that is the owner's own private group is the owner)."""
+
+import os
+import stat
+
+from pyenvmod.errors import PyenvmodError
+
+
+def check(path, what: str) -> None:
+    """Refuse ``path`` (a file or folder; absent is fine) when others than its owner could change it.
+
+    ``what`` names it in the message: "template", "template folder", "configuration file"."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise PyenvmodError(f"cannot check the {what} {path}: {exc.strerror}") from None
+    _writable_by_others(st, path, f"the {what} {path}", f"chmod go-w {path}")
+    parent = os.path.dirname(os.path.abspath(path))
+    try:
+        pst = os.stat(parent)
+    except OSError:
+        return
+    if st.st_uid not in (0, os.getuid(), pst.st_uid):
+        raise PyenvmodError(f"the {what} {path} belongs to {_user(st.st_uid)}, not to you, root or the owner of "
+                            f"{parent}; pyenvmod does not read {what}s others control: remove it, or have it "
+                            "owned by root")
+    if not pst.st_mode & stat.S_ISVTX:
+        _writable_by_others(pst, parent, f"the folder {parent} holding the {what} {path}", f"chmod go-w {parent}")
+
+
+def _writable_by_others(st, path, described: str, fix: str) -> None:
+    group_may_write = st.st_mode & stat.S_IWGRP and not _private_group(st.st_uid, st.st_gid)
+    if st.st_mode & stat.S_IWOTH or group_may_write:
+        writers = "anyone" if st.st_mode & stat.S_IWOTH else "its group"
+        raise PyenvmodError(f"{described} is writable by {writers} (mode {stat.S_IMODE(st.st_mode):04o}), so "
+                            f"others could change what pyenvmod does; make it private: {fix}")
+
+
+def _user(uid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _private_group(uid: int, gid: int) -> bool:
+    """The owner's own group (named after it, nobody else in it): group-writable is then
+    owner-writable, as under a umask of 002 with user private groups (ssh accepts it too)."""
+    import grp
+    import pwd
+
+    try:
+        owner, group = pwd.getpwuid(uid).pw_name, grp.getgrgid(gid)
+    except KeyError:
+        return False
+    return group.gr_name == owner and set(group.gr_mem) <= {owner}

@@ -1,0 +1,159 @@
+"""Helpers never outlive pyenvmod (issue 12, hole 4): after ``kill -9`` of pyenvmod during an
+install, no uv, pip or package build goes on, and a new create of the same name gets only its
+own packages."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import localpkg
+
+
+def processes() -> dict:
+    """pid: (parent pid, command line) of every process."""
+    out = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                cmdline = fh.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            out[int(entry)] = (int(fields[1]), cmdline)
+    return out
+
+
+def descendants(pid: int) -> dict:
+    table, found, todo = processes(), {}, [pid]
+    while todo:
+        parent = todo.pop()
+        for child, (ppid, cmdline) in table.items():
+            if ppid == parent and child not in found:
+                found[child] = cmdline
+                todo.append(child)
+    return found
+
+
+def wait_gone(pids, timeout=15) -> list:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive = [p for p in pids if p in processes()]
+        if not alive:
+            return []
+        time.sleep(0.1)
+    return alive
+
+
+def wait_for(path: Path, proc, timeout=120):
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert proc.poll() is None, f"create ended early: {proc.communicate()}"
+        assert time.monotonic() < deadline, "the slow build never started"
+        time.sleep(0.05)
+    time.sleep(0.3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["uv", "venv"])
+def test_kill_9_during_install_then_recreate_gets_only_its_own_packages(cli, env, root, tmp_path, backend):
+    build_seconds = 6
+    requirement, marker = localpkg.slow(tmp_path / "slowpkg", build_seconds)
+    first = subprocess.Popen(["pyenvmod", "create", "alpha", "--backend", backend, "-p", requirement], env=env,
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    wait_for(marker, first)
+    helpers = descendants(first.pid)
+    assert int(marker.read_text()) in helpers, "the package build runs under pyenvmod"
+    killed_at = time.monotonic()
+    first.kill()
+    first.wait()
+    left = wait_gone(helpers)
+    assert left == [], f"helpers outlived pyenvmod: {[helpers[p] for p in left]}"
+
+    cli("create", "alpha", "--backend", backend, "-p", "six")
+    time.sleep(max(0.0, build_seconds + 3 - (time.monotonic() - killed_at)))  # past when the build would end
+    record = json.loads(next(root.glob("*/meta/alpha.json")).read_text())
+    assert "six" in record["packages"] and "slowpkg" not in record["packages"]
+    site = next(Path(record["prefix"]).glob("lib/python*/site-packages"))
+    assert not list(site.glob("slowpkg*")), "the killed create's package reached the new environment"
+    assert [c for c in (cmd for _, cmd in processes().values()) if str(tmp_path / "slowpkg") in c] == []
+    assert json.loads(cli("list", "--json").stdout)[0]["health"] == "ok"
+
+
+RUNNER = textwrap.dedent("""
+    import sys
+    from pyenvmod import proc
+    proc.run(sys.argv[1:], what="helper")
+""")
+
+
+def start_runner(*cmd, env=None):
+    """A Python process running one helper through pyenvmod's proc.run, as pyenvmod does."""
+    return subprocess.Popen([sys.executable, "-c", RUNNER, *cmd], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+
+
+def wait_children(pid, count, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = descendants(pid)
+        if len(found) >= count:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"expected {count} processes under {pid}, found {descendants(pid)}")
+
+
+def test_the_kernel_kills_the_helper_even_without_the_watchdog(tmp_path):
+    runner = start_runner("sleep", "300")
+    found = wait_children(runner.pid, 2)  # the watchdog and sleep
+    (watchdog,) = [p for p, c in found.items() if "groups = set()" in c]
+    (helper,) = [p for p, c in found.items() if c.startswith("sleep")]
+    os.kill(watchdog, signal.SIGKILL)
+    time.sleep(0.2)
+    runner.kill()
+    runner.wait()
+    assert wait_gone([helper], 5) == [], "PR_SET_PDEATHSIG did not kill the helper"
+
+
+def test_the_watchdog_kills_what_the_helper_started(tmp_path):
+    """A grandchild (a package build under uv or pip) is not covered by the kernel's request."""
+    pidfile = tmp_path / "grandchild.pid"
+    runner = start_runner("sh", "-c", f"sleep 300 & echo $! > {pidfile}; wait")
+    wait_children(runner.pid, 3)
+    while not pidfile.exists() or not pidfile.read_text().strip():
+        time.sleep(0.05)
+    grandchild = int(pidfile.read_text())
+    runner.kill()
+    runner.wait()
+    assert wait_gone([grandchild], 5) == [], "the helper's own child outlived pyenvmod"
+
+
+def test_no_watchdog_or_helper_is_left_after_a_normal_command(cli, env, tmp_path):
+    before = {p for p, (_, c) in processes().items() if "groups = set()" in c}
+    runner = start_runner("true")
+    assert runner.wait(timeout=30) == 0
+    time.sleep(0.5)
+    after = {p for p, (_, c) in processes().items() if "groups = set()" in c}
+    assert after <= before, "the watchdog outlived the process that started it"
+
+
+def test_an_interrupt_still_stops_the_whole_helper_group(tmp_path):
+    pidfile = tmp_path / "grandchild.pid"
+    runner = start_runner("sh", "-c", f"sleep 300 & echo $! > {pidfile}; wait")
+    wait_children(runner.pid, 3)
+    while not pidfile.exists() or not pidfile.read_text().strip():
+        time.sleep(0.05)
+    grandchild = int(pidfile.read_text())
+    runner.send_signal(signal.SIGINT)
+    assert runner.wait(timeout=30) != 0
+    assert wait_gone([grandchild], 5) == []
