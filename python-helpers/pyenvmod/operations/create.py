@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 from pyenvmod import (__version__, capture, files, history, locking, metadata, module_system,
                       modulefiles, names, proc, pythons, requirements, sources, stacking)
+from pyenvmod import tombstones
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import packages as packages_op
@@ -113,7 +114,8 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 f"or run 'pyenvmod delete {name}' first"
             )
         prefix = layout.prefix(name)
-        if os.path.lexists(prefix) or os.path.lexists(layout.module_dir(name)):
+        if os.path.lexists(prefix) or (os.path.lexists(layout.module_dir(name))
+                                       and not tombstones.is_tombstone(layout, name)):  # replaced below
             # We hold the lock and there is no metadata: an interrupted create left this.
             files.remove_inside(prefix, layout.root)
             modulefiles.remove(layout, name)

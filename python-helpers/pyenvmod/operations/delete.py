@@ -1,26 +1,31 @@
 """Delete an environment: modulefiles first (nothing points at a missing env), then metadata, then the prefix.
 
 Only paths computed from the root are removed, never a path read from metadata,
-and no symlink is followed out of the root.
+and no symlink is followed out of the root. An environment loaded in the calling shell is
+refused unless forced; the modulefiles become tombstones (tombstones.py) so that any shell
+that has it loaded can still unload it.
 """
 
 import os
 
-from pyenvmod import files, locking, metadata, modulefiles, names, proc
+from pyenvmod import files, loaded, locking, metadata, modulefiles, names, proc, tombstones
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import layout_for
 from pyenvmod.operations.kernel import remove_kernels
 
 
-def delete(config: Config, name: str, confirm=lambda name, prefix: True) -> bool:
+def delete(config: Config, name: str, confirm=lambda name, prefix: True, force: bool = False) -> bool:
     """Remove environment ``name``; ``confirm(name, prefix)`` may say no. Returns whether removed."""
     names.validate(name)
     layout = layout_for(config)
     prefix = layout.prefix(name)
     pieces = (layout.meta_file(name), prefix, layout.module_dir(name))
-    if not any(os.path.lexists(p) for p in pieces):
+    if not any(os.path.lexists(p) for p in pieces) or tombstones.is_tombstone(layout, name):
         raise PyenvmodError(f"no environment named {name!r} under {layout.base}; see 'pyenvmod list'")
+    if not force and loaded.is_loaded(layout, name):
+        raise PyenvmodError(f"{name!r} is loaded in this shell; run 'module unload pyenv/{name}' first, "
+                            "or pass --force (the shell can still unload it afterwards)")
     dependents = _extended_by(layout, str(prefix))
     if dependents:
         raise PyenvmodError(
@@ -32,13 +37,18 @@ def delete(config: Config, name: str, confirm=lambda name, prefix: True) -> bool
     layout.ensure(shared=bool(config.group))
     with proc.interrupts_raise(), locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
         try:
-            remove_kernels(metadata.read(layout.meta_file(name)))
+            record = metadata.read(layout.meta_file(name))
+            remove_kernels(record)
         except (FileNotFoundError, PyenvmodError):
-            pass  # a leftover without (readable) metadata has no kernels we know of
-        modulefiles.remove(layout, name)
+            record = None  # a leftover without (readable) metadata has no kernels we know of
+        if record is not None and record.name == name and os.path.isdir(layout.module_dir(name)):
+            tombstones.bury(layout, record, modulefiles.options_from(config))
+        else:
+            modulefiles.remove(layout, name)
         files.remove_inside(layout.meta_file(name), layout.root)
         files.remove_inside(prefix, layout.root)
         files.remove_inside(layout.history_dir(name), layout.root)
+    tombstones.sweep(layout)
     return True
 
 

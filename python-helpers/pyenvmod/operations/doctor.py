@@ -10,7 +10,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyenvmod import files, modulefiles
+from pyenvmod import files, loaded, modulefiles, tombstones
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import listing
@@ -201,6 +201,8 @@ def check_stale_modulefiles(ctx):
     for folder in sorted(family.iterdir()):
         if ctx.name and folder.name != ctx.name:
             continue
+        if tombstones.is_tombstone(ctx.layout, folder.name):
+            continue  # check_loaded_deleted and check_tombstones look after those
         if not ctx.layout.meta_file(folder.name).exists() and not ctx.layout.prefix(folder.name).exists():
             out.append(Finding("modulefiles", "error",
                                f"modulefiles {folder} point at an environment that does not exist",
@@ -208,6 +210,45 @@ def check_stale_modulefiles(ctx):
                                repair=lambda f=folder: (files.remove_inside(f, ctx.layout.root), f"removed {f}")[1],
                                repair_says=f"remove {folder}"))
     return out
+
+
+def check_loaded_deleted(ctx):
+    """Modules of this tree loaded in this shell whose environment or modulefile is gone."""
+    out = []
+    for path in ctx.environ.get("_LMFILES_", "").split(":"):
+        name = loaded.loaded_names(ctx.layout, {"_LMFILES_": path})
+        if not name or (ctx.name and name[0] != ctx.name):
+            continue
+        name, tag = name[0], Path(path).name.removesuffix(".lua")
+        module = f"pyenv/{name}/{tag}"
+        if not os.path.isfile(path) and ctx.layout.meta_file(name).exists():
+            out.append(Finding("loaded", "error", f"{module} is loaded in this shell but its modulefile {path} is gone "
+                               f"and {name!r} was created again since", "start a new shell"))
+        elif not os.path.isfile(path):
+            out.append(Finding("loaded", "error", f"{module} is loaded in this shell but its modulefile {path} is gone: "
+                               "'module unload' cannot restore your environment",
+                               f"--fix writes a tombstone modulefile back, then: module unload {module}",
+                               repair=lambda n=name, t=tag: (tombstones.restore(ctx.layout, n, t, modulefiles.options_from(
+                                   ctx.config)), f"wrote the tombstone of pyenv/{n}/{t}")[1],
+                               repair_says=f"write a tombstone modulefile for {module}"))
+        elif not ctx.layout.meta_file(name).exists() or not ctx.layout.prefix(name).is_dir():
+            out.append(Finding("loaded", "error", f"{module} is loaded in this shell but its environment "
+                               f"{ctx.layout.prefix(name)} is gone", f"module unload {module}"))
+    return out
+
+
+def check_tombstones(ctx):
+    """Tombstones of deleted environments (tombstones.py), which --fix sweeps."""
+    family = ctx.layout.modules_dir / "pyenv"
+    buried = [f.name for f in sorted(family.iterdir()) if tombstones.is_tombstone(ctx.layout, f.name)
+              and not (ctx.name and f.name != ctx.name)] if family.is_dir() else []
+    if not buried:
+        return []
+    return [Finding("tombstones", "info", f"deleted, kept as hidden tombstones while a shell may still have them "
+                    f"loaded: {', '.join('pyenv/' + n for n in buried)}",
+                    "--fix removes those nothing can have loaded any more",
+                    repair=lambda: f"removed tombstones: {', '.join(tombstones.sweep(ctx.layout)) or 'none'}",
+                    repair_says="remove the tombstones nothing can have loaded any more")]
 
 
 def check_modulepath(ctx):
@@ -266,7 +307,8 @@ def _remove_modulefiles(ctx, name):
 
 
 CHECKS = (check_user_site, check_caches, check_env_locations, check_conda_init, check_conda_active,
-          check_python_vars, check_environments, check_stale_modulefiles, check_modulepath, check_permissions,
+          check_python_vars, check_environments, check_stale_modulefiles, check_loaded_deleted, check_tombstones,
+          check_modulepath, check_permissions,
           check_recorded_modules)
 GLOBAL_ONLY = {check_user_site, check_caches, check_env_locations, check_conda_init, check_conda_active,
                check_python_vars, check_modulepath}
