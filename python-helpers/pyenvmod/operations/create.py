@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 from pyenvmod import (__version__, capture, files, history, locking, metadata, module_system,
                       modulefiles, names, proc, pythons, requirements, sources, stacking)
-from pyenvmod import tombstones
+from pyenvmod import spider_cache, tombstones
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import packages as packages_op
@@ -184,6 +184,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             raise
         for problem in backend.check(prefix):
             notify(f"warning: broken requirements in {name!r}: {problem}")
+    spider_cache.refresh(config, layout)
     return record
 
 

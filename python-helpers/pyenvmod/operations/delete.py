@@ -8,7 +8,7 @@ that has it loaded can still unload it.
 
 import os
 
-from pyenvmod import files, loaded, locking, metadata, modulefiles, names, proc, tombstones
+from pyenvmod import files, loaded, locking, metadata, modulefiles, names, proc, spider_cache, tombstones
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import layout_for
@@ -49,6 +49,7 @@ def delete(config: Config, name: str, confirm=lambda name, prefix: True, force: 
         files.remove_inside(prefix, layout.root)
         files.remove_inside(layout.history_dir(name), layout.root)
     tombstones.sweep(layout)
+    spider_cache.refresh(config, layout)
     return True
 
 

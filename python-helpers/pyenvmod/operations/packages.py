@@ -6,6 +6,7 @@ import os
 from datetime import datetime, timezone
 
 from pyenvmod import files, history, locking, metadata, modulefiles, requirements, sources, stacking
+from pyenvmod import spider_cache
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import backend_for, layout_for, load_record, share
@@ -131,6 +132,7 @@ def _change(config: Config, name: str, action: str, specs: list, notify, apply):
         backend = backend_for(config, record.backend, record.channels)
         apply(record, backend)
         problems = refresh(config, layout, record, backend, action, specs, notify)
+    spider_cache.refresh(config, layout)
     return record, problems
 
 

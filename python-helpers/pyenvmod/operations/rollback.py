@@ -9,6 +9,7 @@ leaves the working environment untouched.
 from datetime import datetime, timezone
 
 from pyenvmod import files, history, locking, metadata, modulefiles, proc, pythons, sources, stacking
+from pyenvmod import spider_cache
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import backend_for, layout_for, load_record
@@ -68,4 +69,5 @@ def rollback(config: Config, name: str, to: int, notify=lambda m: None):
                         record.sources)
         finally:
             files.remove_inside(staging, layout.root)
+    spider_cache.refresh(config, layout)
     return record
