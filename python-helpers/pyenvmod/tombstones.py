@@ -16,7 +16,8 @@ can have it loaded any more, as far as pyenvmod can tell on this node:
   written: only such a shell can have loaded it; one started later cannot (load is refused)
   and would show it in its environment if it inherited it.
 
-Shells on other nodes are out of sight: if one still has the module loaded after its
+In a group's tree, other members' shells are out of sight: tombstones stay there (hidden,
+a few kilobytes) until the name is created again. Shells on other nodes are out of sight: if one still has the module loaded after its
 tombstone went, ``pyenvmod doctor`` there says so and ``--fix`` writes the tombstone back.
 """
 
@@ -74,11 +75,12 @@ def restore(layout: Layout, name: str, tag: str, options: dict | None = None) ->
     return bury(layout, record, options)
 
 
-def sweep(layout: Layout, environ=None) -> list[str]:
-    """Remove the tombstones nothing can have loaded any more; returns their names."""
+def sweep(layout: Layout, environ=None, shared: bool = False) -> list[str]:
+    """Remove the tombstones nothing can have loaded any more; returns their names. In a
+    group's tree (``shared``) the other members' shells are out of sight: nothing is removed."""
     environ = os.environ if environ is None else environ
     family = layout.modules_dir / MODULE_FAMILY
-    if not family.is_dir():
+    if shared or not family.is_dir():
         return []
     removed = []
     for folder in sorted(family.iterdir()):

@@ -48,7 +48,7 @@ def delete(config: Config, name: str, confirm=lambda name, prefix: True, force: 
         files.remove_inside(layout.meta_file(name), layout.root)
         files.remove_inside(prefix, layout.root)
         files.remove_inside(layout.history_dir(name), layout.root)
-    tombstones.sweep(layout)
+    tombstones.sweep(layout, shared=bool(config.group))
     spider_cache.refresh(config, layout)
     return True
 

@@ -247,7 +247,7 @@ def check_tombstones(ctx):
     return [Finding("tombstones", "info", f"deleted, kept as hidden tombstones while a shell may still have them "
                     f"loaded: {', '.join('pyenv/' + n for n in buried)}",
                     "--fix removes those nothing can have loaded any more",
-                    repair=lambda: f"removed tombstones: {', '.join(tombstones.sweep(ctx.layout)) or 'none'}",
+                    repair=lambda: f"removed tombstones: {', '.join(tombstones.sweep(ctx.layout, shared=bool(ctx.config.group))) or 'none'}",
                     repair_says="remove the tombstones nothing can have loaded any more")]
 
 
