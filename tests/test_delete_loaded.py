@@ -142,3 +142,29 @@ pyenvmod doctor --fix --yes | grep fixed; test -d {other} || echo swept
     lines = [ln for ln in result.stdout.splitlines() if ln.startswith(("kept", "swept", "fixed"))]
     assert lines == ["kept-loaded-here", "kept-older-shell", "fixed: removed tombstones: a", "swept",
                      "kept-inherited", "fixed: removed tombstones: other", "swept"], result.stdout + result.stderr
+
+
+def test_creating_the_name_again_replaces_its_tombstone(modsys, cli, env, envs, root, tmp_path):
+    files = {k: tmp_path / f"{k}.env" for k in ("before", "after")}
+    script = f"""{modsys.init()}
+module use {shlex.quote(envs)}
+{PRESET}
+env -0 > {files['before']}
+module load pyenv/a || exit 11
+pyenvmod delete a --yes --force >/dev/null || exit 12
+pyenvmod create a --python 3.12 2>&1 || exit 13
+module unload pyenv/a || exit 14
+env -0 > {files['after']}
+echo @@avail; module avail 2>&1; echo @@end
+module load pyenv/a || exit 15
+echo "VE=$VIRTUAL_ENV"
+"""
+    result = run_bash(script, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "leftover" not in result.stdout
+    before, after = user_env(*(parse_env0(files[k].read_bytes()) for k in ("before", "after")))
+    assert after == before
+    assert "pyenv/a/py3.12" in result.stdout.split("@@avail\n")[1].split("@@end")[0]
+    folder = next(root.glob("*/modules/pyenv/a"))
+    assert sorted(p.name for p in folder.iterdir()) == ["py3.12", "py3.12.lua"]
+    assert result.stdout.strip().endswith(f"VE={next(root.glob('*/envs/a'))}")
