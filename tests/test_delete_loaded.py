@@ -96,6 +96,8 @@ echo @@doctor3; pyenvmod doctor
     first = out.split("@@doctor1\n")[1].split("@@doctor2")[0]
     assert "[loaded] pyenv/a/py3.12 is loaded in this shell but its environment" in first
     assert "fix: module unload pyenv/a/py3.12" in first and "rc=1" in first
+    assert "[tombstones]" in first and "pyenv/a" in first.split("[tombstones]")[1]
+    assert "[modulefiles]" not in first  # a tombstone is not a stale modulefile to remove
     second = out.split("@@doctor2\n")[1].split("@@fix")[0]
     assert "its modulefile" in second and "is gone" in second and "--fix writes a tombstone" in second
     assert "fixed: wrote the tombstone of pyenv/a/py3.12" in out.split("@@fix\n")[1]
