@@ -4,6 +4,8 @@ cache (lmodrc.lua with a cache folder and timestamp, built by update_lmod_system
 
 import json
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,3 +105,24 @@ def test_only_a_user_cache_listing_this_tree_is_invalidated(tmp_path):
     assert user_caches(layout, str(tmp_path / "home")) == []
     (cache / "spiderT.x86_64_Linux.lua").write_text(f'spiderT = {{\n  ["{layout.modules_dir}"] = {{}},\n}}\n')
     assert user_caches(layout, str(tmp_path / "home")) == [cache]
+
+
+def test_every_command_that_changes_modules_refreshes(cli, env, home, root, tmp_path):
+    """Each of them marks the user's cache invalid (Lmod's own marker) and touches the site stamp."""
+    stamp = tmp_path / "stamp"
+    cli.env = dict(env, PYENVMOD_LMOD_CACHE_TIMESTAMP=str(stamp))
+    cli("create", "alpha")
+    foreign = tmp_path / "foreign"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(foreign)], check=True)
+    cache = home / ".lmod.d" / ".cache"
+    cache.mkdir(parents=True)
+    modules = cli("modulepath").stdout.strip()
+    for command in (["module", "alpha"], ["install", "alpha", "iniconfig"], ["update", "alpha"],
+                    ["remove", "alpha", "iniconfig"], ["rollback", "alpha", "--to", "1"],
+                    ["adopt", foreign, "--name", "beta"], ["delete", "alpha", "--yes"]):
+        (cache / "spiderT.x86_64_Linux.lua").write_text(f'spiderT = {{\n  ["{modules}"] = {{}},\n}}\n')
+        (cache / "invalidated").unlink(missing_ok=True)
+        stamp.unlink(missing_ok=True)
+        cli(*command)
+        assert (cache / "invalidated").is_file(), command
+        assert stamp.is_file(), command

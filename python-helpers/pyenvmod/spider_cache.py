@@ -2,7 +2,7 @@
 
 Once Lmod has a spider cache, ``module spider`` and ``module avail`` answer from it: a new
 environment or package is not found, a deleted one is still listed. After every change to a
-tree's modulefiles (create, install, update, remove, delete, rollback, rename) an operation
+tree's modulefiles (create, adopt, install, update, remove, delete, rollback, module, rename) an operation
 calls ``refresh(config, layout)``, which
 
 - invalidates the user's own cache (``~/.lmod.d/.cache``) when it covers this tree, the way

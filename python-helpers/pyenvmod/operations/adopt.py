@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pyenvmod import __version__, capture, locking, metadata, modulefiles, names, pythons
+from pyenvmod import spider_cache
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import layout_for
@@ -63,6 +64,7 @@ def adopt(config: Config, path: str, name: str = "", modules=(), notify=lambda m
         except BaseException:
             modulefiles.remove(layout, name)
             raise
+    spider_cache.refresh(config, layout)
     return record
 
 

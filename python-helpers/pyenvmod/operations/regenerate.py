@@ -2,7 +2,7 @@
 
 import os
 
-from pyenvmod import locking, modulefiles, stacking
+from pyenvmod import locking, modulefiles, spider_cache, stacking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import layout_for, load_record
@@ -22,4 +22,6 @@ def regenerate(config: Config, name: str) -> list:
         base_site = (str(stacking.site_packages(record.extends["prefix"], record.extends["python"]))
                      if record.extends else None)
         hook = [] if record.adopted else stacking.install_hook(record.prefix, record.python, base_site)
-        return hook + modulefiles.write(layout, record, modulefiles.options_from(config))
+        written = hook + modulefiles.write(layout, record, modulefiles.options_from(config))
+    spider_cache.refresh(config, layout)
+    return written
