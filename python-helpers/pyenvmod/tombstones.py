@@ -17,8 +17,9 @@ can have it loaded any more, as far as pyenvmod can tell on this node:
   and would show it in its environment if it inherited it.
 
 In a group's tree, other members' shells are out of sight: tombstones stay there (hidden,
-a few kilobytes) until the name is created again. Shells on other nodes are out of sight: if one still has the module loaded after its
-tombstone went, ``pyenvmod doctor`` there says so and ``--fix`` writes the tombstone back.
+a few kilobytes) until the name is created again. Shells on other nodes are out of sight
+too: if one still has the module loaded after its tombstone went, ``pyenvmod doctor``
+there says so and ``--fix`` writes the tombstone back.
 """
 
 import os

@@ -225,16 +225,20 @@ def check_loaded_deleted(ctx):
             out.append(Finding("loaded", "error", f"{module} is loaded in this shell but its modulefile {path} is gone "
                                f"and {name!r} was created again since", "start a new shell"))
         elif not os.path.isfile(path):
-            out.append(Finding("loaded", "error", f"{module} is loaded in this shell but its modulefile {path} is gone: "
-                               "'module unload' cannot restore your environment",
+            out.append(Finding("loaded", "error", f"{module} is loaded in this shell but its modulefile {path} is "
+                               "gone: 'module unload' cannot restore your environment",
                                f"--fix writes a tombstone modulefile back, then: module unload {module}",
-                               repair=lambda n=name, t=tag: (tombstones.restore(ctx.layout, n, t, modulefiles.options_from(
-                                   ctx.config)), f"wrote the tombstone of pyenv/{n}/{t}")[1],
+                               repair=lambda n=name, t=tag: _restore_tombstone(ctx, n, t),
                                repair_says=f"write a tombstone modulefile for {module}"))
         elif not ctx.layout.meta_file(name).exists() or not ctx.layout.prefix(name).is_dir():
             out.append(Finding("loaded", "error", f"{module} is loaded in this shell but its environment "
                                f"{ctx.layout.prefix(name)} is gone", f"module unload {module}"))
     return out
+
+
+def _restore_tombstone(ctx, name, tag):
+    tombstones.restore(ctx.layout, name, tag, modulefiles.options_from(ctx.config))
+    return f"wrote the tombstone of pyenv/{name}/{tag}"
 
 
 def check_tombstones(ctx):
@@ -247,8 +251,13 @@ def check_tombstones(ctx):
     return [Finding("tombstones", "info", f"deleted, kept as hidden tombstones while a shell may still have them "
                     f"loaded: {', '.join('pyenv/' + n for n in buried)}",
                     "--fix removes those nothing can have loaded any more",
-                    repair=lambda: f"removed tombstones: {', '.join(tombstones.sweep(ctx.layout, shared=bool(ctx.config.group))) or 'none'}",
+                    repair=lambda: _sweep_tombstones(ctx),
                     repair_says="remove the tombstones nothing can have loaded any more")]
+
+
+def _sweep_tombstones(ctx):
+    removed = tombstones.sweep(ctx.layout, shared=bool(ctx.config.group))
+    return f"removed tombstones: {', '.join(removed) or 'none'}"
 
 
 def check_modulepath(ctx):
@@ -308,8 +317,7 @@ def _remove_modulefiles(ctx, name):
 
 CHECKS = (check_user_site, check_caches, check_env_locations, check_conda_init, check_conda_active,
           check_python_vars, check_environments, check_stale_modulefiles, check_loaded_deleted, check_tombstones,
-          check_modulepath, check_permissions,
-          check_recorded_modules)
+          check_modulepath, check_permissions, check_recorded_modules)
 GLOBAL_ONLY = {check_user_site, check_caches, check_env_locations, check_conda_init, check_conda_active,
                check_python_vars, check_modulepath}
 
