@@ -101,12 +101,15 @@ def assert_one_line_error(result, *fragments):
 
 
 def leftovers(root: Path) -> list[str]:
-    """Everything under the root that is an environment, modulefile or metadata."""
+    """Everything under the root that is an environment, modulefile or metadata (the hidden
+    tombstones a delete leaves while a shell may have the module loaded are not: tombstones.py)."""
     found = []
     for kind in ("envs", "meta", "modules"):
         for base in root.glob(f"*/{kind}"):
             found += [str(p.relative_to(root)) for p in base.rglob("*") if not p.is_dir() or kind == "envs"]
-    return found
+    tombstones = {str(p.parent.relative_to(root)) for p in root.glob("*/modules/pyenv/*/.modulerc")
+                  if not list(root.glob(f"*/meta/{p.parent.name}.json")) and not list(root.glob(f"*/envs/{p.parent.name}"))}
+    return [p for p in found if os.path.dirname(p) not in tombstones]
 
 
 def pty_converse(env, argv, answers, timeout=60):

@@ -59,6 +59,10 @@ SCHEMA = {
     "environment": ({}, lambda v: isinstance(v, dict) and all(
         isinstance(k, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) and isinstance(x, (str, int, float))
         and not isinstance(x, bool) for k, x in v.items()), "a mapping of VARIABLE names to values"),
+    # Lmod spider caches (spider_cache.py): a command rebuilding the site's system cache, and the
+    # timestamp file its lmodrc.lua names, touched after every change; default neither
+    "lmod_cache_update": ("", lambda v: isinstance(v, str), "a command line"),
+    "lmod_cache_timestamp": ("", lambda v: isinstance(v, str), "a path"),
 }
 ENV_PREFIX = "PYENVMOD_"
 MERGED = {"templates"}  # keys where the user file adds to the site file instead of replacing it

@@ -50,6 +50,7 @@ def context(record: EnvRecord, modules_dir: Path | None = None, options: dict | 
         "conda": record.backend == "conda",
         "activate_scripts": _activate_scripts(record),
         "pyenvmod_version": __version__,
+        "deleted": False,  # True in a tombstone (see tombstones.py): unload only
     }
 
 

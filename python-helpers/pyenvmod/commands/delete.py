@@ -2,6 +2,10 @@
 
 On a terminal it asks first; without one it refuses unless --yes is given. It never
 removes anything outside the configured root and never follows a symlink out of it.
+
+An environment loaded in this shell is refused: 'module unload pyenv/NAME' first, or pass
+--force. Shells that still have it loaded can unload it afterwards: its modulefiles stay
+as hidden tombstones (load refused) until nothing can have it loaded any more.
 """
 
 import sys
@@ -12,6 +16,7 @@ from pyenvmod.errors import PyenvmodError
 def add_arguments(parser):
     parser.add_argument("name", help="environment to delete")
     parser.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    parser.add_argument("--force", action="store_true", help="delete it even if it is loaded in this shell")
 
 
 def run(args) -> int:
@@ -26,7 +31,7 @@ def run(args) -> int:
         answer = input(f"Delete environment {name!r} at {prefix} and its modulefiles? [y/N] ")
         return answer.strip().lower() in ("y", "yes")
 
-    if delete(config_mod.load(), args.name, confirm):
+    if delete(config_mod.load(), args.name, confirm, force=args.force):
         print(f"Deleted {args.name!r}.")
         return 0
     print("Nothing deleted.")

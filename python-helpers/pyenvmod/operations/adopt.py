@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pyenvmod import __version__, capture, metadata, modulefiles, names, pythons
 from pyenvmod.identity import user_name
+from pyenvmod import spider_cache
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import tree_for
@@ -67,6 +68,7 @@ def adopt(config: Config, path: str, name: str = "", modules=(), notify=lambda m
         except BaseException:
             modulefiles.remove(layout, name)
             raise
+    spider_cache.refresh(config, layout)
     return record
 
 

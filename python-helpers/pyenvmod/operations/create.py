@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 
 from pyenvmod import (__version__, capture, files, history, metadata, module_system,
                       modulefiles, names, proc, pythons, requirements, sources, stacking)
+from pyenvmod import spider_cache, tombstones
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import packages as packages_op
@@ -116,8 +117,9 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 f"or run 'pyenvmod delete {shlex.quote(name)}' first"
             )
         prefix = tree.prefix(name)
-        if os.path.lexists(prefix) or os.path.lexists(layout.module_dir(name)) \
-                or os.path.lexists(layout.history_dir(name)):
+        if os.path.lexists(prefix) or os.path.lexists(layout.history_dir(name)) \
+                or (os.path.lexists(layout.module_dir(name))
+                    and not tombstones.is_tombstone(layout, name)):  # a tombstone is replaced below
             # We hold the lock and there is no metadata: an interrupted create left this.
             tree.remove(prefix)
             modulefiles.remove(layout, name)
@@ -188,6 +190,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             raise
         for problem in backend.check(prefix):
             notify(f"warning: broken requirements in {name!r}: {problem}")
+    spider_cache.refresh(config, layout)
     return record
 
 

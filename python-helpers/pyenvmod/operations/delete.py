@@ -1,31 +1,39 @@
 """Delete an environment: modulefiles first (nothing points at a missing env), then metadata, then the prefix.
 
 Only paths computed from the root are removed, never a path read from metadata,
-and no symlink is followed inside or out of the root (see tree.py).
+and no symlink is followed inside or out of the root (see tree.py). An environment loaded in
+the calling shell is refused unless forced; the modulefiles become tombstones (tombstones.py)
+so that any shell that has it loaded can still unload it.
 """
 
 import os
 
-from pyenvmod import modulefiles, names, proc
+from pyenvmod import loaded, modulefiles, names, proc, spider_cache, tombstones
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import tree_for
 from pyenvmod.operations.kernel import remove_kernels
 
 
-def _pieces(tree, name: str) -> tuple:
-    return (tree.meta_file(name), tree.prefix(name), tree.module_dir(name))
+def _present(tree, name: str) -> bool:
+    """Anything of ``name`` left but a tombstone (which only lets loaded shells unload it)."""
+    if os.path.lexists(tree.meta_file(name)) or os.path.lexists(tree.prefix(name)):
+        return True
+    return os.path.lexists(tree.module_dir(name)) and not tombstones.is_tombstone(tree.layout, name)
 
 
-def delete(config: Config, name: str, confirm=lambda name, prefix: True) -> bool:
+def delete(config: Config, name: str, confirm=lambda name, prefix: True, force: bool = False) -> bool:
     """Remove environment ``name``; ``confirm(name, prefix)`` may say no. Returns whether removed
     (of two racing deletes, only the one that removed it says so)."""
     names.validate(name)
     tree = tree_for(config)
     layout = tree.layout
     prefix = tree.prefix(name)
-    if not any(os.path.lexists(p) for p in _pieces(tree, name)):
+    if not _present(tree, name):
         raise PyenvmodError(f"no environment named {name!r} under {layout.base}; see 'pyenvmod list'")
+    if not force and loaded.is_loaded(layout, name):
+        raise PyenvmodError(f"{name!r} is loaded in this shell; run 'module unload pyenv/{name}' first, "
+                            "or pass --force (the shell can still unload it afterwards)")
     dependents = _extended_by(tree, str(prefix))
     if dependents:
         raise PyenvmodError(
@@ -39,17 +47,23 @@ def delete(config: Config, name: str, confirm=lambda name, prefix: True) -> bool
                    layout.history_dir(name).parent, layout.activate_dir(name).parent):
         tree.check_dir(folder)  # refuse a symlinked folder before anything is removed
     with proc.interrupts_raise(), tree.lock(name, config["lock_timeout"]):
-        if not any(os.path.lexists(p) for p in _pieces(tree, name)):
+        if not _present(tree, name):
             raise PyenvmodError(f"no environment named {name!r} under {layout.base}: another process deleted "
                                 "it meanwhile")
         try:
-            remove_kernels(tree.record(name))
+            record = tree.record(name)
+            remove_kernels(record)
         except (FileNotFoundError, PyenvmodError):
-            pass  # a leftover without (readable) metadata has no kernels we know of
-        modulefiles.remove(layout, name)
+            record = None  # a leftover without (readable) metadata has no kernels we know of
+        if record is not None and os.path.isdir(layout.module_dir(name)):
+            tombstones.bury(layout, record, modulefiles.options_from(config))
+        else:
+            modulefiles.remove(layout, name)
         tree.remove(tree.meta_file(name))
         tree.remove(prefix)
         tree.remove(tree.history_dir(name))
+    tombstones.sweep(layout, shared=bool(config.group))
+    spider_cache.refresh(config, layout)
     return True
 
 

@@ -11,7 +11,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyenvmod import files, modulefiles
+from pyenvmod import files, loaded, modulefiles, tombstones
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import listing
@@ -206,6 +206,8 @@ def check_stale_modulefiles(ctx):
     for folder in sorted(family.iterdir()):
         if ctx.name and folder.name != ctx.name:
             continue
+        if tombstones.is_tombstone(ctx.layout, folder.name):
+            continue  # check_loaded_deleted and check_tombstones look after those
         if not ctx.layout.meta_file(folder.name).exists() and not ctx.layout.prefix(folder.name).exists():
             out.append(Finding("modulefiles", "error",
                                f"modulefiles {folder} point at an environment that does not exist",
@@ -213,6 +215,54 @@ def check_stale_modulefiles(ctx):
                                repair=lambda f=folder: (files.remove_inside(f, ctx.layout.root), f"removed {f}")[1],
                                repair_says=f"remove {folder}"))
     return out
+
+
+def check_loaded_deleted(ctx):
+    """Modules of this tree loaded in this shell whose environment or modulefile is gone."""
+    out = []
+    for path in ctx.environ.get("_LMFILES_", "").split(":"):
+        name = loaded.loaded_names(ctx.layout, {"_LMFILES_": path})
+        if not name or (ctx.name and name[0] != ctx.name):
+            continue
+        name, tag = name[0], Path(path).name.removesuffix(".lua")
+        module = f"pyenv/{name}/{tag}"
+        if not os.path.isfile(path) and ctx.layout.meta_file(name).exists():
+            out.append(Finding("loaded", "error", f"{module} is loaded in this shell but its modulefile {path} is gone "
+                               f"and {name!r} was created again since", "start a new shell"))
+        elif not os.path.isfile(path):
+            out.append(Finding("loaded", "error", f"{module} is loaded in this shell but its modulefile {path} is "
+                               "gone: 'module unload' cannot restore your environment",
+                               f"--fix writes a tombstone modulefile back, then: module unload {module}",
+                               repair=lambda n=name, t=tag: _restore_tombstone(ctx, n, t),
+                               repair_says=f"write a tombstone modulefile for {module}"))
+        elif not ctx.layout.meta_file(name).exists() or not ctx.layout.prefix(name).is_dir():
+            out.append(Finding("loaded", "error", f"{module} is loaded in this shell but its environment "
+                               f"{ctx.layout.prefix(name)} is gone", f"module unload {module}"))
+    return out
+
+
+def _restore_tombstone(ctx, name, tag):
+    tombstones.restore(ctx.layout, name, tag, modulefiles.options_from(ctx.config))
+    return f"wrote the tombstone of pyenv/{name}/{tag}"
+
+
+def check_tombstones(ctx):
+    """Tombstones of deleted environments (tombstones.py), which --fix sweeps."""
+    family = ctx.layout.modules_dir / "pyenv"
+    buried = [f.name for f in sorted(family.iterdir()) if tombstones.is_tombstone(ctx.layout, f.name)
+              and not (ctx.name and f.name != ctx.name)] if family.is_dir() else []
+    if not buried:
+        return []
+    return [Finding("tombstones", "info", f"deleted, kept as hidden tombstones while a shell may still have them "
+                    f"loaded: {', '.join('pyenv/' + n for n in buried)}",
+                    "--fix removes those nothing can have loaded any more",
+                    repair=lambda: _sweep_tombstones(ctx),
+                    repair_says="remove the tombstones nothing can have loaded any more")]
+
+
+def _sweep_tombstones(ctx):
+    removed = tombstones.sweep(ctx.layout, shared=bool(ctx.config.group))
+    return f"removed tombstones: {', '.join(removed) or 'none'}"
 
 
 def check_modulepath(ctx):
@@ -271,8 +321,8 @@ def _remove_modulefiles(ctx, name):
 
 
 CHECKS = (check_user_site, check_caches, check_env_locations, check_conda_init, check_conda_active,
-          check_python_vars, check_environments, check_stale_modulefiles, check_modulepath, check_permissions,
-          check_recorded_modules)
+          check_python_vars, check_environments, check_stale_modulefiles, check_loaded_deleted, check_tombstones,
+          check_modulepath, check_permissions, check_recorded_modules)
 GLOBAL_ONLY = {check_user_site, check_caches, check_env_locations, check_conda_init, check_conda_active,
                check_python_vars, check_modulepath}
 

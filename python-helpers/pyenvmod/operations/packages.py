@@ -7,6 +7,7 @@ import shlex
 from datetime import datetime, timezone
 
 from pyenvmod import files, history, modulefiles, requirements, sources, stacking
+from pyenvmod import spider_cache
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.tree import Tree
@@ -134,6 +135,7 @@ def _change(config: Config, name: str, action: str, specs: list, notify, apply):
         backend = backend_for(config, record.backend, record.channels)
         apply(record, backend)
         problems = refresh(config, layout, record, backend, action, specs, notify)
+    spider_cache.refresh(config, layout)
     return record, problems
 
 

@@ -3,7 +3,7 @@
 import os
 import shlex
 
-from pyenvmod import modulefiles, stacking
+from pyenvmod import modulefiles, spider_cache, stacking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import load_record, tree_for
@@ -25,4 +25,6 @@ def regenerate(config: Config, name: str) -> list:
                      if record.extends else None)
         hook = [] if record.adopted else stacking.install_hook(record.prefix, record.python, base_site,
                                                                inside=layout.root)
-        return hook + modulefiles.write(layout, record, modulefiles.options_from(config))
+        written = hook + modulefiles.write(layout, record, modulefiles.options_from(config))
+    spider_cache.refresh(config, layout)
+    return written

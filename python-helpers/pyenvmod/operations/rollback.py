@@ -11,6 +11,7 @@ import shlex
 from datetime import datetime, timezone
 
 from pyenvmod import files, history, modulefiles, proc, pythons, sources, stacking
+from pyenvmod import spider_cache
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import backend_for, load_record, tree_for
@@ -75,4 +76,5 @@ def rollback(config: Config, name: str, to: int, notify=lambda m: None):
                         record.sources)
         finally:
             tree.remove(staging)
+    spider_cache.refresh(config, layout)
     return record
