@@ -12,7 +12,8 @@ from pyenvmod import backends
 
 
 def add_arguments(parser):
-    parser.add_argument("name", help="environment name: letters, digits, . _ + - (at most 64)")
+    # optional for argparse only: 'create -p six x3' takes x3 as a package, and run() says so
+    parser.add_argument("name", nargs="?", help="environment name: letters, digits, . _ + - (at most 64)")
     parser.add_argument("-p", "--packages", nargs="+", default=[], metavar="PKG",
                         help="packages to install, e.g. numpy 'scipy>=1.11'")
     parser.add_argument("--python", metavar="VERSION|PATH",
@@ -43,6 +44,17 @@ def add_arguments(parser):
                              "its packages count as installed, only what it lacks is installed here")
 
 
+def _no_name(packages) -> None:
+    from pyenvmod.errors import PyenvmodError
+
+    if packages:
+        listed = " ".join(packages)
+        raise PyenvmodError(f"no environment name: -p took every word after it as a package ({listed}); put the "
+                            f"name before -p (pyenvmod create {packages[-1]} -p {' '.join(packages[:-1]) or 'PKG'}), "
+                            "or end the list with --")
+    raise PyenvmodError("name the environment: pyenvmod create NAME [-p PKG ...]")
+
+
 def on_modulepath(folder) -> bool:
     wanted = os.path.realpath(folder)
     return any(p and os.path.realpath(p) == wanted for p in os.environ.get("MODULEPATH", "").split(":"))
@@ -53,6 +65,8 @@ def run(args) -> int:
     from pyenvmod.operations.common import layout_for
     from pyenvmod.operations.create import CreateRequest, create
 
+    if args.name is None:
+        _no_name(args.packages)
     config = config_mod.load()
     layout = layout_for(config)
     if config.root_is_default:

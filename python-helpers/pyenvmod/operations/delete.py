@@ -9,7 +9,7 @@ import os
 from pyenvmod import files, locking, metadata, modulefiles, names, proc
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.operations.common import layout_for
+from pyenvmod.operations.common import layout_for, unknown_name
 from pyenvmod.operations.kernel import remove_kernels
 
 
@@ -20,7 +20,7 @@ def delete(config: Config, name: str, confirm=lambda name, prefix: True) -> bool
     prefix = layout.prefix(name)
     pieces = (layout.meta_file(name), prefix, layout.module_dir(name))
     if not any(os.path.lexists(p) for p in pieces):
-        raise PyenvmodError(f"no environment named {name!r} under {layout.base}; see 'pyenvmod list'")
+        raise unknown_name(layout, name)
     dependents = _extended_by(layout, str(prefix))
     if dependents:
         raise PyenvmodError(
