@@ -50,6 +50,6 @@ def run(args) -> int:
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
     for _tree, e in found:
-        for problem in e.problems:
-            print(f"  {e.name}: {problem}")
+        for problem, fix in zip(e.problems, e.fixes):
+            print(f"  {e.name}: {problem}\n      fix: {fix}")
     return 0

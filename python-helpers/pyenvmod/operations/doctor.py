@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyenvmod import files, modulefiles
-from pyenvmod.config import Config
+from pyenvmod.config import Config, default_root, site_file
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import listing
 from pyenvmod.operations.common import layout_for
@@ -81,21 +81,25 @@ def check_user_site(ctx):
 
 def check_caches(ctx):
     env = ctx.environ
-    caches = {
-        "pip cache": Path(env.get("PIP_CACHE_DIR") or ctx.home / ".cache" / "pip"),
-        "uv cache": Path(env.get("UV_CACHE_DIR") or ctx.home / ".cache" / "uv"),
-        "conda packages": ctx.home / ".conda" / "pkgs",
+    caches = {  # what: (folder, set by someone rather than the tool's default)
+        "pip cache": (Path(env.get("PIP_CACHE_DIR") or ctx.home / ".cache" / "pip"), bool(env.get("PIP_CACHE_DIR"))),
+        "uv cache": (Path(env.get("UV_CACHE_DIR") or ctx.home / ".cache" / "uv"), bool(env.get("UV_CACHE_DIR"))),
+        "conda packages": (ctx.home / ".conda" / "pkgs", False),
     }
+    # The tools' default folders are where a fresh set-up puts them: a note, unless the site chose where
+    # caches go (cache_dir in its configuration) or the user pointed a cache into home on purpose.
+    site_chose = bool(ctx.config["cache_dir"]) and ctx.config.origins["cache_dir"].startswith(str(site_file()))
     out = []
-    for what, path in caches.items():
+    for what, (path, chosen) in caches.items():
         if path.is_dir() and _under_home(ctx, path):
             size = _size(path)
             free = shutil.disk_usage(path).free
-            out.append(Finding("caches", "warning",
-                               f"{what} in your home directory: {path} holds {_human(size)} "
-                               f"({_human(free)} free on that filesystem)",
-                               "point it at project or scratch storage (the site's pip.conf, PIP_CACHE_DIR, "
-                               "UV_CACHE_DIR); --fix empties it",
+            where = f"the site keeps caches in {ctx.config['cache_dir']}; " if site_chose else ""
+            out.append(Finding("caches", "warning" if chosen or site_chose else "info",
+                               f"{what} in your home directory{'' if chosen else ' (its default place)'}: {path} "
+                               f"holds {_human(size)} ({_human(free)} free on that filesystem)",
+                               f"{where}point it at project or scratch storage (the site's pip.conf, PIP_CACHE_DIR, "
+                               "UV_CACHE_DIR, or 'cache_dir' in pyenvmod's configuration); --fix empties it",
                                repair=lambda p=path: _empty(p), repair_says=f"empty the {what} {path}"))
     return out
 
@@ -109,8 +113,12 @@ def _empty(folder: Path):
 def check_env_locations(ctx):
     out = []
     if _under_home(ctx, ctx.layout.root):
-        out.append(Finding("locations", "warning",
-                           f"pyenvmod keeps environments in your home directory ({ctx.layout.root}, "
+        # the default root (said once by the first create, or taken by 'init --yes') is a note;
+        # another root in home is a warning
+        default = os.path.realpath(ctx.layout.root) == os.path.realpath(default_root())
+        out.append(Finding("locations", "info" if default else "warning",
+                           f"pyenvmod keeps environments in your home directory"
+                           f"{' (the default)' if default else ''} ({ctx.layout.root}, "
                            f"{_human(_size(ctx.layout.root)) if ctx.layout.root.exists() else '0 B'})",
                            "set 'root' in ~/.config/pyenvmod/config.yaml or PYENVMOD_ROOT to project storage"))
     conda_envs = ctx.home / ".conda" / "envs"
