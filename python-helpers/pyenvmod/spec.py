@@ -29,6 +29,7 @@ class Spec:
     description: str = ""
     no_binary: list = field(default_factory=list)
     channels: list = field(default_factory=list)
+    requested: list | None = None  # a pyenvmod export: what was asked for (None: every package listed)
 
 
 def read(path: str) -> Spec:
@@ -84,6 +85,8 @@ def _from_yaml(text: str, path: str) -> Spec:
     spec.backend = str(extra.get("backend") or "")
     spec.description = str(extra.get("description") or "")
     spec.no_binary = [str(n) for n in extra.get("no_binary") or []]
+    if isinstance(extra.get("requested"), list):
+        spec.requested = [str(r) for r in extra["requested"]]
     if extra.get("python") and not spec.python:
         spec.python = ".".join(str(extra["python"]).split(".")[:2])
     _validate(spec.packages, path)

@@ -16,8 +16,20 @@ def add_arguments(parser):
                         help="build these from source against the loaded modules (remembered for later changes)")
 
 
-def report(record, problems, verb):
-    print(f"{verb} {record.name!r}: {len(record.packages)} packages.")
+def report(config, record, problems, heading=""):
+    """What this change did, package by package (from the last two history entries), or that nothing
+    changed; then the broken requirements, once."""
+    from pyenvmod import history, outside
+    from pyenvmod.operations.common import layout_for
+
+    entries = history.entries(layout_for(config), record.name)
+    lines = outside.describe(entries[-2]["packages"] if len(entries) > 1 else {}, record.packages)
+    if lines:
+        print(heading or f"Updated {record.name!r}:")
+        for line in lines:
+            print(f"  {line}")
+    else:
+        print(f"Nothing changed in {record.name!r}: already up to date.")
     if problems:
         print(f"Broken requirements in {record.name!r} (pip check):", file=sys.stderr)
         for line in problems:
@@ -29,7 +41,8 @@ def run(args) -> int:
     from pyenvmod import config as config_mod
     from pyenvmod.operations import packages
 
-    record, problems = packages.install(config_mod.load(), args.name, args.packages,
+    config = config_mod.load()
+    record, problems = packages.install(config, args.name, args.packages,
                                         notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr),
                                         no_binary=[n for n in args.no_binary.split(",") if n])
-    return report(record, problems, "Updated")
+    return report(config, record, problems)

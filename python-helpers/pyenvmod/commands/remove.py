@@ -17,6 +17,7 @@ def run(args) -> int:
     from pyenvmod import config as config_mod
     from pyenvmod.operations import packages
 
-    record, problems = packages.remove(config_mod.load(), args.name, args.packages,
+    config = config_mod.load()
+    record, problems = packages.remove(config, args.name, args.packages,
                                        notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr))
-    return report(record, problems, "Updated")
+    return report(config, record, problems)

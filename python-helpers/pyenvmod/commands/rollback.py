@@ -19,7 +19,8 @@ def run(args) -> int:
     from pyenvmod import config as config_mod
     from pyenvmod.operations.rollback import rollback
 
-    record = rollback(config_mod.load(), args.name, args.to,
-                      notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr))
-    print(f"Rolled {record.name!r} back to history entry {args.to}: {len(record.packages)} packages.")
-    return 0
+    from pyenvmod.commands.install import report
+
+    config = config_mod.load()
+    record = rollback(config, args.name, args.to, notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr))
+    return report(config, record, [], f"Rolled {record.name!r} back to history entry {args.to}:")

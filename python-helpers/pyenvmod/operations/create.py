@@ -63,6 +63,7 @@ def _owner() -> str:
 
 def create(config: Config, request: CreateRequest, notify=lambda message: None) -> metadata.EnvRecord:
     spec = request.spec
+    given = list(request.packages)  # on the command line, beside the spec's
     request = _merge_spec(request)
     name = names.validate(request.name)
     backend_name = request.backend or ("conda" if spec is not None and spec.conda_only else config["backend"])
@@ -84,6 +85,13 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
     else:
         packages = requirements.validate(list(request.packages))
         channels = []
+    requested = packages
+    if spec is not None and spec.requested is not None:  # a full export: only what was asked for originally
+        requested = [*spec.requested, *given]
+        if conda:
+            validate_specs(requested)
+        else:
+            requirements.validate(requested)
     no_binary = list(dict.fromkeys([*config["no_binary"], *request.no_binary])) if not conda else []
     requirements.validate_names(no_binary)
     if not conda:
@@ -162,7 +170,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 owner=_owner(),
                 platform=layout.platform,
                 description=request.description,
-                requested=packages,
+                requested=requested,
                 extends=extends,
                 modules=modules,
                 module_paths=capture.module_paths(os.environ, modules),
@@ -175,7 +183,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             share(config, layout, prefix)
             record.updated = record.created
             modulefiles.write(layout, record, modulefiles.options_from(config))
-            history.add(layout, name, "create", packages, record.packages, packages, record.sources)
+            history.add(layout, name, "create", packages, record.packages, requested, record.sources)
             metadata.write(layout.meta_file(name), record)  # registers it: the last step
         except BaseException:
             _undo(layout, name)

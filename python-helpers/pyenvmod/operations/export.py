@@ -34,6 +34,7 @@ def export(config: Config, name: str, fmt: str = "yaml", requested: bool = False
                                [f"{n}={v}" for n, v in record.packages.items() if n != "python"])
         if record.backend == "conda" else [],
         "requested_only": requested,
+        "requested": list(record.requested),
         "modules": list(record.modules),
         "no_binary": list(record.no_binary),
         "backend": record.backend,
@@ -54,7 +55,7 @@ def clone_spec(config: Config, source: str) -> Spec:
         return Spec(source=f"--clone {source}", python=".".join(record.python.split(".")[:2]),
                     conda_only=[f"{n}={v}" for n, v in record.packages.items() if n != "python"],
                     modules=list(record.modules), backend="conda", description=record.description,
-                    channels=list(record.channels))
+                    channels=list(record.channels), requested=list(record.requested))
     return Spec(source=f"--clone {source}", python=".".join(record.python.split(".")[:2]),
                 packages=live_pins(config, record), modules=list(record.modules), backend=record.backend,
-                description=record.description, no_binary=list(record.no_binary))
+                description=record.description, no_binary=list(record.no_binary), requested=list(record.requested))

@@ -5,7 +5,7 @@ history entry, and a consistency check (``pip check``)."""
 import os
 from datetime import datetime, timezone
 
-from pyenvmod import files, history, locking, metadata, modulefiles, requirements, sources, stacking
+from pyenvmod import files, history, locking, metadata, modulefiles, outside, requirements, sources, stacking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import backend_for, layout_for, load_record, share
@@ -77,10 +77,7 @@ def refresh(config: Config, layout, record, backend, action: str, args: list, no
     modulefiles.write(layout, record, modulefiles.options_from(config))
     metadata.write(layout.meta_file(record.name), record)
     history.add(layout, record.name, action, args, record.packages, record.requested, record.sources)
-    problems = backend.check(record.prefix)
-    for problem in problems:
-        notify(f"warning: broken requirements in {record.name!r}: {problem}")
-    return problems
+    return backend.check(record.prefix)  # the command reports them, once
 
 
 def _canonical(spec: str, record=None) -> str:
@@ -129,6 +126,7 @@ def _change(config: Config, name: str, action: str, specs: list, notify, apply):
                                 f"see 'pyenvmod list'")
         _validate(config, record, specs)
         backend = backend_for(config, record.backend, record.channels)
+        outside.reconcile(config, layout, record, backend, notify)  # a plain 'pip install' since the last change
         apply(record, backend)
         problems = refresh(config, layout, record, backend, action, specs, notify)
     return record, problems

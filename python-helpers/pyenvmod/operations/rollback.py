@@ -8,7 +8,7 @@ leaves the working environment untouched.
 
 from datetime import datetime, timezone
 
-from pyenvmod import files, history, locking, metadata, modulefiles, proc, pythons, sources, stacking
+from pyenvmod import files, history, locking, metadata, modulefiles, outside, proc, pythons, sources, stacking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import backend_for, layout_for, load_record
@@ -33,10 +33,11 @@ def rollback(config: Config, name: str, to: int, notify=lambda m: None):
             known = ", ".join(map(str, sorted(entries))) or "none"
             raise PyenvmodError(f"{name!r} has no history entry {to} (entries: {known}); see 'pyenvmod history {name}'")
         target = entries[to]
+        backend = backend_for(config, record.backend, record.channels)
+        outside.reconcile(config, layout, record, backend, notify)  # so that state is in the history too
         prefix = layout.prefix(name)
         staging = layout.envs_dir / f".{name}.rollback"
         files.remove_inside(staging, layout.root)  # a leftover of an interrupted rollback
-        backend = backend_for(config, record.backend, record.channels)
         base = pythons.probe(record.base_python)
         if base is None or base.major_minor != ".".join(record.python.split(".")[:2]):
             raise PyenvmodError(f"the base interpreter of {name!r} ({record.base_python}) is gone or changed; "
