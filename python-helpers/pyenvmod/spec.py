@@ -49,10 +49,15 @@ def _from_requirements(text: str, path: str) -> Spec:
         line = raw.split(" #", 1)[0].strip()
         if not line or line.startswith("#"):
             continue
+        option, _, value = line.partition(" ")
+        if option in ("-e", "--editable") and value.strip():
+            packages.append(requirements.EDITABLE + value.strip())  # an editable folder, as pip reads it
+            continue
         if line.startswith("-"):
             raise PyenvmodError(f"{path}:{number}: option lines ({line.split()[0]}) are not supported; "
                                 "give one requirement per line (indexes belong in the site's pip configuration)")
         packages.append(line)
+    packages = requirements.absolute_paths(packages)
     _validate(packages, path)
     return Spec(source=path, packages=packages)
 
@@ -89,6 +94,7 @@ def _from_yaml(text: str, path: str) -> Spec:
         spec.requested = [str(r) for r in extra["requested"]]
     if extra.get("python") and not spec.python:
         spec.python = ".".join(str(extra["python"]).split(".")[:2])
+    spec.packages = requirements.absolute_paths(spec.packages)
     _validate(spec.packages, path)
     return spec
 

@@ -15,7 +15,9 @@ def add_arguments(parser):
     # optional for argparse only: 'create -p six x3' takes x3 as a package, and run() says so
     parser.add_argument("name", nargs="?", help="environment name: letters, digits, . _ + - (at most 64)")
     parser.add_argument("-p", "--packages", nargs="+", default=[], metavar="PKG",
-                        help="packages to install, e.g. numpy 'scipy>=1.11'")
+                        help="packages to install, e.g. numpy 'scipy>=1.11', a folder ./mypkg, or a URL")
+    parser.add_argument("-e", "--editable", action="append", default=[], metavar="PATH",
+                        help="also install the project in PATH in editable mode")
     parser.add_argument("--python", metavar="VERSION|PATH",
                         help="base interpreter: a version (3.12), a path, or a command (default: python3 on PATH)")
     parser.add_argument("--backend", choices=backends.NAMES, help="how to build it (default: uv)")
@@ -80,7 +82,9 @@ def run(args) -> int:
         from pyenvmod.operations.export import clone_spec
 
         spec = clone_spec(config, args.clone)
-    request = CreateRequest(args.name, args.packages, args.python or "", args.backend or "", args.description,
+    from pyenvmod.commands.install import editable
+
+    request = CreateRequest(args.name, [*args.packages, *editable(args.editable)], args.python or "", args.backend or "", args.description,
                             args.extends, args.modules.split(","), not args.no_capture, spec,
                             [n for n in args.no_binary.split(",") if n], args.channels)
     record = create(config, request, notify=lambda msg: print(f"pyenvmod: {msg}", file=sys.stderr))

@@ -30,7 +30,8 @@ def run(args) -> int:
 
         outside.reconcile_now(config, layout_for(config), args.name,
                               notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr))
-    text = export(config, args.name, args.format, args.requested)
+    text = export(config, args.name, args.format, args.requested,
+                  notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr))
     if not args.output:
         sys.stdout.write(text)
         return 0

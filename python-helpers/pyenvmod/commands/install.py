@@ -11,9 +11,19 @@ import sys
 
 def add_arguments(parser):
     parser.add_argument("name", help="environment")
-    parser.add_argument("packages", nargs="+", metavar="PKG", help="packages, e.g. numpy 'scipy>=1.11'")
+    parser.add_argument("packages", nargs="*", metavar="PKG",
+                        help="packages, e.g. numpy 'scipy>=1.11', a folder ./mypkg, or a URL (git+https://...)")
+    parser.add_argument("-e", "--editable", action="append", default=[], metavar="PATH",
+                        help="install the project in PATH in editable mode (its source changes show at once)")
     parser.add_argument("--no-binary", metavar="PKG,PKG", default="",
                         help="build these from source against the loaded modules (remembered for later changes)")
+
+
+def editable(paths) -> list:
+    """-e PATH as one spec string, '-e PATH', which stays one word until pip or uv is run."""
+    from pyenvmod.requirements import EDITABLE
+
+    return [EDITABLE + path for path in paths]
 
 
 def report(config, record, problems, heading=""):
@@ -42,7 +52,7 @@ def run(args) -> int:
     from pyenvmod.operations import packages
 
     config = config_mod.load()
-    record, problems = packages.install(config, args.name, args.packages,
+    record, problems = packages.install(config, args.name, [*args.packages, *editable(args.editable)],
                                         notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr),
                                         no_binary=[n for n in args.no_binary.split(",") if n])
     return report(config, record, problems)

@@ -83,7 +83,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
         channels = list(request.channels) or config["channels"] or read_condarc().get("channels", [])
         sources.check_channels(config, channels)
     else:
-        packages = requirements.validate(list(request.packages))
+        packages = requirements.validate(requirements.absolute_paths(list(request.packages)))
         channels = []
     requested = packages
     if spec is not None and spec.requested is not None:  # a full export: only what was asked for originally
@@ -158,7 +158,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             stacking.install_hook(str(prefix), version, base_site)
             if packages:
                 notify("installing " + " ".join(packages))
-                backend.install(prefix, packages, layered=bool(layered_on), no_binary=no_binary)
+                backend.install(prefix, requirements.as_args(packages), layered=bool(layered_on), no_binary=no_binary)
             record = metadata.EnvRecord(
                 name=name,
                 prefix=str(prefix),
