@@ -87,7 +87,10 @@ def run(args) -> int:
     request = CreateRequest(args.name, [*args.packages, *editable(args.editable)], args.python or "", args.backend or "", args.description,
                             args.extends, args.modules.split(","), not args.no_capture, spec,
                             [n for n in args.no_binary.split(",") if n], args.channels)
-    record = create(config, request, notify=lambda msg: print(f"pyenvmod: {msg}", file=sys.stderr))
+    from pyenvmod import progress
+
+    with progress.status() as notify:  # on standard error: a status line on a terminal, lines in a log
+        record = create(config, request, notify=notify)
     print(f"Created {record.name!r}: Python {record.python}, {record.backend}, at {record.prefix}")
     if args.kernel if args.kernel is not None else config["kernel"]:
         from pyenvmod.operations import kernel

@@ -52,7 +52,9 @@ def run(args) -> int:
     from pyenvmod.operations import packages
 
     config = config_mod.load()
-    record, problems = packages.install(config, args.name, [*args.packages, *editable(args.editable)],
-                                        notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr),
-                                        no_binary=[n for n in args.no_binary.split(",") if n])
+    from pyenvmod import progress
+
+    with progress.status() as notify:
+        record, problems = packages.install(config, args.name, [*args.packages, *editable(args.editable)],
+                                            notify=notify, no_binary=[n for n in args.no_binary.split(",") if n])
     return report(config, record, problems)

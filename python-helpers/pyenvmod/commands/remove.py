@@ -3,8 +3,6 @@
   pyenvmod remove mylab scipy
 """
 
-import sys
-
 from pyenvmod.commands.install import report
 
 
@@ -18,6 +16,8 @@ def run(args) -> int:
     from pyenvmod.operations import packages
 
     config = config_mod.load()
-    record, problems = packages.remove(config, args.name, args.packages,
-                                       notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr))
+    from pyenvmod import progress
+
+    with progress.status() as notify:
+        record, problems = packages.remove(config, args.name, args.packages, notify=notify)
     return report(config, record, problems)

@@ -4,8 +4,6 @@
   pyenvmod update mylab numpy
 """
 
-import sys
-
 from pyenvmod.commands.install import report
 
 
@@ -19,6 +17,8 @@ def run(args) -> int:
     from pyenvmod.operations import packages
 
     config = config_mod.load()
-    record, problems = packages.update(config, args.name, args.packages,
-                                       notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr))
+    from pyenvmod import progress
+
+    with progress.status() as notify:
+        record, problems = packages.update(config, args.name, args.packages, notify=notify)
     return report(config, record, problems)
