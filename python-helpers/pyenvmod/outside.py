@@ -6,6 +6,7 @@ run) with the package set recorded last; a difference becomes its own history en
 installed with ``pyenvmod install``.
 """
 
+import os
 from pathlib import Path
 
 ACTION = "outside"  # the history entry's action; 'pyenvmod history' shows it as SHOWN
@@ -60,8 +61,22 @@ def _metadata(prefix) -> dict:
                 if requirement.marker is None or "extra" not in str(requirement.marker):
                     requires.append(_canonical(requirement.name))  # an optional extra does not count
         if name and version:
-            found[_canonical(name)] = (_version(version), requires)
+            found[_canonical(name)] = (_version(version), requires, meta.parent)
     return found
+
+
+def _complete(dist_info: Path) -> bool:
+    """Every file its RECORD lists is there: not the leftover of an install that failed half-way
+    (a full disk, say), which pyenvmod reported as failed and must not record as a change."""
+    import csv
+
+    site = dist_info.parent
+    try:
+        with open(dist_info / "RECORD", encoding="utf-8", newline="") as fh:
+            paths = [row[0] for row in csv.reader(fh) if row]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    return all(os.path.lexists(site / path) for path in paths)
 
 
 def differences(record) -> tuple[dict, dict] | None:
@@ -72,13 +87,18 @@ def differences(record) -> tuple[dict, dict] | None:
     live = _metadata(record.prefix)
     if not live:  # no site-packages at all: a broken environment, reported elsewhere
         return None
-    if {n: v for n, (v, _) in live.items()} == normalised(record.packages):
+    recorded = normalised(record.packages)
+    if {n: v for n, (v, *_) in live.items()} == recorded:
+        return None
+    # what is new or changed must be wholly installed to count (only those are checked: a few files)
+    live = {n: d for n, d in live.items() if recorded.get(n) == d[0] or _complete(d[2])}
+    if {n: v for n, (v, *_) in live.items()} == recorded:
         return None
     required = {}
-    for name, (_version_, requires) in live.items():
+    for name, (_version_, requires, _where) in live.items():
         for dep in requires:
             required.setdefault(dep, []).append(name)
-    return {n: v for n, (v, _) in live.items()}, required
+    return {n: v for n, (v, *_) in live.items()}, required
 
 
 def reconcile(config, layout, record, backend, notify) -> list[str]:
