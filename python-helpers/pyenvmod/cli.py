@@ -42,6 +42,10 @@ Every Python environment an environment module.
 """
 
 
+GROUP_HELP = ("work in a research group's shared tree: a folder, or a name from the 'groups' setting "
+              "(group-writable, setgid, never world-writable)")
+
+
 def _chosen_command(argv):
     skip = False
     for arg in argv:
@@ -62,14 +66,14 @@ def build_parser(argv):
         prog="pyenvmod", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"pyenvmod {__version__}")
-    parser.add_argument("--group", metavar="GROUP",
-                        help="work in a research group's shared tree: a folder, or a name from the 'groups' "
-                             "setting (group-writable, setgid, never world-writable)")
+    parser.add_argument("--group", metavar="GROUP", help=GROUP_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = _chosen_command(argv)
     for name, (module_name, summary) in COMMANDS.items():
         sub_parser = sub.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".")
         if name == chosen:
+            # --group also after the command (pyenvmod create --group DIR NAME); SUPPRESS keeps one given before
+            sub_parser.add_argument("--group", metavar="GROUP", default=argparse.SUPPRESS, help=GROUP_HELP)
             module = importlib.import_module(module_name)
             if module.__doc__:
                 sub_parser.description = module.__doc__.strip()

@@ -102,6 +102,10 @@ def _xdg_data_home() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
 
 
+def default_root() -> Path:
+    return _xdg_data_home() / "pyenvmod"
+
+
 def user_file() -> Path:
     base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
     return Path(base) / "pyenvmod" / "config.yaml"
@@ -189,7 +193,7 @@ def load(overrides: dict | None = None) -> Config:
     for key, (default, _check, _wanted) in SCHEMA.items():
         config.values[key] = default
         config.origins[key] = "default"
-    config.values["root"] = str(_xdg_data_home() / "pyenvmod")
+    config.values["root"] = str(default_root())
 
     locked = {}  # key -> where the site locked it
     for path in (site_file(), user_file()):

@@ -99,8 +99,14 @@ def run(cmd, *, env=None, what: str, timeout: float | None = None) -> subprocess
     except OSError as exc:
         raise PyenvmodError(f"cannot run {what} ({cmd[0]}): {exc.strerror}") from None
     _tell_watchdog(f"+{proc.pid}")  # its session's process group has the helper's pid
+    from pyenvmod import progress
+
+    listener = progress.listener()
     try:
-        stdout, stderr = proc.communicate(timeout=timeout)
+        if listener is None:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        else:
+            stdout, stderr = _stream(proc, listener, timeout)
     except subprocess.TimeoutExpired:
         _stop(proc)
         raise PyenvmodError(f"{what} did not finish within {timeout:.0f} s") from None
@@ -110,6 +116,33 @@ def run(cmd, *, env=None, what: str, timeout: float | None = None) -> subprocess
     finally:
         _tell_watchdog(f"-{proc.pid}")
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def _stream(proc: subprocess.Popen, listener, timeout):
+    """Like communicate(), but each line of the error output also goes to ``listener`` (progress) as it
+    comes, so a long build shows what it is doing."""
+    import threading
+
+    out, err = [], []
+
+    def pump(pipe, sink, each=None):
+        for line in pipe:
+            sink.append(line)
+            if each is not None:
+                try:
+                    each(line)
+                except Exception:  # showing progress must never break the work
+                    pass
+        pipe.close()
+
+    readers = [threading.Thread(target=pump, args=(proc.stdout, out), daemon=True),
+               threading.Thread(target=pump, args=(proc.stderr, err, listener), daemon=True)]
+    for reader in readers:
+        reader.start()
+    proc.wait(timeout=timeout)
+    for reader in readers:
+        reader.join()
+    return "".join(out), "".join(err)
 
 
 def _stop(proc: subprocess.Popen) -> None:

@@ -23,11 +23,12 @@ def check(config, specs=()) -> None:
     for url, what in [(index, "the package index"), *((u, "the extra index") for u in config["extra_index_urls"])]:
         if not _allowed(url, allowed):
             raise PyenvmodError(f"{what} {url} is not an allowed package source; the site allows: {named}")
-    from packaging.requirements import Requirement
+    from pyenvmod.requirements import source_url
 
     for spec in specs:
-        url = Requirement(spec).url
-        if url and not _allowed(url, allowed):
+        url = source_url(spec)  # a folder counts as its file:// URL; git+https://x also as https://x
+        forms = [url, url.split("+", 1)[1]] if url and "+" in url.split("://", 1)[0] else [url]
+        if url and not any(_allowed(form, allowed) for form in forms):
             raise PyenvmodError(f"{spec!r} comes from {url}, which is not an allowed package source; "
                                 f"the site allows: {named}")
 

@@ -29,6 +29,7 @@ class Spec:
     description: str = ""
     no_binary: list = field(default_factory=list)
     channels: list = field(default_factory=list)
+    requested: list | None = None  # a pyenvmod export: what was asked for (None: every package listed)
 
 
 def read(path: str) -> Spec:
@@ -48,10 +49,15 @@ def _from_requirements(text: str, path: str) -> Spec:
         line = raw.split(" #", 1)[0].strip()
         if not line or line.startswith("#"):
             continue
+        option, _, value = line.partition(" ")
+        if option in ("-e", "--editable") and value.strip():
+            packages.append(requirements.EDITABLE + value.strip())  # an editable folder, as pip reads it
+            continue
         if line.startswith("-"):
             raise PyenvmodError(f"{path}:{number}: option lines ({line.split()[0]}) are not supported; "
                                 "give one requirement per line (indexes belong in the site's pip configuration)")
         packages.append(line)
+    packages = requirements.absolute_paths(packages)
     _validate(packages, path)
     return Spec(source=path, packages=packages)
 
@@ -86,8 +92,11 @@ def _from_yaml(text: str, path: str) -> Spec:
     spec.backend = str(extra.get("backend") or "")
     spec.description = str(extra.get("description") or "")
     spec.no_binary = [str(n) for n in extra.get("no_binary") or []]
+    if isinstance(extra.get("requested"), list):
+        spec.requested = [str(r) for r in extra["requested"]]
     if extra.get("python") and not spec.python:
         spec.python = ".".join(str(extra["python"]).split(".")[:2])
+    spec.packages = requirements.absolute_paths(spec.packages)
     _validate(spec.packages, path)
     return spec
 

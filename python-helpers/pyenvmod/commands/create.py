@@ -12,9 +12,12 @@ from pyenvmod import backends
 
 
 def add_arguments(parser):
-    parser.add_argument("name", help="environment name: letters, digits, . _ + - (at most 64)")
+    # optional for argparse only: 'create -p six x3' takes x3 as a package, and run() says so
+    parser.add_argument("name", nargs="?", help="environment name: letters, digits, . _ + - (at most 64)")
     parser.add_argument("-p", "--packages", nargs="+", default=[], metavar="PKG",
-                        help="packages to install, e.g. numpy 'scipy>=1.11'")
+                        help="packages to install, e.g. numpy 'scipy>=1.11', a folder ./mypkg, or a URL")
+    parser.add_argument("-e", "--editable", action="append", default=[], metavar="PATH",
+                        help="also install the project in PATH in editable mode")
     parser.add_argument("--python", metavar="VERSION|PATH",
                         help="base interpreter: a version (3.12), a path, or a command (default: python3 on PATH)")
     parser.add_argument("--backend", choices=backends.NAMES, help="how to build it (default: uv)")
@@ -43,6 +46,17 @@ def add_arguments(parser):
                              "its packages count as installed, only what it lacks is installed here")
 
 
+def _no_name(packages) -> None:
+    from pyenvmod.errors import PyenvmodError
+
+    if packages:
+        listed = " ".join(packages)
+        raise PyenvmodError(f"no environment name: -p took every word after it as a package ({listed}); put the "
+                            f"name before -p (pyenvmod create {packages[-1]} -p {' '.join(packages[:-1]) or 'PKG'}), "
+                            "or end the list with --")
+    raise PyenvmodError("name the environment: pyenvmod create NAME [-p PKG ...]")
+
+
 def on_modulepath(folder) -> bool:
     wanted = os.path.realpath(folder)
     return any(p and os.path.realpath(p) == wanted for p in os.environ.get("MODULEPATH", "").split(":"))
@@ -53,6 +67,8 @@ def run(args) -> int:
     from pyenvmod.operations.common import layout_for
     from pyenvmod.operations.create import CreateRequest, create
 
+    if args.name is None:
+        _no_name(args.packages)
     config = config_mod.load()
     layout = layout_for(config)
     if config.root_is_default:
@@ -66,10 +82,15 @@ def run(args) -> int:
         from pyenvmod.operations.export import clone_spec
 
         spec = clone_spec(config, args.clone)
-    request = CreateRequest(args.name, args.packages, args.python or "", args.backend or "", args.description,
+    from pyenvmod.commands.install import editable
+
+    request = CreateRequest(args.name, [*args.packages, *editable(args.editable)], args.python or "", args.backend or "", args.description,
                             args.extends, args.modules.split(","), not args.no_capture, spec,
                             [n for n in args.no_binary.split(",") if n], args.channels)
-    record = create(config, request, notify=lambda msg: print(f"pyenvmod: {msg}", file=sys.stderr))
+    from pyenvmod import progress
+
+    with progress.status() as notify:  # on standard error: a status line on a terminal, lines in a log
+        record = create(config, request, notify=notify)
     print(f"Created {record.name!r}: Python {record.python}, {record.backend}, at {record.prefix}")
     if args.kernel if args.kernel is not None else config["kernel"]:
         from pyenvmod.operations import kernel

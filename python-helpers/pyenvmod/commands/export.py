@@ -23,7 +23,15 @@ def run(args) -> int:
     from pyenvmod.errors import PyenvmodError
     from pyenvmod.operations.export import export
 
-    text = export(config_mod.load(), args.name, args.format, args.requested)
+    config = config_mod.load()
+    if "/" not in args.name:  # one's own environment: a plain 'pip install' since the last change counts
+        from pyenvmod import outside
+        from pyenvmod.operations.common import layout_for
+
+        outside.reconcile_now(config, layout_for(config), args.name,
+                              notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr))
+    text = export(config, args.name, args.format, args.requested,
+                  notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr))
     if not args.output:
         sys.stdout.write(text)
         return 0

@@ -5,6 +5,9 @@
 """
 
 
+import sys
+
+
 def add_arguments(parser):
     parser.add_argument("name", help="environment")
     parser.add_argument("--json", action="store_true", help="print the entries as JSON")
@@ -15,12 +18,14 @@ def run(args) -> int:
     from datetime import datetime
 
     from pyenvmod import config as config_mod
-    from pyenvmod import history
+    from pyenvmod import history, outside
     from pyenvmod.display import clean
     from pyenvmod.operations.common import layout_for, load_record
 
-    layout = layout_for(config_mod.load())
+    config = config_mod.load()
+    layout = layout_for(config)
     load_record(layout, args.name)
+    outside.reconcile_now(config, layout, args.name, notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr))
     entries = history.entries(layout, args.name)
     if args.json:
         print(json.dumps(entries, indent=2))
@@ -29,7 +34,8 @@ def run(args) -> int:
     for entry in entries:
         when = datetime.fromisoformat(entry["time"]).astimezone().strftime("%Y-%m-%d %H:%M")
         what = " ".join(entry["args"])
-        print(clean(f"{entry['n']:>4}  {when}  {entry['action']}{' ' + what if what else ''}"))
+        action = outside.SHOWN if entry["action"] == outside.ACTION else entry["action"]
+        print(clean(f"{entry['n']:>4}  {when}  {action}{' ' + what if what else ''}"))
         for change in history.changes(previous, entry["packages"]):
             print(clean(f"        {change}"))
         previous = entry["packages"]

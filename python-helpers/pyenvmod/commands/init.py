@@ -36,8 +36,9 @@ def run(args) -> int:
     elif target.exists():
         raise PyenvmodError(f"{target} exists; run 'pyenvmod init' on a terminal to replace it, or edit it")
     home = os.path.expanduser("~")
-    default_root = "$PROJECT/$USER/pyenvmod" if os.environ.get("PROJECT") else \
-        os.path.join(os.environ.get("XDG_DATA_HOME") or os.path.join(home, ".local", "share"), "pyenvmod")
+    default_root = os.environ.get("PYENVMOD_ROOT") or (  # the root already in use is the default answer
+        "$PROJECT/$USER/pyenvmod" if os.environ.get("PROJECT") else
+        os.path.join(os.environ.get("XDG_DATA_HOME") or os.path.join(home, ".local", "share"), "pyenvmod"))
     while True:
         root = ask("Where should environments go? (project storage is best)", default_root, args.yes)
         try:

@@ -11,13 +11,35 @@ import sys
 
 def add_arguments(parser):
     parser.add_argument("name", help="environment")
-    parser.add_argument("packages", nargs="+", metavar="PKG", help="packages, e.g. numpy 'scipy>=1.11'")
+    parser.add_argument("packages", nargs="*", metavar="PKG",
+                        help="packages, e.g. numpy 'scipy>=1.11', a folder ./mypkg, or a URL (git+https://...)")
+    parser.add_argument("-e", "--editable", action="append", default=[], metavar="PATH",
+                        help="install the project in PATH in editable mode (its source changes show at once)")
     parser.add_argument("--no-binary", metavar="PKG,PKG", default="",
                         help="build these from source against the loaded modules (remembered for later changes)")
 
 
-def report(record, problems, verb):
-    print(f"{verb} {record.name!r}: {len(record.packages)} packages.")
+def editable(paths) -> list:
+    """-e PATH as one spec string, '-e PATH', which stays one word until pip or uv is run."""
+    from pyenvmod.requirements import EDITABLE
+
+    return [EDITABLE + path for path in paths]
+
+
+def report(config, record, problems, heading=""):
+    """What this change did, package by package (from the last two history entries), or that nothing
+    changed; then the broken requirements, once."""
+    from pyenvmod import history, outside
+    from pyenvmod.operations.common import layout_for
+
+    entries = history.entries(layout_for(config), record.name)
+    lines = outside.describe(entries[-2]["packages"] if len(entries) > 1 else {}, record.packages)
+    if lines:
+        print(heading or f"Updated {record.name!r}:")
+        for line in lines:
+            print(f"  {line}")
+    else:
+        print(f"Nothing changed in {record.name!r}: already up to date.")
     if problems:
         print(f"Broken requirements in {record.name!r} (pip check):", file=sys.stderr)
         for line in problems:
@@ -29,7 +51,10 @@ def run(args) -> int:
     from pyenvmod import config as config_mod
     from pyenvmod.operations import packages
 
-    record, problems = packages.install(config_mod.load(), args.name, args.packages,
-                                        notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr),
-                                        no_binary=[n for n in args.no_binary.split(",") if n])
-    return report(record, problems, "Updated")
+    config = config_mod.load()
+    from pyenvmod import progress
+
+    with progress.status() as notify:
+        record, problems = packages.install(config, args.name, [*args.packages, *editable(args.editable)],
+                                            notify=notify, no_binary=[n for n in args.no_binary.split(",") if n])
+    return report(config, record, problems)

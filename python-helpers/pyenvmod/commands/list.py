@@ -52,6 +52,7 @@ def run(args) -> int:
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)) + "  " + row[-1])
     for _tree, e in found:
-        for problem in e.problems:
+        for problem, fix in zip(e.problems, e.fixes):
             print(clean(f"  {e.name}: {problem}"))
+            print(clean(f"      fix: {fix}"))
     return 0

@@ -3,8 +3,6 @@
   pyenvmod remove mylab scipy
 """
 
-import sys
-
 from pyenvmod.commands.install import report
 
 
@@ -17,6 +15,9 @@ def run(args) -> int:
     from pyenvmod import config as config_mod
     from pyenvmod.operations import packages
 
-    record, problems = packages.remove(config_mod.load(), args.name, args.packages,
-                                       notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr))
-    return report(record, problems, "Updated")
+    config = config_mod.load()
+    from pyenvmod import progress
+
+    with progress.status() as notify:
+        record, problems = packages.remove(config, args.name, args.packages, notify=notify)
+    return report(config, record, problems)

@@ -7,8 +7,6 @@ failed rollback leaves the working environment untouched.
   pyenvmod rollback mylab --to 2
 """
 
-import sys
-
 
 def add_arguments(parser):
     parser.add_argument("name", help="environment")
@@ -19,7 +17,11 @@ def run(args) -> int:
     from pyenvmod import config as config_mod
     from pyenvmod.operations.rollback import rollback
 
-    record = rollback(config_mod.load(), args.name, args.to,
-                      notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr))
-    print(f"Rolled {record.name!r} back to history entry {args.to}: {len(record.packages)} packages.")
-    return 0
+    from pyenvmod.commands.install import report
+
+    config = config_mod.load()
+    from pyenvmod import progress
+
+    with progress.status() as notify:
+        record = rollback(config, args.name, args.to, notify=notify)
+    return report(config, record, [], f"Rolled {record.name!r} back to history entry {args.to}:")

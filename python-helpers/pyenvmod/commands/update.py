@@ -4,8 +4,6 @@
   pyenvmod update mylab numpy
 """
 
-import sys
-
 from pyenvmod.commands.install import report
 
 
@@ -18,6 +16,9 @@ def run(args) -> int:
     from pyenvmod import config as config_mod
     from pyenvmod.operations import packages
 
-    record, problems = packages.update(config_mod.load(), args.name, args.packages,
-                                       notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr))
-    return report(record, problems, "Updated")
+    config = config_mod.load()
+    from pyenvmod import progress
+
+    with progress.status() as notify:
+        record, problems = packages.update(config, args.name, args.packages, notify=notify)
+    return report(config, record, problems)

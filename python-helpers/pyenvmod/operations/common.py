@@ -28,7 +28,17 @@ def load_record(layout: Layout, name: str) -> metadata.EnvRecord:
     try:
         return Tree(layout).record(name)
     except FileNotFoundError:
-        raise PyenvmodError(f"no environment named {name!r} under {layout.base}; see 'pyenvmod list'") from None
+        raise unknown_name(layout, name) from None
+
+
+def unknown_name(layout: Layout, name: str) -> PyenvmodError:
+    """The error for a name with no environment, with a "did you mean" from the existing names."""
+    import difflib
+
+    existing = {n.lower(): n for n in layout.names()}  # MyLab finds mylab
+    close = [existing[c] for c in difflib.get_close_matches(name.lower(), list(existing), n=3, cutoff=0.6)]
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    return PyenvmodError(f"no environment named {name!r} under {layout.base}; {hint}see 'pyenvmod list'")
 
 
 def find_base(layout: Layout, spec: str) -> tuple[metadata.EnvRecord, Path]:

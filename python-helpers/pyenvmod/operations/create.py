@@ -63,6 +63,7 @@ def _owner() -> str:
 
 def create(config: Config, request: CreateRequest, notify=lambda message: None) -> metadata.EnvRecord:
     spec = request.spec
+    given = list(request.packages)  # on the command line, beside the spec's
     request = _merge_spec(request)
     name = names.validate(request.name)
     names.validate_description(request.description,
@@ -85,8 +86,15 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
         channels = list(request.channels) or config["channels"] or read_condarc().get("channels", [])
         sources.check_channels(config, channels)
     else:
-        packages = requirements.validate(list(request.packages))
+        packages = requirements.validate(requirements.absolute_paths(list(request.packages)))
         channels = []
+    requested = packages
+    if spec is not None and spec.requested is not None:  # a full export: only what was asked for originally
+        requested = [*spec.requested, *given]
+        if conda:
+            validate_specs(requested)
+        else:
+            requirements.validate(requested)
     no_binary = list(dict.fromkeys([*config["no_binary"], *request.no_binary])) if not conda else []
     requirements.validate_names(no_binary)
     if not conda:
@@ -158,7 +166,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             stacking.install_hook(str(prefix), version, base_site, inside=layout.root)
             if packages:
                 notify("installing " + " ".join(packages))
-                backend.install(prefix, packages, layered=bool(layered_on), no_binary=no_binary)
+                backend.install(prefix, requirements.as_args(packages), layered=bool(layered_on), no_binary=no_binary)
             record = metadata.EnvRecord(
                 name=name,
                 prefix=str(prefix),
@@ -170,7 +178,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 owner=_owner(),
                 platform=layout.platform,
                 description=request.description,
-                requested=packages,
+                requested=requested,
                 extends=extends,
                 modules=modules,
                 module_paths=capture.module_paths(os.environ, modules),
@@ -183,7 +191,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             share(config, layout, prefix)
             record.updated = record.created
             modulefiles.write(layout, record, modulefiles.options_from(config))
-            history.add(layout, name, "create", packages, record.packages, packages, record.sources)
+            history.add(layout, name, "create", packages, record.packages, requested, record.sources)
             tree.write_record(record)  # registers it: the last step
         except BaseException:
             _undo(layout, name)

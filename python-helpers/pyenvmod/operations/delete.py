@@ -11,7 +11,7 @@ import os
 from pyenvmod import loaded, modulefiles, names, proc, spider_cache, tombstones
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.operations.common import tree_for
+from pyenvmod.operations.common import tree_for, unknown_name
 from pyenvmod.operations.kernel import remove_kernels
 
 
@@ -30,7 +30,7 @@ def delete(config: Config, name: str, confirm=lambda name, prefix: True, force: 
     layout = tree.layout
     prefix = tree.prefix(name)
     if not _present(tree, name):
-        raise PyenvmodError(f"no environment named {name!r} under {layout.base}; see 'pyenvmod list'")
+        raise unknown_name(layout, name)
     if not force and loaded.is_loaded(layout, name):
         raise PyenvmodError(f"{name!r} is loaded in this shell; run 'module unload pyenv/{name}' first, "
                             "or pass --force (the shell can still unload it afterwards)")

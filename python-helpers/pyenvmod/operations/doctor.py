@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyenvmod import files, loaded, modulefiles, tombstones
-from pyenvmod.config import Config
+from pyenvmod.config import Config, default_root, site_file
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import listing
 from pyenvmod.operations.common import layout_for
@@ -89,22 +89,29 @@ def check_caches(ctx):
         "uv cache": (Path(env.get("UV_CACHE_DIR") or ctx.home / ".cache" / "uv"), "uv", "UV_CACHE_DIR"),
         "conda packages": (ctx.home / ".conda" / "pkgs", "conda", None),
     }
+    # The tools' default folders are where a fresh set-up puts them: a note, unless the site chose where
+    # caches go (cache_dir in its configuration) or the user pointed a cache into home on purpose.
+    site_chose = bool(ctx.config["cache_dir"]) and ctx.config.origins["cache_dir"].startswith(str(site_file()))
     protected = [ctx.layout.root]
     out = []
     for what, (path, tool, var) in caches.items():
         if path.is_dir() and _under_home(ctx, path):
+            chosen = bool(var and env.get(var))
+            severity = "warning" if chosen or site_chose else "info"
             size = _size(path)
             free = shutil.disk_usage(path).free
-            message = (f"{what} in your home directory: {path} holds {_human(size)} "
-                       f"({_human(free)} free on that filesystem)")
-            fix = "point it at project or scratch storage (the site's pip.conf, PIP_CACHE_DIR, UV_CACHE_DIR)"
+            message = (f"{what} in your home directory{'' if chosen else ' (its default place)'}: {path} "
+                       f"holds {_human(size)} ({_human(free)} free on that filesystem)")
+            where = f"the site keeps caches in {ctx.config['cache_dir']}; " if site_chose else ""
+            fix = (f"{where}point it at project or scratch storage (the site's pip.conf, PIP_CACHE_DIR, "
+                   "UV_CACHE_DIR, or 'cache_dir' in pyenvmod's configuration)")
             why = caches_mod.refusal(path, tool, home=ctx.home, protected=protected)
             if why:  # only a folder that is provably the tool's cache is ever emptied
-                named = f"{var}={env[var]}" if var and env.get(var) else str(path)
-                out.append(Finding("caches", "warning", f"{message}; {named} is not a {what} that --fix may "
+                named = f"{var}={env[var]}" if chosen else str(path)
+                out.append(Finding("caches", severity, f"{message}; {named} is not a {what} that --fix may "
                                    f"empty: {why}", f"{fix}; give {var or 'it'} a folder of its own"))
                 continue
-            out.append(Finding("caches", "warning", message, fix + "; --fix empties it",
+            out.append(Finding("caches", severity, message, fix + "; --fix empties it",
                                repair=lambda p=path, t=tool: caches_mod.empty(p, t, home=ctx.home, protected=protected),
                                repair_says=f"empty the {what} {path}"))
     return out
@@ -113,8 +120,12 @@ def check_caches(ctx):
 def check_env_locations(ctx):
     out = []
     if _under_home(ctx, ctx.layout.root):
-        out.append(Finding("locations", "warning",
-                           f"pyenvmod keeps environments in your home directory ({ctx.layout.root}, "
+        # the default root (said once by the first create, or taken by 'init --yes') is a note;
+        # another root in home is a warning
+        default = os.path.realpath(ctx.layout.root) == os.path.realpath(default_root())
+        out.append(Finding("locations", "info" if default else "warning",
+                           f"pyenvmod keeps environments in your home directory"
+                           f"{' (the default)' if default else ''} ({ctx.layout.root}, "
                            f"{_human(_size(ctx.layout.root)) if ctx.layout.root.exists() else '0 B'})",
                            "set 'root' in ~/.config/pyenvmod/config.yaml or PYENVMOD_ROOT to project storage"))
     conda_envs = ctx.home / ".conda" / "envs"

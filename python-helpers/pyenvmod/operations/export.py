@@ -2,7 +2,7 @@
 
 from datetime import datetime, timezone
 
-from pyenvmod import __version__, render
+from pyenvmod import __version__, render, requirements
 from pyenvmod.config import Config
 from pyenvmod.operations.common import backend_for, find_base, layout_for
 from pyenvmod.operations.packages import direct_sources, dist_versions, locked_set, pins
@@ -20,7 +20,7 @@ def live_pins(config: Config, record) -> list[str]:
     return pins(locked_set(backend, record.prefix), direct_sources(record.prefix, record.python))
 
 
-def export(config: Config, name: str, fmt: str = "yaml", requested: bool = False) -> str:
+def export(config: Config, name: str, fmt: str = "yaml", requested: bool = False, notify=lambda m: None) -> str:
     layout = layout_for(config)
     record, _ = find_base(layout, name)
     context = {
@@ -34,6 +34,7 @@ def export(config: Config, name: str, fmt: str = "yaml", requested: bool = False
                                [f"{n}={v}" for n, v in record.packages.items() if n != "python"])
         if record.backend == "conda" else [],
         "requested_only": requested,
+        "requested": list(record.requested),
         "modules": list(record.modules),
         "no_binary": list(record.no_binary),
         "backend": record.backend,
@@ -44,6 +45,12 @@ def export(config: Config, name: str, fmt: str = "yaml", requested: bool = False
         "exported": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "pyenvmod_version": __version__,
     }
+    local = requirements.machine_specific(context["pip"])
+    if local:  # a folder or file:// URL means the same thing on this machine only
+        notify(f"warning: {len(local)} of the exported packages come from this machine's folders or files "
+               f"({', '.join(local[:3])}{', ...' if len(local) > 3 else ''}): the file recreates the "
+               "environment on machines with the same paths only")
+    context["machine_specific"] = len(local)
     return render.render_template(TEMPLATES[fmt], context)
 
 
@@ -54,7 +61,7 @@ def clone_spec(config: Config, source: str) -> Spec:
         return Spec(source=f"--clone {source}", python=".".join(record.python.split(".")[:2]),
                     conda_only=[f"{n}={v}" for n, v in record.packages.items() if n != "python"],
                     modules=list(record.modules), backend="conda", description=record.description,
-                    channels=list(record.channels))
+                    channels=list(record.channels), requested=list(record.requested))
     return Spec(source=f"--clone {source}", python=".".join(record.python.split(".")[:2]),
                 packages=live_pins(config, record), modules=list(record.modules), backend=record.backend,
-                description=record.description, no_binary=list(record.no_binary))
+                description=record.description, no_binary=list(record.no_binary), requested=list(record.requested))

@@ -35,8 +35,33 @@ class Entry:
                 modules=self.record.modules,
                 kernels=self.record.kernels,
             )
-        data.update(health=self.state, problems=self.problems)
+        data.update(health=self.state, problems=self.problems, fixes=self.fixes)
         return data
+
+    @property
+    def fixes(self) -> list:
+        """What to do about each problem, in the same order (the list table prints them)."""
+        return [fix_for(self.name, problem) for problem in self.problems]
+
+
+def fix_for(name: str, problem: str) -> str:
+    """The fix for one problem of ``list``, as the user guide promises (doctor explains more)."""
+    if "modulefile" in problem:
+        return f"pyenvmod module {name}   (writes its modulefiles again)"
+    if "kernel" in problem:
+        return f"pyenvmod kernel {name}   (or pyenvmod kernel {name} --remove)"
+    if "base environment" in problem:
+        return f"recreate the base, or pyenvmod delete {name}"
+    if "interpreter" in problem or "is missing" in problem:
+        return (f"recreate it from an export (pyenvmod create {name} --file FILE), or pyenvmod delete {name}; "
+                "pyenvmod doctor --fix removes its modulefiles")
+    if "leftover" in problem:
+        return f"pyenvmod delete {name}"
+    if "metadata file" in problem:
+        return "repair the file by hand, or delete it and run pyenvmod doctor --fix"
+    if "another process" in problem:
+        return "wait for it to finish"
+    return "pyenvmod doctor explains it"
 
 
 def entries(config: Config) -> list[Entry]:

@@ -6,7 +6,7 @@ import os
 import shlex
 from datetime import datetime, timezone
 
-from pyenvmod import files, history, modulefiles, requirements, sources, stacking
+from pyenvmod import files, history, modulefiles, outside, requirements, sources, stacking
 from pyenvmod import spider_cache
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
@@ -45,7 +45,11 @@ def direct_sources(prefix, python_version) -> dict:
     found = {}
     for dist in stacking.site_packages(str(prefix), python_version).glob("*.dist-info"):
         try:
-            url = json.loads((dist / "direct_url.json").read_text(encoding="utf-8"))["url"]
+            data = json.loads((dist / "direct_url.json").read_text(encoding="utf-8"))
+            url = data["url"]
+            vcs = data.get("vcs_info") or {}
+            if vcs:  # git+https://...@COMMIT: the same commit again, not the folder or page the URL names
+                url = f"{vcs['vcs']}+{url}@{vcs['commit_id']}"
         except (OSError, ValueError, KeyError, TypeError):
             continue
         name = _dist_name(dist)
@@ -80,10 +84,7 @@ def refresh(config: Config, layout, record, backend, action: str, args: list, no
     modulefiles.write(layout, record, modulefiles.options_from(config))
     Tree(layout, bool(config.group)).write_record(record)
     history.add(layout, record.name, action, args, record.packages, record.requested, record.sources)
-    problems = backend.check(record.prefix)
-    for problem in problems:
-        notify(f"warning: broken requirements in {record.name!r}: {problem}")
-    return problems
+    return backend.check(record.prefix)  # the command reports them, once
 
 
 def _canonical(spec: str, record=None) -> str:
@@ -94,6 +95,12 @@ def _canonical(spec: str, record=None) -> str:
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
+    if spec.startswith(requirements.EDITABLE) or requirements.is_url(spec) or requirements.is_path(spec):
+        # a folder or URL: the package installed from it, once installed; until then, itself
+        url = requirements.source_url(spec).rstrip("/")
+        found = [n for n, pinned in (record.sources if record else {}).items()
+                 if pinned.split(" @ ", 1)[-1].rstrip("/") == url]
+        return found[0] if found else spec
     return canonicalize_name(Requirement(spec).name)
 
 
@@ -133,6 +140,7 @@ def _change(config: Config, name: str, action: str, specs: list, notify, apply):
                                 f"see 'pyenvmod list'")
         _validate(config, record, specs)
         backend = backend_for(config, record.backend, record.channels)
+        outside.reconcile(config, layout, record, backend, notify)  # a plain 'pip install' since the last change
         apply(record, backend)
         problems = refresh(config, layout, record, backend, action, specs, notify)
     spider_cache.refresh(config, layout)
@@ -143,11 +151,12 @@ def install(config: Config, name: str, specs: list, notify=lambda m: None, no_bi
     requirements.validate_names(list(no_binary))
     if not specs:
         raise PyenvmodError("name at least one package to install")
+    specs = requirements.absolute_paths(specs)  # ./mypkg is recorded as the folder it names
 
     def apply(record, backend):
         notify("installing " + " ".join(specs))
         record.no_binary = list(dict.fromkeys([*record.no_binary, *no_binary]))
-        backend.install(record.prefix, specs, layered=bool(record.extends),
+        backend.install(record.prefix, requirements.as_args(specs), layered=bool(record.extends),
                         no_binary=list(dict.fromkeys([*config["no_binary"], *record.no_binary])))
         named = {_canonical(s, record) for s in specs}
         record.requested = [r for r in record.requested if _canonical(r, record) not in named] + specs
@@ -163,7 +172,7 @@ def update(config: Config, name: str, specs: list, notify=lambda m: None):
         if not targets:
             raise PyenvmodError(f"{name!r} has no requested packages to update; name the packages to update")
         notify("updating " + " ".join(targets))
-        backend.upgrade(record.prefix, targets, layered=bool(record.extends),
+        backend.upgrade(record.prefix, requirements.as_args(targets), layered=bool(record.extends),
                         no_binary=list(dict.fromkeys([*config["no_binary"], *record.no_binary])))
 
     return _change(config, name, "update", specs, notify, apply)

@@ -10,7 +10,7 @@ import os
 import shlex
 from datetime import datetime, timezone
 
-from pyenvmod import files, history, modulefiles, proc, pythons, sources, stacking
+from pyenvmod import files, history, modulefiles, outside, proc, pythons, sources, stacking
 from pyenvmod import spider_cache
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
@@ -37,11 +37,12 @@ def rollback(config: Config, name: str, to: int, notify=lambda m: None):
             raise PyenvmodError(f"{name!r} has no history entry {to} (entries: {known}); "
                                 f"see 'pyenvmod history {shlex.quote(name)}'")
         target = entries[to]
+        backend = backend_for(config, record.backend, record.channels)
+        outside.reconcile(config, layout, record, backend, notify)  # so that state is in the history too
         prefix = tree.prefix(name)
         staging = layout.envs_dir / f".{name}.rollback"
         tree.check_dir(layout.envs_dir)
         tree.remove(staging)  # a leftover of an interrupted rollback
-        backend = backend_for(config, record.backend, record.channels)
         base = pythons.probe(record.base_python)
         if base is None or base.major_minor != ".".join(record.python.split(".")[:2]):
             raise PyenvmodError(f"the base interpreter of {name!r} ({record.base_python}) is gone or changed; "

@@ -1,0 +1,175 @@
+"""Changes made outside pyenvmod: a plain ``pip install`` after ``module load`` (what the guide
+recommends) changes the environment without pyenvmod knowing. The next pyenvmod command that
+works on the environment compares its distributions (read from their METADATA files, nothing is
+run) with the package set recorded last; a difference becomes its own history entry
+("changed outside pyenvmod"), and the packages installed that way count as requested, like those
+installed with ``pyenvmod install``.
+"""
+
+import os
+from pathlib import Path
+
+ACTION = "outside"  # the history entry's action; 'pyenvmod history' shows it as SHOWN
+SHOWN = "changed outside pyenvmod"
+
+
+def _canonical(name: str) -> str:
+    from packaging.utils import canonicalize_name
+
+    return canonicalize_name(name)
+
+
+def _version(text: str) -> str:
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return str(Version(text))
+    except InvalidVersion:
+        return text
+
+
+def normalised(packages: dict) -> dict:
+    """{canonical name: normalised version}: listings from pip, uv and METADATA files compare equal."""
+    return {_canonical(n): _version(v) for n, v in packages.items()}
+
+
+def _metadata(prefix) -> dict:
+    """{canonical name: (version, [canonical names it requires])} of the environment's own distributions."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    found = {}
+    for meta in Path(prefix).glob("lib/python*/site-packages/*.dist-info/METADATA"):
+        name = version = None
+        requires = []
+        try:
+            text = meta.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if not line:
+                break  # the headers end at the first empty line; the description follows
+            key, _, value = line.partition(": ")
+            if key == "Name":
+                name = value.strip()
+            elif key == "Version":
+                version = value.strip()
+            elif key == "Requires-Dist":
+                try:
+                    requirement = Requirement(value)
+                except InvalidRequirement:
+                    continue
+                if requirement.marker is None or "extra" not in str(requirement.marker):
+                    requires.append(_canonical(requirement.name))  # an optional extra does not count
+        if name and version:
+            found[_canonical(name)] = (_version(version), requires, meta.parent)
+    return found
+
+
+def _complete(dist_info: Path) -> bool:
+    """Every file its RECORD lists is there: not the leftover of an install that failed half-way
+    (a full disk, say), which pyenvmod reported as failed and must not record as a change."""
+    import csv
+
+    site = dist_info.parent
+    try:
+        with open(dist_info / "RECORD", encoding="utf-8", newline="") as fh:
+            paths = [row[0] for row in csv.reader(fh) if row]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    return all(os.path.lexists(site / path) for path in paths)
+
+
+def differences(record) -> tuple[dict, dict] | None:
+    """(live {name: version}, {name: [what requires it]}) when the environment's distributions differ
+    from the recorded set; None when they agree, or for conda and adopted environments."""
+    if record.backend == "conda" or record.adopted:
+        return None
+    live = _metadata(record.prefix)
+    if not live:  # no site-packages at all: a broken environment, reported elsewhere
+        return None
+    recorded = normalised(record.packages)
+    if {n: v for n, (v, *_) in live.items()} == recorded:
+        return None
+    # what is new or changed must be wholly installed to count (only those are checked: a few files)
+    live = {n: d for n, d in live.items() if recorded.get(n) == d[0] or _complete(d[2])}
+    if {n: v for n, (v, *_) in live.items()} == recorded:
+        return None
+    required = {}
+    for name, (_version_, requires, _where) in live.items():
+        for dep in requires:
+            required.setdefault(dep, []).append(name)
+    return {n: v for n, (v, *_) in live.items()}, required
+
+
+def reconcile(config, layout, record, backend, notify) -> list[str]:
+    """With the environment's lock held: record a change made outside pyenvmod, if there is one, as its
+    own history entry, and count what was installed that way as requested. Returns the change lines."""
+    from datetime import datetime, timezone
+
+    from pyenvmod import history, metadata, modulefiles
+    from pyenvmod.operations.packages import snapshot
+
+    found = differences(record)
+    if found is None:
+        return []
+    live, required = found
+    before = normalised(record.packages)
+    added = sorted(n for n in live if n not in before)
+    removed = {n for n in before if n not in live}
+    # installed by hand: what nothing else installed requires (its dependencies came along with it)
+    wanted = [n for n in added if n not in required and n != "pip"]
+    snapshot(record, backend)
+    requested = [r for r in record.requested if _requested_name(r) not in removed]
+    known = {_requested_name(r) for r in requested}
+    # from a folder or URL: as 'name @ url', so that 'pyenvmod update' finds it again
+    from_sources = {_canonical(n): spec for n, spec in record.sources.items()}
+    record.requested = requested + [from_sources.get(n, n) for n in wanted if n not in known]
+    record.updated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    modulefiles.write(layout, record, modulefiles.options_from(config))
+    metadata.write(layout.meta_file(record.name), record)
+    history.add(layout, record.name, ACTION, [], record.packages, record.requested, record.sources)
+    lines = describe(before, normalised(record.packages))
+    notify(f"{record.name!r} was {SHOWN} since its last change (recorded in its history): " + ", ".join(lines))
+    return lines
+
+
+def _requested_name(spec: str) -> str:
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        return _canonical(Requirement(spec).name)
+    except InvalidRequirement:
+        return _canonical(spec)
+
+
+def describe(before: dict, after: dict) -> list[str]:
+    """What changed, for people: 'numpy 1.26.4 -> 2.1.0', 'added idna 3.10', 'removed six 1.16.0'."""
+    before, after = normalised(before), normalised(after)
+    out = []
+    for name in sorted(set(before) | set(after)):
+        if name not in before:
+            out.append(f"added {name} {after[name]}")
+        elif name not in after:
+            out.append(f"removed {name} {before[name]}")
+        elif before[name] != after[name]:
+            out.append(f"{name} {before[name]} -> {after[name]}")
+    return out
+
+
+def reconcile_now(config, layout, name: str, notify) -> list[str]:
+    """For commands that only read an environment (history, export): take its lock and record a change
+    made outside pyenvmod, if there is one. Nothing is taken when nothing changed."""
+    from pyenvmod import locking
+    from pyenvmod.errors import PyenvmodError
+    from pyenvmod.operations.common import backend_for, load_record
+
+    if differences(load_record(layout, name)) is None:
+        return []
+    try:
+        with locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
+            record = load_record(layout, name)
+            return reconcile(config, layout, record, backend_for(config, record.backend, record.channels), notify)
+    except (OSError, PyenvmodError) as exc:  # a tree we may read but not change: say so, and go on
+        notify(f"warning: {name!r} was {SHOWN}, but that could not be recorded: "
+               f"{getattr(exc, 'message', None) or exc}")
+        return []
