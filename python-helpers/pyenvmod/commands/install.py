@@ -1,6 +1,7 @@
 """Install packages into an environment, then refresh its metadata, modulefiles and history.
 
   pyenvmod install mylab numpy 'scipy>=1.11'
+  pyenvmod install mylab --file environment.yml     # or requirements.txt, or a pyenvmod export
 
 (After 'module load pyenv/mylab', a plain 'pip install' works too; pyenvmod install
 also records the change in the history and checks the environment's consistency.)
@@ -11,7 +12,10 @@ import sys
 
 def add_arguments(parser):
     parser.add_argument("name", help="environment")
-    parser.add_argument("packages", nargs="+", metavar="PKG", help="packages, e.g. numpy 'scipy>=1.11'")
+    parser.add_argument("packages", nargs="*", metavar="PKG", help="packages, e.g. numpy 'scipy>=1.11'")
+    parser.add_argument("--file", metavar="SPEC",
+                        help="install the packages of a spec: a pyenvmod export, an environment.yml or a "
+                             "requirements.txt (like conda env update -f)")
     parser.add_argument("--no-binary", metavar="PKG,PKG", default="",
                         help="build these from source against the loaded modules (remembered for later changes)")
 
@@ -29,7 +33,13 @@ def run(args) -> int:
     from pyenvmod import config as config_mod
     from pyenvmod.operations import packages
 
-    record, problems = packages.install(config_mod.load(), args.name, args.packages,
+    config = config_mod.load()
+    specs = list(args.packages)
+    if args.file:
+        from pyenvmod.operations.from_file import specs as file_specs
+
+        specs += file_specs(config, args.name, args.file)
+    record, problems = packages.install(config, args.name, specs,
                                         notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr),
                                         no_binary=[n for n in args.no_binary.split(",") if n])
     return report(record, problems, "Updated")

@@ -18,7 +18,17 @@ def load_record(layout: Layout, name: str) -> metadata.EnvRecord:
     try:
         return metadata.read(layout.meta_file(name))
     except FileNotFoundError:
-        raise PyenvmodError(f"no environment named {name!r} under {layout.base}; see 'pyenvmod list'") from None
+        raise PyenvmodError(f"no environment named {name!r} under {layout.base}{did_you_mean(layout, name)}; "
+                            "see 'pyenvmod list'") from None
+
+
+def did_you_mean(layout: Layout, name: str) -> str:
+    """A hint naming the closest registered environment, ' (did you mean \'x\'?)', or ''."""
+    import difflib
+
+    known = [n for n in layout.names() if layout.meta_file(n).is_file()] if layout.meta_dir.is_dir() else []
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def find_base(layout: Layout, spec: str) -> tuple[metadata.EnvRecord, Path]:
