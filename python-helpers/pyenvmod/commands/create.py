@@ -3,6 +3,7 @@
 Examples:
   pyenvmod create mylab -p numpy scipy
   pyenvmod create old --python 3.11 --backend venv --description "legacy analysis"
+  pyenvmod create --prefix /project/mylab/env -p numpy    # at a folder you choose: module pyenv/env
 """
 
 import os
@@ -12,7 +13,12 @@ from pyenvmod import backends
 
 
 def add_arguments(parser):
-    parser.add_argument("name", help="environment name: letters, digits, . _ + - (at most 64)")
+    parser.add_argument("name", nargs="?", help="environment name: letters, digits, . _ + - (at most 64)")
+    parser.add_argument("--prefix", metavar="PATH",
+                        help="make the environment at PATH (a new or empty folder, e.g. on project storage) "
+                             "instead of the tree; its modulefiles still go to your tree as pyenv/NAME")
+    parser.add_argument("--name", dest="name_option", metavar="NAME",
+                        help="with --prefix: the module's name (default: the folder's name)")
     parser.add_argument("-p", "--packages", nargs="+", default=[], metavar="PKG",
                         help="packages to install, e.g. numpy 'scipy>=1.11'")
     parser.add_argument("--python", metavar="VERSION|PATH",
@@ -53,8 +59,15 @@ def run(args) -> int:
     from pyenvmod.operations.common import layout_for
     from pyenvmod.operations.create import CreateRequest, create
 
+    from pyenvmod.errors import PyenvmodError
+
     config = config_mod.load()
     layout = layout_for(config)
+    if args.name and args.name_option and args.name != args.name_option:
+        raise PyenvmodError(f"two names given ({args.name!r} and --name {args.name_option!r}); give one")
+    name = args.name or args.name_option or (os.path.basename(os.path.normpath(args.prefix)) if args.prefix else "")
+    if not name:
+        raise PyenvmodError("name the environment: pyenvmod create NAME, or pyenvmod create --prefix PATH")
     if config.root_is_default:
         _note_default_root(layout)
     spec = None
@@ -66,9 +79,9 @@ def run(args) -> int:
         from pyenvmod.operations.export import clone_spec
 
         spec = clone_spec(config, args.clone)
-    request = CreateRequest(args.name, args.packages, args.python or "", args.backend or "", args.description,
+    request = CreateRequest(name, args.packages, args.python or "", args.backend or "", args.description,
                             args.extends, args.modules.split(","), not args.no_capture, spec,
-                            [n for n in args.no_binary.split(",") if n], args.channels)
+                            [n for n in args.no_binary.split(",") if n], args.channels, args.prefix or "")
     record = create(config, request, notify=lambda msg: print(f"pyenvmod: {msg}", file=sys.stderr))
     print(f"Created {record.name!r}: Python {record.python}, {record.backend}, at {record.prefix}")
     if args.kernel if args.kernel is not None else config["kernel"]:

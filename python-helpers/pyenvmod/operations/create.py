@@ -16,6 +16,7 @@ from pyenvmod import (__version__, capture, files, history, locking, metadata, m
                       modulefiles, names, proc, pythons, requirements, sources, stacking)
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
+from pyenvmod.operations import external_prefix
 from pyenvmod.operations import packages as packages_op
 from pyenvmod.operations.common import backend_for, find_base, layout_for, share
 
@@ -33,6 +34,7 @@ class CreateRequest:
     spec: object = None  # a spec.Spec (create --file, --clone): its python, packages, modules, backend
     no_binary: list = field(default_factory=list)  # packages to build from source
     channels: list = field(default_factory=list)  # conda backend: -c/--channel, as with conda
+    location: str = ""  # --prefix: a folder of the user's choosing instead of the tree's envs/NAME
 
 
 def _merge_spec(request: CreateRequest) -> CreateRequest:
@@ -51,6 +53,7 @@ def _merge_spec(request: CreateRequest) -> CreateRequest:
         capture=request.capture,
         no_binary=list(dict.fromkeys([*spec.no_binary, *request.no_binary])),
         channels=list(request.channels) or list(spec.channels),
+        location=request.location,
     )
 
 
@@ -104,6 +107,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
     layout = layout_for(config)
     backend = backend_for(config, backend_name, channels)
     layout.ensure(shared=bool(config.group))
+    external = external_prefix.check(layout, request.location) if request.location else None
     modulefiles.write_tree_marker(layout, _owner())
 
     with proc.interrupts_raise(), locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
@@ -119,6 +123,9 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             modulefiles.remove(layout, name)
             files.remove_inside(layout.history_dir(name), layout.root)
             notify(f"removed the leftover of an interrupted create of {name!r}")
+        if external is not None:
+            external_prefix.check(layout, str(external))  # still absent or empty, now that we hold the lock
+            prefix = external
 
         layered_on, extends = None, None
         if request.extends:
@@ -145,6 +152,8 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             else:
                 notify(f"creating {name!r} with {backend_name} from Python {base.version} ({base.executable})")
                 backend.create(prefix, base, prompt=name)
+            if external is not None:
+                external_prefix.mark(layout, prefix, name)
             version = backend.python_version(prefix)
             base_site = str(stacking.site_packages(layered_on.prefix, layered_on.python)) if layered_on else None
             stacking.install_hook(str(prefix), version, base_site)
@@ -178,15 +187,16 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             history.add(layout, name, "create", packages, record.packages, packages, record.sources)
             metadata.write(layout.meta_file(name), record)  # registers it: the last step
         except BaseException:
-            _undo(layout, name)
+            _undo(layout, name, external)
             raise
         for problem in backend.check(prefix):
             notify(f"warning: broken requirements in {name!r}: {problem}")
     return record
 
 
-def _undo(layout, name: str) -> None:
+def _undo(layout, name: str, external=None) -> None:
     for remove in (
+        lambda: external is not None and external_prefix.empty(external),
         lambda: files.remove_inside(layout.meta_file(name), layout.root),
         lambda: files.remove_inside(layout.history_dir(name), layout.root),
         lambda: modulefiles.remove(layout, name),

@@ -9,6 +9,7 @@ import os
 from pyenvmod import files, locking, metadata, modulefiles, names, proc
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
+from pyenvmod.operations import external_prefix
 from pyenvmod.operations.common import layout_for
 from pyenvmod.operations.kernel import remove_kernels
 
@@ -31,13 +32,17 @@ def delete(config: Config, name: str, confirm=lambda name, prefix: True) -> bool
         return False
     layout.ensure(shared=bool(config.group))
     with proc.interrupts_raise(), locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
+        record = None
         try:
-            remove_kernels(metadata.read(layout.meta_file(name)))
+            record = metadata.read(layout.meta_file(name))
+            remove_kernels(record)
         except (FileNotFoundError, PyenvmodError):
             pass  # a leftover without (readable) metadata has no kernels we know of
         modulefiles.remove(layout, name)
         files.remove_inside(layout.meta_file(name), layout.root)
         files.remove_inside(prefix, layout.root)
+        if record is not None:
+            external_prefix.remove(layout, record)  # made with create --prefix: only if provably its folder
         files.remove_inside(layout.history_dir(name), layout.root)
     return True
 

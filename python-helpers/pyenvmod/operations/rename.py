@@ -26,6 +26,7 @@ from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import Layout
 from pyenvmod.loaded import is_loaded
+from pyenvmod.operations import external_prefix
 from pyenvmod.operations.common import layout_for, load_record, share
 
 
@@ -107,6 +108,8 @@ def rename(config: Config, old: str, new: str, notify=lambda m: None) -> metadat
         # 3: the prefix inside the environment and in the environments extending it
         if moves:
             _rewrite_prefix(Path(new_prefix), record.prefix, new_prefix, old, new)
+        elif external_prefix.owned(layout, record.prefix, old):
+            external_prefix.mark(layout, Path(record.prefix), new)
         for dependent in _dependents(layout, {record.prefix, new_prefix}):
             _repoint(layout, dependent, new_record, options)
         history.add(layout, new, "rename", [old, new], new_record.packages, new_record.requested,
