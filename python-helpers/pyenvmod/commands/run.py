@@ -14,8 +14,8 @@ import sys
 
 def add_arguments(parser):
     parser.add_argument("name", help="environment")
-    parser.add_argument("command", nargs="+", metavar="-- COMMAND [ARGS...]",
-                        help="the command and its arguments (after --, so that its options are its own)")
+    parser.add_argument("command", nargs="*", metavar="COMMAND",
+                        help="after --: the command and its arguments (the -- keeps its options its own)")
 
 
 def run(args) -> int:

@@ -131,6 +131,8 @@ def _check_new_name(layout: Layout, record, new: str) -> None:
         raise PyenvmodError(f"an environment named {new!r} already exists; choose another name, or delete it "
                             f"first with 'pyenvmod delete {new}'")
     path = layout.prefix(new)
+    if os.path.islink(path) and not _placeholder(layout, new):
+        os.unlink(path)  # a symlink left by a finished but interrupted rename away from NEW: only a link
     if os.path.lexists(path) and not _placeholder(layout, new):
         raise PyenvmodError(f"{path} exists (the leftover of an interrupted create?); remove it with "
                             f"'pyenvmod delete {new}', then rename")
