@@ -27,8 +27,12 @@ def works(cli, name) -> bool:
 
 
 @pytest.mark.slow
-def test_rename_moves_folder_modulefiles_history_and_scripts(cli, root):
+def test_rename_moves_folder_modulefiles_history_and_scripts(cli, root, home):
+    config = home / ".config" / "pyenvmod" / "config.yaml"
+    config.parent.mkdir(parents=True)
+    config.write_text("formats: [lua, tcl, bash]\n")  # with activation scripts
     cli("create", "a")
+    assert (next(root.glob("*/activate")) / "a" / "activate.sh").is_file()
     result = cli("rename", "a", "b")
     assert "Renamed 'a' to 'b'" in result.stdout
     entries = records(cli)
