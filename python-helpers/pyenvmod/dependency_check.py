@@ -67,7 +67,7 @@ def problems(prefix, python_version: str) -> list[str]:
                        python_version=".".join(python_version.split(".")[:2]), extra="")
     found = []
     for key in sorted(installed):
-        name, version, requires = installed[key]
+        _name, version, requires = installed[key]
         for text in requires:
             try:
                 requirement = Requirement(text)
@@ -77,13 +77,13 @@ def problems(prefix, python_version: str) -> list[str]:
                 continue
             have = installed.get(canonicalize_name(requirement.name))
             if have is None:
-                found.append(f"{name} {version} requires {requirement.name}, which is not installed.")
+                found.append(f"{key} {version} requires {requirement.name}, which is not installed.")
                 continue
             try:
                 ok = requirement.specifier.contains(Version(have[1]), prereleases=True)
             except InvalidVersion:
                 ok = True  # a version packaging cannot read: pip does not judge it either
             if not ok:
-                found.append(f"{name} {version} has requirement {requirement}, but you have "
-                             f"{have[0]} {have[1]}.")
+                found.append(f"{key} {version} has requirement {requirement}, but you have "
+                             f"{requirement.name} {have[1]}.")
     return found

@@ -78,12 +78,16 @@ def rename(config: Config, old: str, new: str, notify=lambda m: None) -> metadat
     if old == new:
         raise PyenvmodError(f"{old!r} already has that name; give a different new name")
     layout = layout_for(config)
-    load_record(layout, old)
-    if is_loaded(layout, old):
-        raise PyenvmodError(f"{old!r} is loaded in this shell; run 'module unload pyenv/{old}' first, then rename")
+    if not layout.meta_file(new).exists():
+        load_record(layout, old)  # the error for an unknown name, before anything is locked
     layout.ensure(shared=bool(config.group))
     with proc.interrupts_raise(), _locks(layout, config, old, new):
+        if _finished(layout, old, new):
+            return load_record(layout, new)
         record = load_record(layout, old)
+        if is_loaded(layout, old):
+            raise PyenvmodError(f"{old!r} is loaded in this shell; run 'module unload pyenv/{old}' first, "
+                                "then rename")
         resuming = _resuming(layout, record, new)
         if not resuming:
             _check_new_name(layout, record, new)
@@ -124,6 +128,22 @@ def rename(config: Config, old: str, new: str, notify=lambda m: None) -> metadat
     if record.kernels:
         _move_kernels(config, record, new, notify)
     return load_record(layout, new)
+
+
+def _finished(layout: Layout, old: str, new: str) -> bool:
+    """A rename interrupted in its last step (OLD unregistered, its symlink to NEW left): tidy up."""
+    path = layout.prefix(old)
+    if layout.meta_file(old).exists() or not layout.meta_file(new).exists():
+        return False
+    ours = os.path.islink(path) and os.readlink(path) == new
+    done = history.entries(layout, new)[-1:]
+    if not ours and not (done and done[0].get("action") == "rename" and done[0].get("args") == [old, new]):
+        return False
+    modulefiles.remove(layout, old)
+    if ours:
+        os.unlink(path)
+    files.remove_inside(layout.history_dir(old), layout.root)
+    return True
 
 
 def _check_new_name(layout: Layout, record, new: str) -> None:
