@@ -61,6 +61,6 @@ def test_files_that_do_not_fit_are_refused(cli, tmp_path):
     empty.write_text("# nothing\n")
     assert_one_line_error(cli("update", "x", "--file", empty, check=False), "names no packages")
     assert_one_line_error(cli("install", "x", "--file", tmp_path / "missing.txt", check=False), "cannot read")
-    assert_one_line_error(cli("install", "y", "--file", empty, check=False), "no environment named 'y'",
+    assert_one_line_error(cli("install", "xy", "--file", empty, check=False), "no environment named 'xy'",
                           "did you mean 'x'?")
     assert_one_line_error(cli("install", "x", check=False), "name at least one package")

@@ -4,12 +4,12 @@ the environments made with ``--extends`` on it.
 Interrupted at any point (Ctrl-C, a kill, a crash), the old name or the new one works, never
 neither, and running the same rename again finishes it. The steps, in order:
 
-1. NEW's history, modulefiles and metadata are written; NEW's folder is a placeholder symlink
+1. NEW's modulefiles and metadata are written; NEW's folder is a placeholder symlink
    (``envs/NEW -> NEW``, resolving to nothing), so NEW is registered but not yet loadable.
 2. One atomic exchange (renameat2) swaps the placeholder and the folder: ``envs/NEW`` is the
    environment, ``envs/OLD`` a symlink to it. Both names work from here on.
 3. The prefix written into the environment's scripts and pyvenv.cfg, and into the environments
-   that extend it, is changed to the new one.
+   that extend it, is changed to the new one; the history folder moves (one rename).
 4. OLD's modulefiles, metadata, symlink, history and kernels are removed.
 
 A virtual environment embeds its prefix in its scripts; a conda environment embeds it in
@@ -17,7 +17,6 @@ too many files to rewrite safely, so conda environments are refused (clone, then
 """
 
 import os
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -100,8 +99,6 @@ def rename(config: Config, old: str, new: str, notify=lambda m: None) -> metadat
                              kernels=[])
         options = modulefiles.options_from(config)
         # 1: NEW registered, not yet loadable
-        if layout.history_dir(old).is_dir():
-            shutil.copytree(layout.history_dir(old), layout.history_dir(new), symlinks=True, dirs_exist_ok=True)
         modulefiles.write(layout, new_record, options)
         if moves and not os.path.lexists(layout.prefix(new)):
             os.symlink(new, layout.prefix(new))
@@ -116,6 +113,8 @@ def rename(config: Config, old: str, new: str, notify=lambda m: None) -> metadat
             external_prefix.mark(layout, Path(record.prefix), new)
         for dependent in _dependents(layout, {record.prefix, new_prefix}):
             _repoint(layout, dependent, new_record, options)
+        if os.path.isdir(layout.history_dir(old)) and not os.path.lexists(layout.history_dir(new)):
+            os.rename(layout.history_dir(old), layout.history_dir(new))  # one step: it is in one place or the other
         history.add(layout, new, "rename", [old, new], new_record.packages, new_record.requested,
                     new_record.sources)
         share(config, layout, layout.history_dir(new))
