@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from pyenvmod import (__version__, capture, files, history, locking, metadata, module_system,
-                      modulefiles, names, proc, pythons, requirements, sources, stacking)
+                      modulefiles, names, proc, pythons, render, requirements, sources, stacking)
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import external_prefix
@@ -145,6 +145,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 f"{name!r} would use Python {base.major_minor} but its base {layered_on.name!r} uses Python "
                 f"{layered_on.python}; an environment and its base must use the same Python version"
             )
+        render.prewarm()  # the templates' engine loads while the environment is made
         try:
             if base is None:
                 notify(f"creating {name!r} with {backend_name} from {', '.join(channels)}")
