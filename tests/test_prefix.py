@@ -90,3 +90,14 @@ def test_a_failed_create_at_a_prefix_leaves_the_folder_as_it_was(cli, root, tmp_
     result = cli("create", "--prefix", folder, "-p", "no-such-package-pyenvmod-zz", check=False)
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert folder.is_dir() and list(folder.iterdir()) == [] and leftovers(root) == []
+
+
+@pytest.mark.slow
+def test_unknown_names_get_a_suggestion_in_every_command(cli, root, tmp_path):
+    cli("create", "analysis")
+    (tmp_path / "req.txt").write_text("six\n")
+    for args in (("delete", "analysys", "--yes"), ("install", "analysys", "six"), ("update", "analysys"),
+                 ("list", "analysys"), ("export", "analysys"), ("rename", "analysys", "other"),
+                 ("install", "analysys", "--file", tmp_path / "req.txt")):
+        assert_one_line_error(cli(*args, check=False), "no environment named 'analysys'",
+                              "did you mean 'analysis'?")

@@ -10,7 +10,7 @@ from pyenvmod import files, locking, metadata, modulefiles, names, proc
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import external_prefix
-from pyenvmod.operations.common import layout_for
+from pyenvmod.operations.common import did_you_mean, layout_for
 from pyenvmod.operations.kernel import remove_kernels
 
 
@@ -21,7 +21,8 @@ def delete(config: Config, name: str, confirm=lambda name, prefix: True) -> bool
     prefix = layout.prefix(name)
     pieces = (layout.meta_file(name), prefix, layout.module_dir(name))
     if not any(os.path.lexists(p) for p in pieces):
-        raise PyenvmodError(f"no environment named {name!r} under {layout.base}; see 'pyenvmod list'")
+        raise PyenvmodError(f"no environment named {name!r} under {layout.base}{did_you_mean(layout, name)}; "
+                            "see 'pyenvmod list'")
     dependents = _extended_by(layout, str(prefix))
     if dependents:
         raise PyenvmodError(
