@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _common import pyenvmod_bin, scratch_env  # noqa: E402
 
 
-def timed(cmd, env, setup=None) -> float:
+def timed(cmd, setup, env) -> float:
     """Seconds ``cmd`` takes (a shell line or an argv), after an untimed ``setup``."""
     if setup:
         subprocess.run(setup, env=env, shell=isinstance(setup, str), capture_output=True, check=True)

@@ -4,6 +4,8 @@ from pyenvmod.errors import PyenvmodError
 
 
 def validate(specs: list[str]) -> list[str]:
+    if not specs:
+        return specs  # nothing to check: packaging's parser is not even imported (it costs 30-60 ms)
     from packaging.requirements import InvalidRequirement, Requirement
 
     for spec in specs:

@@ -5,7 +5,7 @@ history entry, and a consistency check (``pip check``)."""
 import os
 from datetime import datetime, timezone
 
-from pyenvmod import files, history, locking, metadata, modulefiles, requirements, sources, stacking
+from pyenvmod import files, history, locking, metadata, modulefiles, render, requirements, sources, stacking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import backend_for, layout_for, load_record, share
@@ -129,6 +129,7 @@ def _change(config: Config, name: str, action: str, specs: list, notify, apply):
                                 f"see 'pyenvmod list'")
         _validate(config, record, specs)
         backend = backend_for(config, record.backend, record.channels)
+        render.prewarm()  # the templates' engine loads while the backend works
         apply(record, backend)
         problems = refresh(config, layout, record, backend, action, specs, notify)
     return record, problems
