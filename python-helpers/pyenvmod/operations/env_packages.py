@@ -70,10 +70,9 @@ def packages(config: Config, name: str) -> tuple:
         else:
             source = "outside" if record.adopted else "dependency"
         result[key] = Package(pkg, version, source)
-    if record.extends:
-        from types import SimpleNamespace
+    if record.extends:  # a base is a uv or venv environment (conda ones cannot be extended)
+        from pyenvmod.operations.packages import dist_versions
 
-        base = SimpleNamespace(backend="uv", prefix=record.extends["prefix"])
-        for pkg, version in installed(base).items():
+        for pkg, version in dist_versions(record.extends["prefix"]).items():
             result.setdefault(canonicalize_name(pkg), Package(pkg, version, "base"))
     return record, [result[k] for k in sorted(result)]
