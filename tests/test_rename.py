@@ -45,6 +45,8 @@ def test_rename_moves_folder_modulefiles_history_and_scripts(cli, root, home):
     assert (base / "activate" / "b" / "activate.sh").is_file()
     assert works(cli, "b")  # bin/pip's #! line names the new folder
     assert str(base / "envs" / "a") not in (base / "envs" / "b" / "bin" / "pip").read_text()
+    assert "prompt = b" in (base / "envs" / "b" / "pyvenv.cfg").read_text()
+    assert 'VIRTUAL_ENV_PROMPT="b"' in (base / "envs" / "b" / "bin" / "activate").read_text()
     assert [e.split()[3] for e in cli("history", "b").stdout.splitlines() if e[:4].strip().isdigit()] == \
         ["create", "rename"]
 
@@ -136,3 +138,14 @@ def test_killed_at_any_step_the_old_or_the_new_works_and_the_rename_finishes(cli
         cli("rename", "b", "a")
     assert works(cli, "a") and list(records(cli)) == ["a"]
     assert killed >= 10  # the kills really landed inside the rename
+
+
+@pytest.mark.slow
+def test_a_venv_environment_renames_with_its_prompt(cli, root):
+    cli("create", "old", "--backend", "venv")
+    cli("rename", "old", "new")
+    prefix = records(cli)["new"]["prefix"]
+    cfg = open(os.path.join(prefix, "pyvenv.cfg")).read()
+    assert "prompt = 'new'" in cfg and f" {prefix}\n" in cfg and "/envs/old" not in cfg
+    assert '(new) ' in open(os.path.join(prefix, "bin", "activate")).read()
+    assert works(cli, "new")

@@ -169,10 +169,19 @@ def _rewrite_prefix(prefix: Path, old_prefix: str, new_prefix: str, old: str, ne
         lines = []
         for line in cfg.read_text(encoding="utf-8", errors="replace").splitlines():
             key, _, value = line.partition("=")
-            if key.strip() == "prompt" and value.strip() == old:
-                line = f"{key}= {new}"
+            if key.strip() == "prompt" and value.strip().strip("'\"") == old:
+                line = f"{key}= {value.strip().replace(old, new)}"
             lines.append(line.replace(old_prefix, new_prefix))
         files.write_atomic(cfg, "\n".join(lines) + "\n")
+    # the prompt the activation scripts show: "(OLD) " (venv), "OLD" / 'OLD' (uv)
+    prompts = [(f"({old}) ", f"({new}) "), (f'"{old}"', f'"{new}"'), (f"'{old}'", f"'{new}'"),
+               (f'"x{old}"', f'"x{new}"'), (f'={old}"', f'={new}"')]
+    for script in sorted((prefix / "bin").glob("activate*")):
+        if script.is_file() and not script.is_symlink():
+            text = script.read_text(encoding="utf-8", errors="replace")
+            for before, after in prompts:
+                text = text.replace(before, after)
+            files.write_atomic(script, text)
 
 
 def _repoint(layout: Layout, dependent, base, options) -> None:
