@@ -1,51 +1,100 @@
 #!/usr/bin/env python3
-"""`pyenvmod create` (uv backend) versus `python -m venv` + `pip install` of the same packages,
-both with warm caches. Prints the ratio measured in this run. Target (issue 9): at most 0.35x.
+"""`pyenvmod create`, `install` and `update` against the same work done by the bare tools, with warm
+caches; prints the ratios measured in this run (never a timed test).
 
-    python benchmarks/create.py [--rounds 3] [--packages requests packaging]
+  uv backend:   pyenvmod create / install / update   vs  uv venv --seed + uv pip install (--upgrade)
+  venv backend: pyenvmod create --backend venv       vs  python -m venv + python -m pip install
+  (and, as in issue 9: pyenvmod create (uv) vs python -m venv + pip install)
+
+Targets (issue 14): at most 1.1x of the bare tools. The difference left is pyenvmod's own start-up
+(Python and its imports) and its bookkeeping (metadata, modulefiles, history).
+
+    python benchmarks/create.py [--rounds 3] [--python 3.12] [--packages requests packaging six]
 """
 
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import median_time, pyenvmod_bin, scratch_env  # noqa: E402
+from _common import pyenvmod_bin, scratch_env  # noqa: E402
+
+
+def timed(cmd, setup, env) -> float:
+    """Seconds ``cmd`` takes (a shell line or an argv), after an untimed ``setup``."""
+    if setup:
+        subprocess.run(setup, env=env, shell=isinstance(setup, str), capture_output=True, check=True)
+    start = time.perf_counter()
+    result = subprocess.run(cmd, env=env, shell=isinstance(cmd, str), capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        sys.exit(f"benchmark command failed: {cmd}\n{result.stderr}")
+    return elapsed
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--python", default="3.12", help="a version (found as pythonX.Y on PATH or in pyenv) or a path")
     parser.add_argument("--packages", nargs="+", default=["requests", "packaging", "six"])
     args = parser.parse_args()
-    python = shutil.which("python3")
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python-helpers"))
+    from pyenvmod.backends.uv import uv_binary
+    from pyenvmod.pythons import resolve
+
+    python = resolve(args.python).executable
+    uv = uv_binary()
+    pyenvmod = pyenvmod_bin()
+    pkgs = " ".join(args.packages)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         env = scratch_env(tmp / "root")
-        counter = iter(range(10_000))
+        n = iter(range(100_000))
 
-        def pyenvmod_create():
-            return [pyenvmod_bin(), "create", f"b{next(counter)}", "--python", python, "-p", *args.packages]
+        def fresh():
+            return f"e{next(n)}"
 
-        def venv_pip():
-            target = tmp / f"v{next(counter)}"
-            return (f"{python} -m venv {target} && {target}/bin/python -m pip install -q "
-                    f"--disable-pip-version-check {' '.join(args.packages)}")
-
-        # warm both caches once
-        subprocess.run(pyenvmod_create(), env=env, capture_output=True, check=True)
-        subprocess.run(venv_pip(), env=env, shell=True, capture_output=True, check=True)
-        ours = [median_time(pyenvmod_create(), 1, env) for _ in range(args.rounds)]
-        theirs = [median_time(venv_pip(), 1, env, shell=True) for _ in range(args.rounds)]
-    ours_t, theirs_t = sorted(ours)[len(ours) // 2], sorted(theirs)[len(theirs) // 2]
-    print(f"create with {' '.join(args.packages)}, warm caches, median of {args.rounds}")
-    print(f"  pyenvmod create (uv, modulefiles, metadata, history)  {ours_t * 1000:8.0f} ms")
-    print(f"  python -m venv + pip install                        {theirs_t * 1000:8.0f} ms")
-    print(f"ratio pyenvmod create / venv+pip: {ours_t / theirs_t:.2f}x  (target <= 0.35x)")
+        cases = {
+            "create (uv)": (
+                lambda: ([pyenvmod, "create", fresh(), "--no-kernel", "--python", python, "-p", *args.packages], None),
+                lambda: (f"{uv} venv -q --seed --python {python} {tmp / (d := fresh())} && "
+                         f"{uv} pip install -q --python {tmp / d}/bin/python {pkgs}", None)),
+            "install (uv)": (
+                lambda: ([pyenvmod, "install", (e := fresh()), *args.packages],
+                         [pyenvmod, "create", e, "--no-kernel", "--python", python]),
+                lambda: (f"{uv} pip install -q --python {tmp / (d := fresh())}/bin/python {pkgs}",
+                         f"{uv} venv -q --seed --python {python} {tmp / d}")),
+            "update (uv)": (
+                lambda: ([pyenvmod, "update", (e := fresh())],
+                         [pyenvmod, "create", e, "--no-kernel", "--python", python, "-p", *args.packages]),
+                lambda: (f"{uv} pip install -q --upgrade --python {tmp / (d := fresh())}/bin/python {pkgs}",
+                         f"{uv} venv -q --seed --python {python} {tmp / d} && "
+                         f"{uv} pip install -q --python {tmp / d}/bin/python {pkgs}")),
+            "create (venv)": (
+                lambda: ([pyenvmod, "create", fresh(), "--no-kernel", "--backend", "venv", "--python", python,
+                          "-p", *args.packages], None),
+                lambda: (f"{python} -m venv {tmp / (d := fresh())} && {tmp / d}/bin/python -m pip install -q "
+                         f"--disable-pip-version-check {pkgs}", None)),
+        }
+        results = {}
+        for label, (ours, theirs) in cases.items():
+            timed(*ours(), env=env)  # warm the caches once
+            timed(*theirs(), env=env)
+            samples = [(timed(*ours(), env=env), timed(*theirs(), env=env)) for _ in range(args.rounds)]
+            results[label] = (statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples))
+    print(f"{' '.join(args.packages)}, Python {args.python}, warm caches, median of {args.rounds}")
+    for label, (ours, theirs) in results.items():
+        bare = "python -m venv + pip" if "venv" in label else "bare uv"
+        print(f"  pyenvmod {label:14s} {ours * 1000:7.0f} ms   {bare:22s} {theirs * 1000:7.0f} ms   "
+              f"ratio {ours / theirs:.2f}x  (target <= 1.1x)")
+    uv_create, venv_pip = results["create (uv)"][0], results["create (venv)"][1]
+    print(f"  pyenvmod create (uv) / python -m venv + pip: {uv_create / venv_pip:.2f}x  (issue 9 target <= 0.35x)")
 
 
 if __name__ == "__main__":

@@ -28,8 +28,62 @@ class PythonInfo:
         return ".".join(self.version.split(".")[:2])
 
 
+def _cache_file() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(base, "pyenvmod", "pythons.json")
+
+
+def _cache_key(executable: str) -> str | None:
+    """What identifies a probe's answer: the path asked and the binary it is. Only a real
+    interpreter binary outside a virtual environment is cached (a shim script's answer, or a
+    venv's, can change while the file stays the same)."""
+    real = os.path.realpath(executable)
+    try:
+        st = os.stat(real)
+        with open(real, "rb") as fh:
+            if fh.read(4) != b"\x7fELF":
+                return None
+    except OSError:
+        return None
+    if os.path.exists(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(executable))), "pyvenv.cfg")):
+        return None
+    return f"{os.path.abspath(executable)}|{real}|{st.st_ino}|{st.st_size}|{st.st_mtime_ns}"
+
+
+def _cached() -> dict:
+    try:
+        with open(_cache_file(), encoding="utf-8") as fh:
+            data = json.load(fh)
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
 def probe(executable: str) -> PythonInfo | None:
-    """Ask an interpreter what it is; None when it does not run (a broken shim, say)."""
+    """Ask an interpreter what it is; None when it does not run (a broken shim, say). The answer
+    for an interpreter binary is kept in the user's cache until the binary changes (each create
+    would otherwise start it once more)."""
+    key = _cache_key(executable)
+    cache = _cached() if key else {}
+    hit = cache.get(key) if key else None
+    if isinstance(hit, dict) and isinstance(hit.get("executable"), str) and isinstance(hit.get("version"), str):
+        return PythonInfo(executable=hit["executable"], version=hit["version"])
+    info = _probe(executable)
+    if info is not None and key:
+        from pathlib import Path
+
+        from pyenvmod import files
+
+        cache[key] = {"executable": info.executable, "version": info.version}
+        try:
+            Path(_cache_file()).parent.mkdir(parents=True, exist_ok=True)
+            files.write_atomic(Path(_cache_file()), json.dumps(dict(list(cache.items())[-50:])))
+        except OSError:
+            pass  # a cache that cannot be written only costs time
+    return info
+
+
+def _probe(executable: str) -> PythonInfo | None:
     try:
         result = proc.run([executable, "-I", "-c", _PROBE], what="python", timeout=60)
     except PyenvmodError:

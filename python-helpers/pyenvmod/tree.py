@@ -125,6 +125,8 @@ class Tree:
             if self.inside(record.prefix):
                 raise PyenvmodError(f"metadata file {source}: an adopted environment's prefix {record.prefix} "
                                     f"lies inside the tree; {fix}")
+        elif self._external(record):
+            pass  # made with 'create --prefix': its folder's marker, written by this user, names it
         elif not self.same_place(record.prefix, derived):
             raise PyenvmodError(f"metadata file {source}: prefix {record.prefix} is not the folder of "
                                 f"{record.name!r} in this tree ({derived}); {fix}")
@@ -152,6 +154,19 @@ class Tree:
                 raise PyenvmodError(f"metadata file {source}: kernel {path} is not a kernelspec folder of "
                                     f"{record.name!r} (.../kernels/{kernel_name(record.name)}); {fix}")
         return record
+
+    def _external(self, record: metadata.EnvRecord) -> bool:
+        """An environment made with ``create --prefix`` in a private tree: outside the tree, and its
+        folder holds a marker naming this tree and environment, owned by the calling user."""
+        from pyenvmod.operations import external_prefix
+
+        return (not self.shared and os.path.isabs(record.prefix) and not self.inside(record.prefix)
+                and external_prefix.owned(self.layout, record.prefix, record.name))
+
+    def write_anchor(self, record: metadata.EnvRecord) -> Path:
+        """The folder writes into an environment are anchored at (no symlinked folder below it is
+        followed): the tree, or the environment's own folder when it was made with --prefix."""
+        return Path(record.prefix) if self._external(record) else self.root
 
     def write_record(self, record: metadata.EnvRecord) -> None:
         metadata.write(self.meta_file(record.name), record, inside=self.root)

@@ -1,6 +1,5 @@
 """The backend interface, and what all backends share: running a helper and reading its error."""
 
-import json
 import os
 import re
 from abc import ABC, abstractmethod
@@ -69,7 +68,14 @@ class Backend(ABC):
                   failure="could not remove " + ", ".join(names))
 
     def check(self, prefix: Path) -> list[str]:
-        """Broken or missing requirements of installed packages (``pip check``), one line each."""
+        """Broken or missing requirements of installed packages, one line each, as ``pip check``
+        reports them; read from the dist-info files (no interpreter is started)."""
+        from pyenvmod import dependency_check
+
+        return dependency_check.problems(prefix, self.python_version(prefix))
+
+    def pip_check(self, prefix: Path) -> list[str]:
+        """``pip check`` run inside the environment, one line per problem."""
         result = proc.run(self.pip(prefix, "check"), env=self.env, what="pip check")
         if result.returncode == 0:
             return []
@@ -77,6 +83,16 @@ class Backend(ABC):
                 if ln.strip() and not ln.startswith(("No broken", "[notice]"))]
 
     def python_version(self, prefix: Path) -> str:
+        """The environment's Python version, read from its pyvenv.cfg (uv: version_info, venv:
+        version); the interpreter is run only when the file does not say."""
+        try:
+            text = (Path(prefix) / "pyvenv.cfg").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            text = ""
+        for line in text.splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() in ("version_info", "version") and re.fullmatch(r"\d+\.\d+\.\d+", value.strip()):
+                return value.strip()
         result = self._run([self.python(prefix), "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
                            what="the environment's python")
         return result.stdout.strip()
@@ -93,9 +109,16 @@ class Backend(ABC):
             raise PyenvmodError(f"{failure or what + ' failed'}: {summarise(result.stderr or result.stdout)}")
         return result
 
-    def _pip_json_list(self, cmd) -> list[dict]:
-        result = self._run(cmd, what="listing packages")
-        return [{"name": d["name"], "version": d["version"]} for d in json.loads(result.stdout or "[]")]
+    @staticmethod
+    def files_list(prefix: Path, canonical: bool = False) -> list[dict]:
+        """The distributions in the environment's own site-packages, read from their METADATA
+        files, as ``pip list`` (or, ``canonical``, ``uv pip list``) names them."""
+        from packaging.utils import canonicalize_name
+
+        from pyenvmod.operations.packages import dist_versions
+
+        found = {(canonicalize_name(n) if canonical else n): v for n, v in dist_versions(prefix).items()}
+        return [{"name": n, "version": v} for n, v in sorted(found.items())]
 
 
 _NOISE = re.compile(r"^\s*(hint:|note:|\[notice\]|Using Python|Resolved|Prepared|Audited|×|╰─▶|help:)", re.I)

@@ -100,7 +100,7 @@ class CondaBackend(Backend):
     def check(self, prefix: Path) -> list[str]:
         if not any(Path(prefix).glob("lib/python*/site-packages/pip")):
             return []  # no pip in this conda environment: conda's solve already checked consistency
-        return super().check(prefix)
+        return self.pip_check(prefix)
 
     def python_version(self, prefix: Path) -> str:
         result = proc.run([self.python(prefix), "-I", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from pyenvmod import proc, stacking
 from pyenvmod.backends.base import Backend
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.pythons import PythonInfo
@@ -62,4 +63,15 @@ class UvBackend(Backend):
                   what="uv pip uninstall", failure="could not remove " + ", ".join(names))
 
     def list_packages(self, prefix: Path) -> list[dict]:
-        return self._pip_json_list([self.uv, "pip", "list", "--python", self.python(prefix), "--format", "json"])
+        # read from the files, named as uv pip list names them (canonical names)
+        return self.files_list(prefix, canonical=True)
+
+    def check(self, prefix: Path) -> list[str]:
+        if (stacking.site_packages(str(prefix), self.python_version(prefix)) / stacking.BASE_HOOK).is_file():
+            return super().check(prefix)  # uv sees only the environment's own packages, not its base's
+        result = proc.run([self.uv, "pip", "check", "--python", self.python(prefix)], env=self.env,
+                          what="uv pip check")
+        if result.returncode == 0:
+            return []
+        return [ln.strip() for ln in (result.stdout + result.stderr).splitlines()
+                if ln.strip() and not ln.startswith(("Using Python", "Checked", "Found"))]

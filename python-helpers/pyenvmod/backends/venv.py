@@ -21,7 +21,5 @@ class VenvBackend(Backend):
             self.pip_install(prefix, packages, no_binary)
 
     def list_packages(self, prefix: Path) -> list[dict]:
-        # only the environment's own site-packages: not a base it extends
-        sites = sorted(Path(prefix).glob("lib/python*/site-packages"))
-        paths = [arg for site in sites for arg in ("--path", str(site))]
-        return self._pip_json_list(self.pip(prefix, "list", "--format", "json", *paths))
+        # only the environment's own site-packages (not a base it extends), read from the files
+        return self.files_list(prefix)

@@ -3,6 +3,7 @@
 Examples:
   pyenvmod create mylab -p numpy scipy
   pyenvmod create old --python 3.11 --backend venv --description "legacy analysis"
+  pyenvmod create --prefix /project/mylab/env -p numpy    # at a folder you choose: module pyenv/env
 """
 
 import os
@@ -14,6 +15,11 @@ from pyenvmod import backends
 def add_arguments(parser):
     # optional for argparse only: 'create -p six x3' takes x3 as a package, and run() says so
     parser.add_argument("name", nargs="?", help="environment name: letters, digits, . _ + - (at most 64)")
+    parser.add_argument("--prefix", metavar="PATH",
+                        help="make the environment at PATH (a new or empty folder, e.g. on project storage) "
+                             "instead of the tree; its modulefiles still go to your tree as pyenv/NAME")
+    parser.add_argument("--name", dest="name_option", metavar="NAME",
+                        help="with --prefix: the module's name (default: the folder's name)")
     parser.add_argument("-p", "--packages", nargs="+", default=[], metavar="PKG",
                         help="packages to install, e.g. numpy 'scipy>=1.11', a folder ./mypkg, or a URL")
     parser.add_argument("-e", "--editable", action="append", default=[], metavar="PATH",
@@ -67,10 +73,17 @@ def run(args) -> int:
     from pyenvmod.operations.common import layout_for
     from pyenvmod.operations.create import CreateRequest, create
 
-    if args.name is None:
+    from pyenvmod.errors import PyenvmodError
+
+    if args.name is None and not args.name_option and not args.prefix:
         _no_name(args.packages)
     config = config_mod.load()
     layout = layout_for(config)
+    if args.name and args.name_option and args.name != args.name_option:
+        raise PyenvmodError(f"two names given ({args.name!r} and --name {args.name_option!r}); give one")
+    name = args.name or args.name_option or (os.path.basename(os.path.normpath(args.prefix)) if args.prefix else "")
+    if not name:
+        raise PyenvmodError("name the environment: pyenvmod create NAME, or pyenvmod create --prefix PATH")
     if config.root_is_default:
         _note_default_root(layout)
     spec = None
@@ -84,9 +97,9 @@ def run(args) -> int:
         spec = clone_spec(config, args.clone)
     from pyenvmod.commands.install import editable
 
-    request = CreateRequest(args.name, [*args.packages, *editable(args.editable)], args.python or "", args.backend or "", args.description,
-                            args.extends, args.modules.split(","), not args.no_capture, spec,
-                            [n for n in args.no_binary.split(",") if n], args.channels)
+    request = CreateRequest(name, [*args.packages, *editable(args.editable)], args.python or "", args.backend or "",
+                            args.description, args.extends, args.modules.split(","), not args.no_capture, spec,
+                            [n for n in args.no_binary.split(",") if n], args.channels, args.prefix or "")
     from pyenvmod import progress
 
     with progress.status() as notify:  # on standard error: a status line on a terminal, lines in a log

@@ -1,11 +1,17 @@
-"""List environments: name, Python, backend, module, created, health and prefix.
+"""List environments: name, Python, backend, module, created, health and prefix; or, given a
+NAME, the packages of that environment and where each comes from.
 
 Health is 'ok' when the interpreter is present and every modulefile is present and
-points at the environment; otherwise the problems are listed.
+points at the environment; otherwise the problems are listed. Environments loaded in
+this shell are marked with '*'.
+
+  pyenvmod list                 # your environments
+  pyenvmod list mylab           # the packages in mylab (like conda list -n mylab)
 """
 
 
 def add_arguments(parser):
+    parser.add_argument("name", nargs="?", help="list this environment's packages instead")
     parser.add_argument("--json", action="store_true", help="print a JSON array of objects")
     parser.add_argument("--all", action="store_true",
                         help="also the environments of the groups in the 'groups' setting, with their owners")
@@ -17,17 +23,25 @@ def run(args) -> int:
 
     from pyenvmod import config as config_mod
     from pyenvmod.display import clean
+    from pyenvmod.loaded import loaded_names
+    from pyenvmod.operations.common import layout_for
     from pyenvmod.operations.listing import entries
 
     config = config_mod.load()
+    if args.name:
+        from pyenvmod.commands.list_packages import show
+
+        return show(config, args.name, args.json)
     trees = [(config.group or "", config)]
     if args.all:
         for group in config["groups"]:
             config_mod.GROUP["spec"] = group
             trees.append((group, config_mod.load()))
     found = [(tree, e) for tree, cfg in trees for e in entries(cfg)]
+    loaded = {(tree, n) for tree, cfg in trees for n in loaded_names(layout_for(cfg))}
     if args.json:
-        print(json.dumps([dict(e.as_dict(), tree=tree or "own") for tree, e in found], indent=2, ensure_ascii=False))
+        print(json.dumps([dict(e.as_dict(), tree=tree or "own", loaded=(tree, e.name) in loaded) for tree, e in found],
+                         indent=2, ensure_ascii=False))
         return 0
     if not found:
         print("No environments yet. Create one with: pyenvmod create NAME -p PACKAGE ...")
@@ -45,7 +59,7 @@ def run(args) -> int:
         base = r.extends["name"] if r and r.extends else "-"
         kernel = ("yes" if r.kernels else "no") if r else "-"
         where = (tree or "own", r.owner if r else "-") if args.all else ()
-        rows.append(where + (e.name, r.python if r else "-", r.backend if r else "-", r.module if r else "-", base,
+        rows.append(where + (e.name + (" *" if (tree, e.name) in loaded else ""), r.python if r else "-", r.backend if r else "-", r.module if r else "-", base,
                              kernel, created or "-", e.state, r.prefix if r else "-"))
     rows = [tuple(clean(cell) for cell in row) for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
@@ -55,4 +69,6 @@ def run(args) -> int:
         for problem, fix in zip(e.problems, e.fixes):
             print(clean(f"  {e.name}: {problem}"))
             print(clean(f"      fix: {fix}"))
+    if loaded:
+        print("* loaded in this shell")
     return 0

@@ -2,6 +2,7 @@
 
   pyenvmod update mylab            # every package you installed by name
   pyenvmod update mylab numpy
+  pyenvmod update mylab --file environment.yml   # the versions the file asks for
 """
 
 from pyenvmod.commands.install import report
@@ -10,6 +11,9 @@ from pyenvmod.commands.install import report
 def add_arguments(parser):
     parser.add_argument("name", help="environment")
     parser.add_argument("packages", nargs="*", metavar="PKG", help="packages to update (default: all requested)")
+    parser.add_argument("--file", metavar="SPEC",
+                        help="bring the environment up to a spec: a pyenvmod export, an environment.yml or a "
+                             "requirements.txt (like conda env update -f)")
 
 
 def run(args) -> int:
@@ -17,8 +21,13 @@ def run(args) -> int:
     from pyenvmod.operations import packages
 
     config = config_mod.load()
+    specs = list(args.packages)
+    if args.file:
+        from pyenvmod.operations.from_file import specs as file_specs
+
+        specs += file_specs(config, args.name, args.file)
     from pyenvmod import progress
 
     with progress.status() as notify:
-        record, problems = packages.update(config, args.name, args.packages, notify=notify)
+        record, problems = packages.update(config, args.name, specs, notify=notify)
     return report(config, record, problems)

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from pyenvmod import (__version__, capture, files, history, metadata, module_system,
-                      modulefiles, names, proc, pythons, requirements, sources, stacking)
+                      modulefiles, names, proc, pythons, render, requirements, sources, stacking)
 from pyenvmod import spider_cache, tombstones
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
+from pyenvmod.operations import external_prefix
 from pyenvmod.operations import packages as packages_op
-from pyenvmod.operations.common import backend_for, find_base, layout_for, share, tree_for
+from pyenvmod.operations.common import backend_for, find_base, share, tree_for
 
 
 @dataclass
@@ -34,6 +35,7 @@ class CreateRequest:
     spec: object = None  # a spec.Spec (create --file, --clone): its python, packages, modules, backend
     no_binary: list = field(default_factory=list)  # packages to build from source
     channels: list = field(default_factory=list)  # conda backend: -c/--channel, as with conda
+    location: str = ""  # --prefix: a folder of the user's choosing instead of the tree's envs/NAME
 
 
 def _merge_spec(request: CreateRequest) -> CreateRequest:
@@ -52,6 +54,7 @@ def _merge_spec(request: CreateRequest) -> CreateRequest:
         capture=request.capture,
         no_binary=list(dict.fromkeys([*spec.no_binary, *request.no_binary])),
         channels=list(request.channels) or list(spec.channels),
+        location=request.location,
     )
 
 
@@ -116,6 +119,10 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
     layout = tree.layout
     backend = backend_for(config, backend_name, channels)
     tree.ensure()
+    if request.location and config.group:
+        raise PyenvmodError("--prefix makes an environment outside the tree, and a group tree keeps its environments "
+                            "inside it (where every maintainer may change them); create it without --prefix")
+    external = external_prefix.check(layout, request.location) if request.location else None
     modulefiles.write_tree_marker(layout, _owner())
 
     with proc.interrupts_raise(), tree.lock(name, config["lock_timeout"]):
@@ -133,6 +140,9 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             modulefiles.remove(layout, name)
             tree.remove(layout.history_dir(name))
             notify(f"removed the leftover of an interrupted create of {name!r}")
+        if external is not None:
+            external_prefix.check(layout, str(external))  # still absent or empty, now that we hold the lock
+            prefix = external
 
         layered_on, extends = None, None
         if request.extends:
@@ -152,6 +162,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 f"{name!r} would use Python {base.major_minor} but its base {layered_on.name!r} uses Python "
                 f"{layered_on.python}; an environment and its base must use the same Python version"
             )
+        render.prewarm()  # the templates' engine loads while the environment is made
         try:
             if base is None:
                 notify(f"creating {name!r} with {backend_name} from {', '.join(channels)}")
@@ -161,9 +172,12 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 backend.create(prefix, base, prompt=name)
             if os.path.islink(prefix):  # swapped for a link while the helper ran: never built upon
                 raise PyenvmodError(f"{prefix} was replaced by a symlink during the create; nothing was kept")
+            if external is not None:
+                external_prefix.mark(layout, prefix, name)
             version = backend.python_version(prefix)
             base_site = str(stacking.site_packages(layered_on.prefix, layered_on.python)) if layered_on else None
-            stacking.install_hook(str(prefix), version, base_site, inside=layout.root)
+            stacking.install_hook(str(prefix), version, base_site,
+                                  inside=layout.root if external is None else prefix)
             if packages:
                 notify("installing " + " ".join(packages))
                 backend.install(prefix, requirements.as_args(packages), layered=bool(layered_on), no_binary=no_binary)
@@ -194,7 +208,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             history.add(layout, name, "create", packages, record.packages, requested, record.sources)
             tree.write_record(record)  # registers it: the last step
         except BaseException:
-            _undo(layout, name)
+            _undo(layout, name, external)
             raise
         for problem in backend.check(prefix):
             notify(f"warning: broken requirements in {name!r}: {problem}")
@@ -202,8 +216,9 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
     return record
 
 
-def _undo(layout, name: str) -> None:
+def _undo(layout, name: str, external=None) -> None:
     for remove in (
+        lambda: external is not None and external_prefix.empty(external),
         lambda: files.remove_inside(layout.meta_file(name), layout.root),
         lambda: files.remove_inside(layout.history_dir(name), layout.root),
         lambda: modulefiles.remove(layout, name),

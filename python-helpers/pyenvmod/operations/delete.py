@@ -11,6 +11,7 @@ import os
 from pyenvmod import loaded, modulefiles, names, proc, spider_cache, tombstones
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
+from pyenvmod.operations import external_prefix
 from pyenvmod.operations.common import tree_for, unknown_name
 from pyenvmod.operations.kernel import remove_kernels
 
@@ -61,6 +62,8 @@ def delete(config: Config, name: str, confirm=lambda name, prefix: True, force: 
             modulefiles.remove(layout, name)
         tree.remove(tree.meta_file(name))
         tree.remove(prefix)
+        if record is not None:
+            external_prefix.remove(layout, record)  # made with create --prefix: only if provably its folder
         tree.remove(tree.history_dir(name))
     tombstones.sweep(layout, shared=bool(config.group))
     spider_cache.refresh(config, layout)

@@ -6,7 +6,7 @@ import os
 import shlex
 from datetime import datetime, timezone
 
-from pyenvmod import files, history, modulefiles, outside, requirements, sources, stacking
+from pyenvmod import files, history, modulefiles, outside, render, requirements, sources, stacking
 from pyenvmod import spider_cache
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
@@ -141,6 +141,7 @@ def _change(config: Config, name: str, action: str, specs: list, notify, apply):
         _validate(config, record, specs)
         backend = backend_for(config, record.backend, record.channels)
         outside.reconcile(config, layout, record, backend, notify)  # a plain 'pip install' since the last change
+        render.prewarm()  # the templates' engine loads while the backend works
         apply(record, backend)
         problems = refresh(config, layout, record, backend, action, specs, notify)
     spider_cache.refresh(config, layout)

@@ -24,7 +24,7 @@ def regenerate(config: Config, name: str) -> list:
         base_site = (str(stacking.site_packages(record.extends["prefix"], record.extends["python"]))
                      if record.extends else None)
         hook = [] if record.adopted else stacking.install_hook(record.prefix, record.python, base_site,
-                                                               inside=layout.root)
+                                                               inside=tree.write_anchor(record))
         written = hook + modulefiles.write(layout, record, modulefiles.options_from(config))
     spider_cache.refresh(config, layout)
     return written

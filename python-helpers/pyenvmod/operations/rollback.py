@@ -31,6 +31,9 @@ def rollback(config: Config, name: str, to: int, notify=lambda m: None):
         if record.backend == "conda":
             raise PyenvmodError(f"{name!r} is a conda environment, whose files name their own folder: it cannot be "
                                 f"rebuilt beside itself; export an entry's state and create it again instead")
+        if record.prefix != str(layout.prefix(name)):
+            raise PyenvmodError(f"{name!r} lives at {record.prefix} (create --prefix): it is rolled back by "
+                                f"exporting an entry's state and creating it again")
         entries = {e["n"]: e for e in history.entries(layout, name)}
         if to not in entries:
             known = ", ".join(map(str, sorted(entries))) or "none"

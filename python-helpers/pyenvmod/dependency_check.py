@@ -1,0 +1,89 @@
+"""What ``pip check`` reports, read from the files: every installed distribution's ``Requires-Dist``
+against the versions installed, without starting the environment's interpreter (``pip check`` alone
+took about 0.9 s of a 2 s create).
+
+The markers are evaluated for the environment's Python version on this machine. The sites are the
+environment's own site-packages and, for an environment made with ``--extends``, its base's (read from
+the base hook), as the environment's own ``sys.path`` has them.
+"""
+
+import ast
+from pathlib import Path
+
+from pyenvmod import stacking
+
+
+def _fields(meta: Path) -> tuple[str, str, list]:
+    """Name, version and Requires-Dist of one METADATA file (the header part only)."""
+    name = version = ""
+    requires = []
+    for line in meta.read_text(encoding="utf-8", errors="replace").splitlines():
+        if not line.strip():
+            break  # the description follows the headers
+        key, _, value = line.partition(": ")
+        if key == "Name":
+            name = value.strip()
+        elif key == "Version":
+            version = value.strip()
+        elif key == "Requires-Dist":
+            requires.append(value.strip())
+    return name, version, requires
+
+
+def sites(prefix, python_version: str) -> list[Path]:
+    """The environment's site-packages, then its base's when it was made with --extends."""
+    own = stacking.site_packages(str(prefix), python_version)
+    found = [own]
+    hook = own / stacking.BASE_HOOK
+    if hook.is_file():
+        for line in hook.read_text(encoding="utf-8", errors="replace").splitlines():
+            start, end = line.find("addsitedir("), line.rfind(")")
+            if start >= 0 and end > start:
+                try:
+                    found.append(Path(ast.literal_eval(line[start + len("addsitedir("):end])))
+                except (ValueError, SyntaxError):
+                    pass
+    return found
+
+
+def problems(prefix, python_version: str) -> list[str]:
+    """Broken or missing requirements, one line each, worded as pip check words them."""
+    from packaging.markers import default_environment
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+    from packaging.version import InvalidVersion, Version
+
+    installed = {}  # canonical name: (name, version, requires); the first site wins, as on sys.path
+    for site in sites(prefix, python_version):
+        for meta in sorted(site.glob("*.dist-info/METADATA")):
+            try:
+                name, version, requires = _fields(meta)
+            except OSError:
+                continue
+            if name and version:
+                installed.setdefault(canonicalize_name(name), (name, version, requires))
+    environment = default_environment()
+    environment.update(python_full_version=python_version,
+                       python_version=".".join(python_version.split(".")[:2]), extra="")
+    found = []
+    for key in sorted(installed):
+        _name, version, requires = installed[key]
+        for text in requires:
+            try:
+                requirement = Requirement(text)
+            except InvalidRequirement:
+                continue
+            if requirement.marker is not None and not requirement.marker.evaluate(environment):
+                continue
+            have = installed.get(canonicalize_name(requirement.name))
+            if have is None:
+                found.append(f"{key} {version} requires {requirement.name}, which is not installed.")
+                continue
+            try:
+                ok = requirement.specifier.contains(Version(have[1]), prereleases=True)
+            except InvalidVersion:
+                ok = True  # a version packaging cannot read: pip does not judge it either
+            if not ok:
+                found.append(f"{key} {version} has requirement {requirement}, but you have "
+                             f"{requirement.name} {have[1]}.")
+    return found

@@ -1,0 +1,78 @@
+"""The packages of one environment and where each comes from (``pyenvmod list NAME``), read from
+the files (dist-info METADATA, conda-meta): no interpreter is started.
+
+    requested    asked for by name (create -p, install, --file)
+    dependency   installed through pyenvmod to satisfy a requested one
+    base         from the environment it extends (--extends), not installed here
+    outside      installed or changed without pyenvmod (a pip install after module load, say)
+"""
+
+from dataclasses import dataclass
+
+from pyenvmod.config import Config
+from pyenvmod.operations.common import layout_for, load_record
+
+SOURCES = ("requested", "dependency", "base", "outside")
+
+
+@dataclass(frozen=True)
+class Package:
+    name: str
+    version: str
+    source: str  # one of SOURCES
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "version": self.version, "source": self.source}
+
+
+def installed(record) -> dict:
+    """{name: version} in the environment's own prefix: conda packages and pip-installed ones."""
+    from pyenvmod.operations.packages import dist_versions
+
+    found = {}
+    if record.backend == "conda":
+        from pyenvmod.backends.conda import conda_meta_versions
+
+        found.update(conda_meta_versions(record.prefix))
+    for name, version in dist_versions(record.prefix).items():
+        found.setdefault(name, version)
+    return found
+
+
+def _requested_names(record) -> set:
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    names = set()
+    for spec in record.requested:
+        try:
+            names.add(canonicalize_name(Requirement(spec).name))
+        except InvalidRequirement:  # a conda match spec: its name comes first
+            names.add(canonicalize_name(spec.split()[0].split("=")[0].split("<")[0].split(">")[0]))
+    return names
+
+
+def packages(config: Config, name: str) -> tuple:
+    """(record, [Package]) sorted by name."""
+    from packaging.utils import canonicalize_name
+
+    layout = layout_for(config)
+    record = load_record(layout, name)
+    requested = _requested_names(record)
+    recorded = {canonicalize_name(n): v for n, v in record.packages.items()}
+    result = {}
+    for pkg, version in installed(record).items():
+        key = canonicalize_name(pkg)
+        if recorded.get(key) != version and not record.adopted:
+            source = "outside"
+        elif key in requested:
+            source = "requested"
+        else:
+            source = "outside" if record.adopted else "dependency"
+        result[key] = Package(pkg, version, source)
+    if record.extends:  # a base is a uv or venv environment (conda ones cannot be extended)
+        from pyenvmod.operations.packages import dist_versions
+
+        for pkg, version in dist_versions(record.extends["prefix"]).items():
+            result.setdefault(canonicalize_name(pkg), Package(pkg, version, "base"))
+    return record, [result[k] for k in sorted(result)]

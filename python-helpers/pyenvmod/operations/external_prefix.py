@@ -1,0 +1,85 @@
+"""Environments at a folder of the user's choosing (``create --prefix PATH``, like conda's ``-p``):
+the environment lives there, its modulefiles, metadata and history in the tree as for any other.
+
+The folder gets a marker naming the tree and the environment, written by its creator; ``delete``
+removes such a folder only when the marker in it names this tree and this environment, so a
+record pointing at some other folder (metadata in a group tree is anyone's word) deletes nothing.
+"""
+
+import json
+import os
+from pathlib import Path
+
+from pyenvmod import files
+from pyenvmod.errors import PyenvmodError
+from pyenvmod.layout import Layout
+
+MARKER = ".pyenvmod-prefix.json"
+
+
+def check(layout: Layout, path: str) -> Path:
+    """The folder ``--prefix PATH`` names, if an environment may be made there: absent or empty."""
+    prefix = Path(os.path.normpath(os.path.abspath(os.path.expanduser(path))))
+    if any(c in str(prefix) for c in ":\n\r"):
+        raise PyenvmodError(f"--prefix {prefix}: a folder with ':' or a line break cannot be on PATH; choose another")
+    if os.path.commonpath([os.path.realpath(layout.root), os.path.realpath(prefix)]) == os.path.realpath(layout.root):
+        raise PyenvmodError(f"--prefix {prefix} is inside pyenvmod's root {layout.root}; give a name instead "
+                            "of --prefix for environments there")
+    if os.path.islink(prefix) or (os.path.lexists(prefix) and not prefix.is_dir()):
+        raise PyenvmodError(f"--prefix {prefix} exists and is not a folder; give a new or empty folder")
+    if prefix.is_dir() and any(prefix.iterdir()):
+        if (prefix / "pyvenv.cfg").is_file() or (prefix / "conda-meta").is_dir():
+            raise PyenvmodError(f"--prefix {prefix} is already an environment; give it modulefiles with "
+                                f"'pyenvmod adopt {prefix}', or choose a new folder")
+        raise PyenvmodError(f"--prefix {prefix} is not empty and not an environment; give a new or empty folder")
+    if not prefix.parent.is_dir():
+        raise PyenvmodError(f"--prefix {prefix}: its parent folder {prefix.parent} does not exist; create it first")
+    return prefix
+
+
+def is_external(layout: Layout, record) -> bool:
+    return not record.adopted and record.prefix != str(layout.prefix(record.name))
+
+
+def mark(layout: Layout, prefix: Path, name: str) -> None:
+    files.write_atomic(prefix / MARKER, json.dumps({"tree": str(layout.base), "name": name}) + "\n")
+
+
+def owned(layout: Layout, prefix: str, name: str) -> bool:
+    """The folder carries this tree's marker for ``name``, written by the calling user."""
+    marker = os.path.join(prefix, MARKER)
+    try:
+        fd = os.open(marker, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    with os.fdopen(fd, encoding="utf-8") as fh:
+        if os.fstat(fh.fileno()).st_uid != os.getuid():
+            return False
+        try:
+            data = json.load(fh)
+        except ValueError:
+            return False
+    return isinstance(data, dict) and data.get("tree") == str(layout.base) and data.get("name") == name \
+        and not os.path.islink(prefix)
+
+
+def remove(layout: Layout, record) -> bool:
+    """Remove an external environment's folder when it is provably this one's."""
+    import shutil
+
+    if not is_external(layout, record) or not owned(layout, record.prefix, record.name):
+        return False
+    shutil.rmtree(record.prefix)
+    return True
+
+
+def empty(prefix: Path) -> None:
+    """Undo a create at ``prefix``: the folder as it was before, absent or empty."""
+    import shutil
+
+    if prefix.is_dir() and not prefix.is_symlink():
+        for entry in prefix.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()

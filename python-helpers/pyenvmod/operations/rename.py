@@ -1,0 +1,209 @@
+"""Rename an environment: its folder, modulefiles, activation scripts, history and kernels, and
+the environments made with ``--extends`` on it.
+
+Interrupted at any point (Ctrl-C, a kill, a crash), the old name or the new one works, never
+neither, and running the same rename again finishes it. The steps, in order:
+
+1. NEW's modulefiles and metadata are written; NEW's folder is a placeholder symlink
+   (``envs/NEW -> NEW``, resolving to nothing), so NEW is registered but not yet loadable.
+2. One atomic exchange (renameat2) swaps the placeholder and the folder: ``envs/NEW`` is the
+   environment, ``envs/OLD`` a symlink to it. Both names work from here on.
+3. The prefix written into the environment's scripts and pyvenv.cfg, and into the environments
+   that extend it, is changed to the new one; the history folder moves (one rename).
+4. OLD's modulefiles, metadata, symlink, history and kernels are removed.
+
+A virtual environment embeds its prefix in its scripts; a conda environment embeds it in
+too many files to rewrite safely, so conda environments are refused (clone, then delete).
+"""
+
+import os
+from dataclasses import replace
+from pathlib import Path
+
+from pyenvmod import files, history, locking, metadata, modulefiles, names, proc, stacking
+from pyenvmod.config import Config
+from pyenvmod.errors import PyenvmodError
+from pyenvmod.layout import Layout
+from pyenvmod.loaded import is_loaded
+from pyenvmod.operations import external_prefix
+from pyenvmod.operations.common import layout_for, load_record, share
+
+
+def _placeholder(layout: Layout, new: str) -> bool:
+    """``envs/NEW`` is the placeholder symlink of step 1."""
+    path = layout.prefix(new)
+    return os.path.islink(path) and os.readlink(path) == new
+
+
+def _resuming(layout: Layout, old_record, new: str) -> bool:
+    """NEW is registered by an interrupted rename of this environment (steps 1 to 3)."""
+    try:
+        new_record = metadata.read(layout.meta_file(new))
+    except (FileNotFoundError, PyenvmodError):
+        return False
+    if new_record.prefix != str(layout.prefix(new)) or old_record.prefix != str(layout.prefix(old_record.name)):
+        return False
+    old_path, new_path = layout.prefix(old_record.name), layout.prefix(new)
+    exchanged = os.path.islink(old_path) and os.readlink(old_path) == new and \
+        os.path.isdir(new_path) and not os.path.islink(new_path)
+    return _placeholder(layout, new) or exchanged
+
+
+def _locks(layout: Layout, config: Config, first: str, second: str):
+    """Both names locked, always in the same order (two renames never wait for each other)."""
+    import contextlib
+
+    stack = contextlib.ExitStack()
+    for name in sorted((first, second)):
+        stack.enter_context(locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"))
+    return stack
+
+
+def _dependents(layout: Layout, prefixes: set) -> list:
+    found = []
+    for other in layout.names():
+        try:
+            record = metadata.read(layout.meta_file(other))
+        except (FileNotFoundError, PyenvmodError):
+            continue
+        if record.extends and record.extends.get("prefix") in prefixes:
+            found.append(record)
+    return found
+
+
+def rename(config: Config, old: str, new: str, notify=lambda m: None) -> metadata.EnvRecord:
+    names.validate(old)
+    names.validate(new)
+    if old == new:
+        raise PyenvmodError(f"{old!r} already has that name; give a different new name")
+    layout = layout_for(config)
+    if not layout.meta_file(new).exists():
+        load_record(layout, old)  # the error for an unknown name, before anything is locked
+    layout.ensure(shared=bool(config.group))
+    with proc.interrupts_raise(), _locks(layout, config, old, new):
+        if _finished(layout, old, new):
+            return load_record(layout, new)
+        record = load_record(layout, old)
+        if is_loaded(layout, old):
+            raise PyenvmodError(f"{old!r} is loaded in this shell; run 'module unload pyenv/{old}' first, "
+                                "then rename")
+        resuming = _resuming(layout, record, new)
+        if not resuming:
+            _check_new_name(layout, record, new)
+        if record.backend == "conda" and not record.adopted:
+            raise PyenvmodError(f"{old!r} is a conda environment, whose files embed its folder; rename it as "
+                                f"'pyenvmod create {new} --clone {old}' then 'pyenvmod delete {old}'")
+        moves = record.prefix == str(layout.prefix(old))  # else: adopted, or made with --prefix elsewhere
+        new_prefix = str(layout.prefix(new)) if moves else record.prefix
+        new_record = replace(record, name=new, prefix=new_prefix, module=layout.module_name(new, record.tag),
+                             kernels=[])
+        options = modulefiles.options_from(config)
+        # 1: NEW registered, not yet loadable
+        modulefiles.write(layout, new_record, options)
+        if moves and not os.path.lexists(layout.prefix(new)):
+            os.symlink(new, layout.prefix(new))
+        metadata.write(layout.meta_file(new), new_record)
+        # 2: the folder moves, atomically; OLD stays usable through a symlink
+        if moves and _placeholder(layout, new):
+            files.exchange(layout.prefix(old), layout.prefix(new))
+        # 3: the prefix inside the environment and in the environments extending it
+        if moves:
+            _rewrite_prefix(Path(new_prefix), record.prefix, new_prefix, old, new)
+        elif external_prefix.owned(layout, record.prefix, old):
+            external_prefix.mark(layout, Path(record.prefix), new)
+        for dependent in _dependents(layout, {record.prefix, new_prefix}):
+            _repoint(layout, dependent, new_record, options)
+        if os.path.isdir(layout.history_dir(old)) and not os.path.lexists(layout.history_dir(new)):
+            os.rename(layout.history_dir(old), layout.history_dir(new))  # one step: it is in one place or the other
+        history.add(layout, new, "rename", [old, new], new_record.packages, new_record.requested,
+                    new_record.sources)
+        share(config, layout, layout.history_dir(new))
+        # 4: OLD goes (its metadata before its symlink: until then, the same rename finishes the job)
+        modulefiles.remove(layout, old)
+        files.remove_inside(layout.meta_file(old), layout.root)
+        if os.path.islink(layout.prefix(old)):
+            os.unlink(layout.prefix(old))
+        files.remove_inside(layout.history_dir(old), layout.root)
+    if record.kernels:
+        _move_kernels(config, record, new, notify)
+    return load_record(layout, new)
+
+
+def _finished(layout: Layout, old: str, new: str) -> bool:
+    """A rename interrupted in its last step (OLD unregistered, its symlink to NEW left): tidy up."""
+    path = layout.prefix(old)
+    if layout.meta_file(old).exists() or not layout.meta_file(new).exists():
+        return False
+    ours = os.path.islink(path) and os.readlink(path) == new
+    done = history.entries(layout, new)[-1:]
+    if not ours and not (done and done[0].get("action") == "rename" and done[0].get("args") == [old, new]):
+        return False
+    modulefiles.remove(layout, old)
+    if ours:
+        os.unlink(path)
+    files.remove_inside(layout.history_dir(old), layout.root)
+    return True
+
+
+def _check_new_name(layout: Layout, record, new: str) -> None:
+    if layout.meta_file(new).exists():
+        raise PyenvmodError(f"an environment named {new!r} already exists; choose another name, or delete it "
+                            f"first with 'pyenvmod delete {new}'")
+    path = layout.prefix(new)
+    if os.path.islink(path) and not _placeholder(layout, new):
+        os.unlink(path)  # a symlink left by a finished but interrupted rename away from NEW: only a link
+    if os.path.lexists(path) and not _placeholder(layout, new):
+        raise PyenvmodError(f"{path} exists (the leftover of an interrupted create?); remove it with "
+                            f"'pyenvmod delete {new}', then rename")
+    # leftovers of a rename interrupted before NEW was registered
+    modulefiles.remove(layout, new)
+    files.remove_inside(layout.history_dir(new), layout.root)
+
+
+def _rewrite_prefix(prefix: Path, old_prefix: str, new_prefix: str, old: str, new: str) -> None:
+    """A venv names its folder in its scripts' #! lines and activation scripts, and in pyvenv.cfg."""
+    if (prefix / "bin").is_dir():
+        files.replace_in_text_files(prefix / "bin", old_prefix, new_prefix)
+    cfg = prefix / "pyvenv.cfg"
+    if cfg.is_file() and not cfg.is_symlink():
+        lines = []
+        for line in cfg.read_text(encoding="utf-8", errors="replace").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "prompt" and value.strip().strip("'\"") == old:
+                line = f"{key}= {value.strip().replace(old, new)}"
+            lines.append(line.replace(old_prefix, new_prefix))
+        files.write_atomic(cfg, "\n".join(lines) + "\n")
+    # the prompt the activation scripts show: "(OLD) " (venv), "OLD" / 'OLD' (uv)
+    prompts = [(f"({old}) ", f"({new}) "), (f'"{old}"', f'"{new}"'), (f"'{old}'", f"'{new}'"),
+               (f'"x{old}"', f'"x{new}"'), (f'={old}"', f'={new}"')]
+    for script in sorted((prefix / "bin").glob("activate*")):
+        if script.is_file() and not script.is_symlink():
+            text = script.read_text(encoding="utf-8", errors="replace")
+            for before, after in prompts:
+                text = text.replace(before, after)
+            files.write_atomic(script, text)
+
+
+def _repoint(layout: Layout, dependent, base, options) -> None:
+    """An environment made with --extends on the renamed one: its record, hook and modulefiles."""
+    dependent.extends = dict(dependent.extends, name=base.name, prefix=base.prefix, module=base.module)
+    if dependent.prefix == str(layout.prefix(dependent.name)) and os.path.isdir(dependent.prefix):
+        # only a folder the layout names: in a group tree, a record's prefix is anyone's word
+        stacking.install_hook(dependent.prefix, dependent.python,
+                              str(stacking.site_packages(base.prefix, base.python)))
+    modulefiles.write(layout, dependent, options)
+    metadata.write(layout.meta_file(dependent.name), dependent)
+
+
+def _move_kernels(config: Config, record, new: str, notify) -> None:
+    """A kernel for the new name, the old kernels removed."""
+    from pyenvmod.operations import kernel
+
+    try:
+        folder = kernel.install(config, new, notify=notify)
+        notify(f"Jupyter kernel {folder.name!r} written to {folder}")
+    except PyenvmodError as exc:
+        notify(f"warning: could not make the kernel for {new!r}: {exc.message}; run 'pyenvmod kernel {new}'")
+        return
+    for path in kernel.remove_kernels(record):
+        notify(f"removed the old kernel {path}")

@@ -1,0 +1,84 @@
+"""pyenvmod run: a command in an environment with its recorded modules; the shell is untouched."""
+
+import json
+import shlex
+
+import pytest
+
+import sitemodules
+from conftest import assert_one_line_error
+from modsys import run_bash
+
+
+@pytest.mark.slow
+def test_without_a_module_system_the_variables_are_set_and_the_exit_code_passes(cli, root):
+    cli("create", "x", "--no-capture", "--modules", "gcc/13.2")
+    code = "import os, sys; print(sys.prefix, os.environ['VIRTUAL_ENV'], os.environ['PYTHONNOUSERSITE']); sys.exit(7)"
+    result = cli("run", "x", "--", "python", "-c", code, check=False)
+    prefix = json.loads(cli("list", "--json").stdout)[0]["prefix"]
+    assert result.returncode == 7
+    assert result.stdout.split() == [prefix, prefix, "1"]
+    assert "no module system" in result.stderr and "gcc/13.2" in result.stderr
+
+
+@pytest.mark.slow
+def test_arguments_and_exit_codes_pass_through(cli):
+    cli("create", "x")
+    result = cli("run", "x", "--", "sh", "-c", 'echo "$1|$2"; exit 42', "sh", "a b", "--flag", check=False)
+    assert result.returncode == 42 and result.stdout == "a b|--flag\n"
+    assert cli("run", "x", "--", "true").returncode == 0
+
+
+@pytest.mark.slow
+def test_a_missing_command_exits_127_like_a_shell(cli):
+    cli("create", "x")
+    result = cli("run", "x", "--", "no-such-command-zz", check=False)
+    assert result.returncode == 127
+    assert_one_line_error(result, "command not found: 'no-such-command-zz'")
+
+
+def test_a_missing_environment_exits_1_with_a_suggestion(cli, root):
+    result = cli("run", "nothere", "--", "python", check=False)
+    assert result.returncode == 1
+    assert_one_line_error(result, "no environment named 'nothere'")
+
+
+@pytest.mark.slow
+def test_unknown_name_suggests_the_closest(cli):
+    cli("create", "mylab")
+    result = cli("run", "mylba", "--", "python", check=False)
+    assert result.returncode == 1
+    assert_one_line_error(result, "did you mean 'mylab'?")
+    assert_one_line_error(cli("run", "mylab", check=False), "name a command to run")
+
+
+@pytest.mark.slow
+@pytest.mark.modsys
+def test_through_the_module_system_with_recorded_modules_and_the_shell_untouched(modsys, cli, env, tmp_path):
+    site = sitemodules.make(tmp_path / "site-modules")
+    tree = cli("modulepath").stdout.strip()
+    # Environment Modules' own init exports MODULES_CMD; the tests' bare function does not
+    modules_cmd = f"export MODULES_CMD={shlex.quote(modsys.modulecmd())}" if modsys.name == "envmodules" else ""
+    script = f"""{modsys.init()}
+{modules_cmd}
+module use {shlex.quote(str(site))}
+module load gcc/13.2 || exit 11
+pyenvmod create x --no-kernel || exit 12
+module purge
+module unuse {shlex.quote(str(site))}
+before="$PATH|${{MODULEPATH:-}}|${{LOADEDMODULES:-}}"
+pyenvmod run x -- sh -c 'echo "IN GCC=$GCC_HOME VENV=$VIRTUAL_ENV LOADED=$LOADEDMODULES"; exit 5'
+echo "rc=$?"
+after="$PATH|${{MODULEPATH:-}}|${{LOADEDMODULES:-}}"
+[ "$before" = "$after" ] && echo "shell untouched"
+echo "OUT GCC=${{GCC_HOME:-none}} VENV=${{VIRTUAL_ENV:-none}}"
+"""
+    result = run_bash(script, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    inside = next(ln for ln in result.stdout.splitlines() if ln.startswith("IN "))
+    assert "GCC=/opt/gcc/13.2" in inside and "/envs/x" in inside
+    assert "gcc/13.2" in inside and "pyenv/x" in inside  # loaded as modules, not just variables
+    assert "rc=5" in result.stdout and "shell untouched" in result.stdout
+    assert "OUT GCC=none VENV=none" in result.stdout
+    assert "no module system" not in result.stderr
+    assert tree  # the tree came from the real pyenvmod modulepath
