@@ -17,7 +17,7 @@ from pyenvmod import (__version__, capture, files, history, metadata, module_sys
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import packages as packages_op
-from pyenvmod.operations.common import backend_for, find_base, layout_for, share, tree_for
+from pyenvmod.operations.common import backend_for, find_base, share, tree_for
 
 
 @dataclass
