@@ -26,6 +26,7 @@ def run(args) -> int:
     import json
 
     from pyenvmod import config as config_mod
+    from pyenvmod.display import clean
     from pyenvmod.errors import PyenvmodError
     from pyenvmod.operations import doctor
 
@@ -49,7 +50,6 @@ def run(args) -> int:
     if args.json:
         print(json.dumps({"findings": [f.as_dict() for f in findings], "fixed": fixed}, indent=2))
         return 1 if attention else 0
-    from pyenvmod.display import clean
 
     for line in fixed:
         print(clean(f"fixed: {line}"))
