@@ -77,6 +77,7 @@ def layout_context(layout: Layout, record: EnvRecord, options: dict | None = Non
                         *ctx["environment"]]
     ctx["loaded"] = f"{record.name}@{ctx['python_mm']}"
     ctx["activate_dir"] = str(layout.activate_dir(record.name))
+    ctx["stage_bin"] = str(layout.base / "images" / record.name / "bin")  # launchers of 'pyenvmod pack'
     return ctx
 
 

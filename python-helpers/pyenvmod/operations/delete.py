@@ -39,6 +39,7 @@ def delete(config: Config, name: str, confirm=lambda name, prefix: True) -> bool
         files.remove_inside(layout.meta_file(name), layout.root)
         files.remove_inside(prefix, layout.root)
         files.remove_inside(layout.history_dir(name), layout.root)
+        files.remove_inside(layout.base / "images" / name, layout.root)  # 'pyenvmod pack': image, launchers
     return True
 
 
