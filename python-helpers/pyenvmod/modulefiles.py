@@ -44,6 +44,8 @@ def context(record: EnvRecord, modules_dir: Path | None = None, options: dict | 
         "dependencies": options.get("dependencies", "load"),
         "environment": {k: str(v) for k, v in sorted((options.get("environment") or {}).items())},
         "modules_dir": str(modules_dir) if modules_dir else "",
+        # launchers written by 'pyenvmod pack' (ROOT/<arch>/images/NAME/bin), first on PATH
+        "stage_bin": str(Path(modules_dir).parent / "images" / record.name / "bin") if modules_dir else "",
         # a conda environment: its etc/conda/activate.d scripts, applied on load and reversed on unload
         "conda": record.backend == "conda",
         "activate_scripts": _activate_scripts(record),
@@ -77,7 +79,6 @@ def layout_context(layout: Layout, record: EnvRecord, options: dict | None = Non
                         *ctx["environment"]]
     ctx["loaded"] = f"{record.name}@{ctx['python_mm']}"
     ctx["activate_dir"] = str(layout.activate_dir(record.name))
-    ctx["stage_bin"] = str(layout.base / "images" / record.name / "bin")  # launchers of 'pyenvmod pack'
     return ctx
 
 
