@@ -219,3 +219,29 @@ def test_the_stage_folder_must_be_private_and_ours(tmp_path):
         os.chown(mine, 65534, 65534)
         with pytest.raises(PyenvmodError, match="someone else"):
             ensure_private_dir(mine)
+
+
+def test_launcher_uses_the_configured_stage_dir_it_was_packed_with(launcher, tmp_path):
+    text = launcher["path"].read_text()
+    site_dir = tmp_path / "site-local"
+    fixed = text.replace("${TMPDIR:-/tmp}", f"'{site_dir}'")
+    assert fixed != text
+    launcher["path"].write_text(fixed)
+    top = site_dir / launcher["top"].name
+    top.mkdir(parents=True, mode=0o700)
+    _script(top / launcher["copy"].name / "env" / "bin" / "prog", "site")
+    env = dict(launcher["env"])
+    del env["PYENVMOD_STAGE_DIR"]
+    assert _run(launcher, env=env) == ["site"]
+    rendered = render.render_template("stage-launcher.sh.j2", {
+        "name": "e", "prefix": "/p", "copy_id": "e-1", "stamp_file": "/s", "site_packages": "/sp",
+        "stage_dir": "/local/it's"})
+    assert "${PYENVMOD_STAGE_DIR:-'/local/it'\\''s'}" in rendered  # quoted for sh
+
+
+@pytest.mark.parametrize("value, fragment", [("$HOME/x", "without variables"), ("relative", "not an absolute")])
+def test_stage_dir_must_be_a_fixed_absolute_folder(cli, value, fragment):
+    from conftest import assert_one_line_error
+
+    result = cli("stage", "e", check=False, extra_env={"PYENVMOD_STAGE_DIR": value})
+    assert_one_line_error(result, "STAGE_DIR", fragment)

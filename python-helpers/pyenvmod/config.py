@@ -226,5 +226,8 @@ def load(overrides: dict | None = None) -> Config:
     if config.values["cache_dir"]:
         config.values["cache_dir"] = expand_path(config.values["cache_dir"], config.origins["cache_dir"], python)
     if config.values["stage_dir"]:
+        if "$" in config.values["stage_dir"]:  # the launchers must find the same folder on every node
+            raise PyenvmodError(f"{config.origins['stage_dir']}: stage_dir must be a fixed folder, without "
+                                "variables; per-job folders come through $TMPDIR, the default")
         config.values["stage_dir"] = expand_path(config.values["stage_dir"], config.origins["stage_dir"], python)
     return config
