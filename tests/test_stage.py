@@ -283,3 +283,27 @@ def test_stage_of_an_unknown_environment_is_one_clear_error(cli, env, tmp_path):
     assert_one_line_error(result, "no environment named 'nosuch'")
     result = cli("pack", "nosuch", check=False)
     assert_one_line_error(result, "no environment named 'nosuch'")
+
+
+@pytest.mark.slow
+def test_an_extending_environment_carries_its_base_environment_along(site, tmp_path):
+    env = dict(site["env"], PYENVMOD_STAGE_DIR=str(tmp_path / "local"))
+    cli = site["cli"]
+    req, _ = localpkg.make(tmp_path / "extpkg", "extpkg", {"extpkg.py": "X = 1\n"})
+    cli("create", "derived", "--extends", "np", "-p", req)
+    code = "import sys, numpy, extpkg; print(numpy.__file__); print(extpkg.__file__); print(len(sys.path))"
+    script = f"""{LMOD}
+module use {shlex.quote(site['modulepath'])}
+module load pyenv/derived || exit 11
+python -c {shlex.quote(code)} || exit 12
+pyenvmod stage derived > /dev/null || exit 13
+python -c {shlex.quote(code)} || exit 14
+"""
+    result = run_bash(script, env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    shared, staged = result.stdout.splitlines()[:3], result.stdout.splitlines()[3:]
+    assert shared[0].startswith(str(site["tree"] / "envs" / "np"))
+    copy = next(p for p in next((tmp_path / "local").iterdir()).iterdir() if p.is_dir())
+    assert staged[0] == shared[0].replace(str(site["tree"] / "envs" / "np"), f"{copy}/ext")
+    assert staged[1] == shared[1].replace(str(site["tree"] / "envs" / "derived"), f"{copy}/env")
+    assert staged[2] == shared[2]  # the same sys.path, entry for entry

@@ -55,7 +55,7 @@ def context(record: EnvRecord, modules_dir: Path | None = None, options: dict | 
 
 def options_from(config) -> dict:
     return {"dependencies": config["dependencies"], "environment": config["environment"],
-            "templates": config["templates"], "formats": config["formats"]}
+            "templates": config["templates"], "formats": config["formats"], "stage_dir": config["stage_dir"]}
 
 
 def _formats(options) -> list:
@@ -103,6 +103,9 @@ def write(layout: Layout, record: EnvRecord, options: dict | None = None) -> lis
                 files.remove_inside(path, layout.root)
     for name, path in targets.items():
         files.write_atomic(path, texts[name])
+    from pyenvmod.staging import launchers  # 'pyenvmod stage': the launchers the modulefiles put on PATH
+
+    launchers.write(layout, record, (options or {}).get("stage_dir"))
     return list(targets.values())
 
 

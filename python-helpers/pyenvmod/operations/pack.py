@@ -14,15 +14,14 @@ import shutil
 import stat
 import subprocess
 import tarfile
-import tempfile
 import time
 from pathlib import Path
 
-from pyenvmod import files, locking, render
+from pyenvmod import files, locking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import layout_for, load_record
-from pyenvmod.staging import IMAGE_FORMATS, copy_id, images_dir, launcher_dir, read_stamp
+from pyenvmod.staging import IMAGE_FORMATS, images_dir, launchers, read_stamp
 from pyenvmod.staging import image as image_mod
 from pyenvmod.staging import relocate
 
@@ -140,34 +139,6 @@ def _build_tar(source, stamp: str, out: Path) -> image_mod.Manifest:
     return manifest
 
 
-def _write_launchers(layout, record, source, stamp_file: Path, stage_default: str) -> None:
-    """One launcher per program in the environment's bin (python, pip, console scripts)."""
-    folder = launcher_dir(layout, record.name)
-    bin_dir = Path(record.prefix) / "bin"
-    programs = sorted(p.name for p in bin_dir.iterdir()
-                      if os.access(p, os.X_OK) and not p.is_dir() and not p.name.startswith(("activate", "deactivate"))
-                      and p.name.isprintable() and "/" not in p.name)
-    context = {"name": record.name, "prefix": record.prefix, "copy_id": copy_id(record.name, record.prefix),
-               "stamp_file": str(stamp_file), "site_packages": source.site_packages(),
-               "stage_dir": stage_default}
-    text = render.render_template("stage-launcher.sh.j2", context)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".bin."))
-    try:
-        for program in programs:
-            path = tmp / program
-            path.write_text(text, encoding="utf-8")
-            os.chmod(path, 0o755 & ~files.umask())
-        os.chmod(tmp, 0o755 & ~files.umask())
-        if folder.is_dir():
-            files.exchange(folder, tmp)
-            shutil.rmtree(tmp)
-        else:
-            os.rename(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def current(config: Config, name: str):
     """(record, source, stamp of the environment now, stamp of its image or '')."""
     layout = layout_for(config)
@@ -196,13 +167,12 @@ def pack(config: Config, name: str, force: bool = False, timeout: float | None =
         tmp = folder / f".{image.name}.{os.getpid()}.tmp"
         try:
             manifest = _build_tar(source, stamp, tmp)
-            os.chmod(tmp, 0o644 & ~files.umask())
+            os.chmod(tmp, 0o664 & ~files.umask())  # group trees: umask 002, the maintainers may repack
             os.replace(tmp, image)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
         files.write_atomic(folder / "manifest.json", manifest.to_json())
-        stage_default = config["stage_dir"] or ""
-        _write_launchers(layout, record, source, stamp_file, stage_default)
+        launchers.write(layout, record, config["stage_dir"])
         files.write_atomic(stamp_file, stamp + "\n")
     return manifest, image
