@@ -43,7 +43,8 @@ def write(layout, record, stage_dir: str | None = None) -> Path:
             path = tmp / program
             path.write_text(text, encoding="utf-8")
             os.chmod(path, 0o775 & ~files.umask())
-        os.chmod(tmp, 0o775 & ~files.umask())
+        # mkdtemp makes 0700; keep the setgid bit a group tree's folders pass on
+        os.chmod(tmp, (0o775 & ~files.umask()) | (folder.parent.stat().st_mode & 0o2000))
         if folder.is_dir():
             files.exchange(folder, tmp)
             shutil.rmtree(tmp)
