@@ -245,3 +245,21 @@ def test_stage_dir_must_be_a_fixed_absolute_folder(cli, value, fragment):
 
     result = cli("stage", "e", check=False, extra_env={"PYENVMOD_STAGE_DIR": value})
     assert_one_line_error(result, "STAGE_DIR", fragment)
+
+
+def test_relocation_never_writes_outside_the_copy(tmp_path):
+    """The manifest comes from whoever packed the image: its paths may not lead out of the copy."""
+    from pyenvmod.operations.stage import _relocate
+
+    outside = tmp_path / "victim.txt"
+    outside.write_text("#!/old/envs/e/bin/python\n")
+    tmp = tmp_path / "copy.tmp"
+    (tmp / "env" / "bin").mkdir(parents=True)
+    (tmp / "env" / "bin" / "tool").write_text("#!/old/envs/e/bin/python\n")
+    (tmp / "env" / "link").symlink_to(outside)
+    manifest = image.Manifest(stamp=STAMP, name="e", python_mm="3.12", backend="uv",
+                              trees={"env": "/old/envs/e"}, site_packages={"env": "../../.."},
+                              relocate=["env/bin/tool", "../victim.txt", "env/link"])
+    _relocate(tmp, tmp_path / "final", manifest)
+    assert (tmp / "env" / "bin" / "tool").read_text() == f"#!{tmp_path}/final/env/bin/python\n"
+    assert outside.read_text() == "#!/old/envs/e/bin/python\n"

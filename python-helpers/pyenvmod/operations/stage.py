@@ -22,6 +22,7 @@ from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import pack as pack_op
 from pyenvmod.operations.common import layout_for, load_record
 from pyenvmod.staging import IMAGE_FORMATS, copy_id, ensure_private_dir, images_dir, stage_root
+from pyenvmod.staging import valid_stamp as read_stamp_text
 from pyenvmod.staging import image as image_mod
 from pyenvmod.staging import relocate
 
@@ -54,22 +55,31 @@ def _unpack(image: Path, into: Path, manifest_size: int) -> None:
                             "run 'pyenvmod pack --force NAME' and stage again")
 
 
+def _inside(top: Path, path: Path) -> bool:
+    """True when ``path`` resolves inside ``top``: the manifest and the image are written by whoever
+    packed them (in a group tree, any member), so no path from them may lead out of the copy."""
+    real_top = os.path.realpath(top)
+    return os.path.commonpath([real_top, os.path.realpath(path)]) == real_top
+
+
 def _relocate(tmp: Path, final: Path, manifest) -> None:
-    mapping = {shared: str(final / folder) for folder, shared in manifest.trees.items()}
+    mapping = {shared: str(final / folder) for folder, shared in manifest.trees.items()
+               if folder in ("env", "base", "ext")}
     for member in manifest.relocate:
         path = tmp / member
-        if path.is_file() and not path.is_symlink():
+        if _inside(tmp, path) and path.is_file() and not path.is_symlink():
             relocate.rewrite(str(path), mapping)
-    if "base" in manifest.trees:  # the venv's interpreter: home names the copied one
-        cfg = tmp / "env" / "pyvenv.cfg"
+    cfg = tmp / "env" / "pyvenv.cfg"
+    if "base" in manifest.trees and _inside(tmp, cfg) and cfg.is_file():  # the venv's interpreter: the copied one
         lines = cfg.read_text(encoding="utf-8").splitlines()
         lines = [f"home = {final / 'base' / 'bin'}" if ln.split("=")[0].strip() == "home" else ln for ln in lines]
         cfg.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    along = {str(Path(manifest.trees[f]) / rel): f"{f}/{rel}" for f, rel in manifest.site_packages.items()}
+    along = {str(Path(manifest.trees[f]) / rel): f"{f}/{rel}" for f, rel in manifest.site_packages.items()
+             if f in manifest.trees}
     env = render.environment()
     for folder, rel in manifest.site_packages.items():
         hook = tmp / folder / rel / "_pyenvmod_stack.py"
-        if hook.is_file():
+        if folder in manifest.trees and _inside(tmp, hook) and hook.is_file() and not hook.is_symlink():
             shared = str(Path(manifest.trees[folder]) / rel)
             context = {"shared_site": shared, "depth": len(Path(folder, rel).parts),
                        "along": {k: v for k, v in along.items() if k != shared}}
@@ -113,6 +123,9 @@ def stage(config: Config, name: str, notify=lambda m: None, warn=lambda m: None)
             pass
         packed = pack_op.pack(config, name, timeout=pack_op.PACK_TIMEOUT, notify=notify)[0]
         manifest = image_mod.read_manifest(folder / "manifest.json")
+        if not read_stamp_text(manifest.stamp):  # it names a folder: never a path
+            raise PyenvmodError(f"the image manifest {folder / 'manifest.json'} has no valid version stamp; run "
+                                f"'pyenvmod pack --force {name}'")
         if manifest.stamp != stamp:  # changed again while packing: name the copy by what the image holds
             stamp = manifest.stamp
             final = root / f"{ident}.{stamp}"
@@ -124,13 +137,23 @@ def stage(config: Config, name: str, notify=lambda m: None, warn=lambda m: None)
         try:
             try:
                 _unpack(image, tmp, manifest.size)
+                manifest = image_mod.read_manifest(tmp / "manifest.json")  # what this image holds
+                if manifest.stamp != stamp:  # packed again meanwhile (another node): name it by its content
+                    if not read_stamp_text(manifest.stamp):
+                        raise PyenvmodError(f"the image {image} has no valid version stamp; run "
+                                            f"'pyenvmod pack --force {name}'")
+                    stamp, final = manifest.stamp, root / f"{ident}.{manifest.stamp}"
+                    result.update(copy=str(final), stamp=stamp)
                 _relocate(tmp, final, manifest)
                 (tmp / ".stamp").write_text(stamp + "\n", encoding="ascii")
             except OSError as exc:
                 if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                     raise NoSpace(f"the disk filled up while unpacking ({exc.strerror})") from None
                 raise
-            os.rename(tmp, final)
+            if final.is_dir():  # the same version, staged meanwhile: keep that one
+                shutil.rmtree(tmp)
+            else:
+                os.rename(tmp, final)
         except NoSpace as exc:
             shutil.rmtree(tmp, ignore_errors=True)
             marker.touch()

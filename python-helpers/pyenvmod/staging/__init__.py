@@ -59,13 +59,17 @@ def stage_root(config) -> Path:
     return Path(stage_dir(config)) / f"pyenvmod-{user()}"
 
 
+def valid_stamp(text: str) -> str:
+    """``text`` when it is a stamp (12 lowercase hex digits), else ''."""
+    return text if isinstance(text, str) and len(text) == 12 and all(c in "0123456789abcdef" for c in text) else ""
+
+
 def read_stamp(path: Path) -> str:
     """The stamp in a file, or '' when missing or not a stamp (a file anyone in a group may write)."""
     try:
-        text = path.read_text(encoding="ascii", errors="replace").strip()
+        return valid_stamp(path.read_text(encoding="ascii", errors="replace").strip())
     except OSError:
         return ""
-    return text if len(text) == 12 and all(c in "0123456789abcdef" for c in text) else ""
 
 
 def ensure_private_dir(path: Path) -> None:
