@@ -38,15 +38,21 @@ def _compile_bytecode(source) -> None:
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1800)
 
 
-def _walk(top: str):
-    """Yield (relative path, full path) of everything under ``top``, folders before their content."""
+def _walk(top: str, skip=None):
+    """Yield (relative path, full path) of everything under ``top``, folders before their content;
+    a folder ``skip`` refuses is not entered (the base prefix may be /usr)."""
     yield "", top
     for folder, dirs, names in os.walk(top):
-        dirs.sort()
         rel_folder = os.path.relpath(folder, top)
+        kept = []
         for name in sorted(dirs) + sorted(names):
             rel = name if rel_folder == "." else f"{rel_folder}/{name}"
+            if skip and skip(rel):
+                continue
+            if name in dirs:
+                kept.append(name)
             yield rel, os.path.join(folder, name)
+        dirs[:] = [d for d in dirs if d in kept]
 
 
 class _Writer:
@@ -54,13 +60,11 @@ class _Writer:
 
     def __init__(self, tar, source):
         self.tar, self.source = tar, source
-        self.olds = [os.fsencode(p) for p in source.trees().values()]
+        self.olds = [os.fsencode(p) for p in source.relocations()]
         self.relocate, self.size = [], 0
 
     def add_tree(self, folder: str, top: str, skip=None) -> None:
-        for rel, path in _walk(top):
-            if skip and rel and skip(rel):
-                continue
+        for rel, path in _walk(top, skip):
             arcname = f"{folder}/{rel}" if rel else folder
             self.add(arcname, path)
 
@@ -125,6 +129,7 @@ def _build_tar(source, stamp: str, out: Path) -> image_mod.Manifest:
                     mm = source.python_mm
                     writer.add_tree("base", source.base_prefix, skip=lambda rel: image_mod.stdlib_skipped(rel, mm))
                 manifest.size, manifest.relocate = writer.size, writer.relocate
+                manifest.mapping = source.relocations()
                 manifest.site_packages = {folder: os.path.relpath(source.site_packages(shared), shared)
                                           for folder, shared in source.trees().items() if folder != "base"}
                 data = manifest.to_json().encode()

@@ -63,8 +63,8 @@ def _inside(top: Path, path: Path) -> bool:
 
 
 def _relocate(tmp: Path, final: Path, manifest) -> None:
-    mapping = {shared: str(final / folder) for folder, shared in manifest.trees.items()
-               if folder in ("env", "base", "ext")}
+    mapping = {old: str(final / new) for old, new in manifest.mapping.items()
+               if old.startswith("/") and _inside(final, final / new)}
     for member in manifest.relocate:
         path = tmp / member
         if _inside(tmp, path) and path.is_file() and not path.is_symlink():

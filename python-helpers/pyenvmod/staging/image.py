@@ -37,6 +37,18 @@ class Source:
     def site_packages(self, prefix=None) -> str:
         return str(stacking.site_packages(prefix or self.prefix, self.python_mm))
 
+    def relocations(self) -> dict:
+        """Old path -> its place in the image: what relocation rewrites in files. For the base
+        interpreter only its python executables and standard library (a base prefix of /usr
+        must not turn every '#!/usr/bin/env' into a path in the copy)."""
+        out = {self.prefix: "env"}
+        if self.ext_prefix:
+            out[self.ext_prefix] = "ext"
+        if self.base_prefix:
+            out[f"{self.base_prefix}/bin/python"] = "base/bin/python"
+            out[f"{self.base_prefix}/lib/python{self.python_mm}"] = f"base/lib/python{self.python_mm}"
+        return out
+
     def trees(self) -> dict:
         """image folder -> shared folder."""
         out = {"env": self.prefix}
@@ -132,6 +144,7 @@ class Manifest:
     size: int = 0  # bytes, unpacked
     relocate: list = field(default_factory=list)  # image paths of files that mention an old prefix
     site_packages: dict = field(default_factory=dict)  # image folder -> its site-packages, relative
+    mapping: dict = field(default_factory=dict)  # old path -> its place in the image (relocation)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1) + "\n"
