@@ -255,11 +255,12 @@ def test_relocation_never_writes_outside_the_copy(tmp_path):
     outside.write_text("#!/old/envs/e/bin/python\n")
     tmp = tmp_path / "copy.tmp"
     (tmp / "env" / "bin").mkdir(parents=True)
-    (tmp / "env" / "bin" / "tool").write_text("#!/old/envs/e/bin/python\n")
+    (tmp / "env" / "bin" / "tool").write_text("#!/old/envs/e/bin/python\n#!/usr/bin/python3\n")
     (tmp / "env" / "link").symlink_to(outside)
     manifest = image.Manifest(stamp=STAMP, name="e", python_mm="3.12", backend="uv",
                               trees={"env": "/old/envs/e"}, site_packages={"env": "../../.."},
-                              relocate=["env/bin/tool", "../victim.txt", "env/link"])
+                              relocate=["env/bin/tool", "../victim.txt", "env/link"],
+                              mapping={"/old/envs/e": "env", "/usr/bin/python": "../../../x"})
     _relocate(tmp, tmp_path / "final", manifest)
-    assert (tmp / "env" / "bin" / "tool").read_text() == f"#!{tmp_path}/final/env/bin/python\n"
+    assert (tmp / "env" / "bin" / "tool").read_text() == f"#!{tmp_path}/final/env/bin/python\n#!/usr/bin/python3\n"
     assert outside.read_text() == "#!/old/envs/e/bin/python\n"
