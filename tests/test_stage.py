@@ -8,6 +8,7 @@ under strace, unstaged and staged, and the file-system calls that reach the shar
 import json
 import os
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -63,8 +64,7 @@ def _count(path: Path, trees) -> int:
 
 @pytest.mark.slow
 def test_the_job_script_runs_every_rank_from_the_node_local_copy(site, slurm_cluster, tmp_path):  # noqa: F811
-    require(bool(subprocess.run(["which", "strace"], capture_output=True).returncode == 0), "strace",
-            "apt-get install strace")
+    require(shutil.which("strace") is not None, "strace", "apt-get install strace")
     stage_dir, traces = tmp_path / "local", tmp_path / "traces"
     stage_dir.mkdir()
     traces.mkdir()
@@ -147,6 +147,7 @@ def test_a_stale_image_is_repacked_and_restaged_never_mixed(tmp_path):
 
 @pytest.mark.slow
 def test_no_space_on_the_node_says_so_once_and_runs_from_the_shared_copy(site, slurm_cluster, tmp_path):  # noqa: F811
+    require(os.geteuid() == 0, "root (mount -t tmpfs)", "run the tests as root")
     small = tmp_path / "small"
     small.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(small)], check=True)
@@ -307,3 +308,26 @@ python -c {shlex.quote(code)} || exit 14
     assert staged[0] == shared[0].replace(str(site["tree"] / "envs" / "np"), f"{copy}/ext")
     assert staged[1] == shared[1].replace(str(site["tree"] / "envs" / "derived"), f"{copy}/env")
     assert staged[2] == shared[2]  # the same sys.path, entry for entry
+
+
+@pytest.mark.slow
+def test_pack_is_done_once_per_version_and_goes_with_the_environment(tmp_path):
+    env = clean_env(tmp_path)
+    env["PYENVMOD_STAGE_DIR"] = str(tmp_path / "local")
+    cli = Cli(env)
+    cli("create", "e", "--python", "3.12")
+    tree = next(Path(env["PYENVMOD_ROOT"]).iterdir())
+    images = tree / "images" / "e"
+    assert (images / "bin" / "python").is_file() and not (images / "stamp").exists()  # launchers from the start
+    first = cli("pack", "e").stdout
+    assert first.startswith("Packed 'e' (version ") and "tar.zst" in first
+    assert (images / "image.tar.zst").stat().st_size > 1 << 20
+    assert cli("pack", "e").stdout.startswith("The image of 'e' is current")
+    assert cli("pack", "--force", "e").stdout.startswith("Packed 'e'")
+    req, _ = localpkg.make(tmp_path / "clipkg", "clipkg", {"clipkg.py": "def main():\n    print('hi')\n"},
+                           scripts={"clitool": "clipkg:main"})
+    cli("install", "e", req)
+    assert (images / "bin" / "clitool").is_file()  # a launcher for the new console script
+    assert cli("stage", "--clean", "e").stdout.startswith("Removed 0 staged copies of 'e'")
+    cli("delete", "--yes", "e")
+    assert not images.exists()

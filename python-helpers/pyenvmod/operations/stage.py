@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from pyenvmod import files, locking, render, stacking
+from pyenvmod import files, locking, render
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import pack as pack_op
@@ -46,12 +46,13 @@ def _unpack(image: Path, into: Path, manifest_size: int) -> None:
     needed = int(manifest_size * 1.1) + (16 << 20)
     if free < needed:
         raise NoSpace(f"needs {needed >> 20} MB, {free >> 20} MB free")
-    result = subprocess.run(["tar", "--zstd", "-x", "--no-same-owner", "-f", str(image), "-C", str(into)],
+    result = subprocess.run(["tar", "--use-compress-program=zstd", "-x", "--no-same-owner", "-f", str(image), "-C", str(into)],
                             capture_output=True, text=True)
     if result.returncode != 0:
         if "No space left" in result.stderr or "Disk quota" in result.stderr:
             raise NoSpace(f"needs {needed >> 20} MB; the disk filled up while unpacking")
-        raise PyenvmodError(f"cannot unpack {image}: {result.stderr.strip().splitlines()[-1:]}; "
+        last = (result.stderr.strip().splitlines() or ["tar failed"])[-1]
+        raise PyenvmodError(f"cannot unpack {image}: {last}; "
                             "run 'pyenvmod pack --force NAME' and stage again")
 
 
