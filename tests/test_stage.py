@@ -331,3 +331,24 @@ def test_pack_is_done_once_per_version_and_goes_with_the_environment(tmp_path):
     assert cli("stage", "--clean", "e").stdout.startswith("Removed 0 staged copies of 'e'")
     cli("delete", "--yes", "e")
     assert not images.exists()
+
+
+@pytest.mark.slow
+def test_a_stale_image_nobody_may_rewrite_is_one_clear_error(tmp_path):
+    require(shutil.which("chattr") is not None and os.geteuid() == 0, "chattr as root", "run the tests as root")
+    env = clean_env(tmp_path)
+    env["PYENVMOD_STAGE_DIR"] = str(tmp_path / "local")
+    cli = Cli(env)
+    cli("create", "e", "--python", "3.12")
+    cli("pack", "e")
+    req, _ = localpkg.make(tmp_path / "p", "pkgp", {"pkgp.py": "X = 1\n"})
+    cli("install", "e", req)  # the image is stale now
+    images = next(Path(env["PYENVMOD_ROOT"]).iterdir()) / "images" / "e"
+    if subprocess.run(["chattr", "+i", str(images)], capture_output=True).returncode != 0:
+        pytest.skip("this filesystem has no immutable flag")
+    try:
+        result = cli("stage", "e", check=False)
+    finally:
+        subprocess.run(["chattr", "-i", str(images)], check=True)
+    assert_one_line_error(result, "the image of 'e' is missing or older", "ask its owner to run 'pyenvmod pack e'")
+    assert not [p for p in next((tmp_path / "local").iterdir()).iterdir() if p.is_dir()]

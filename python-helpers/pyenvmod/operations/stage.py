@@ -21,7 +21,7 @@ from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import pack as pack_op
 from pyenvmod.operations.common import layout_for, load_record
-from pyenvmod.staging import IMAGE_FORMATS, copy_id, ensure_private_dir, images_dir, stage_root
+from pyenvmod.staging import IMAGE_FORMATS, copy_id, ensure_private_dir, images_dir, read_stamp, stage_root
 from pyenvmod.staging import valid_stamp as read_stamp_text
 from pyenvmod.staging import image as image_mod
 from pyenvmod.staging import relocate
@@ -122,7 +122,14 @@ def stage(config: Config, name: str, notify=lambda m: None, warn=lambda m: None)
                 return dict(result, action="no-space-quiet", seconds=time.monotonic() - started)
         except FileNotFoundError:
             pass
-        packed = pack_op.pack(config, name, timeout=pack_op.PACK_TIMEOUT, notify=notify)[0]
+        packed = None
+        if read_stamp(folder / "stamp") != stamp or not image.is_file():  # else no lock on the shared disk
+            try:
+                packed = pack_op.pack(config, name, timeout=pack_op.PACK_TIMEOUT, notify=notify)[0]
+            except PermissionError as exc:
+                raise PyenvmodError(f"the image of {name!r} is missing or older than the environment, and you "
+                                    f"may not write {exc.filename}; ask its owner to run 'pyenvmod pack {name}'") \
+                    from None
         manifest = image_mod.read_manifest(folder / "manifest.json")
         if not read_stamp_text(manifest.stamp):  # it names a folder: never a path
             raise PyenvmodError(f"the image manifest {folder / 'manifest.json'} has no valid version stamp; run "
