@@ -138,8 +138,10 @@ def stage(config: Config, name: str, notify=lambda m: None, warn=lambda m: None)
             stamp = manifest.stamp
             final = root / f"{ident}.{stamp}"
             result.update(copy=str(final), stamp=stamp)
+            if final.is_dir():
+                return dict(result, action="reused", seconds=time.monotonic() - started)
         result["packed"] = packed is not None
-        _remove_others(root, ident, keep="")
+        _remove_others(root, ident, keep=final.name)
         tmp = root / f".{ident}.{stamp}.tmp-{os.getpid()}"
         tmp.mkdir(mode=0o700)
         try:
@@ -164,7 +166,10 @@ def stage(config: Config, name: str, notify=lambda m: None, warn=lambda m: None)
                 os.rename(tmp, final)
         except NoSpace as exc:
             shutil.rmtree(tmp, ignore_errors=True)
-            marker.touch()
+            try:
+                marker.touch()  # the node's other tasks stay quiet
+            except OSError:
+                pass
             warn(f"cannot stage {name!r} on {result['node']}: no space left in {root} ({exc.message}); python "
                  f"runs from the shared copy on this node. Set stage_dir (or $TMPDIR) to a larger node-local disk")
             return dict(result, action="no-space", seconds=time.monotonic() - started)
