@@ -79,7 +79,9 @@ def test_unload_restores_the_environment_exactly(modsys, cli, env, tmp_path, pre
         modsys, cli, env, tmp_path, "module load pyenv/alpha", "module unload pyenv/alpha", preset)
     assert during["VIRTUAL_ENV"] == prefix
     assert during["PYTHONNOUSERSITE"] == "1"
-    assert during["PATH"].split(":")[0] == f"{prefix}/bin"
+    # first the launchers of 'pyenvmod stage' (ROOT/<arch>/images/NAME/bin), then the environment's bin
+    assert during["PATH"].split(":")[:2] == [prefix.replace("/envs/alpha", "/images/alpha/bin"),
+                                             f"{prefix}/bin"]
     assert "PYTHONHOME" not in during and during.get("LD_LIBRARY_PATH") == before.get("LD_LIBRARY_PATH")
     before, after = user_env(before, after)
     assert before == after
@@ -111,9 +113,10 @@ command -v pip && pip --version
     result = run_bash(script, env)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0] == f"{prefix}/bin/python"
+    launchers = prefix.replace("/envs/alpha", "/images/alpha/bin")  # 'pyenvmod stage': they run prefix/bin/*
+    assert lines[0] == f"{launchers}/python"
     assert lines[1].startswith(f"{prefix}/lib/") and lines[2] == "1"
-    assert lines[3] == f"{prefix}/bin/pip" and prefix in lines[4]
+    assert lines[3] == f"{launchers}/pip" and prefix in lines[4]
 
 
 def test_two_environments_loaded_at_once_and_listed_by_avail(modsys, cli, env, tmp_path):
@@ -136,9 +139,11 @@ echo "$PATH"
         assert records[name]["module"] in avail
         assert records[name]["module"] in loaded
     python, path = rest.splitlines()
-    assert python == f"{records['beta']['prefix']}/bin/python"  # most recent first
+    launchers = {n: records[n]["prefix"].replace(f"/envs/{n}", f"/images/{n}/bin") for n in records}
+    assert python == f"{launchers['beta']}/python"  # most recent first (the launcher of 'pyenvmod stage')
     entries = path.split(":")
-    assert entries[:2] == [f"{records['beta']['prefix']}/bin", f"{records['alpha']['prefix']}/bin"]
+    assert entries[:4] == [launchers["beta"], f"{records['beta']['prefix']}/bin",
+                           launchers["alpha"], f"{records['alpha']['prefix']}/bin"]
     before, during, after = module_env_roundtrip(
         modsys, cli, env, tmp_path, "module load pyenv/alpha pyenv/beta",
         "module unload pyenv/beta; module unload pyenv/alpha")

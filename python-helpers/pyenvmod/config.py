@@ -55,6 +55,8 @@ SCHEMA = {
     "kernel_display_name": ("Python ({name})", lambda v: isinstance(v, str) and v != "", "a text; {name} is replaced"),
     # folders searched for templates before the built-in ones (site, then user)
     "templates": ([], lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of folders"),
+    # pyenvmod stage: the node-local folder for copies of environments (unset: $TMPDIR, else /tmp)
+    "stage_dir": (None, lambda v: isinstance(v, str) and v != "", "a path"),
     # variables every modulefile sets (pushenv), e.g. {OMP_NUM_THREADS: "1"}; default none
     "environment": ({}, lambda v: isinstance(v, dict) and all(
         isinstance(k, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) and isinstance(x, (str, int, float))
@@ -250,4 +252,9 @@ def load(overrides: dict | None = None) -> Config:
     config.values["root"] = expand_path(config.values["root"], config.origins["root"], python)
     if config.values["cache_dir"]:
         config.values["cache_dir"] = expand_path(config.values["cache_dir"], config.origins["cache_dir"], python)
+    if config.values["stage_dir"]:
+        if "$" in config.values["stage_dir"]:  # the launchers must find the same folder on every node
+            raise PyenvmodError(f"{config.origins['stage_dir']}: stage_dir must be a fixed folder, without "
+                                "variables; per-job folders come through $TMPDIR, the default")
+        config.values["stage_dir"] = expand_path(config.values["stage_dir"], config.origins["stage_dir"], python)
     return config

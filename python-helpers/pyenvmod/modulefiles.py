@@ -46,6 +46,8 @@ def context(record: EnvRecord, modules_dir: Path | None = None, options: dict | 
         "dependencies": options.get("dependencies", "load"),
         "environment": {k: str(v) for k, v in sorted((options.get("environment") or {}).items())},
         "modules_dir": str(modules_dir) if modules_dir else "",
+        # launchers written by 'pyenvmod pack' (ROOT/<arch>/images/NAME/bin), first on PATH
+        "stage_bin": str(Path(modules_dir).parent / "images" / record.name / "bin") if modules_dir else "",
         # a conda environment: its etc/conda/activate.d scripts, applied on load and reversed on unload
         "conda": record.backend == "conda",
         "activate_scripts": _activate_scripts(record),
@@ -56,7 +58,7 @@ def context(record: EnvRecord, modules_dir: Path | None = None, options: dict | 
 
 def options_from(config) -> dict:
     return {"dependencies": config["dependencies"], "environment": config["environment"],
-            "templates": config["templates"], "formats": config["formats"]}
+            "templates": config["templates"], "formats": config["formats"], "stage_dir": config["stage_dir"]}
 
 
 def _formats(options) -> list:
@@ -104,6 +106,9 @@ def write(layout: Layout, record: EnvRecord, options: dict | None = None) -> lis
                 files.remove_inside(path, layout.root)
     for name, path in targets.items():
         files.write_atomic(path, texts[name], inside=layout.root)
+    from pyenvmod.staging import launchers  # 'pyenvmod stage': the launchers the modulefiles put on PATH
+
+    launchers.write(layout, record, (options or {}).get("stage_dir"))
     return list(targets.values())
 
 

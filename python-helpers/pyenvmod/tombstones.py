@@ -88,7 +88,7 @@ def sweep(layout: Layout, environ=None, shared: bool = False) -> list[str]:
         if not is_tombstone(layout, folder.name):
             continue
         try:  # under the name's lock, so a create of the same name cannot interleave; busy: next time
-            with locking.locked(layout.lock_file(folder.name), 0, f"environment {folder.name!r}"):
+            with locking.locked(layout.lock_file(folder.name), 0, f"environment {folder.name!r}", inside=layout.root):
                 if not is_tombstone(layout, folder.name):
                     continue
                 since = os.lstat(folder / ".modulerc").st_mtime

@@ -65,6 +65,7 @@ def delete(config: Config, name: str, confirm=lambda name, prefix: True, force: 
         if record is not None:
             external_prefix.remove(layout, record)  # made with create --prefix: only if provably its folder
         tree.remove(tree.history_dir(name))
+        tree.remove(layout.base / "images" / name)  # 'pyenvmod pack': image, launchers
     tombstones.sweep(layout, shared=bool(config.group))
     spider_cache.refresh(config, layout)
     return True

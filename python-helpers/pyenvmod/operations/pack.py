@@ -1,0 +1,185 @@
+"""Pack an environment into one image beside it (``pyenvmod pack NAME``), for 'pyenvmod stage'.
+
+Reading one large file per node instead of thousands of small ones is the point. The image
+is a zstd-compressed tarball (see docs/benchmarks.md for why, measured against a squashfs
+image mounted with squashfuse). Before packing, missing bytecode is compiled into the
+environment, so the image carries it. The image, its stamp and the launchers are written
+so that readers see the old version or the new one, never a mix: image first, then the
+launchers, then the stamp.
+"""
+
+import io
+import os
+import shutil
+import stat
+import subprocess
+import tarfile
+import time
+from pathlib import Path
+
+from pyenvmod import files
+from pyenvmod.config import Config
+from pyenvmod.errors import PyenvmodError
+from pyenvmod.operations.common import layout_for, load_record, tree_for
+from pyenvmod.staging import IMAGE_FORMATS, images_dir, launchers, read_stamp
+from pyenvmod.staging import image as image_mod
+from pyenvmod.staging import relocate
+
+PACK_TIMEOUT = 3600  # waiting for another pack of the same environment (64 nodes start at once)
+
+
+def _compile_bytecode(source) -> None:
+    """Compile missing .pyc files into the environment (and the one it extends) where we may write."""
+    python = os.path.join(source.prefix, "bin", "python")
+    for prefix in filter(None, (source.prefix, source.ext_prefix)):
+        folder = source.site_packages(prefix)
+        if os.access(folder, os.W_OK):
+            subprocess.run([python, "-I", "-m", "compileall", "-q", "-j0", folder],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1800)
+
+
+def _walk(top: str, skip=None):
+    """Yield (relative path, full path) of everything under ``top``, folders before their content;
+    a folder ``skip`` refuses is not entered (the base prefix may be /usr)."""
+    yield "", top
+    for folder, dirs, names in os.walk(top):
+        rel_folder = os.path.relpath(folder, top)
+        kept = []
+        for name in sorted(dirs) + sorted(names):
+            rel = name if rel_folder == "." else f"{rel_folder}/{name}"
+            if skip and skip(rel):
+                continue
+            if name in dirs:
+                kept.append(name)
+            yield rel, os.path.join(folder, name)
+        dirs[:] = [d for d in dirs if d in kept]
+
+
+class _Writer:
+    """Streams members into a tar archive, noting which files mention an old prefix."""
+
+    def __init__(self, tar, source):
+        self.tar, self.source = tar, source
+        self.olds = [os.fsencode(p) for p in source.relocations()]
+        self.relocate, self.size = [], 0
+
+    def add_tree(self, folder: str, top: str, skip=None) -> None:
+        for rel, path in _walk(top, skip):
+            arcname = f"{folder}/{rel}" if rel else folder
+            self.add(arcname, path)
+
+    def add(self, arcname: str, path: str) -> None:
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return  # gone while packing (a cache file, say)
+        info = tarfile.TarInfo(arcname)
+        info.mode, info.mtime, info.uid, info.gid = stat.S_IMODE(st.st_mode), st.st_mtime, 0, 0
+        if stat.S_ISDIR(st.st_mode):
+            info.type = tarfile.DIRTYPE
+            self.tar.addfile(info)
+        elif stat.S_ISLNK(st.st_mode):
+            info.type, info.linkname = tarfile.SYMTYPE, self._link(arcname, os.readlink(path))
+            self.tar.addfile(info)
+        elif stat.S_ISREG(st.st_mode):
+            info.size = st.st_size
+            self.size += st.st_size
+            if st.st_size > relocate.SCAN_LIMIT:
+                with open(path, "rb") as fh:
+                    self.tar.addfile(info, fh)
+                return
+            with open(path, "rb") as fh:
+                data = fh.read()
+            if arcname.startswith("base/") and self.source.base_prefix:
+                to_lib = os.path.relpath("base/lib", os.path.dirname(arcname))
+                data = relocate.relative_runpath(data, self.source.base_prefix, to_lib)
+            if relocate.holders(arcname, data, self.olds):
+                self.relocate.append(arcname)
+            info.size = len(data)
+            self.tar.addfile(info, io.BytesIO(data))
+        # sockets, fifos, devices: never part of an environment
+
+    def _link(self, arcname: str, target: str) -> str:
+        """A symlink to an absolute path inside one of the trees becomes relative inside the image."""
+        if not os.path.isabs(target):
+            return target
+        for folder, shared in self.source.trees().items():
+            for spelling in {shared, os.path.realpath(shared)}:
+                if target == spelling or target.startswith(spelling + "/"):
+                    inside = folder + target[len(spelling):]
+                    return os.path.relpath(inside, os.path.dirname(arcname))
+        return target
+
+
+def _build_tar(source, stamp: str, out: Path) -> image_mod.Manifest:
+    manifest = image_mod.Manifest(stamp=stamp, name=source.name, python_mm=source.python_mm,
+                                  backend=source.backend, trees=source.trees())
+    zstd = shutil.which("zstd")
+    if not zstd:
+        raise PyenvmodError("pyenvmod pack needs the zstd command; install it (apt-get install zstd)")
+    # a new file, never through a link someone left at that name
+    with os.fdopen(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600), "wb") as sink:
+        proc_ = subprocess.Popen([zstd, "-q", "-3", "-T0", "-c"], stdin=subprocess.PIPE, stdout=sink)
+        try:
+            with tarfile.open(fileobj=proc_.stdin, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                writer = _Writer(tar, source)
+                writer.add_tree("env", source.prefix)
+                if source.ext_prefix:
+                    writer.add_tree("ext", source.ext_prefix)
+                if source.base_prefix:
+                    mm = source.python_mm
+                    writer.add_tree("base", source.base_prefix, skip=lambda rel: image_mod.stdlib_skipped(rel, mm))
+                manifest.size, manifest.relocate = writer.size, writer.relocate
+                manifest.mapping = source.relocations()
+                manifest.site_packages = {folder: os.path.relpath(source.site_packages(shared), shared)
+                                          for folder, shared in source.trees().items() if folder != "base"}
+                data = manifest.to_json().encode()
+                info = tarfile.TarInfo("manifest.json")
+                info.size, info.mtime, info.mode = len(data), time.time(), 0o644
+                tar.addfile(info, io.BytesIO(data))
+        finally:
+            proc_.stdin.close()
+            code = proc_.wait()
+    if code != 0:
+        raise PyenvmodError(f"zstd failed ({code}) writing {out}; check the free space there")
+    return manifest
+
+
+def current(config: Config, name: str):
+    """(record, source, stamp of the environment now, stamp of its image or '')."""
+    layout = layout_for(config)
+    record = load_record(layout, name)
+    source = image_mod.source_for(record)
+    return record, source, image_mod.stamp(source), read_stamp(images_dir(layout, name) / "stamp")
+
+
+def pack(config: Config, name: str, force: bool = False, timeout: float | None = None, notify=lambda m: None):
+    """Make or refresh the image of ``name``. Returns (manifest or None when already current, image path)."""
+    tree = tree_for(config)
+    layout = tree.layout
+    record = load_record(layout, name)
+    folder = images_dir(layout, name)
+    lock_wait = config["lock_timeout"] if timeout is None else timeout
+    with tree.lock(name, lock_wait):
+        source = image_mod.source_for(record)
+        stamp_file = folder / "stamp"
+        image = folder / IMAGE_FORMATS["tar"]
+        if not force and image.is_file() and read_stamp(stamp_file) == image_mod.stamp(source):
+            return None, image
+        notify(f"packing {name!r} (compiling bytecode, then one image)")
+        if not record.adopted:
+            _compile_bytecode(source)
+        stamp = image_mod.stamp(source)
+        files.make_dirs(layout.root, folder)  # refusing a symlinked folder on the way
+        tmp = folder / f".{image.name}.{os.getpid()}.{time.monotonic_ns()}.tmp"
+        try:
+            manifest = _build_tar(source, stamp, tmp)
+            os.chmod(tmp, 0o664 & ~files.umask())  # group trees: umask 002, the maintainers may repack
+            os.replace(tmp, image)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        files.write_atomic(folder / "manifest.json", manifest.to_json(), inside=layout.root)
+        launchers.write(layout, record, config["stage_dir"])
+        files.write_atomic(stamp_file, stamp + "\n", inside=layout.root)
+    return manifest, image

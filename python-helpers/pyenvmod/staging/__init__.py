@@ -1,0 +1,90 @@
+"""Node-local copies of environments for parallel jobs ('pyenvmod pack' and 'pyenvmod stage').
+
+    ROOT/<arch>-<os>/images/NAME/image.tar.zst   the packed environment (one per version)
+    ROOT/<arch>-<os>/images/NAME/image.sqfs      ... or a squashfs image (mounted with squashfuse)
+    ROOT/<arch>-<os>/images/NAME/stamp           the version the image holds (written last)
+    ROOT/<arch>-<os>/images/NAME/bin/            launchers the modulefile puts first on PATH
+
+    STAGE_DIR/pyenvmod-USER/                     yours only (0700), on each node
+    STAGE_DIR/pyenvmod-USER/NAME-ID.STAMP/       a complete copy (renamed into place when done)
+    STAGE_DIR/pyenvmod-USER/NAME-ID.lock         one stage at a time per node
+
+ID is a hash of the environment's prefix (two trees may hold the same NAME); STAMP names
+the version, so a copy of an older version is never used. The launchers and the stacking
+hook find a copy from these names alone (see the templates stage-launcher.sh.j2 and
+pyenvmod_stack_staged.py.j2, which repeat the hash).
+"""
+
+import getpass
+import os
+from pathlib import Path
+
+from pyenvmod.errors import PyenvmodError
+from pyenvmod.layout import Layout
+
+IMAGE_FORMATS = {"tar": "image.tar.zst", "squashfs": "image.sqfs"}
+
+
+def fnv(text: str) -> str:
+    """FNV-1a (64 bit) of ``text``, 10 hex digits: short, and easy to repeat in a template without imports."""
+    value = 0xCBF29CE484222325
+    for byte in text.encode("utf-8", "surrogateescape"):
+        value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return f"{value:016x}"[:10]
+
+
+def copy_id(name: str, prefix: str) -> str:
+    return f"{name}-{fnv(os.path.normpath(prefix))}"
+
+
+def images_dir(layout: Layout, name: str) -> Path:
+    return layout.base / "images" / name
+
+
+def launcher_dir(layout: Layout, name: str) -> Path:
+    return images_dir(layout, name) / "bin"
+
+
+def user() -> str:
+    """The user name the launchers use too: $USER, else the account's."""
+    return os.environ.get("USER") or getpass.getuser()
+
+
+def stage_dir(config) -> str:
+    """The configured stage_dir, else $TMPDIR, else /tmp (what the launchers compute too)."""
+    return config["stage_dir"] or os.environ.get("TMPDIR") or "/tmp"
+
+
+def stage_root(config) -> Path:
+    return Path(stage_dir(config)) / f"pyenvmod-{user()}"
+
+
+def valid_stamp(text: str) -> str:
+    """``text`` when it is a stamp (12 lowercase hex digits), else ''."""
+    return text if isinstance(text, str) and len(text) == 12 and all(c in "0123456789abcdef" for c in text) else ""
+
+
+def read_stamp(path: Path) -> str:
+    """The stamp in a file, or '' when missing or not a stamp (a file anyone in a group may write)."""
+    try:
+        return valid_stamp(path.read_text(encoding="ascii", errors="replace").strip())
+    except OSError:
+        return ""
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create ``path`` (mode 0700) or check that it is ours and private: launchers run what is in it."""
+    try:
+        os.makedirs(path.parent, exist_ok=True)
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise PyenvmodError(f"cannot create {path}: {exc.strerror}; set stage_dir (or $TMPDIR) to a "
+                            "writable node-local folder") from None
+    st = os.lstat(path)
+    import stat
+
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+        raise PyenvmodError(f"{path} is not a private folder of yours (someone else made it, or others may "
+                            "write to it); remove it or set stage_dir (or $TMPDIR) to another folder")

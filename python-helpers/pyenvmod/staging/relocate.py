@@ -1,0 +1,80 @@
+"""Moving an environment to another folder: the prefixes written into its files (the conda-pack approach).
+
+At pack time every file is searched for the old prefixes (the environment's, its base
+interpreter's, the environment it extends); the image lists the files that hold one.
+At stage time only those files are rewritten: text files get the new path; binary files
+only when the new path is not longer (padded with NUL bytes, as conda does), else they are
+left as they are. The interpreter's library search path (RUNPATH) is made relative
+($ORIGIN) in the image, so the copied interpreter loads the copied libpython.
+"""
+
+import os
+
+SCAN_LIMIT = 64 << 20  # larger files (data, big libraries) are not searched
+
+
+def holders(arcname: str, data: bytes, olds: list[bytes]) -> bool:
+    """Whether a file needs rewriting when moved. Bytecode never does: Python corrects a code
+    object's file name when it loads it, and a .pyc has no room for another length."""
+    if arcname.endswith((".pyc", ".pyo")):
+        return False
+    return any(old in data for old in olds) and (is_text(data) or data[:4] == b"\x7fELF")
+
+
+def is_text(data: bytes) -> bool:
+    return b"\0" not in data[:8192]
+
+
+def relative_runpath(data: bytes, base_prefix: str, to_lib: str = "../lib") -> bytes:
+    """An ELF file's RUNPATH ``BASE/lib`` becomes ``$ORIGIN/<to_lib>`` (same length, NUL-padded)."""
+    if data[:4] != b"\x7fELF":
+        return data
+    old = os.fsencode(base_prefix) + b"/lib\0"
+    new = b"$ORIGIN/" + os.fsencode(to_lib) + b"\0"
+    if old not in data or len(new) > len(old):
+        return data
+    return data.replace(old, new.ljust(len(old), b"\0"))
+
+
+def _replace_padded(data: bytes, old: bytes, new: bytes) -> bytes:
+    """Replace ``old`` in NUL-terminated strings of a binary, keeping each string's length."""
+    out, start = [], 0
+    while True:
+        at = data.find(old, start)
+        if at < 0:
+            out.append(data[start:])
+            return b"".join(out)
+        end = data.find(b"\0", at)
+        end = len(data) if end < 0 else end
+        string = data[at:end]
+        fixed = string.replace(old, new)
+        out.append(data[start:at])
+        out.append(fixed + b"\0" * (len(string) - len(fixed)))
+        start = end
+
+
+def rewrite(path: str, mapping: dict[str, str]) -> bool:
+    """Rewrite the old prefixes in one file (longest first). Returns False when a binary file
+    could not be changed because a new path is longer than the old one."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    ordered = sorted(((os.fsencode(o), os.fsencode(n)) for o, n in mapping.items()), key=lambda p: -len(p[0]))
+    text, complete = is_text(data), True
+    new_data = data
+    for old, new in ordered:
+        if old not in new_data:
+            continue
+        if text:
+            new_data = new_data.replace(old, new)
+        elif len(new) <= len(old) and data[:4] == b"\x7fELF":  # NUL-terminated strings: room to pad
+            new_data = _replace_padded(new_data, old, new)
+        else:
+            complete = False
+    if new_data != data:
+        mode = os.stat(path).st_mode
+        tmp = path + ".pyenvmod-tmp"
+        with open(tmp, "wb") as fh:
+            fh.write(new_data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    return complete

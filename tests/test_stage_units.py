@@ -1,0 +1,266 @@
+"""The pieces of pack/stage that need no environment: the launcher's rules (real /bin/sh), the
+staged stacking hook's mapping, relocation of files, the stamp, the private stage folder."""
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from pyenvmod import render
+from pyenvmod.errors import PyenvmodError
+from pyenvmod.staging import copy_id, ensure_private_dir, fnv, image, relocate
+
+STAMP = "0123456789ab"
+
+
+def _script(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\necho {text} \"$@\"\n")
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def launcher(tmp_path):
+    """A launcher for environment 'e' whose programs say where they run from."""
+    tree = tmp_path / "tree"
+    prefix = tree / "envs" / "e"
+    site = prefix / "lib" / "python3.12" / "site-packages"
+    site.mkdir(parents=True)
+    _script(prefix / "bin" / "prog", "shared")
+    images = tree / "images" / "e"
+    images.mkdir(parents=True)
+    (images / "stamp").write_text(STAMP + "\n")
+    later = time.time() + 5
+    os.utime(images / "stamp", (later, later))
+    context = {"name": "e", "prefix": str(prefix), "copy_id": copy_id("e", str(prefix)),
+               "stamp_file": str(images / "stamp"), "site_packages": str(site), "stage_dir": ""}
+    path = images / "bin" / "prog"
+    path.parent.mkdir()
+    path.write_text(render.render_template("stage-launcher.sh.j2", context))
+    path.chmod(0o755)
+    top = tmp_path / "local" / f"pyenvmod-{os.environ.get('USER') or 'root'}"
+    copy = top / f"{copy_id('e', str(prefix))}.{STAMP}"
+    return {"path": path, "top": top, "copy": copy, "site": site, "stamp": images / "stamp", "prefix": prefix,
+            "env": {"PATH": "/usr/bin:/bin", "USER": os.environ.get("USER") or "root",
+                    "PYENVMOD_STAGE_DIR": str(tmp_path / "local")}}
+
+
+def _run(launcher, *args, env=None):
+    result = subprocess.run([str(launcher["path"]), *args], env=env or launcher["env"], capture_output=True,
+                            text=True, check=True)
+    return result.stdout.split()
+
+
+def test_launcher_runs_the_shared_program_where_nothing_was_staged(launcher):
+    assert _run(launcher, "a b", "c") == ["shared", "a", "b", "c"]
+
+
+def test_launcher_runs_the_current_copy_with_the_same_arguments(launcher):
+    launcher["top"].mkdir(parents=True, mode=0o700)
+    _script(launcher["copy"] / "env" / "bin" / "prog", "staged")
+    assert _run(launcher, "x") == ["staged", "x"]
+    env = dict(launcher["env"], TMPDIR=launcher["env"].pop("PYENVMOD_STAGE_DIR"))
+    assert _run(launcher, env=env) == ["staged"]  # default stage folder: $TMPDIR
+
+
+def test_launcher_never_uses_a_copy_of_another_version(launcher):
+    launcher["top"].mkdir(parents=True, mode=0o700)
+    _script(launcher["copy"].with_name(launcher["copy"].name[:-1] + "c") / "env" / "bin" / "prog", "old")
+    assert _run(launcher) == ["shared"]
+
+
+def test_launcher_ignores_the_copy_once_the_environment_changed(launcher):
+    launcher["top"].mkdir(parents=True, mode=0o700)
+    _script(launcher["copy"] / "env" / "bin" / "prog", "staged")
+    later = launcher["stamp"].stat().st_mtime + 10
+    os.utime(launcher["site"], (later, later))  # a pip install after the pack
+    assert _run(launcher) == ["shared"]
+
+
+def test_launcher_ignores_a_stage_folder_someone_else_owns(launcher):
+    launcher["top"].mkdir(parents=True, mode=0o700)
+    _script(launcher["copy"] / "env" / "bin" / "prog", "planted")
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give the folder away")
+    os.chown(launcher["top"], 65534, 65534)
+    assert _run(launcher) == ["shared"]
+
+
+@pytest.mark.parametrize("content", ["../../../tmp/x", "0123456789a", "0123456789abc", "0123456789aB", ""])
+def test_launcher_refuses_a_stamp_that_is_not_a_stamp(launcher, content):
+    launcher["top"].mkdir(parents=True, mode=0o700)
+    bad = launcher["top"] / f"{copy_id('e', str(launcher['prefix']))}.{content}" / "env" / "bin" / "prog"
+    _script(bad, "planted")
+    launcher["stamp"].write_text(content + "\n")
+    later = time.time() + 5
+    os.utime(launcher["stamp"], (later, later))
+    assert _run(launcher) == ["shared"]
+
+
+def _staged_hook(tmp_path, shared_site, depth=4, along=None):
+    text = render.render_template("pyenvmod_stack_staged.py.j2",
+                                  {"shared_site": shared_site, "depth": depth, "along": along or {}})
+    namespace = {"__file__": str(tmp_path / "hook.py"), "__name__": "hook"}
+    saved = os.environ.pop("PYENVMOD_SITE_PATH", None)
+    try:
+        exec(compile(text, "hook.py", "exec"), namespace)
+    finally:
+        if saved is not None:
+            os.environ["PYENVMOD_SITE_PATH"] = saved
+    return namespace
+
+
+def test_staged_hook_names_copies_as_pyenvmod_does(tmp_path):
+    hook = _staged_hook(tmp_path, "/x/envs/a/lib/python3.12/site-packages")
+    for prefix in ("/x/envs/a", "/scratch/group tree/linux/envs/ml-1.0", "/ünï/envs/b"):
+        assert hook["_copy_id"](prefix) == copy_id(os.path.basename(prefix), prefix)
+
+
+def test_staged_hook_maps_another_loaded_environment_to_its_current_copy_only(tmp_path):
+    hook = _staged_hook(tmp_path, "/x/envs/a/lib/python3.12/site-packages")
+    prefix = tmp_path / "tree" / "envs" / "b"
+    site = prefix / "lib" / "python3.12" / "site-packages"
+    site.mkdir(parents=True)
+    stamp = tmp_path / "tree" / "images" / "b" / "stamp"
+    stamp.parent.mkdir(parents=True)
+    stamp.write_text(STAMP + "\n")
+    later = time.time() + 5
+    os.utime(stamp, (later, later))
+    top = tmp_path / "top"
+    assert hook["_staged"](str(site), str(top)) == str(site)  # not staged here
+    copied = top / f"{copy_id('b', str(prefix))}.{STAMP}" / "env" / "lib" / "python3.12" / "site-packages"
+    copied.mkdir(parents=True)
+    assert hook["_staged"](str(site), str(top)) == str(copied)
+    os.utime(site, (later + 10, later + 10))  # changed since packed
+    assert hook["_staged"](str(site), str(top)) == str(site)
+
+
+def test_fnv_is_stable_and_short():
+    assert fnv("") == "cbf29ce484"  # FNV-1a offset basis: the hash is the standard one
+    assert fnv("a") == "af63dc4c86"
+    assert len(copy_id("x", "/p/envs/x").split("-")[-1]) == 10
+
+
+def test_text_files_get_the_new_prefix_everywhere(tmp_path):
+    path = tmp_path / "script"
+    path.write_text("#!/old/envs/e/bin/python\n# /old/envs/e and /base/lib\n")
+    path.chmod(0o751)
+    assert relocate.rewrite(str(path), {"/old/envs/e": "/new/copy/env", "/base": "/new/copy/base"})
+    assert path.read_text() == "#!/new/copy/env/bin/python\n# /new/copy/env and /new/copy/base/lib\n"
+    assert path.stat().st_mode & 0o777 == 0o751
+
+
+def test_elf_strings_are_padded_when_the_new_path_is_shorter_and_left_when_longer(tmp_path):
+    path = tmp_path / "lib.so"
+    data = b"\x7fELF\0\0\0/old/prefix/lib:/other\0tail\0"
+    path.write_bytes(data)
+    assert relocate.rewrite(str(path), {"/old/prefix": "/new"})
+    assert path.read_bytes() == b"\x7fELF\0\0\0/new/lib:/other\0" + b"\0" * 7 + b"tail\0"
+    path.write_bytes(data)
+    assert not relocate.rewrite(str(path), {"/old/prefix": "/a/much/longer/prefix"})
+    assert path.read_bytes() == data
+
+
+def test_bytecode_and_other_binaries_are_never_rewritten():
+    olds = [b"/old/prefix"]
+    assert not relocate.holders("x/__pycache__/m.cpython-312.pyc", b"\0\0/old/prefix", olds)
+    assert not relocate.holders("data.bin", b"\0\0/old/prefix", olds)  # not ELF, not text
+    assert relocate.holders("bin/tool", b"#!/old/prefix/bin/python\n", olds)
+    assert relocate.holders("lib/x.so", b"\x7fELF\0/old/prefix\0", olds)
+    assert not relocate.holders("bin/tool", b"#!/usr/bin/python\n", olds)
+
+
+def test_the_interpreter_finds_libpython_beside_it():
+    data = b"\x7fELF\0/opt/py/3.12/lib\0rest"
+    out = relocate.relative_runpath(data, "/opt/py/3.12")
+    assert out == b"\x7fELF\0$ORIGIN/../lib\0" + b"\0" * (len("/opt/py/3.12/lib") - len("$ORIGIN/../lib")) + b"rest"
+    assert len(out) == len(data)
+    assert relocate.relative_runpath(b"\x7fELF\0/usr/lib\0", "/opt/py/3.12") == b"\x7fELF\0/usr/lib\0"
+    assert relocate.relative_runpath(b"#!/opt/py/3.12/lib\0", "/opt/py/3.12") == b"#!/opt/py/3.12/lib\0"
+
+
+def test_the_stamp_changes_when_packages_change(tmp_path):
+    prefix = tmp_path / "envs" / "e"
+    site = prefix / "lib" / "python3.12" / "site-packages"
+    site.mkdir(parents=True)
+    (prefix / "bin").mkdir()
+    source = image.Source("e", str(prefix), "3.12", "uv", "2026-01-01T00:00:00+00:00")
+    first = image.stamp(source)
+    assert first == image.stamp(source) and len(first) == 12
+    (site / "newpkg-1.0.dist-info").mkdir()
+    second = image.stamp(source)
+    assert second != first
+    source.updated = "2026-01-02T00:00:00+00:00"
+    assert image.stamp(source) not in (first, second)
+
+
+@pytest.mark.parametrize("rel, skipped", [
+    ("bin/python3.12", False), ("bin/2to3", True), ("lib/libpython3.12.so.1.0", False),
+    ("lib/python3.12/os.py", False), ("lib/python3.12/lib-dynload", False), ("lib/python3.12/test", True),
+    ("lib/python3.12/site-packages", True), ("lib/python3.12/config-3.12-x86_64-linux-gnu", True),
+    ("lib/pkgconfig", True), ("include", True), ("share/man", True)])
+def test_only_the_interpreter_and_its_standard_library_are_copied(rel, skipped):
+    assert image.stdlib_skipped(rel, "3.12") is skipped
+
+
+def test_the_stage_folder_must_be_private_and_ours(tmp_path):
+    mine = tmp_path / "a" / "pyenvmod-me"
+    ensure_private_dir(mine)
+    assert mine.stat().st_mode & 0o777 == 0o700
+    ensure_private_dir(mine)  # again: fine
+    mine.chmod(0o777)
+    with pytest.raises(PyenvmodError, match="not a private folder of yours"):
+        ensure_private_dir(mine)
+    if os.geteuid() == 0:
+        mine.chmod(0o700)
+        os.chown(mine, 65534, 65534)
+        with pytest.raises(PyenvmodError, match="someone else"):
+            ensure_private_dir(mine)
+
+
+def test_launcher_uses_the_configured_stage_dir_it_was_packed_with(launcher, tmp_path):
+    text = launcher["path"].read_text()
+    site_dir = tmp_path / "site-local"
+    fixed = text.replace("${TMPDIR:-/tmp}", f"'{site_dir}'")
+    assert fixed != text
+    launcher["path"].write_text(fixed)
+    top = site_dir / launcher["top"].name
+    top.mkdir(parents=True, mode=0o700)
+    _script(top / launcher["copy"].name / "env" / "bin" / "prog", "site")
+    env = dict(launcher["env"])
+    del env["PYENVMOD_STAGE_DIR"]
+    assert _run(launcher, env=env) == ["site"]
+    rendered = render.render_template("stage-launcher.sh.j2", {
+        "name": "e", "prefix": "/p", "copy_id": "e-1", "stamp_file": "/s", "site_packages": "/sp",
+        "stage_dir": "/local/it's"})
+    assert "${PYENVMOD_STAGE_DIR:-'/local/it'\\''s'}" in rendered  # quoted for sh
+
+
+@pytest.mark.parametrize("value, fragment", [("$HOME/x", "without variables"), ("relative", "not an absolute")])
+def test_stage_dir_must_be_a_fixed_absolute_folder(cli, value, fragment):
+    from conftest import assert_one_line_error
+
+    result = cli("stage", "e", check=False, extra_env={"PYENVMOD_STAGE_DIR": value})
+    assert_one_line_error(result, "STAGE_DIR", fragment)
+
+
+def test_relocation_never_writes_outside_the_copy(tmp_path):
+    """The manifest comes from whoever packed the image: its paths may not lead out of the copy."""
+    from pyenvmod.operations.stage import _relocate
+
+    outside = tmp_path / "victim.txt"
+    outside.write_text("#!/old/envs/e/bin/python\n")
+    tmp = tmp_path / "copy.tmp"
+    (tmp / "env" / "bin").mkdir(parents=True)
+    (tmp / "env" / "bin" / "tool").write_text("#!/old/envs/e/bin/python\n#!/usr/bin/python3\n")
+    (tmp / "env" / "link").symlink_to(outside)
+    manifest = image.Manifest(stamp=STAMP, name="e", python_mm="3.12", backend="uv",
+                              trees={"env": "/old/envs/e"}, site_packages={"env": "../../.."},
+                              relocate=["env/bin/tool", "../victim.txt", "env/link"],
+                              mapping={"/old/envs/e": "env", "/usr/bin/python": "../../../x"})
+    _relocate(tmp, tmp_path / "final", manifest)
+    assert (tmp / "env" / "bin" / "tool").read_text() == f"#!{tmp_path}/final/env/bin/python\n#!/usr/bin/python3\n"
+    assert outside.read_text() == "#!/old/envs/e/bin/python\n"
