@@ -45,6 +45,7 @@ def test_tcl_tombstone_refuses_load_and_unloads_like_the_live_modulefile(tmp_pat
 
 def test_bury_hides_the_tombstones_and_removes_the_activation_scripts(tmp_path):
     layout = Layout(tmp_path / "root", "p")
+    layout.ensure()  # the tree exists before anything is written into it
     rec = record(prefix=str(layout.prefix("mylab")))
     modulefiles.write(layout, rec, {"formats": ["lua", "tcl", "bash"]})
     assert layout.activate_dir("mylab").is_dir()
@@ -63,6 +64,7 @@ def test_bury_hides_the_tombstones_and_removes_the_activation_scripts(tmp_path):
 
 def test_restore_writes_a_tombstone_from_the_name_and_tag_only(tmp_path):
     layout = Layout(tmp_path / "root", "p")
+    layout.ensure()
     tombstones.restore(layout, "mylab", "py3.11")
     text = (layout.module_dir("mylab") / "py3.11.lua").read_text()
     assert f'"{layout.prefix("mylab")}"' in text and '"3.11"' in text and "was deleted" in text

@@ -35,6 +35,13 @@ def _placeholder(layout: Layout, new: str) -> bool:
     return os.path.islink(path) and os.readlink(path) == new
 
 
+def _exchanged(layout: Layout, old: str, new: str) -> bool:
+    """Step 2 is done: ``envs/OLD`` is a link to NEW, ``envs/NEW`` the real folder."""
+    old_path, new_path = layout.prefix(old), layout.prefix(new)
+    return (os.path.islink(old_path) and os.readlink(old_path) == new
+            and os.path.isdir(new_path) and not os.path.islink(new_path))
+
+
 def _resuming(layout: Layout, old_record, new: str) -> bool:
     """NEW is registered by an interrupted rename of this environment (steps 1 to 3)."""
     try:
@@ -43,10 +50,7 @@ def _resuming(layout: Layout, old_record, new: str) -> bool:
         return False
     if new_record.prefix != str(layout.prefix(new)) or old_record.prefix != str(layout.prefix(old_record.name)):
         return False
-    old_path, new_path = layout.prefix(old_record.name), layout.prefix(new)
-    exchanged = os.path.islink(old_path) and os.readlink(old_path) == new and \
-        os.path.isdir(new_path) and not os.path.islink(new_path)
-    return _placeholder(layout, new) or exchanged
+    return _placeholder(layout, new) or _exchanged(layout, old_record.name, new)
 
 
 def _locks(layout: Layout, config: Config, first: str, second: str):
@@ -83,7 +87,15 @@ def rename(config: Config, old: str, new: str, notify=lambda m: None) -> metadat
     with proc.interrupts_raise(), _locks(layout, config, old, new):
         if _finished(layout, old, new):
             return load_record(layout, new)
-        record = load_record(layout, old)
+        try:
+            record = load_record(layout, old)
+        except PyenvmodError:
+            if not _exchanged(layout, old, new):
+                raise
+            # interrupted after the folders were swapped: OLD's folder is now a link to NEW's, which the
+            # trust checks refuse as a prefix; NEW's record (checked) says all the rest needs
+            base = load_record(layout, new)
+            record = replace(base, name=old, prefix=str(layout.prefix(old)), module=layout.module_name(old, base.tag))
         if is_loaded(layout, old):
             raise PyenvmodError(f"{old!r} is loaded in this shell; run 'module unload pyenv/{old}' first, "
                                 "then rename")
