@@ -14,6 +14,9 @@ def add_arguments(parser):
     parser.add_argument("packages", nargs="+", metavar="PKG", help="packages, e.g. numpy 'scipy>=1.11'")
     parser.add_argument("--no-binary", metavar="PKG,PKG", default="",
                         help="build these from source against the loaded modules (remembered for later changes)")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="reinstall the named packages even if installed (packages that link MPI: built "
+                             "from source against the environment's MPI module)")
 
 
 def report(record, problems, verb):
@@ -31,5 +34,5 @@ def run(args) -> int:
 
     record, problems = packages.install(config_mod.load(), args.name, args.packages,
                                         notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr),
-                                        no_binary=[n for n in args.no_binary.split(",") if n])
+                                        no_binary=[n for n in args.no_binary.split(",") if n], rebuild=args.rebuild)
     return report(record, problems, "Updated")

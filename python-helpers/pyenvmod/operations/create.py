@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from pyenvmod import (__version__, capture, files, history, locking, metadata, module_system,
+from pyenvmod import (__version__, buildpolicy, capture, files, history, locking, metadata, module_system,
                       modulefiles, names, proc, pythons, requirements, sources, stacking)
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
@@ -103,6 +103,8 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
     modules = capture.modules_for(os.environ, config["capture_exclude"], request.modules, request.capture)
     layout = layout_for(config)
     backend = backend_for(config, backend_name, channels)
+    build_flags, build = buildpolicy.prepare(config, backend, modules, packages, no_binary, notify,
+                                             layered=bool(request.extends))
     layout.ensure(shared=bool(config.group))
     modulefiles.write_tree_marker(layout, _owner())
 
@@ -150,7 +152,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             stacking.install_hook(str(prefix), version, base_site)
             if packages:
                 notify("installing " + " ".join(packages))
-                backend.install(prefix, packages, layered=bool(layered_on), no_binary=no_binary)
+                backend.install(prefix, packages, layered=bool(layered_on), no_binary=build_flags)
             record = metadata.EnvRecord(
                 name=name,
                 prefix=str(prefix),
@@ -167,6 +169,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 modules=modules,
                 module_paths=capture.module_paths(os.environ, modules),
                 no_binary=no_binary,
+                mpi=build.mpi.as_dict() if build.mpi else None,
                 channels=channels,
                 pyenvmod_version=__version__,
             )
