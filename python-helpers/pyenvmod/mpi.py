@@ -150,6 +150,8 @@ def detect(modules: list, environ, patterns) -> Mpi | None:
     one whose modulefile puts the ``mpicc`` on PATH there. None when there is no MPI."""
     mpicc = _mpicc(environ)
     module = next((m for m in modules if is_mpi_module(m, patterns)), "")
+    if module and module not in environ.get("LOADEDMODULES", "").split(":"):
+        mpicc = ""  # recorded but not loaded: the mpicc on PATH is not its
     if not module and mpicc:
         folder = os.path.dirname(mpicc)
         module = next((m for m in modules if _provides(_modulefile_of(environ, m), folder)), "")

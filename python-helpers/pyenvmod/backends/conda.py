@@ -64,7 +64,7 @@ class CondaBackend(Backend):
                 locked_packages=installed if keep_current else None,
                 virtual_packages=r.VirtualPackage.detect(),
                 channel_priority=r.ChannelPriority.Strict if self.strict else r.ChannelPriority.Disabled,
-                constraints=list(self.constraints) or None)
+                constraints=[r.MatchSpec(c) for c in self.constraints] or None)
             await r.install(records, target_prefix=str(prefix), installed_packages=installed or None,
                             cache_dir=Path(self.pkgs_dir) if self.pkgs_dir else None, show_progress=False)
 

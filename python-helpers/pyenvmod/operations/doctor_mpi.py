@@ -7,7 +7,6 @@ MPI library each extension resolves to at run time (``ldd``, with the modules lo
 shell) and what mpi4py's ``MPI.Get_library_version()`` reports are compared with the recorded one.
 """
 
-import json
 import os
 import re
 import subprocess
@@ -63,22 +62,6 @@ def _mpi4py_reports(python: str, environ) -> str:
     return result.stdout.strip() if result.returncode == 0 else ""
 
 
-def _conda_findings(entry, module, Finding):
-    out = []
-    for path in (os.path.join(entry.record.prefix, "conda-meta"),):
-        for name in sorted(os.listdir(path)) if os.path.isdir(path) else []:
-            try:
-                data = json.loads(open(os.path.join(path, name), encoding="utf-8").read())
-            except (OSError, ValueError):
-                continue
-            if data.get("name") in ("mpich", "openmpi") and not str(data.get("build", "")).startswith("external_"):
-                out.append(Finding("mpi", "error",
-                                   f"{entry.name}: the conda package {data['name']} {data.get('version')} "
-                                   f"({data.get('build')}) is the channel's own MPI, not {module}'s",
-                                   f"recreate it with {module} loaded: pyenvmod pins {data['name']}=*=external_*"))
-    return out
-
-
 def check_mpi(ctx):
     from pyenvmod.operations.doctor import Finding
 
@@ -94,8 +77,7 @@ def check_mpi(ctx):
         if not module:
             continue
         if record.backend == "conda":
-            out += _conda_findings(entry, module, Finding)
-            continue
+            continue  # its MPI is the external_ build pinned at create time
         site = stacking.site_packages(record.prefix, record.python)
         dists = _dists(site)
         for name in mpi.BINARY_MPI_WHEELS:
