@@ -222,6 +222,13 @@ def test_mpi_linked_packages_are_built_against_the_module_everywhere(tmp_path, l
     assert updated.returncode == 0, updated.stderr
     check("a", "1.1")
 
+    # rollback to the create: 1.0 again, built against the module (the default cache has only 1.1's wheel)
+    rolled = in_lmod(mpich_site, env, "pyenvmod rollback a --to 1", load=False)
+    assert rolled.returncode == 0, rolled.stderr
+    check("a", "1.0")
+    assert in_lmod(mpich_site, env, f"pyenvmod update a {NAME}").returncode == 0
+    check("a", "1.1")
+
     (tmp_path / "a.yaml").write_text(cli("export", "a").stdout)
     from_file = in_lmod(mpich_site, env, f"pyenvmod create d --file {tmp_path / 'a.yaml'}", load=False)
     assert from_file.returncode == 0, from_file.stderr
