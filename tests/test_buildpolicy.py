@@ -117,6 +117,12 @@ def test_parallel_hdf5_is_told_from_its_header(tmp_path):
     (serial / "H5pubconf.h").write_text("/* #undef H5_HAVE_PARALLEL */\n")
     assert mpi.parallel_hdf5({"HDF5_DIR": str(tmp_path)}) == ""
     assert mpi.parallel_hdf5({}) == ""
+    require(shutil.which("mpicc.mpich") is not None, "Debian's mpich", "apt-get install mpich libmpich-dev")
+    environ = {"PATH": "/usr/bin:/bin", "LOADEDMODULES": "mpich/4.0", "HDF5_DIR": debian}
+    h5 = buildpolicy.plan(defaults(), environ, ["mpich/4.0"], ["h5py"])
+    assert h5.build_env["HDF5_MPI"] == "ON" and h5.build_env["CC"] == "/usr/bin/mpicc" and h5.extra == ["mpi4py"]
+    assert "HDF5_MPI" not in buildpolicy.plan(defaults(), dict(environ, HDF5_DIR=str(tmp_path)), ["mpich/4.0"],
+                                              ["h5py"]).build_env
 
 
 # ---- real pyenvmod runs -----------------------------------------------------------------------

@@ -90,7 +90,8 @@ def mpi_env(tmp_path_factory):
     result = run_bash(lmod_script({"lmod": lmod, "site": site, "version": version},
                                   "nice -n 10 pyenvmod create mpi -p mpi4py"), env, timeout=1800)
     assert result.returncode == 0, result.stdout + result.stderr
-    (record,) = json.loads(cli("list", "--json").stdout)
+    (meta,) = (base / "root").glob("*/meta/mpi.json")
+    record = json.loads(meta.read_text())
     return {"env": env, "cli": cli, "site": site, "bindir": bindir, "version": version, "record": record,
             "lmod": lmod, "base": base, "stderr": result.stderr, "binary_tag": binary_tag, "cache": cache,
             "identity": identity}

@@ -59,6 +59,7 @@ class Plan:
     mpi_built: list = field(default_factory=list)  # requested packages built from source against the MPI
     build_env: dict = field(default_factory=dict)  # variables for the builds (MPICC, HDF5_MPI, ...)
     hdf5: str = ""  # a parallel HDF5's HDF5_DIR
+    extra: list = field(default_factory=list)  # packages to install too (a parallel h5py needs mpi4py)
 
 
 def _requested_names(packages) -> list[str]:
@@ -103,6 +104,9 @@ def plan(config, environ, modules, packages, no_binary=(), conda=False) -> Plan:
         result.hdf5 = mpi_mod.parallel_hdf5(environ)
         if result.hdf5 and "h5py" in built:
             result.build_env.update(HDF5_MPI="ON", CC=found.mpicc, HDF5_DIR=result.hdf5)
+            if "h5py" in requested and "mpi4py" not in requested:
+                # the index's metadata of h5py (from its wheels) lacks the mpi4py a parallel build needs
+                result.extra = ["mpi4py"]
     return result
 
 

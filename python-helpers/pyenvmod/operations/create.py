@@ -152,7 +152,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             stacking.install_hook(str(prefix), version, base_site)
             if packages:
                 notify("installing " + " ".join(packages))
-                backend.install(prefix, packages, layered=bool(layered_on), no_binary=build_flags)
+                backend.install(prefix, packages + build.extra, layered=bool(layered_on), no_binary=build_flags)
             record = metadata.EnvRecord(
                 name=name,
                 prefix=str(prefix),

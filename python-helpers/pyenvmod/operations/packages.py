@@ -137,8 +137,9 @@ def _change(config: Config, name: str, action: str, specs: list, notify, apply):
 def _build_flags(config, record, backend, specs, notify) -> list:
     """The recorded MPI's modules loaded, the build plan set up and told (buildpolicy)."""
     buildpolicy.load_recorded_mpi(config, backend, record.modules, notify)
-    flags, _plan = buildpolicy.prepare(config, backend, record.modules, specs, record.no_binary, notify,
-                                       layered=bool(record.extends))
+    flags, plan = buildpolicy.prepare(config, backend, record.modules, specs, record.no_binary, notify,
+                                      layered=bool(record.extends))
+    specs.extend(plan.extra)  # what the plan needs installed too (a parallel h5py: mpi4py)
     return flags
 
 
@@ -149,7 +150,7 @@ def install(config: Config, name: str, specs: list, notify=lambda m: None, no_bi
 
     def apply(record, backend):
         record.no_binary = list(dict.fromkeys([*record.no_binary, *no_binary]))
-        flags = _build_flags(config, record, backend, specs, notify)
+        flags = _build_flags(config, record, backend, to_install := list(specs), notify)
         if rebuild:
             own = _own_distributions(record)
             installed = [n for n in dict.fromkeys(_canonical(s, record) for s in specs) if n in own]
@@ -157,7 +158,7 @@ def install(config: Config, name: str, specs: list, notify=lambda m: None, no_bi
                 notify("rebuilding " + " ".join(installed) + ": removing the installed build first")
                 backend.uninstall(record.prefix, installed)
         notify("installing " + " ".join(specs))
-        backend.install(record.prefix, specs, layered=bool(record.extends), no_binary=flags)
+        backend.install(record.prefix, to_install, layered=bool(record.extends), no_binary=flags)
         named = {_canonical(s, record) for s in specs}
         record.requested = [r for r in record.requested if _canonical(r, record) not in named] + specs
 
@@ -171,9 +172,9 @@ def update(config: Config, name: str, specs: list, notify=lambda m: None):
         targets = specs or list(record.requested)
         if not targets:
             raise PyenvmodError(f"{name!r} has no requested packages to update; name the packages to update")
-        flags = _build_flags(config, record, backend, targets, notify)
+        flags = _build_flags(config, record, backend, to_update := list(targets), notify)
         notify("updating " + " ".join(targets))
-        backend.upgrade(record.prefix, targets, layered=bool(record.extends), no_binary=flags)
+        backend.upgrade(record.prefix, to_update, layered=bool(record.extends), no_binary=flags)
 
     return _change(config, name, "update", specs, notify, apply)
 

@@ -43,7 +43,7 @@ def rollback(config: Config, name: str, to: int, notify=lambda m: None):
                                 "create the environment again from an export instead")
         pinned = pins(target["packages"], target.get("sources", {}), skip=SEEDED)
         sources.check(config, pinned)
-        flags = _build_flags(config, record, backend, pinned, notify)  # MPI-linked ones against its MPI
+        flags = _build_flags(config, record, backend, list(pinned), notify)  # MPI-linked ones against its MPI
         try:
             notify(f"rebuilding {name!r} as of history entry {to} beside the current one")
             backend.create(staging, base, prompt=name)
