@@ -14,7 +14,7 @@ import pytest
 
 import condachannel
 import mpipkg
-from conftest import CACHE, Cli, assert_one_line_error, clean_env
+from conftest import Cli, assert_one_line_error, clean_env
 from modsys import Lmod, require, run_bash
 from test_mpi import mpich_module_tree, mpich_version
 
@@ -110,7 +110,8 @@ def test_each_mpi_gets_its_own_cache(tmp_path):
 
 def test_parallel_hdf5_is_told_from_its_header(tmp_path):
     debian = "/usr/lib/x86_64-linux-gnu/hdf5/mpich"
-    require(os.path.isfile(f"{debian}/include/H5pubconf.h"), "Debian's parallel HDF5", "apt-get install libhdf5-mpich-dev")
+    require(os.path.isfile(f"{debian}/include/H5pubconf.h"), "Debian's parallel HDF5",
+            "apt-get install libhdf5-mpich-dev")
     assert mpi.parallel_hdf5({"HDF5_DIR": debian}) == debian
     serial = tmp_path / "include"
     serial.mkdir()

@@ -48,7 +48,8 @@ SCHEMA = {
     # packages always built from source against the loaded modules (e.g. mpi4py, h5py)
     "no_binary": ([], lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of package names"),
     # packages only ever installed from wheels (like PIP_ONLY_BINARY); ':all:' for every package
-    "only_binary": ([], lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of package names"),
+    "only_binary": ([], lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+                    "a list of package names"),
     # MPI: packages that link MPI, built from source against a recorded MPI module (docs/user-guide/mpi.md),
     # and the module names (fnmatch, without version) that are an MPI
     "mpi_packages": (["mpi4py", "h5py", "petsc4py", "slepc4py", "mpi4jax", "netCDF4", "adios2"],
