@@ -13,14 +13,14 @@ import time
 from pathlib import Path
 
 
-def package(channel: Path, name, version, files, depends=(), links=None):
-    """Write NAME-VERSION-0.tar.bz2 (noarch: generic) with ``files`` {path: text} and ``links`` {path: target}."""
+def package(channel: Path, name, version, files, depends=(), links=None, build="0", build_number=0):
+    """Write NAME-VERSION-BUILD.tar.bz2 (noarch: generic) with ``files`` {path: text} and ``links`` {path: target}."""
     out = channel / "noarch"
     out.mkdir(parents=True, exist_ok=True)
-    index = {"name": name, "version": version, "build": "0", "build_number": 0, "depends": list(depends),
+    index = {"name": name, "version": version, "build": build, "build_number": build_number, "depends": list(depends),
              "noarch": "generic", "subdir": "noarch", "timestamp": int(time.time() * 1000), "license": "MIT"}
     paths = []
-    with tarfile.open(out / f"{name}-{version}-0.tar.bz2", "w:bz2") as tar:
+    with tarfile.open(out / f"{name}-{version}-{build}.tar.bz2", "w:bz2") as tar:
         def add(arc, data, mode=0o644):
             info = tarfile.TarInfo(arc)
             info.size, info.mode, info.mtime = len(data), mode, time.time()
@@ -65,3 +65,16 @@ def make(channel: Path, python: str = "/usr/bin/python3") -> tuple[str, str]:
             depends=["python"])
     asyncio.run(index_fs(channel))
     return str(channel), version
+
+
+def mpi(channel: Path) -> None:
+    """Add an MPI as conda-forge ships it: the channel's own mpich build (the higher build number, so
+    a solver prefers it) and an external_ build standing for the system's MPI; and a package using it."""
+    from rattler.index import index_fs
+
+    package(channel, "mpich", "4.0", {"lib/libmpich-conda.txt": "the channel's own MPI\n"}, build="h0001_1",
+            build_number=1)
+    package(channel, "mpich", "4.0", {"share/mpich-external.txt": "uses the MPI of the system or module\n"},
+            build="external_0", build_number=0)
+    package(channel, "mpi-user", "1.0", {"share/mpi-user.txt": "links MPI\n"}, depends=["mpich"])
+    asyncio.run(index_fs(channel))

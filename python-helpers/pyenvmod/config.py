@@ -47,6 +47,17 @@ SCHEMA = {
     "dependencies": ("load", lambda v: v in ("load", "require", "none"), "one of load, require, none"),
     # packages always built from source against the loaded modules (e.g. mpi4py, h5py)
     "no_binary": ([], lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of package names"),
+    # packages only ever installed from wheels (like PIP_ONLY_BINARY); ':all:' for every package
+    "only_binary": ([], lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+                    "a list of package names"),
+    # MPI: packages that link MPI, built from source against a recorded MPI module (docs/user-guide/mpi.md),
+    # and the module names (fnmatch, without version) that are an MPI
+    "mpi_packages": (["mpi4py", "h5py", "petsc4py", "slepc4py", "mpi4jax", "netCDF4", "adios2"],
+                     lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of package names"),
+    "mpi_modules": (["mpich", "openmpi", "open-mpi", "ompi", "mvapich*", "impi", "intel-mpi", "intelmpi",
+                     "intel-oneapi-mpi", "cray-mpich*", "hpcx*", "mpt", "hpe-mpt", "psmpi", "spectrum-mpi",
+                     "mpi", "mpi/*", "*/mpich*", "*/openmpi*"],
+                    lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of patterns"),
     # what is generated for each environment: modulefiles (lua, tcl) and activation scripts (bash, csh, fish)
     "formats": (["lua", "tcl"], lambda v: isinstance(v, list) and v and all(
         x in ("lua", "tcl", "bash", "csh", "fish") for x in v), "a list from lua, tcl, bash, csh, fish"),

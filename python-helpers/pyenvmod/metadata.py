@@ -31,6 +31,7 @@ class EnvRecord:
     channels: list = field(default_factory=list)  # conda backend: the channels it was made from
     adopted: bool = False  # registered with 'pyenvmod adopt': pyenvmod never changes or removes it
     no_binary: list = field(default_factory=list)  # packages built from source (--no-binary)
+    mpi: dict | None = None  # the MPI of its recorded modules at create time (mpi.Mpi): module, library, ...
     packages: dict = field(default_factory=dict)  # the locked package set: {name: version}
     sources: dict = field(default_factory=dict)  # packages not from an index: {name: "name @ url"}
     updated: str = ""  # ISO 8601, UTC: the last change made through pyenvmod

@@ -39,9 +39,12 @@ class Backend(ABC):
         ``no_binary``: packages to build from source (pip and uv both take --no-binary NAME).
         """
 
-    @staticmethod
-    def no_binary_args(no_binary) -> list:
-        return [arg for name in no_binary for arg in ("--no-binary", name)]
+    only_binary: list = []  # packages (or ':all:') only installed from wheels (buildpolicy.apply sets it)
+
+    def no_binary_args(self, no_binary) -> list:
+        """--no-binary and --only-binary flags; ':all:' first, so a package named after it wins (pip, uv)."""
+        flags = [("--no-binary", n) for n in no_binary] + [("--only-binary", n) for n in self.only_binary]
+        return [arg for flag in sorted(flags, key=lambda f: f[1] != ":all:") for arg in flag]
 
     def pip(self, prefix: Path, *args) -> list:
         """A pip command line inside the environment."""

@@ -45,6 +45,7 @@ class CondaBackend(Backend):
         self.channels = list(channels)
         self.strict = channel_priority == "strict"
         self.pkgs_dir = pkgs_dir
+        self.constraints = []  # match specs that bind a package only if it is installed (the external MPI)
         if not self.channels:
             raise PyenvmodError("the conda backend needs a channel: pass -c CHANNEL (as with conda), or set "
                                 "'channels' in the configuration")
@@ -62,7 +63,8 @@ class CondaBackend(Backend):
                 self.channels, specs, platforms=[str(r.Platform.current()), "noarch"],
                 locked_packages=installed if keep_current else None,
                 virtual_packages=r.VirtualPackage.detect(),
-                channel_priority=r.ChannelPriority.Strict if self.strict else r.ChannelPriority.Disabled)
+                channel_priority=r.ChannelPriority.Strict if self.strict else r.ChannelPriority.Disabled,
+                constraints=[r.MatchSpec(c) for c in self.constraints] or None)
             await r.install(records, target_prefix=str(prefix), installed_packages=installed or None,
                             cache_dir=Path(self.pkgs_dir) if self.pkgs_dir else None, show_progress=False)
 

@@ -21,6 +21,9 @@ def add_arguments(parser):
                              "requirements.txt (like conda env update -f)")
     parser.add_argument("--no-binary", metavar="PKG,PKG", default="",
                         help="build these from source against the loaded modules (remembered for later changes)")
+    parser.add_argument("--rebuild", action="store_true",
+                        help="reinstall the named packages even if installed (packages that link MPI: built "
+                             "from source against the environment's MPI module)")
 
 
 def editable(paths) -> list:
@@ -64,6 +67,7 @@ def run(args) -> int:
     from pyenvmod import progress
 
     with progress.status() as notify:
-        record, problems = packages.install(config, args.name, specs,
-                                            notify=notify, no_binary=[n for n in args.no_binary.split(",") if n])
+        record, problems = packages.install(config, args.name, specs, notify=notify,
+                                            no_binary=[n for n in args.no_binary.split(",") if n],
+                                            rebuild=args.rebuild)
     return report(config, record, problems)

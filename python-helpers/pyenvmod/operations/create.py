@@ -12,7 +12,7 @@ import shlex
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from pyenvmod import (__version__, capture, files, history, metadata, module_system,
+from pyenvmod import (__version__, buildpolicy, capture, files, history, metadata, module_system,
                       modulefiles, names, proc, pythons, render, requirements, sources, stacking)
 from pyenvmod import spider_cache, tombstones
 from pyenvmod.config import Config
@@ -118,6 +118,8 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
     tree = tree_for(config)
     layout = tree.layout
     backend = backend_for(config, backend_name, channels)
+    build_flags, build = buildpolicy.prepare(config, backend, modules, packages, no_binary, notify,
+                                             layered=bool(request.extends))
     tree.ensure()
     if request.location and config.group:
         raise PyenvmodError("--prefix makes an environment outside the tree, and a group tree keeps its environments "
@@ -180,7 +182,8 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                                   inside=layout.root if external is None else prefix)
             if packages:
                 notify("installing " + " ".join(packages))
-                backend.install(prefix, requirements.as_args(packages), layered=bool(layered_on), no_binary=no_binary)
+                backend.install(prefix, requirements.as_args(packages + build.extra), layered=bool(layered_on),
+                                no_binary=build_flags)
             record = metadata.EnvRecord(
                 name=name,
                 prefix=str(prefix),
@@ -197,6 +200,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 modules=modules,
                 module_paths=capture.module_paths(os.environ, modules),
                 no_binary=no_binary,
+                mpi=build.mpi.as_dict() if build.mpi else None,
                 channels=channels,
                 pyenvmod_version=__version__,
             )

@@ -6,7 +6,7 @@ import os
 import shlex
 from datetime import datetime, timezone
 
-from pyenvmod import files, history, modulefiles, outside, render, requirements, sources, stacking
+from pyenvmod import buildpolicy, files, history, modulefiles, outside, render, requirements, sources, stacking
 from pyenvmod import spider_cache
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
@@ -148,17 +148,33 @@ def _change(config: Config, name: str, action: str, specs: list, notify, apply):
     return record, problems
 
 
-def install(config: Config, name: str, specs: list, notify=lambda m: None, no_binary=()):
+def _build_flags(config, record, backend, specs, notify) -> list:
+    """The recorded MPI's modules loaded, the build plan set up and told (buildpolicy)."""
+    buildpolicy.load_recorded_mpi(config, backend, record.modules, notify)
+    flags, plan = buildpolicy.prepare(config, backend, record.modules, specs, record.no_binary, notify,
+                                      layered=bool(record.extends))
+    specs.extend(plan.extra)  # what the plan needs installed too (a parallel h5py: mpi4py)
+    return flags
+
+
+def install(config: Config, name: str, specs: list, notify=lambda m: None, no_binary=(), rebuild=False):
     requirements.validate_names(list(no_binary))
     if not specs:
         raise PyenvmodError("name at least one package to install")
     specs = requirements.absolute_paths(specs)  # ./mypkg is recorded as the folder it names
 
     def apply(record, backend):
-        notify("installing " + " ".join(specs))
         record.no_binary = list(dict.fromkeys([*record.no_binary, *no_binary]))
-        backend.install(record.prefix, requirements.as_args(specs), layered=bool(record.extends),
-                        no_binary=list(dict.fromkeys([*config["no_binary"], *record.no_binary])))
+        flags = _build_flags(config, record, backend, to_install := list(specs), notify)
+        if rebuild:
+            own = _own_distributions(record)
+            installed = [n for n in dict.fromkeys(_canonical(s, record) for s in specs) if n in own]
+            if installed:
+                notify("rebuilding " + " ".join(installed) + ": removing the installed build first")
+                backend.uninstall(record.prefix, installed)
+        notify("installing " + " ".join(specs))
+        backend.install(record.prefix, requirements.as_args(to_install), layered=bool(record.extends),
+                        no_binary=flags)
         named = {_canonical(s, record) for s in specs}
         record.requested = [r for r in record.requested if _canonical(r, record) not in named] + specs
 
@@ -172,9 +188,10 @@ def update(config: Config, name: str, specs: list, notify=lambda m: None):
         targets = specs or list(record.requested)
         if not targets:
             raise PyenvmodError(f"{name!r} has no requested packages to update; name the packages to update")
+        flags = _build_flags(config, record, backend, to_update := list(targets), notify)
         notify("updating " + " ".join(targets))
-        backend.upgrade(record.prefix, requirements.as_args(targets), layered=bool(record.extends),
-                        no_binary=list(dict.fromkeys([*config["no_binary"], *record.no_binary])))
+        backend.upgrade(record.prefix, requirements.as_args(to_update), layered=bool(record.extends),
+                        no_binary=flags)
 
     return _change(config, name, "update", specs, notify, apply)
 

@@ -15,7 +15,7 @@ from pyenvmod import spider_cache
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import backend_for, load_record, tree_for
-from pyenvmod.operations.packages import pins, snapshot
+from pyenvmod.operations.packages import _build_flags, pins, snapshot
 
 SEEDED = ("pip",)  # comes with the new environment itself
 
@@ -52,6 +52,7 @@ def rollback(config: Config, name: str, to: int, notify=lambda m: None):
                                 "create the environment again from an export instead")
         pinned = pins(target["packages"], target.get("sources", {}), skip=SEEDED)
         sources.check(config, pinned)
+        flags = _build_flags(config, record, backend, list(pinned), notify)  # MPI-linked ones against its MPI
         try:
             notify(f"rebuilding {name!r} as of history entry {to} beside the current one")
             backend.create(staging, base, prompt=name)
@@ -59,7 +60,7 @@ def rollback(config: Config, name: str, to: int, notify=lambda m: None):
                          if record.extends else None)
             stacking.install_hook(str(staging), record.python, base_site, inside=layout.root)
             if pinned:
-                backend.install(staging, pinned, layered=bool(record.extends), no_binary=record.no_binary)
+                backend.install(staging, pinned, layered=bool(record.extends), no_binary=flags)
             files.replace_in_text_files(staging / "bin", str(staging), str(prefix))
             files.replace_in_text_files(staging, str(staging), str(prefix))  # pyvenv.cfg
             files.no_world_write(staging)
