@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -117,14 +118,15 @@ def test_concurrent_creates_of_one_name_one_wins_the_other_names_the_holder(cli,
 
 
 def test_racing_creates_exactly_one_wins(cli, env, root):
+    # the losers wait for the lock (never "busy" with a long timeout), then find the name taken
+    env = dict(env, PYENVMOD_LOCK_TIMEOUT="300")
     procs = [start_create(env, "alpha", "-p", "six") for _ in range(4)]
     results = [(p, *p.communicate(timeout=300)) for p in procs]
     winners = [p for p, _, _ in results if p.returncode == 0]
     assert len(winners) == 1
     for p, out, err in results:
         if p.returncode != 0:
-            assert "already exists" in err or "is busy" in err, err
-            assert "Traceback" not in err
+            assert_one_line_error(subprocess.CompletedProcess(p.args, p.returncode, out, err), "already exists")
     (entry,) = json.loads(cli("list", "--json").stdout)
     assert entry["health"] == "ok"
 
@@ -167,7 +169,7 @@ def test_concurrent_creates_deletes_and_lists_never_corrupt(cli, env, root):
             cmds.append(["create", name])
             cmds.append(["list", "--json"])
             cmds.append(["delete", name, "--yes"])
-    procs = [subprocess.Popen(["pyenvmod", *c], env=dict(env, PYENVMOD_LOCK_TIMEOUT="30"), stdin=subprocess.DEVNULL,
+    procs = [subprocess.Popen(["pyenvmod", *c], env=dict(env, PYENVMOD_LOCK_TIMEOUT="300"), stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in cmds]
     for cmd, p in zip(cmds, procs):
         out, err = p.communicate(timeout=600)
@@ -175,7 +177,7 @@ def test_concurrent_creates_deletes_and_lists_never_corrupt(cli, env, root):
         if cmd[0] == "list":
             json.loads(out)  # always a complete, parseable listing
         elif p.returncode != 0:
-            assert "already exists" in err or "no environment named" in err or "is busy" in err, (cmd, err)
+            assert "already exists" in err or "no environment named" in err, (cmd, err)  # waited, never "busy"
     for entry in json.loads(cli("list", "--json").stdout):
         assert entry["health"] in ("ok", "incomplete"), entry
     for entry in json.loads(cli("list", "--json").stdout):
@@ -194,3 +196,74 @@ def test_files_follow_the_umask(env, root):
     for path in written:
         mode = stat.S_IMODE(path.stat().st_mode)
         assert mode & 0o007 == 0 and mode & 0o600 == 0o600, (path, oct(mode))
+
+
+def hold_lock(path, seconds):
+    """Hold an environment's lock from another process for ``seconds``, as a running command would."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({str(path)!r}, os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+        "os.pwrite(fd, b'pid %d on testhost' % os.getpid(), 0)\n"
+        "print('held', flush=True)\n"
+        f"time.sleep({seconds})\n")], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline() == "held\n"
+    return holder
+
+
+def lock_path(cli, name):
+    from pathlib import Path
+
+    return Path(cli("modulepath").stdout.strip()).parent / "locks" / f"{name}.lock"
+
+
+@pytest.mark.parametrize("command", [("create", "alpha"), ("module", "alpha"), ("delete", "alpha", "--yes")])
+def test_a_command_waits_for_a_holder_that_lets_go(cli, env, root, command):
+    if command[0] != "create":
+        cli("create", "alpha")
+    holder = hold_lock(lock_path(cli, "alpha"), 1.5)
+    start = time.monotonic()
+    result = cli(*command, extra_env={"PYENVMOD_LOCK_TIMEOUT": "60"})
+    waited = time.monotonic() - start
+    holder.wait(timeout=30)
+    assert result.returncode == 0 and waited >= 1.0, (waited, result.stderr)
+    names = [e["name"] for e in json.loads(cli("list", "--json").stdout)]
+    assert names == ([] if command[0] == "delete" else ["alpha"])
+
+
+def test_a_command_that_cannot_wait_names_the_holder(cli, env, root):
+    cli("create", "alpha")
+    holder = hold_lock(lock_path(cli, "alpha"), 30)
+    try:
+        result = cli("delete", "alpha", "--yes", check=False, extra_env={"PYENVMOD_LOCK_TIMEOUT": "0.5"})
+        assert_one_line_error(result, "environment 'alpha' is busy", "testhost", "try again")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert [e["name"] for e in json.loads(cli("list", "--json").stdout)] == ["alpha"]
+
+
+@pytest.mark.parametrize("other", [("install", "alpha", "six"), ("module", "alpha")])
+def test_delete_racing_a_change_of_the_same_environment(cli, env, root, other):
+    """Whichever gets the lock first, the other waits: the end is all of the environment or none."""
+    cli("create", "alpha")
+    racers = dict(env, PYENVMOD_LOCK_TIMEOUT="300")
+    for first in ("other", "delete"):
+        if not list(root.glob("*/meta/alpha.json")):
+            cli("create", "alpha")
+        cmds = [["delete", "alpha", "--yes"], list(other)]
+        if first == "other":
+            cmds.reverse()
+        procs = []
+        for cmd in cmds:
+            procs.append(subprocess.Popen(["pyenvmod", *cmd], env=racers, stdin=subprocess.DEVNULL,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        results = {cmd[0]: (p, *p.communicate(timeout=300)) for cmd, p in zip(cmds, procs)}
+        p, out, err = results["delete"]
+        assert p.returncode == 0, err
+        p, out, err = results[other[0]]
+        if p.returncode != 0:  # it came second: the environment was gone
+            assert_one_line_error(subprocess.CompletedProcess(p.args, p.returncode, out, err), "no environment named")
+        assert json.loads(cli("list", "--json").stdout) == []
+        assert leftovers(root) == [], "a change that came second must not bring back part of the environment"
