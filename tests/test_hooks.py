@@ -4,6 +4,7 @@ The same behaviours run in real Lmod in test_hooks_real.py.
 """
 
 import importlib
+import platform as py_platform
 
 import pytest
 
@@ -11,7 +12,11 @@ from lmod_fake import Hooks
 from modsys import REPO, require
 
 HOOKS_DIR = REPO / "lmod-hooks"
-NODE = "x86_64-debian12"
+# This node's platform as the tests set it (PYENVMOD_PLATFORM): one no machine has, so an
+# override that the hooks ignored would make the trees below look foreign, and the tree of
+# the machine's real platform ("other", owned by bob) is the foreign one.
+NODE = "testarch-nowhere0"
+OTHER = f"{py_platform.machine()}-debian12"
 
 
 @pytest.fixture(params=["lua53", "lua54"])
@@ -26,13 +31,14 @@ def runtime(request):
 def trees(tmp_path):
     """Two pyenvmod trees: this node's (owned by alice) and another platform's (owned by bob)."""
     made = {}
-    for platform, owner in ((NODE, "alice"), ("aarch64-rocky9", "bob")):
+    for platform, owner in ((NODE, "alice"), (OTHER, "bob")):
         base = tmp_path / platform
         (base / "modules" / "pyenv" / "mylab").mkdir(parents=True)
         (base / "pyenvmod-tree.conf").write_text(f"# marker\nplatform={platform}\nowner={owner}\n")
         made[platform] = base
     (tmp_path / "plain" / "modules").mkdir(parents=True)
     made["plain"] = tmp_path / "plain"
+    made["aarch64-rocky9"] = made[OTHER]  # the name the tests below use for the foreign tree
     return made
 
 
@@ -99,7 +105,7 @@ def visible(h, tree, command):
     return modT[b"isVisible"]
 
 
-@pytest.mark.parametrize("command", ["avail", "spider", "keyword", "overview"])
+@pytest.mark.parametrize("command", ["avail", "spider", "keyword", "overview", "search"])
 def test_foreign_modules_are_hidden_from_listings(runtime, trees, command):
     h = hooks(runtime)
     assert visible(h, trees["aarch64-rocky9"], command) is False
@@ -110,7 +116,7 @@ def test_foreign_modules_stay_visible_to_load_which_refuses_them(runtime, trees)
     h = hooks(runtime)
     assert visible(h, trees["aarch64-rocky9"], "load") is True
     _, error = load(h, trees["aarch64-rocky9"])
-    assert error and "built for aarch64-rocky9" in error and str(trees["aarch64-rocky9"]) in error
+    assert error and f"built for {OTHER}" in error and str(trees["aarch64-rocky9"]) in error
     assert NODE in error
     _, error = load(h, trees[NODE])
     assert error is None
@@ -128,8 +134,6 @@ def test_node_platform_follows_os_release_without_override(runtime, tmp_path):
     h = Hooks(runtime, HOOKS_DIR, {"USER": "alice"})
     h.run(f'local m = require("pyenvmod_hooks"); m.os_release = "{release}"')
     platform = h.lua.eval(b'require("pyenvmod_hooks").node_platform()').decode()
-    import platform as py_platform
-
     assert platform == f"{py_platform.machine()}-rocky9.4"
 
 
@@ -177,3 +181,153 @@ def test_shipped_sitepackage_sets_up_the_defaults(runtime):
     assert options[b"hide_foreign"] is True and options[b"usage_log"] is False
     for name in ("load", "avail", "isVisibleHook", "startup"):
         assert h.lua.eval(f'require("Hook").registered("{name}")'.encode()), name
+
+
+@pytest.mark.parametrize("command", ["load", "list", "show", "help", "whatis", "unload", "use", "savelist", ""])
+def test_other_commands_see_foreign_modules(runtime, trees, command):
+    h = hooks(runtime)
+    assert visible(h, trees["aarch64-rocky9"], command) is True
+
+
+@pytest.mark.parametrize("name", ["pyenvx/mylab/py3.12", "pyenv", "pyenv-tools/1.0", "mypyenv/mylab/py3.12",
+                                  "Pyenv/mylab/py3.12"])
+def test_names_that_only_start_like_pyenv_are_left_alone(runtime, trees, name, tmp_path):
+    log = tmp_path / "usage.log"
+    h = hooks(runtime, f'{{usage_log = "{log}"}}', CONDA_SHLVL="1")
+    foreign = f"{trees['aarch64-rocky9']}/modules/pyenv/mylab/py3.12.lua"
+    assert h.apply("load", h.table(fn=foreign, modFullName=name))[1] is None, "not refused"
+    assert not h.calls(), "no conda warning"
+    assert not log.exists(), "not logged"
+    h.apply("startup", "avail")
+    modT = h.table(fullName=name, sn=name.rsplit("/", 1)[0], fn=foreign, isVisible=True)
+    h.apply("isVisibleHook", modT)
+    assert modT[b"isVisible"] is True
+
+
+def test_a_module_known_by_its_short_name_only_is_still_hidden(runtime, trees):
+    h = hooks(runtime)
+    h.apply("startup", "avail")
+    modT = h.table(sn="pyenv/mylab", fn=f"{trees['aarch64-rocky9']}/modules/pyenv/mylab/py3.12.lua", isVisible=True)
+    h.apply("isVisibleHook", modT)
+    assert modT[b"isVisible"] is False
+
+
+@pytest.mark.parametrize("slashes", ["/", "//"])
+def test_modulepath_entries_with_a_trailing_slash(runtime, trees, slashes):
+    h = hooks(runtime)
+    mine, theirs = (str(trees[k] / "modules") + slashes for k in (NODE, "aarch64-rocky9"))
+    labels = h.table(**{mine: mine, theirs: theirs})
+    h.apply("avail", labels)
+    assert labels[mine.encode()].decode() == f"Python environments (pyenvmod): {mine}"
+    assert labels[theirs.encode()].decode() == f"Python environments (pyenvmod) of bob: {theirs}"
+    info = h.lua.eval(f'require("pyenvmod_hooks").tree_info("{mine}")'.encode())
+    assert info[b"platform"].decode() == NODE and info[b"path"].decode() == str(trees[NODE])
+
+
+def test_a_folder_not_named_modules_is_no_tree(runtime, trees):
+    h = hooks(runtime)
+    assert h.lua.eval(f'require("pyenvmod_hooks").tree_info("{trees[NODE]}")'.encode()) is None
+    assert h.lua.eval(f'require("pyenvmod_hooks").tree_info("{trees["plain"] / "modules"}")'.encode()) is None
+    fn = f"{trees[NODE]}/modules/pyenv/mylab/sub/py3.12.lua"  # not pyenv/NAME/TAG
+    assert h.lua.eval(f'require("pyenvmod_hooks").module_tree("{fn}")'.encode()) is None
+
+
+def test_a_tree_with_the_owner_as_user_has_no_owner_in_its_label(runtime, trees):
+    h = hooks(runtime, USER="bob")
+    theirs = str(trees["aarch64-rocky9"] / "modules")
+    labels = h.table(**{theirs: theirs})
+    h.apply("avail", labels)
+    assert labels[theirs.encode()].decode() == f"Python environments (pyenvmod): {theirs}"
+
+
+def test_the_override_is_cleaned_and_an_empty_one_is_ignored(runtime, tmp_path):
+    release = tmp_path / "os-release"
+    release.write_text('ID=debian\nVERSION_ID="12"\n')
+    h = Hooks(runtime, HOOKS_DIR, {"USER": "alice", "PYENVMOD_PLATFORM": "x86_64 ;$(rm)-os1"})
+    assert h.lua.eval(b'require("pyenvmod_hooks").node_platform()').decode() == "x86_64rm-os1"
+    h = Hooks(runtime, HOOKS_DIR, {"USER": "alice", "PYENVMOD_PLATFORM": ";;"})
+    h.run(f'require("pyenvmod_hooks").os_release = "{release}"')
+    assert h.lua.eval(b'require("pyenvmod_hooks").node_platform()').decode() == f"{py_platform.machine()}-debian12"
+
+
+def test_os_release_without_an_id_is_linux(runtime, tmp_path):
+    release = tmp_path / "os-release"
+    release.write_text("NAME=Something\n")
+    h = Hooks(runtime, HOOKS_DIR, {"USER": "alice"})
+    h.run(f'require("pyenvmod_hooks").os_release = "{release}"')
+    assert h.lua.eval(b'require("pyenvmod_hooks").node_platform()').decode() == f"{py_platform.machine()}-linux"
+
+
+def test_conda_warning_can_be_switched_off(runtime, trees):
+    h = hooks(runtime, "{conda_warning = false}", CONDA_SHLVL="3")
+    assert load(h, trees[NODE])[1] is None and not h.calls()
+
+
+def test_the_usage_log_line_names_the_file_and_a_utc_time(runtime, trees, tmp_path):
+    import re
+
+    log = tmp_path / "usage.log"
+    h = hooks(runtime, f'{{usage_log = "{log}"}}', HOSTNAME="node01")
+    load(h, trees[NODE])
+    load(h, trees[NODE])
+    lines = log.read_text().splitlines()
+    fn = f"{trees[NODE]}/modules/pyenv/mylab/py3.12.lua"
+    assert len(lines) == 2 and lines[0][20:] == f" user=alice host=node01 module=pyenv/mylab/py3.12 file={fn}"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", lines[0][:20])
+
+
+def chained(runtime, name, *functions):
+    """Register each Lua function for hook NAME through the chaining wrapper."""
+    h = hooks(runtime)
+    for fn in functions:
+        assert h.run(f'require("Hook").register("{name}", {fn})') is None
+    return h
+
+
+@pytest.mark.parametrize("name,slot", [("msgHook", 2), ("listHook", 1), ("errWarnMsgHook", 4)])
+def test_chained_hooks_pass_each_return_value_on_and_return_the_last(runtime, name, slot):
+    """Each function gets the value the previous one returned in the slot Lmod uses; one that
+    returns nothing leaves the value as it was."""
+    args = ["a1", "a2", "a3", "a4"]
+    add = f"function(...) local a = {{...}}; return a[{slot}] .. '+x' end"
+    keep = "function(...) end"
+    add_y = f"function(...) local a = {{...}}; return a[{slot}] .. '+y' end"
+    h = chained(runtime, name, add, keep, add_y)
+    result, error = h.apply(name, *args)
+    assert error is None and result.decode() == f"a{slot}+x+y"
+    h = chained(runtime, name, keep)
+    assert h.apply(name, *args)[0].decode() == f"a{slot}", "nothing returned: the argument comes back"
+
+
+def test_other_chained_hooks_run_in_order_and_return_the_last_result(runtime):
+    h = chained(runtime, "myHook",
+                'function(a, b) LmodMessage("first " .. a .. b); return "r1" end',
+                'function(a, b) LmodMessage("second " .. a .. b); return "r2" end')
+    result, error = h.apply("myHook", "x", "y")
+    assert error is None and result.decode() == "r2"
+    assert [c[1] for c in h.calls()] == ["first xy", "second xy"], "arguments are not replaced"
+
+
+def test_prepend_runs_first(runtime):
+    h = chained(runtime, "myHook", 'function() LmodMessage("appended") end')
+    assert h.run('require("Hook").register("myHook", function() LmodMessage("prepended") end, "prepend")') is None
+    h.apply("myHook")
+    assert [c[1] for c in h.calls()] == ["prepended", "appended"]
+
+
+def test_chaining_is_installed_once(runtime):
+    h = hooks(runtime)
+    h.run('require("pyenvmod_hooks").setup{}')  # a second setup registers its hooks a second time
+    h.run('require("Hook").register("myHook", function() LmodMessage("once") end)')
+    h.apply("myHook")
+    assert [c[1] for c in h.calls()] == ["once"]
+
+
+def test_a_chain_file_that_does_not_load_is_a_clear_error(runtime, tmp_path):
+    h = hooks(runtime)
+    bad = tmp_path / "SitePackage.lua"
+    bad.write_text("this is not lua")
+    error = h.run(f'require("pyenvmod_hooks").chain_file("{bad}")')
+    assert error and f"pyenvmod_hooks: cannot load {bad}" in error
+    error = h.run(f'require("pyenvmod_hooks").chain_file("{tmp_path / "missing.lua"}")')
+    assert error and "cannot load" in error and "missing.lua" in error
