@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 from modsys import REPO, Lmod, parse_env0, run_bash, user_env
 
 PAGE = REPO / "docs" / "user-guide" / "getting-started.md"
@@ -32,6 +34,7 @@ echo "VENV2=$VIRTUAL_ENV"
 }
 
 
+@pytest.mark.slow
 def test_getting_started_examples_run(env, tmp_path):
     """Each example runs, in order, under real Lmod, and does what the text around it says."""
     blocks = examples(PAGE)

@@ -42,6 +42,7 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["uv", "venv"])
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 128 + signal.SIGTERM),
                                       (signal.SIGHUP, 128 + signal.SIGHUP)])
@@ -62,6 +63,7 @@ def test_interrupted_create_leaves_nothing(cli, env, root, tmp_path, sig, code, 
     assert not pid_alive(build_pid), "the package build the create started was left running"
 
 
+@pytest.mark.slow
 def test_killed_create_is_reported_then_cleaned(cli, env, root, tmp_path):
     requirement, marker = localpkg.slow(tmp_path / "slowpkg", 60)
     proc = start_create(env, "alpha", "-p", requirement)
@@ -79,6 +81,7 @@ def test_killed_create_is_reported_then_cleaned(cli, env, root, tmp_path):
     assert json.loads(cli("list", "--json").stdout)[0]["health"] == "ok"
 
 
+@pytest.mark.slow
 def test_leftover_can_be_deleted(cli, env, root, tmp_path):
     requirement, marker = localpkg.slow(tmp_path / "slowpkg", 60)
     proc = start_create(env, "alpha", "-p", requirement)
@@ -90,6 +93,7 @@ def test_leftover_can_be_deleted(cli, env, root, tmp_path):
     assert leftovers(root) == [] and json.loads(cli("list", "--json").stdout) == []
 
 
+@pytest.mark.slow
 def test_list_shows_a_create_in_progress(cli, env, tmp_path):
     requirement, marker = localpkg.slow(tmp_path / "slowpkg", 60)
     proc = start_create(env, "alpha", "-p", requirement)
@@ -102,6 +106,7 @@ def test_list_shows_a_create_in_progress(cli, env, tmp_path):
         proc.communicate(timeout=60)
 
 
+@pytest.mark.slow
 def test_concurrent_creates_of_one_name_one_wins_the_other_names_the_holder(cli, env, root, tmp_path):
     requirement, marker = localpkg.slow(tmp_path / "slowpkg", 4)
     env = dict(env, PYENVMOD_LOCK_TIMEOUT="1")
@@ -117,6 +122,7 @@ def test_concurrent_creates_of_one_name_one_wins_the_other_names_the_holder(cli,
     assert entry["health"] == "ok"
 
 
+@pytest.mark.slow
 def test_racing_creates_exactly_one_wins(cli, env, root):
     # the losers wait for the lock (never "busy" with a long timeout), then find the name taken
     env = dict(env, PYENVMOD_LOCK_TIMEOUT="300")
@@ -144,6 +150,7 @@ def small_disk(tmp_path):
     subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
+@pytest.mark.slow
 def test_a_full_disk_during_install_is_clear_and_registers_nothing(cli, env, tmp_path, small_disk):
     cli.env = dict(env, PYENVMOD_ROOT=str(small_disk / "root"))
     cli("create", "a", "-p", "six")
@@ -161,6 +168,7 @@ def test_a_full_disk_during_install_is_clear_and_registers_nothing(cli, env, tmp
     assert not list((small_disk / "root").glob("*/envs/b")) and not list((small_disk / "root").glob("*/meta/b.json"))
 
 
+@pytest.mark.slow
 def test_concurrent_creates_deletes_and_lists_never_corrupt(cli, env, root):
     """Several processes creating, deleting and listing the same names at once."""
     cmds = []

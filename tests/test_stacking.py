@@ -16,7 +16,8 @@ import localpkg
 from conftest import Cli, clean_env
 from modsys import MODULE_SYSTEMS, parse_env0, run_bash, user_env
 
-pytestmark = pytest.mark.modsys
+# slow: builds local packages and an editable install (test_modulefile_guards covers the load/unload logic fast)
+pytestmark = [pytest.mark.modsys, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
