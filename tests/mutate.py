@@ -83,6 +83,7 @@ def main(argv=None) -> int:
     if both or args.text:
         base = mutate_text.stage()
         try:
+            mutate_text.prepare(base)
             for target in mutate_text.TARGETS.values():
                 r = mutate_text.run_target(base, target, show_survivors=False)
                 rows.append((r["name"], r["killed"], r["total"],

@@ -17,7 +17,6 @@ import argparse
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -137,25 +136,61 @@ def stage() -> Path:
     return base
 
 
-def run_tests(base: Path, tests, timeout: float) -> int:
-    env = dict(os.environ, PYTHONPATH=str(base / "src"), CI=os.environ.get("CI", "true"))
-    command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
-               "-m", "not slow", *tests]
+def prepare(base: Path) -> None:
+    """Import what every test run needs once, in this process, so that each mutant's run is a
+    fork that starts at the tests (as mutmut does): pytest, hypothesis, lupa, jinja2 and the
+    staged pyenvmod, whose templates and hooks are the staged, mutated files."""
+    os.environ["CI"] = os.environ.get("CI", "true")
+    os.environ["PYTHONPATH"] = str(base / "src")  # for any subprocess a test starts
+    sys.path.insert(0, str(base / "src"))
+    import hypothesis  # noqa: F401
+    import jinja2  # noqa: F401
+    import pytest  # noqa: F401
+
+    import pyenvmod.modulefiles  # noqa: F401
+    import pyenvmod.render
+
+    assert Path(pyenvmod.render.__file__).is_relative_to(base), "pyenvmod must come from the staging copy"
     try:
-        return subprocess.run(command, cwd=base, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              timeout=timeout).returncode
-    except subprocess.TimeoutExpired:
-        return -1  # a timeout counts as killed, as in mutmut
+        import lupa.lua53  # noqa: F401
+        import lupa.lua54  # noqa: F401
+    except ImportError:
+        pass
 
 
-def run_target(base: Path, target: Target, show_survivors: bool) -> dict:
+def run_tests(base: Path, tests, timeout: float) -> int:
+    """Run the tests in a forked child; its exit status (a timeout kills it: counted as killed)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            import signal
+
+            import pytest
+
+            signal.alarm(max(1, int(timeout)))
+            os.chdir(base)
+            null = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(null, 1)
+            os.dup2(null, 2)
+            code = pytest.main(["-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", "-m", "not slow",
+                                *tests])
+            os._exit(int(code))
+        except BaseException:
+            os._exit(99)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def run_target(base: Path, target: Target, show_survivors: bool, only_lines=()) -> dict:
+    """Mutate one file of the staging copy line by line; prepare(base) must have run.
+    ``only_lines``: mutate just these line numbers (to check that new tests kill survivors)."""
     path = base / target.path
     original = path.read_text()
     start = time.monotonic()
     if run_tests(base, target.tests, 900) != 0:
         raise SystemExit(f"mutate_text: the tests of {target.name} fail without any mutation: {target.tests}")
     timeout = max(60.0, 5 * (time.monotonic() - start))
-    found = list(mutants(original, target))
+    found = [m for m in mutants(original, target) if not only_lines or m[0] in only_lines]
     survivors = []
     try:
         for number, (line, description, text) in enumerate(found, 1):
@@ -179,6 +214,8 @@ def main(argv=None) -> int:
                         help=f"what to mutate (default: all): {', '.join(TARGETS)}")
     parser.add_argument("--list", action="store_true", help="print the mutants without running them")
     parser.add_argument("--show-survivors", action="store_true", help="print each survivor as it is found")
+    parser.add_argument("--only", type=lambda v: {int(n) for n in v.split(",")}, default=set(), metavar="LINES",
+                        help="mutate only these line numbers (comma-separated), e.g. a previous run's survivors")
     args = parser.parse_args(argv)
     targets = [TARGETS[n] for n in args.targets] or list(TARGETS.values())
     if args.list:
@@ -188,7 +225,8 @@ def main(argv=None) -> int:
         return 0
     base = stage()
     try:
-        results = [run_target(base, t, args.show_survivors) for t in targets]
+        prepare(base)
+        results = [run_target(base, t, args.show_survivors, args.only) for t in targets]
     finally:
         shutil.rmtree(base, ignore_errors=True)
     for r in results:

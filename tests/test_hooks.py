@@ -331,3 +331,129 @@ def test_a_chain_file_that_does_not_load_is_a_clear_error(runtime, tmp_path):
     assert error and f"pyenvmod_hooks: cannot load {bad}" in error
     error = h.run(f'require("pyenvmod_hooks").chain_file("{tmp_path / "missing.lua"}")')
     assert error and "cannot load" in error and "missing.lua" in error
+
+
+def test_a_prepended_hook_of_a_chained_site_file_runs_before_ours(runtime, trees, tmp_path):
+    """chain_file after setup must not wrap hook.register a second time: a "prepend" then
+    still runs before every function registered so far."""
+    site = tmp_path / "SitePackage.lua"
+    site.write_text('require("Hook").register("load", function(t) LmodMessage("site first") end, "prepend")\n')
+    h = hooks(runtime, CONDA_SHLVL="1")
+    assert h.run(f'require("pyenvmod_hooks").chain_file("{site}")') is None
+    load(h, trees[NODE])
+    assert [c[1][:10] for c in h.calls() if c[0] == "LmodMessage"] == ["site first", "WARNING: A"]
+
+
+def test_site_hooks_registered_before_setup_still_run(runtime, trees):
+    """Requiring the module installs chaining, so a site hook registered before setup{} is kept."""
+    h = Hooks(runtime, HOOKS_DIR, {"USER": "alice", "PYENVMOD_PLATFORM": NODE, "CONDA_SHLVL": "1"})
+    assert h.run('local m = require("pyenvmod_hooks")\n'
+                 'require("Hook").register("load", function(t) LmodMessage("site before setup") end)\n'
+                 'm.setup{}') is None
+    load(h, trees[NODE])
+    assert [c[1][:17] for c in h.calls()] == ["site before setup", "WARNING: A conda "]
+
+
+def test_chained_hooks_keep_every_argument_and_leak_no_globals(runtime):
+    h = chained(runtime, "myHook", 'function(...) return select("#", ...) end')
+    count = h.lua.eval(b'require("Hook").apply("myHook", "a", nil, "c", nil)')
+    assert count == 4, "trailing and inner nils are passed on"
+    h.lua.eval(b'require("pyenvmod_hooks").node_platform()')
+    for name in ("result", "arch", "node_platform_cache", "list", "args", "n"):
+        assert h.lua.eval(f'rawget(_G, "{name}")'.encode()) is None, name
+
+
+def platform_of(runtime, lua_setup, os_release):
+    """node_platform() without PYENVMOD_PLATFORM, after LUA_SETUP (fakes of posix, io)."""
+    h = Hooks(runtime, HOOKS_DIR, {"USER": "alice"})
+    assert h.run(lua_setup) is None
+    h.run(f'require("pyenvmod_hooks").os_release = "{os_release}"')
+    return h.lua.eval(b'require("pyenvmod_hooks").node_platform()').decode()
+
+
+@pytest.fixture
+def rocky(tmp_path):
+    release = tmp_path / "os-release"
+    release.write_text('ID="rocky"\nVERSION_ID="9.4"\n')
+    return release
+
+
+def test_the_architecture_comes_from_luaposix_when_lmod_has_it(runtime, rocky):
+    posix = 'package.preload["posix"] = function() return {uname = function(f) return f == "%m" and "posixarch" or "?" end} end'
+    assert platform_of(runtime, posix, rocky) == "posixarch-rocky9.4"
+    no_uname = 'package.preload["posix"] = function() return {} end'
+    assert platform_of(runtime, no_uname, rocky) == f"{py_platform.machine()}-rocky9.4"
+    empty = 'package.preload["posix"] = function() return {uname = function() return "" end} end'
+    assert platform_of(runtime, empty, rocky) == f"{py_platform.machine()}-rocky9.4"
+    not_a_table = 'package.preload["posix"] = function() return "posix" end'
+    assert platform_of(runtime, not_a_table, rocky) == f"{py_platform.machine()}-rocky9.4"
+
+
+def test_the_architecture_falls_back_to_uname_without_proc(runtime, rocky):
+    no_proc = ('local real = io.open\n'
+               'io.open = function(p, m) if p == "/proc/sys/kernel/arch" then return nil end return real(p, m) end\n')
+    popen = ('io.popen = function(cmd) __cmd = cmd; return {read = function(self, f) return f == "*l" and "unamearch" '
+             'or "?" end, close = function() end} end\n')
+    assert platform_of(runtime, no_proc + popen + "__cmd = nil", rocky) == "unamearch-rocky9.4"
+    h = Hooks(runtime, HOOKS_DIR, {"USER": "alice"})
+    h.run(no_proc + popen)
+    h.run(f'require("pyenvmod_hooks").os_release = "{rocky}"')
+    h.lua.eval(b'require("pyenvmod_hooks").node_platform()')
+    assert h.lua.eval(b"__cmd").decode() == "uname -m 2>/dev/null"
+    failing = 'io.popen = function() error("no popen") end\n'
+    assert platform_of(runtime, no_proc + failing, rocky) == "-rocky9.4"
+
+
+def test_the_node_platform_is_computed_once(runtime, rocky, tmp_path):
+    h = Hooks(runtime, HOOKS_DIR, {"USER": "alice"})
+    h.run(f'require("pyenvmod_hooks").os_release = "{rocky}"')
+    first = h.lua.eval(b'require("pyenvmod_hooks").node_platform()').decode()
+    rocky.write_text("ID=changed\n")
+    assert h.lua.eval(b'require("pyenvmod_hooks").node_platform()').decode() == first == \
+        f"{py_platform.machine()}-rocky9.4"
+
+
+def test_the_node_platform_by_default_is_the_one_pyenvmod_computes(runtime):
+    from pyenvmod import platform_tag
+
+    h = Hooks(runtime, HOOKS_DIR, {"USER": "alice"})
+    assert h.lua.eval(b'require("pyenvmod_hooks").node_platform()').decode() == platform_tag.current()
+
+
+def test_usage_log_to_syslog_runs_logger_with_the_line_quoted(runtime, trees):
+    h = hooks(runtime, '{usage_log = "syslog"}', USER="o'brien", HOSTNAME="node01")
+    h.run('__commands = {}; os.execute = function(c) __commands[#__commands + 1] = c; return true end')
+    load(h, trees[NODE])
+    (command,) = [c.decode() for c in h.lua.eval(b"__commands").values()]
+    fn = f"{trees[NODE]}/modules/pyenv/mylab/py3.12.lua"
+    assert command.startswith("logger -t pyenvmod -- '") and command.endswith("' >/dev/null 2>&1")
+    line = command[len("logger -t pyenvmod -- '"):-len("' >/dev/null 2>&1")]
+    assert line[20:] == f" user=o'\\''brien host=node01 module=pyenv/mylab/py3.12 file={fn}"
+
+
+def test_usage_log_without_user_host_or_file_says_so(runtime, tmp_path):
+    log = tmp_path / "usage.log"
+    h = Hooks(runtime, HOOKS_DIR, {"PYENVMOD_PLATFORM": NODE})
+    h.run(f'require("pyenvmod_hooks").setup{{usage_log = "{log}"}}')
+    h.apply("load", h.table(modFullName="pyenv/x/py3.12"))
+    assert log.read_text()[20:] == " user=? host=? module=pyenv/x/py3.12 file=?\n"
+
+
+def test_the_conda_warning_and_the_foreign_refusal_word_for_word(runtime, trees):
+    h = hooks(runtime, CONDA_SHLVL="2")
+    load(h, trees[NODE])
+    (message,) = [c[1] for c in h.calls()]
+    assert message == ("WARNING: A conda environment is active (CONDA_SHLVL=2). Run 'conda deactivate' before "
+                       "loading Python environment modules: the conda environment's python, libraries and "
+                       "PYTHONPATH would otherwise mix with this one's.")
+    _, error = load(h, trees["aarch64-rocky9"])
+    assert error.split("\n")[0] == (f"LmodError: Cannot load pyenv/mylab/py3.12: it was built for {OTHER} "
+                     f"(in {trees['aarch64-rocky9']}) and this node is {NODE}. "
+                     "Create the environment again on this kind of node (pyenvmod create).")
+
+
+def test_a_chain_file_error_names_the_file_and_the_reason(runtime, tmp_path):
+    h = hooks(runtime)
+    missing = tmp_path / "missing.lua"
+    error = h.run(f'require("pyenvmod_hooks").chain_file("{missing}")')
+    assert f"pyenvmod_hooks: cannot load {missing}: cannot open {missing}" in error
