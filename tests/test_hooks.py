@@ -358,6 +358,9 @@ def test_chained_hooks_keep_every_argument_and_leak_no_globals(runtime):
     h = chained(runtime, "myHook", 'function(...) return select("#", ...) end')
     count = h.lua.eval(b'require("Hook").apply("myHook", "a", nil, "c", nil)')
     assert count == 4, "trailing and inner nils are passed on"
+    h = Hooks(runtime, HOOKS_DIR, {"USER": "alice"})  # no override: the platform is worked out
+    h.run('require("Hook").register("myHook", function(...) return select("#", ...) end)')
+    h.lua.eval(b'require("Hook").apply("myHook", "a")')
     h.lua.eval(b'require("pyenvmod_hooks").node_platform()')
     for name in ("result", "arch", "node_platform_cache", "list", "args", "n"):
         assert h.lua.eval(f'rawget(_G, "{name}")'.encode()) is None, name
@@ -400,6 +403,8 @@ def test_the_architecture_falls_back_to_uname_without_proc(runtime, rocky):
     h.run(f'require("pyenvmod_hooks").os_release = "{rocky}"')
     h.lua.eval(b'require("pyenvmod_hooks").node_platform()')
     assert h.lua.eval(b"__cmd").decode() == "uname -m 2>/dev/null"
+    with_proc = popen  # /proc/sys/kernel/arch answers: uname is not asked
+    assert platform_of(runtime, with_proc, rocky) == f"{py_platform.machine()}-rocky9.4"
     failing = 'io.popen = function() error("no popen") end\n'
     assert platform_of(runtime, no_proc + failing, rocky) == "-rocky9.4"
 
