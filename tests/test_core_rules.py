@@ -118,3 +118,9 @@ def test_the_name_rule_text():
         names.validate("")
     assert exc.value.message == f"invalid environment name '': {names.RULE}"
     assert names.validate("x" * 64) == "x" * 64
+
+
+def test_tcl_escapes_control_characters_only():
+    assert quoting.tcl(" ~\x80é") == '" ~\x80é"'
+    assert quoting.tcl("\x1f\x7f") == '"\\u001f\\u007f"'
+    assert quoting.json_value("é\n") == '"é\\n"' and quoting.json_value(["a"]) == '["a"]'

@@ -156,3 +156,16 @@ def test_the_tree_marker_refuses_an_owner_that_would_add_a_line(tmp_path):
         modulefiles.write_tree_marker(layout, "alice\nplatform=evil")
     assert "cannot write pyenvmod-tree.conf.j2" in exc.value.message
     assert not (layout.base / "pyenvmod-tree.conf").exists()
+
+
+def test_context_names_tag_platform_and_the_conda_activate_scripts(layout):
+    prefix = layout.prefix("mylab")
+    (prefix / "etc" / "conda" / "activate.d").mkdir(parents=True)
+    for name in ("b.sh", "a.sh", "c.csh"):
+        (prefix / "etc" / "conda" / "activate.d" / name).write_text("")
+    ctx = modulefiles.context(record(layout, backend="conda"))
+    assert ctx["tag"] == "py3.12" and ctx["platform"] == "testarch-testos1" and ctx["conda"] is True
+    assert ctx["activate_scripts"] == [str(prefix / "etc/conda/activate.d/a.sh"),
+                                       str(prefix / "etc/conda/activate.d/b.sh")]
+    assert modulefiles.context(record(layout))["activate_scripts"] == [], "only conda environments"
+    assert modulefiles.context(record(layout), options={"dependencies": "none"})["dependencies"] == "none"

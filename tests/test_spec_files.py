@@ -157,3 +157,30 @@ def test_the_cli_shows_file_and_line_and_makes_nothing(cli, root, tmp_path):
     assert entry["name"] == "x"
     assert json.loads(next(root.glob("*/meta/x.json")).read_text())["requested"] == ["six"]
     assert [p for p in leftovers(root) if "/envs/" not in p and "x" not in p] == []
+
+
+def test_yaml_errors_word_for_word(tmp_path):
+    path = tmp_path / "env.yml"
+    path.write_text("a: [unclosed\n")
+    with pytest.raises(PyenvmodError) as exc:
+        spec.read(str(path))
+    assert exc.value.message == f"{path}:2: not valid YAML (expected ',' or ']', but got '<stream end>')"
+    path.write_text("a: \x07\n")  # a reader error: no line, no 'problem'
+    with pytest.raises(PyenvmodError) as exc:
+        spec.read(str(path))
+    assert exc.value.message.startswith(f"{path}: not valid YAML (unacceptable character #x0007")
+
+
+def test_option_line_message_word_for_word(tmp_path):
+    path = tmp_path / "requirements.txt"
+    path.write_text("-r x.txt\n")
+    with pytest.raises(PyenvmodError) as exc:
+        spec.read(str(path))
+    assert exc.value.message == (f"{path}:1: option lines (-r) are not supported; give one requirement per "
+                                 "line (indexes belong in the site's pip configuration)")
+
+
+def test_several_pip_blocks_add_up(tmp_path):
+    path = tmp_path / "env.yml"
+    path.write_text("dependencies:\n  - pip: [six]\n  - pip: [packaging]\n")
+    assert spec.read(str(path)).packages == ["six", "packaging"]
