@@ -7,6 +7,7 @@ import shlex
 
 import pytest
 
+import sitemodules
 from modsys import parse_env0, run_bash, user_env
 from pyenvmod import modulefiles, render
 from pyenvmod.metadata import EnvRecord
@@ -21,7 +22,7 @@ class Tree:
         self.base = base
         self.modules = base / "modules"
 
-    def add(self, name, python="3.12.1", **overrides):
+    def add(self, name, python="3.12.1", options=None, **overrides):
         prefix = self.base / "envs" / name
         (prefix / "bin").mkdir(parents=True, exist_ok=True)
         mm = ".".join(python.split(".")[:2])
@@ -32,7 +33,7 @@ class Tree:
         rec = EnvRecord(**values)
         folder = self.modules / "pyenv" / name
         folder.mkdir(parents=True, exist_ok=True)
-        ctx = modulefiles.context(rec, self.modules)
+        ctx = modulefiles.context(rec, self.modules, options)
         for fmt in render.FORMATS.values():
             (folder / fmt.filename(rec.tag)).write_text(render.render(fmt, ctx))
         return prefix
@@ -140,7 +141,7 @@ snap refused
 """, tmp_path)
     assert code == 0, err
     assert "The environment of pyenv/mylab" in err and f"is missing: {prefix}" in err
-    assert "pyenvmod delete mylab" in err
+    assert "Recreate it, or remove the module with 'pyenvmod delete mylab'." in err
     before, after = user_env(envs["before"], envs["after"])
     assert after == before
     assert user_env(envs["before"], envs["refused"])[1] == before
@@ -174,3 +175,76 @@ snap after
     assert envs["during"]["VIRTUAL_ENV"] == str(prefix)
     assert envs["during"]["PYTHONNOUSERSITE"] == "1"
     assert envs["after"]["VIRTUAL_ENV"] == "/mine" and "PYTHONNOUSERSITE" not in envs["after"]
+
+
+@pytest.fixture
+def site_tree(tmp_path):
+    return sitemodules.make(tmp_path / "site-modules")
+
+
+def test_recorded_modules_load_with_the_environment_and_go_with_it(modsys, env, tree, tmp_path, site_tree):
+    tree.add("mylab", modules=["gcc/13.2", "mpich/4.0"], options={"dependencies": "load"})
+    code, err, envs = session(modsys, env, tree, f"""
+module use {site_tree}
+snap before
+module load pyenv/mylab || exit 11
+snap during
+module unload pyenv/mylab || exit 12
+snap after
+""", tmp_path)
+    assert code == 0, err
+    assert envs["during"]["GCC_HOME"] == "/opt/gcc/13.2" and envs["during"]["MPICH_HOME"] == "/opt/mpich/4.0"
+    before, after = user_env(envs["before"], envs["after"])
+    assert after == before
+
+
+def test_the_require_policy_refuses_until_the_modules_are_loaded(modsys, env, tree, tmp_path, site_tree):
+    tree.add("mylab", modules=["gcc/13.2", "mpich/4.0"], options={"dependencies": "require"})
+    code, err, envs = session(modsys, env, tree, f"""
+module use {site_tree}
+module load gcc/13.2 || exit 11
+module load pyenv/mylab && exit 12
+snap refused
+module load mpich/4.0 || exit 13
+module load pyenv/mylab || exit 14
+snap loaded
+""", tmp_path)
+    assert code == 0, err
+    assert "mpich/4.0" in err and "VIRTUAL_ENV" not in envs["refused"]
+    assert envs["loaded"]["VIRTUAL_ENV"].endswith("/envs/mylab")
+
+
+def test_the_none_policy_ignores_the_recorded_modules(modsys, env, tree, tmp_path, site_tree):
+    tree.add("mylab", modules=["gcc/13.2"], options={"dependencies": "none"})
+    code, err, envs = session(modsys, env, tree, f"""
+module use {site_tree}
+module load pyenv/mylab || exit 11
+snap during
+""", tmp_path)
+    assert code == 0, err
+    assert "GCC_HOME" not in envs["during"] and envs["during"]["VIRTUAL_ENV"].endswith("/envs/mylab")
+
+
+@pytest.mark.parametrize("own_tree", [False, True])
+def test_an_extending_environment_loads_its_base(modsys, env, tree, tmp_path, own_tree):
+    base_prefix = tree.add("base")
+    child_tree = Tree(tmp_path / "other") if own_tree else tree
+    extends = {"name": "base", "prefix": str(base_prefix), "module": "pyenv/base/py3.12",
+               "modules_dir": str(tree.modules), "python": "3.12.1"}
+    child = child_tree.add("child", extends=extends)
+    code, err, envs = session(modsys, env, child_tree, """
+snap before
+module load pyenv/child || exit 11
+snap during
+module unload pyenv/child || exit 12
+snap after
+""", tmp_path)
+    assert code == 0, err
+    assert envs["during"]["PYENVMOD_LOADED"] == "child@3.12:base@3.12"
+    assert envs["during"]["VIRTUAL_ENV"] == str(child)
+    assert (str(tree.modules) in envs["during"]["MODULEPATH"].split(":")) is True
+    before, after = user_env(envs["before"], envs["after"])
+    if not own_tree:
+        assert after == before
+    else:  # the base's tree stays on MODULEPATH only as long as the child is loaded
+        assert after.get("PYENVMOD_LOADED") is None and after.get("VIRTUAL_ENV") is None
