@@ -31,7 +31,7 @@ STAGE = REPO / ".cache" / "mutation"
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}
 
 
-def run_mutmut(max_children: int) -> dict:
+def run_mutmut(max_children: int, names=()) -> dict:
     """Run mutmut in a fresh staging copy; return {module: {"total", "killed", "survivors"}}."""
     shutil.rmtree(STAGE, ignore_errors=True)
     STAGE.parent.mkdir(parents=True, exist_ok=True)
@@ -45,7 +45,7 @@ def run_mutmut(max_children: int) -> dict:
         raise SystemExit("mutate: mutmut is not installed; pip install '.[mutation]'")
     env = dict(os.environ, CI=os.environ.get("CI", "true"))
     env.pop("PYTHONPATH", None)
-    run = subprocess.run([str(mutmut), "run", "--max-children", str(max_children)], cwd=STAGE, env=env)
+    run = subprocess.run([str(mutmut), "run", "--max-children", str(max_children), *names], cwd=STAGE, env=env)
     if run.returncode != 0:
         raise SystemExit(f"mutate: mutmut run failed ({run.returncode}); see {STAGE}")
     listing = subprocess.run([str(mutmut), "results", "--all", "true"], cwd=STAGE, env=env,
@@ -56,6 +56,8 @@ def run_mutmut(max_children: int) -> dict:
         if not match:
             continue
         key, status = match.groups()
+        if status == "not checked":  # outside the names asked for
+            continue
         module = re.sub(r"\.(x_|xǁ).*$", "", key)
         modules[module]["total"] += 1
         if status in KILLED:
@@ -74,11 +76,13 @@ def main(argv=None) -> int:
     parser.add_argument("--python", action="store_true", help="run mutmut only")
     parser.add_argument("--text", action="store_true", help="run the hooks and templates part only")
     parser.add_argument("--max-children", type=int, default=2, help="mutmut's parallel workers (default 2)")
+    parser.add_argument("--mutants", nargs="+", default=[], metavar="NAME",
+                        help="mutmut only these mutants (names or globs, e.g. a previous run's survivors)")
     args = parser.parse_args(argv)
     both = not (args.python or args.text)
     rows = []
     if both or args.python:
-        for module, r in run_mutmut(args.max_children).items():
+        for module, r in run_mutmut(args.max_children, args.mutants).items():
             rows.append((module, r["killed"], r["total"], r["survivors"]))
     if both or args.text:
         base = mutate_text.stage()
