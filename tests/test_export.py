@@ -56,6 +56,7 @@ def test_round_trip_export_create_export_gives_the_same_package_set(cli, tmp_pat
     assert again["pyenvmod"]["python"] == yaml.safe_load(first.read_text())["pyenvmod"]["python"]
 
 
+@pytest.mark.slow
 def test_clone(cli):
     cli("create", "a", "--python", "3.12", "-p", "six", "--description", "original")
     cli("create", "b", "--clone", "a")
