@@ -124,3 +124,25 @@ def test_tcl_escapes_control_characters_only():
     assert quoting.tcl(" ~\x80é") == '" ~\x80é"'
     assert quoting.tcl("\x1f\x7f") == '"\\u001f\\u007f"'
     assert quoting.json_value("é\n") == '"é\\n"' and quoting.json_value(["a"]) == '["a"]'
+
+
+def test_exact_literals_for_newlines_spaces_and_plain_letters():
+    assert quoting.lua("\n \x1f") == '"\\n \\031"'
+    assert quoting.tcl("\n") == '"\\n"'
+    assert quoting.csh("X") == "'X'" and quoting.line("X") == "X"
+
+
+def test_nul_messages_word_for_word():
+    with pytest.raises(ValueError) as exc:
+        quoting.sh("\0")
+    assert str(exc.value) == "a NUL byte cannot be written into a shell script"
+    with pytest.raises(ValueError) as exc:
+        quoting.fish("\0")
+    assert str(exc.value) == "a NUL byte cannot be written into a fish script"
+
+
+def test_an_option_spec_message_word_for_word():
+    with pytest.raises(PyenvmodError) as exc:
+        requirements.validate(["-e ."])
+    assert exc.value.message == ("invalid package spec '-e .' (it starts with '-'); give a name with an optional "
+                                 "version, like numpy or 'numpy>=1.26'")

@@ -169,3 +169,13 @@ def test_context_names_tag_platform_and_the_conda_activate_scripts(layout):
                                        str(prefix / "etc/conda/activate.d/b.sh")]
     assert modulefiles.context(record(layout))["activate_scripts"] == [], "only conda environments"
     assert modulefiles.context(record(layout), options={"dependencies": "none"})["dependencies"] == "none"
+
+
+def test_every_modulefile_is_checked_even_after_a_missing_one(layout):
+    rec = record(layout)
+    modulefiles.write(layout, rec)
+    (layout.module_dir("mylab") / "py3.12.lua").unlink()
+    tcl = layout.module_dir("mylab") / "py3.12"
+    tcl.write_text(tcl.read_text().replace(quoting.tcl(rec.prefix), '"/elsewhere"'))
+    assert modulefiles.problems(layout, rec) == ["lua modulefile missing",
+                                                 "tcl modulefile does not point at " + rec.prefix]
