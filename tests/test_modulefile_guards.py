@@ -67,7 +67,8 @@ snap after
 """, tmp_path)
     assert code == 0, err
     assert "pyenv/mylab (Python 3.12)" in err and "pyenv/old is loaded and uses Python 3.11" in err
-    assert "unload pyenv/old first" in err
+    assert ("Cannot load pyenv/mylab (Python 3.12): pyenv/old is loaded and uses Python 3.11. Environments "
+            "loaded together must use the same Python version; unload pyenv/old first.") in err
     assert user_env(envs["before"], envs["after"])[0] == user_env(envs["before"], envs["after"])[1]
     assert envs["after"]["PYENVMOD_LOADED"] == "old@3.11"
 
@@ -248,3 +249,26 @@ snap after
         assert after == before
     else:  # the base's tree stays on MODULEPATH only as long as the child is loaded
         assert after.get("PYENVMOD_LOADED") is None and after.get("VIRTUAL_ENV") is None
+
+
+def test_a_conda_environment_sets_its_variables_and_runs_its_activate_scripts(modsys, env, tree, tmp_path):
+    """Without conda init: CONDA_PREFIX, CONDA_DEFAULT_ENV and etc/conda/activate.d/*.sh
+    (recorded by source_sh / source-sh, so unload reverses them exactly)."""
+    prefix = tree.base / "envs" / "cenv"
+    scripts = prefix / "etc" / "conda" / "activate.d"
+    scripts.mkdir(parents=True)
+    (scripts / "mypkg.sh").write_text('export MYPKG_HOME="$CONDA_PREFIX/share/mypkg"\n')
+    tree.add("cenv", backend="conda")
+    code, err, envs = session(modsys, env, tree, """
+snap before
+module load pyenv/cenv || exit 11
+snap during
+module unload pyenv/cenv || exit 12
+snap after
+""", tmp_path)
+    assert code == 0, err
+    during = envs["during"]
+    assert during["CONDA_PREFIX"] == str(prefix) and during["CONDA_DEFAULT_ENV"] == "cenv"
+    assert during["MYPKG_HOME"] == f"{prefix}/share/mypkg"
+    before, after = user_env(envs["before"], envs["after"])
+    assert after == before
