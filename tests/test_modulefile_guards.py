@@ -272,3 +272,19 @@ snap after
     assert during["MYPKG_HOME"] == f"{prefix}/share/mypkg"
     before, after = user_env(envs["before"], envs["after"])
     assert after == before
+
+
+def test_site_variables_are_set_with_the_environment_and_restored(modsys, env, tree, tmp_path):
+    tree.add("mylab", options={"environment": {"OMP_NUM_THREADS": "4", "SITE_NOTE": "a b'c"}})
+    code, err, envs = session(modsys, env, tree, """
+export OMP_NUM_THREADS=1
+snap before
+module load pyenv/mylab || exit 11
+snap during
+module unload pyenv/mylab || exit 12
+snap after
+""", tmp_path)
+    assert code == 0, err
+    assert envs["during"]["OMP_NUM_THREADS"] == "4" and envs["during"]["SITE_NOTE"] == "a b'c"
+    before, after = user_env(envs["before"], envs["after"])
+    assert after == before

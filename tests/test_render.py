@@ -343,3 +343,24 @@ def test_module_names_with_shell_or_quote_characters_are_refused(module):
         assert exc.message.startswith("invalid module name ") and "give a module as NAME or NAME/VERSION" in exc.message
         return
     assert not must_refuse, module
+
+
+@pytest.mark.parametrize("stack,on_stack", [
+    (["/ab", "/orig"], True),  # first
+    (["/x", "/ab"], True),  # last
+    (["/x", "/ab", "/orig"], True),  # middle
+    (["/ab/ab", "/orig"], False),  # its base64 (L2Fi) begins and ends another entry (L2FiL2Fi)
+    (["/x", "/ab/ab"], False),
+    (["/ab/ab"], False),
+])
+def test_lua_unload_matches_whole_stack_entries_only(lua, stack, on_stack):
+    rec = record(prefix="/ab")
+    calls, error = lmod_fake.run_modulefile(
+        lua, rendered("lua", rec), mode="unload",
+        environ={"VIRTUAL_ENV": "/other", "__LMOD_STACK_VIRTUAL_ENV": ":".join(_b64(p) for p in stack)})
+    assert error is None
+    venv = [c for c in calls if "VIRTUAL_ENV" in c[1]]
+    if on_stack:
+        assert venv == [["remove_path", "__LMOD_STACK_VIRTUAL_ENV", _b64("/ab")]]
+    else:
+        assert venv == [["pushenv", "VIRTUAL_ENV", "/ab"]]
