@@ -364,3 +364,14 @@ def test_lua_unload_matches_whole_stack_entries_only(lua, stack, on_stack):
         assert venv == [["remove_path", "__LMOD_STACK_VIRTUAL_ENV", _b64("/ab")]]
     else:
         assert venv == [["pushenv", "VIRTUAL_ENV", "/ab"]]
+
+
+def test_lua_conda_environment_sources_its_activate_scripts_with_bash(lua, tmp_path):
+    scripts = tmp_path / "etc" / "conda" / "activate.d"
+    scripts.mkdir(parents=True)
+    (scripts / "it's.sh").write_text("")
+    rec = record(prefix=str(tmp_path), backend="conda")
+    calls, error = lmod_fake.run_modulefile(lua, rendered("lua", rec), existing_dirs=[rec.prefix])
+    assert error is None
+    assert [c for c in calls if c[0] == "source_sh"] == [["source_sh", "bash", f"'{scripts}/it'\\''s.sh'"]]
+    assert ["pushenv", "CONDA_PREFIX", str(tmp_path)] in calls and ["pushenv", "CONDA_DEFAULT_ENV", "mylab"] in calls
