@@ -24,6 +24,7 @@ def foreign_venv(tmp_path):
     return prefix
 
 
+@pytest.mark.slow
 def test_adopt_then_load_in_both_module_systems_without_changing_it(modsys, cli, env, foreign_venv):
     before = snapshot(foreign_venv)
     out = cli("adopt", foreign_venv, "--name", "lab").stdout
@@ -41,6 +42,7 @@ python -c 'import six, sys; print(sys.prefix)'
     assert snapshot(foreign_venv) == before, "the adopted environment is not modified"
 
 
+@pytest.mark.slow
 def test_delete_of_an_adopted_environment_keeps_the_environment(cli, foreign_venv, root):
     cli("adopt", foreign_venv)
     cli("delete", "analysis", "--yes")
@@ -49,6 +51,7 @@ def test_delete_of_an_adopted_environment_keeps_the_environment(cli, foreign_ven
     assert not [p for p in leftovers(root) if "/modules/pyenv/analysis" in "/" + p]  # tombstones aside
 
 
+@pytest.mark.slow
 def test_pyenvmod_does_not_change_an_adopted_environment(cli, foreign_venv, env):
     cli("adopt", foreign_venv)
     assert_one_line_error(cli("install", "analysis", "iniconfig", check=False), "was adopted")
@@ -79,6 +82,7 @@ def test_adopt_refuses_what_is_not_an_environment(cli, tmp_path, make, fragment)
     assert_one_line_error(cli("adopt", target, check=False), fragment)
 
 
+@pytest.mark.slow
 def test_adopt_refuses_a_taken_name(cli, foreign_venv):
     cli("create", "analysis")
     assert_one_line_error(cli("adopt", foreign_venv, check=False), "already exists", "--name")

@@ -74,6 +74,7 @@ def test_layout_has_arch_and_os_in_the_path(cli, root):
     assert platform_tag.current().startswith(platform.machine() + "-")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["uv", "venv"])
 def test_backends_build_with_the_requested_python(cli, backend):
     cli("create", "e", "--backend", backend, "--python", "3.12", "-p", "six")
@@ -112,6 +113,7 @@ def test_unknown_package_leaves_nothing(cli, root):
     assert json.loads(cli("list", "--json").stdout) == []
 
 
+@pytest.mark.slow
 def test_unknown_package_venv_backend_leaves_nothing(cli, root):
     result = cli("create", "alpha", "--backend", "venv", "-p", "no-such-package-pyenvmod-zz", check=False)
     assert_one_line_error(result, "could not install", "no-such-package-pyenvmod-zz")
@@ -147,6 +149,7 @@ def test_bad_root_values_are_refused(cli, value, fragment):
     assert_one_line_error(result, "$PYENVMOD_ROOT", fragment)
 
 
+@pytest.mark.slow
 def test_root_from_user_config_file_with_expansion(cli, env, tmp_path):
     config = tmp_path / "home" / ".config" / "pyenvmod" / "config.yaml"
     config.parent.mkdir(parents=True)
@@ -260,6 +263,7 @@ def test_module_of_unknown_env(cli):
     assert_one_line_error(cli("module", "ghost", check=False), "no environment named 'ghost'")
 
 
+@pytest.mark.slow
 def test_list_marks_missing_interpreter_and_modulefile_pointing_elsewhere(cli, root):
     cli("create", "alpha")
     cli("create", "beta")

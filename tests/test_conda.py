@@ -11,6 +11,9 @@ import condachannel
 from conftest import Cli, assert_one_line_error, clean_env, leftovers
 from modsys import MODULE_SYSTEMS, parse_env0, require, run_bash, user_env
 
+# slow: solves and creates conda environments
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def channel(tmp_path_factory):

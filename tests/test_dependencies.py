@@ -32,6 +32,7 @@ def create_in_shell(modsys, site_tree, cli, env, load, args="", extra_env=""):
     return json.loads(cli("list", "--json").stdout)[0], result
 
 
+@pytest.mark.slow
 def test_loaded_modules_are_recorded_without_sticky_and_pyenv_ones(modsys, site_tree, cli, env, root):
     cli("create", "other")
     entry, result = create_in_shell(modsys, site_tree, cli, env, "StdEnv/2025 gcc/13.2 mpich/4.0 pyenv/other")
@@ -40,6 +41,7 @@ def test_loaded_modules_are_recorded_without_sticky_and_pyenv_ones(modsys, site_
     assert "Recorded modules (loaded with it): gcc/13.2 mpich/4.0" in result.stdout
 
 
+@pytest.mark.slow
 def test_modules_flag_adds_and_overrides_and_no_capture(modsys, site_tree, cli, env, root):
     create_in_shell(modsys, site_tree, cli, env, "gcc/13.2 mpich/4.0", "--modules gcc/14.1,extra/1.0")
     meta = next(root.glob("*/meta/x.json"))
@@ -111,6 +113,7 @@ echo "VE=${VIRTUAL_ENV:-}"
     assert lines[0] == "VE=" and lines[1].endswith("/envs/x")
 
 
+@pytest.mark.slow
 def test_none_policy_ignores_recorded_modules(modsys, site_tree, cli, env):
     create_in_shell(modsys, site_tree, cli, env, "gcc/13.2")
     cli("module", "x", extra_env={"PYENVMOD_DEPENDENCIES": "none"})

@@ -31,6 +31,7 @@ def test_export_is_an_environment_yml_with_a_pyenvmod_block(cli):
         assert block[key]
 
 
+@pytest.mark.slow
 def test_export_requested_and_requirements_format(cli, tmp_path):
     cli("create", "a", "-p", "six", "packaging<25")
     doc = yaml.safe_load(cli("export", "a", "--requested").stdout)
@@ -44,6 +45,7 @@ def test_export_requested_and_requirements_format(cli, tmp_path):
     assert_one_line_error(cli("export", "a", "-o", tmp_path / "no" / "dir" / "x", check=False), "cannot write")
 
 
+@pytest.mark.slow
 def test_round_trip_export_create_export_gives_the_same_package_set(cli, tmp_path):
     cli("create", "a", "-p", "six", "packaging<25", "iniconfig")
     first = tmp_path / "a.yml"
@@ -54,6 +56,7 @@ def test_round_trip_export_create_export_gives_the_same_package_set(cli, tmp_pat
     assert again["pyenvmod"]["python"] == yaml.safe_load(first.read_text())["pyenvmod"]["python"]
 
 
+@pytest.mark.slow
 def test_clone(cli):
     cli("create", "a", "--python", "3.12", "-p", "six", "--description", "original")
     cli("create", "b", "--clone", "a")

@@ -10,6 +10,9 @@ import pytest
 from conftest import Cli, assert_one_line_error, clean_env
 from modsys import MODULE_SYSTEMS, parse_env0, run_bash, user_env
 
+# slow: creates layered environments with real installs
+pytestmark = pytest.mark.slow
+
 
 def site_packages(prefix):
     (lib,) = [p for p in os.listdir(f"{prefix}/lib") if p.startswith("python")]

@@ -38,6 +38,7 @@ def test_group_tree_is_setgid_group_owned_and_never_world_writable(cli, group_di
     assert entry["prefix"].startswith(str(folder))
 
 
+@pytest.mark.slow
 def test_a_colleague_uses_and_loads_a_group_environment(modsys, cli, group_dir, tmp_path):
     folder, _ = group_dir
     cli("--group", folder, "create", "shared", "-p", "six")
@@ -49,6 +50,7 @@ def test_a_colleague_uses_and_loads_a_group_environment(modsys, cli, group_dir, 
     assert result.returncode == 0 and result.stdout.strip().startswith(str(folder)), result.stderr
 
 
+@pytest.mark.slow
 def test_named_groups_list_all_with_owners(cli, home, group_dir):
     folder, _ = group_dir
     config = home / ".config" / "pyenvmod" / "config.yaml"

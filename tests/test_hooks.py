@@ -5,6 +5,7 @@ The same behaviours run in real Lmod in test_hooks_real.py.
 
 import importlib
 import os
+import platform as py_platform
 
 import pytest
 
@@ -12,7 +13,11 @@ from lmod_fake import Hooks
 from modsys import REPO, require
 
 HOOKS_DIR = REPO / "lmod-hooks"
-NODE = "x86_64-debian12"
+# This node's platform as the tests set it (PYENVMOD_PLATFORM): one no machine has, so an
+# override that the hooks ignored would make the trees below look foreign, and the tree of
+# the machine's real platform ("other", owned by bob) is the foreign one.
+NODE = "testarch-nowhere0"
+OTHER = f"{py_platform.machine()}-debian12"
 
 
 @pytest.fixture(params=["lua53", "lua54"])
@@ -27,13 +32,14 @@ def runtime(request):
 def trees(tmp_path):
     """Two pyenvmod trees: this node's (owned by alice) and another platform's (owned by bob)."""
     made = {}
-    for platform, owner in ((NODE, "alice"), ("aarch64-rocky9", "bob")):
+    for platform, owner in ((NODE, "alice"), (OTHER, "bob")):
         base = tmp_path / platform
         (base / "modules" / "pyenv" / "mylab").mkdir(parents=True)
         (base / "pyenvmod-tree.conf").write_text(f"# marker\nplatform={platform}\nowner={owner}\n")
         made[platform] = base
     (tmp_path / "plain" / "modules").mkdir(parents=True)
     made["plain"] = tmp_path / "plain"
+    made["aarch64-rocky9"] = made[OTHER]  # the name the tests below use for the foreign tree
     return made
 
 
@@ -100,7 +106,7 @@ def visible(h, tree, command):
     return modT[b"isVisible"]
 
 
-@pytest.mark.parametrize("command", ["avail", "spider", "keyword", "overview"])
+@pytest.mark.parametrize("command", ["avail", "spider", "keyword", "overview", "search"])
 def test_foreign_modules_are_hidden_from_listings(runtime, trees, command):
     h = hooks(runtime)
     assert visible(h, trees["aarch64-rocky9"], command) is False
@@ -111,7 +117,7 @@ def test_foreign_modules_stay_visible_to_load_which_refuses_them(runtime, trees)
     h = hooks(runtime)
     assert visible(h, trees["aarch64-rocky9"], "load") is True
     _, error = load(h, trees["aarch64-rocky9"])
-    assert error and "built for aarch64-rocky9" in error and str(trees["aarch64-rocky9"]) in error
+    assert error and f"built for {OTHER}" in error and str(trees["aarch64-rocky9"]) in error
     assert NODE in error
     _, error = load(h, trees[NODE])
     assert error is None
@@ -129,8 +135,6 @@ def test_node_platform_follows_os_release_without_override(runtime, tmp_path):
     h = Hooks(runtime, HOOKS_DIR, {"USER": "alice"})
     h.run(f'local m = require("pyenvmod_hooks"); m.os_release = "{release}"')
     platform = h.lua.eval(b'require("pyenvmod_hooks").node_platform()').decode()
-    import platform as py_platform
-
     assert platform == f"{py_platform.machine()}-rocky9.4"
 
 
@@ -183,3 +187,284 @@ def test_shipped_sitepackage_sets_up_the_defaults(runtime):
     assert options[b"hide_foreign"] is True and options[b"usage_log"] is False
     for name in ("load", "avail", "isVisibleHook", "startup"):
         assert h.lua.eval(f'require("Hook").registered("{name}")'.encode()), name
+
+
+@pytest.mark.parametrize("command", ["load", "list", "show", "help", "whatis", "unload", "use", "savelist", ""])
+def test_other_commands_see_foreign_modules(runtime, trees, command):
+    h = hooks(runtime)
+    assert visible(h, trees["aarch64-rocky9"], command) is True
+
+
+@pytest.mark.parametrize("name", ["pyenvx/mylab/py3.12", "pyenv", "pyenv-tools/1.0", "mypyenv/mylab/py3.12",
+                                  "Pyenv/mylab/py3.12"])
+def test_names_that_only_start_like_pyenv_are_left_alone(runtime, trees, name, tmp_path):
+    log = tmp_path / "usage.log"
+    h = hooks(runtime, f'{{usage_log = "{log}"}}', CONDA_SHLVL="1")
+    foreign = f"{trees['aarch64-rocky9']}/modules/pyenv/mylab/py3.12.lua"
+    assert h.apply("load", h.table(fn=foreign, modFullName=name))[1] is None, "not refused"
+    assert not h.calls(), "no conda warning"
+    assert not log.exists(), "not logged"
+    h.apply("startup", "avail")
+    modT = h.table(fullName=name, sn=name.rsplit("/", 1)[0], fn=foreign, isVisible=True)
+    h.apply("isVisibleHook", modT)
+    assert modT[b"isVisible"] is True
+
+
+def test_a_module_known_by_its_short_name_only_is_still_hidden(runtime, trees):
+    h = hooks(runtime)
+    h.apply("startup", "avail")
+    modT = h.table(sn="pyenv/mylab", fn=f"{trees['aarch64-rocky9']}/modules/pyenv/mylab/py3.12.lua", isVisible=True)
+    h.apply("isVisibleHook", modT)
+    assert modT[b"isVisible"] is False
+
+
+@pytest.mark.parametrize("slashes", ["/", "//"])
+def test_modulepath_entries_with_a_trailing_slash(runtime, trees, slashes):
+    h = hooks(runtime)
+    mine, theirs = (str(trees[k] / "modules") + slashes for k in (NODE, "aarch64-rocky9"))
+    labels = h.table(**{mine: mine, theirs: theirs})
+    h.apply("avail", labels)
+    assert labels[mine.encode()].decode() == f"Python environments (pyenvmod): {mine}"
+    assert labels[theirs.encode()].decode() == f"Python environments (pyenvmod) of bob: {theirs}"
+    info = h.lua.eval(f'require("pyenvmod_hooks").tree_info("{mine}")'.encode())
+    assert info[b"platform"].decode() == NODE and info[b"path"].decode() == str(trees[NODE])
+
+
+def test_a_folder_not_named_modules_is_no_tree(runtime, trees):
+    h = hooks(runtime)
+    assert h.lua.eval(f'require("pyenvmod_hooks").tree_info("{trees[NODE]}")'.encode()) is None
+    assert h.lua.eval(f'require("pyenvmod_hooks").tree_info("{trees["plain"] / "modules"}")'.encode()) is None
+    fn = f"{trees[NODE]}/modules/pyenv/mylab/sub/py3.12.lua"  # not pyenv/NAME/TAG
+    assert h.lua.eval(f'require("pyenvmod_hooks").module_tree("{fn}")'.encode()) is None
+
+
+def test_a_tree_with_the_owner_as_user_has_no_owner_in_its_label(runtime, trees):
+    h = hooks(runtime, USER="bob")
+    theirs = str(trees["aarch64-rocky9"] / "modules")
+    labels = h.table(**{theirs: theirs})
+    h.apply("avail", labels)
+    assert labels[theirs.encode()].decode() == f"Python environments (pyenvmod): {theirs}"
+
+
+def test_the_override_is_cleaned_and_an_empty_one_is_ignored(runtime, tmp_path):
+    release = tmp_path / "os-release"
+    release.write_text('ID=debian\nVERSION_ID="12"\n')
+    h = Hooks(runtime, HOOKS_DIR, {"USER": "alice", "PYENVMOD_PLATFORM": "x86_64 ;$(rm)-os1"})
+    assert h.lua.eval(b'require("pyenvmod_hooks").node_platform()').decode() == "x86_64rm-os1"
+    h = Hooks(runtime, HOOKS_DIR, {"USER": "alice", "PYENVMOD_PLATFORM": ";;"})
+    h.run(f'require("pyenvmod_hooks").os_release = "{release}"')
+    assert h.lua.eval(b'require("pyenvmod_hooks").node_platform()').decode() == f"{py_platform.machine()}-debian12"
+
+
+def test_os_release_without_an_id_is_linux(runtime, tmp_path):
+    release = tmp_path / "os-release"
+    release.write_text("NAME=Something\n")
+    h = Hooks(runtime, HOOKS_DIR, {"USER": "alice"})
+    h.run(f'require("pyenvmod_hooks").os_release = "{release}"')
+    assert h.lua.eval(b'require("pyenvmod_hooks").node_platform()').decode() == f"{py_platform.machine()}-linux"
+
+
+def test_conda_warning_can_be_switched_off(runtime, trees):
+    h = hooks(runtime, "{conda_warning = false}", CONDA_SHLVL="3")
+    assert load(h, trees[NODE])[1] is None and not h.calls()
+
+
+def test_the_usage_log_line_names_the_file_and_a_utc_time(runtime, trees, tmp_path):
+    import re
+
+    log = tmp_path / "usage.log"
+    h = hooks(runtime, f'{{usage_log = "{log}"}}', HOSTNAME="node01")
+    load(h, trees[NODE])
+    load(h, trees[NODE])
+    lines = log.read_text().splitlines()
+    fn = f"{trees[NODE]}/modules/pyenv/mylab/py3.12.lua"
+    assert len(lines) == 2 and lines[0][20:] == f" user=alice host=node01 module=pyenv/mylab/py3.12 file={fn}"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", lines[0][:20])
+
+
+def chained(runtime, name, *functions):
+    """Register each Lua function for hook NAME through the chaining wrapper."""
+    h = hooks(runtime)
+    for fn in functions:
+        assert h.run(f'require("Hook").register("{name}", {fn})') is None
+    return h
+
+
+@pytest.mark.parametrize("name,slot", [("msgHook", 2), ("listHook", 1), ("errWarnMsgHook", 4)])
+def test_chained_hooks_pass_each_return_value_on_and_return_the_last(runtime, name, slot):
+    """Each function gets the value the previous one returned in the slot Lmod uses; one that
+    returns nothing leaves the value as it was."""
+    args = ["a1", "a2", "a3", "a4"]
+    add = f"function(...) local a = {{...}}; return a[{slot}] .. '+x' end"
+    keep = "function(...) end"
+    add_y = f"function(...) local a = {{...}}; return a[{slot}] .. '+y' end"
+    h = chained(runtime, name, add, keep, add_y)
+    result, error = h.apply(name, *args)
+    assert error is None and result.decode() == f"a{slot}+x+y"
+    h = chained(runtime, name, keep)
+    assert h.apply(name, *args)[0].decode() == f"a{slot}", "nothing returned: the argument comes back"
+
+
+def test_other_chained_hooks_run_in_order_and_return_the_last_result(runtime):
+    h = chained(runtime, "myHook",
+                'function(a, b) LmodMessage("first " .. a .. b); return "r1" end',
+                'function(a, b) LmodMessage("second " .. a .. b); return "r2" end')
+    result, error = h.apply("myHook", "x", "y")
+    assert error is None and result.decode() == "r2"
+    assert [c[1] for c in h.calls()] == ["first xy", "second xy"], "arguments are not replaced"
+
+
+def test_prepend_runs_first(runtime):
+    h = chained(runtime, "myHook", 'function() LmodMessage("appended") end')
+    assert h.run('require("Hook").register("myHook", function() LmodMessage("prepended") end, "prepend")') is None
+    h.apply("myHook")
+    assert [c[1] for c in h.calls()] == ["prepended", "appended"]
+
+
+def test_chaining_is_installed_once(runtime):
+    h = hooks(runtime)
+    h.run('require("pyenvmod_hooks").setup{}')  # a second setup registers its hooks a second time
+    h.run('require("Hook").register("myHook", function() LmodMessage("once") end)')
+    h.apply("myHook")
+    assert [c[1] for c in h.calls()] == ["once"]
+
+
+def test_a_chain_file_that_does_not_load_is_a_clear_error(runtime, tmp_path):
+    h = hooks(runtime)
+    bad = tmp_path / "SitePackage.lua"
+    bad.write_text("this is not lua")
+    error = h.run(f'require("pyenvmod_hooks").chain_file("{bad}")')
+    assert error and f"pyenvmod_hooks: cannot load {bad}" in error
+    error = h.run(f'require("pyenvmod_hooks").chain_file("{tmp_path / "missing.lua"}")')
+    assert error and "cannot load" in error and "missing.lua" in error
+
+
+def test_a_prepended_hook_of_a_chained_site_file_runs_before_ours(runtime, trees, tmp_path):
+    """chain_file after setup must not wrap hook.register a second time: a "prepend" then
+    still runs before every function registered so far."""
+    site = tmp_path / "SitePackage.lua"
+    site.write_text('require("Hook").register("load", function(t) LmodMessage("site first") end, "prepend")\n')
+    h = hooks(runtime, CONDA_SHLVL="1")
+    assert h.run(f'require("pyenvmod_hooks").chain_file("{site}")') is None
+    load(h, trees[NODE])
+    assert [c[1][:10] for c in h.calls() if c[0] == "LmodMessage"] == ["site first", "WARNING: A"]
+
+
+def test_site_hooks_registered_before_setup_still_run(runtime, trees):
+    """Requiring the module installs chaining, so a site hook registered before setup{} is kept."""
+    h = Hooks(runtime, HOOKS_DIR, {"USER": "alice", "PYENVMOD_PLATFORM": NODE, "CONDA_SHLVL": "1"})
+    assert h.run('local m = require("pyenvmod_hooks")\n'
+                 'require("Hook").register("load", function(t) LmodMessage("site before setup") end)\n'
+                 'm.setup{}') is None
+    load(h, trees[NODE])
+    assert [c[1][:17] for c in h.calls()] == ["site before setup", "WARNING: A conda "]
+
+
+def test_chained_hooks_keep_every_argument_and_leak_no_globals(runtime):
+    h = chained(runtime, "myHook", 'function(...) return select("#", ...) end')
+    count = h.lua.eval(b'require("Hook").apply("myHook", "a", nil, "c", nil)')
+    assert count == 4, "trailing and inner nils are passed on"
+    h = Hooks(runtime, HOOKS_DIR, {"USER": "alice"})  # no override: the platform is worked out
+    h.run('require("Hook").register("myHook", function(...) return select("#", ...) end)')
+    h.lua.eval(b'require("Hook").apply("myHook", "a")')
+    h.lua.eval(b'require("pyenvmod_hooks").node_platform()')
+    for name in ("result", "arch", "node_platform_cache", "list", "args", "n"):
+        assert h.lua.eval(f'rawget(_G, "{name}")'.encode()) is None, name
+
+
+def platform_of(runtime, lua_setup, os_release):
+    """node_platform() without PYENVMOD_PLATFORM, after LUA_SETUP (fakes of posix, io)."""
+    h = Hooks(runtime, HOOKS_DIR, {"USER": "alice"})
+    assert h.run(lua_setup) is None
+    h.run(f'require("pyenvmod_hooks").os_release = "{os_release}"')
+    return h.lua.eval(b'require("pyenvmod_hooks").node_platform()').decode()
+
+
+@pytest.fixture
+def rocky(tmp_path):
+    release = tmp_path / "os-release"
+    release.write_text('ID="rocky"\nVERSION_ID="9.4"\n')
+    return release
+
+
+def test_the_architecture_comes_from_luaposix_when_lmod_has_it(runtime, rocky):
+    posix = 'package.preload["posix"] = function() return {uname = function(f) return f == "%m" and "posixarch" or "?" end} end'
+    assert platform_of(runtime, posix, rocky) == "posixarch-rocky9.4"
+    no_uname = 'package.preload["posix"] = function() return {} end'
+    assert platform_of(runtime, no_uname, rocky) == f"{py_platform.machine()}-rocky9.4"
+    empty = 'package.preload["posix"] = function() return {uname = function() return "" end} end'
+    assert platform_of(runtime, empty, rocky) == f"{py_platform.machine()}-rocky9.4"
+    not_a_table = 'package.preload["posix"] = function() return "posix" end'
+    assert platform_of(runtime, not_a_table, rocky) == f"{py_platform.machine()}-rocky9.4"
+
+
+def test_the_architecture_falls_back_to_uname_without_proc(runtime, rocky):
+    no_proc = ('local real = io.open\n'
+               'io.open = function(p, m) if p == "/proc/sys/kernel/arch" then return nil end return real(p, m) end\n')
+    popen = ('io.popen = function(cmd) __cmd = cmd; return {read = function(self, f) return f == "*l" and "unamearch" '
+             'or "?" end, close = function() end} end\n')
+    assert platform_of(runtime, no_proc + popen + "__cmd = nil", rocky) == "unamearch-rocky9.4"
+    h = Hooks(runtime, HOOKS_DIR, {"USER": "alice"})
+    h.run(no_proc + popen)
+    h.run(f'require("pyenvmod_hooks").os_release = "{rocky}"')
+    h.lua.eval(b'require("pyenvmod_hooks").node_platform()')
+    assert h.lua.eval(b"__cmd").decode() == "uname -m 2>/dev/null"
+    with_proc = popen  # /proc/sys/kernel/arch answers: uname is not asked
+    assert platform_of(runtime, with_proc, rocky) == f"{py_platform.machine()}-rocky9.4"
+    failing = 'io.popen = function() error("no popen") end\n'
+    assert platform_of(runtime, no_proc + failing, rocky) == "-rocky9.4"
+
+
+def test_the_node_platform_is_computed_once(runtime, rocky, tmp_path):
+    h = Hooks(runtime, HOOKS_DIR, {"USER": "alice"})
+    h.run(f'require("pyenvmod_hooks").os_release = "{rocky}"')
+    first = h.lua.eval(b'require("pyenvmod_hooks").node_platform()').decode()
+    rocky.write_text("ID=changed\n")
+    assert h.lua.eval(b'require("pyenvmod_hooks").node_platform()').decode() == first == \
+        f"{py_platform.machine()}-rocky9.4"
+
+
+def test_the_node_platform_by_default_is_the_one_pyenvmod_computes(runtime):
+    from pyenvmod import platform_tag
+
+    h = Hooks(runtime, HOOKS_DIR, {"USER": "alice"})
+    assert h.lua.eval(b'require("pyenvmod_hooks").node_platform()').decode() == platform_tag.current()
+
+
+def test_usage_log_to_syslog_runs_logger_with_the_line_quoted(runtime, trees):
+    h = hooks(runtime, '{usage_log = "syslog"}', USER="o'brien", HOSTNAME="node01")
+    h.run('__commands = {}; os.execute = function(c) __commands[#__commands + 1] = c; return true end')
+    load(h, trees[NODE])
+    (command,) = [c.decode() for c in h.lua.eval(b"__commands").values()]
+    fn = f"{trees[NODE]}/modules/pyenv/mylab/py3.12.lua"
+    assert command.startswith("logger -t pyenvmod -- '") and command.endswith("' >/dev/null 2>&1")
+    line = command[len("logger -t pyenvmod -- '"):-len("' >/dev/null 2>&1")]
+    assert line[20:] == f" user=o'\\''brien host=node01 module=pyenv/mylab/py3.12 file={fn}"
+
+
+def test_usage_log_without_user_host_or_file_says_so(runtime, tmp_path):
+    log = tmp_path / "usage.log"
+    h = Hooks(runtime, HOOKS_DIR, {"PYENVMOD_PLATFORM": NODE})
+    h.run(f'require("pyenvmod_hooks").setup{{usage_log = "{log}"}}')
+    h.apply("load", h.table(modFullName="pyenv/x/py3.12"))
+    assert log.read_text()[20:] == " user=? host=? module=pyenv/x/py3.12 file=?\n"
+
+
+def test_the_conda_warning_and_the_foreign_refusal_word_for_word(runtime, trees):
+    h = hooks(runtime, CONDA_SHLVL="2")
+    load(h, trees[NODE])
+    (message,) = [c[1] for c in h.calls()]
+    assert message == ("WARNING: A conda environment is active (CONDA_SHLVL=2). Run 'conda deactivate' before "
+                       "loading Python environment modules: the conda environment's python, libraries and "
+                       "PYTHONPATH would otherwise mix with this one's.")
+    _, error = load(h, trees["aarch64-rocky9"])
+    assert error.split("\n")[0] == (f"LmodError: Cannot load pyenv/mylab/py3.12: it was built for {OTHER} "
+                     f"(in {trees['aarch64-rocky9']}) and this node is {NODE}. "
+                     "Create the environment again on this kind of node (pyenvmod create).")
+
+
+def test_a_chain_file_error_names_the_file_and_the_reason(runtime, tmp_path):
+    h = hooks(runtime)
+    missing = tmp_path / "missing.lua"
+    error = h.run(f'require("pyenvmod_hooks").chain_file("{missing}")')
+    assert f"pyenvmod_hooks: cannot load {missing}: cannot open {missing}" in error

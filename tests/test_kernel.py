@@ -11,6 +11,9 @@ import sitemodules
 from conftest import Cli, assert_one_line_error, clean_env
 from modsys import Lmod, require, run_bash
 
+# slow: starts Jupyter kernels in environments with installed packages
+pytestmark = pytest.mark.slow
+
 
 def jupyter_client():
     try:

@@ -42,6 +42,7 @@ env -0 > {files['after']}
     return tuple(parse_env0(files[k].read_bytes()) for k in ("before", "during", "after"))
 
 
+@pytest.mark.slow
 def test_printed_next_steps_work_as_typed(modsys, cli, env):
     created = cli("create", "alpha", "-p", "six")
     steps = next_steps(created.stdout)
@@ -72,6 +73,7 @@ def test_module_use_is_not_printed_when_already_on_modulepath(cli, env):
     "export PATH=/opt/tools/bin:$PATH PYTHONNOUSERSITE=0",
     "export VIRTUAL_ENV='/odd path/with \"quotes\" and $dollar'",
 ])
+@pytest.mark.slow
 def test_unload_restores_the_environment_exactly(modsys, cli, env, tmp_path, preset):
     cli("create", "alpha", "-p", "six")
     prefix = json.loads(cli("list", "--json").stdout)[0]["prefix"]
@@ -101,6 +103,7 @@ def test_a_variable_set_empty_before_load(modsys, cli, env, tmp_path):
     assert before == after
 
 
+@pytest.mark.slow
 def test_python_resolves_into_the_environment(modsys, cli, env):
     cli("create", "alpha", "-p", "six", "--description", "first env")
     prefix = json.loads(cli("list", "--json").stdout)[0]["prefix"]
@@ -119,6 +122,7 @@ command -v pip && pip --version
     assert lines[3] == f"{launchers}/pip" and prefix in lines[4]
 
 
+@pytest.mark.slow
 def test_two_environments_loaded_at_once_and_listed_by_avail(modsys, cli, env, tmp_path):
     cli("create", "alpha", "-p", "six")
     cli("create", "beta", "-p", "iniconfig")

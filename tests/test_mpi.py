@@ -19,7 +19,8 @@ import pytest
 from conftest import Cli, clean_env
 from modsys import MODULE_SYSTEMS, Lmod, require, run_bash
 
-pytestmark = pytest.mark.modsys
+# slow: builds mpi4py from source against MPICH
+pytestmark = [pytest.mark.modsys, pytest.mark.slow]
 
 
 def mpich_version() -> str:

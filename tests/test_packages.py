@@ -11,6 +11,9 @@ import localpkg
 from conftest import assert_one_line_error
 from modsys import Lmod, run_bash
 
+# slow: installs, updates, removes and rolls back real packages
+pytestmark = pytest.mark.slow
+
 
 def meta(root, name):
     return json.loads(next(root.glob(f"*/meta/{name}.json")).read_text())

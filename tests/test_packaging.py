@@ -5,7 +5,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from modsys import REPO
+
+# slow: pip-installs pyenvmod into a fresh venv
+pytestmark = pytest.mark.slow
 
 
 def test_plain_pip_install_works_from_a_fresh_venv(tmp_path, env):

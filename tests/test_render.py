@@ -278,14 +278,100 @@ def test_any_captured_module_name_is_refused_or_round_trips(modules):
         assert error is None and [c[1] for c in calls if c[0] == "depends-on"] == accepted
 
 
+TOOLING = ("pip", "setuptools", "wheel")  # installed everywhere: never listed as extensions
+
+
 @settings(max_examples=100, deadline=None)
-@given(packages=st.dictionaries(any_text.filter(lambda s: s not in ("pip", "setuptools", "wheel")), any_text,
-                                max_size=5))
+@given(packages=st.dictionaries(st.one_of(st.sampled_from(TOOLING), any_text), any_text, max_size=6))
 def test_any_installed_package_name_round_trips_in_extensions(packages):
     rec = record(packages=packages)
     for runtime in lmod_fake.runtimes():
         calls, error = lmod_fake.run_modulefile(runtime, rendered("lua", rec), existing_dirs=[rec.prefix])
         assert error is None
-        expected = [f"{n}/{v}" for n, v in sorted(packages.items())]
-        got = next((c[1:] for c in calls if c[0] == "extensions"), [])
-        assert got == expected
+        expected = [f"{n}/{v}" for n, v in sorted(packages.items()) if n not in TOOLING]
+        got = [c[1:] for c in calls if c[0] == "extensions"]
+        assert got == ([expected] if expected else []), "one extensions() call, only when there is something"
+
+
+def test_tooling_is_never_an_extension(lua):
+    rec = record(packages={"pip": "24.0", "setuptools": "70.0", "wheel": "0.43", "Pip": "1", "numpy": "2.0"})
+    calls, _ = lmod_fake.run_modulefile(lua, rendered("lua", rec), existing_dirs=[rec.prefix])
+    assert [c for c in calls if c[0] == "extensions"] == [["extensions", "Pip/1", "numpy/2.0"]]
+    rec = record(packages={"pip": "24.0", "wheel": "0.43"})
+    calls, _ = lmod_fake.run_modulefile(lua, rendered("lua", rec), existing_dirs=[rec.prefix])
+    assert not [c for c in calls if c[0] == "extensions"]
+
+
+# The name rule written out independently of names.py: what must be refused, what must pass.
+NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-")
+
+
+def rule_allows(name: str) -> bool:
+    return 0 < len(name) <= 64 and set(name) <= NAME_CHARS and name[0] not in ".-"
+
+
+@settings(max_examples=300, deadline=None)
+@given(name=st.one_of(any_text, st.text(alphabet=sorted(NAME_CHARS), max_size=70),
+                      st.text(alphabet=sorted(NAME_CHARS) + ["/", " ", ";", "\n", "é", "$", ":", "*"], max_size=70)))
+def test_the_name_rule_refuses_exactly_what_it_says(name):
+    from pyenvmod import names
+    from pyenvmod.errors import PyenvmodError
+
+    try:
+        names.validate(name)
+        accepted = True
+    except PyenvmodError:
+        accepted = False
+    assert accepted == rule_allows(name), name
+
+
+# whitespace, quotes, $ ` ; \\ (shell), { } [ ] (Tcl), : (the separator of MODULEPATH and _LMFILES_)
+BAD_MODULE_CHARS = set(" \t\n\r\0'\"`$;{}[]\\:")
+
+
+@settings(max_examples=200, deadline=None)
+@given(module=st.one_of(any_text, st.text(alphabet="abc/-._+<&|" + "".join(sorted(BAD_MODULE_CHARS)), max_size=20)))
+def test_module_names_with_shell_or_quote_characters_are_refused(module):
+    from pyenvmod import capture
+    from pyenvmod.errors import PyenvmodError
+
+    must_refuse = not module or module[0] in "-/" or bool(set(module) & BAD_MODULE_CHARS)
+    try:
+        assert capture.validate(module) == module
+    except PyenvmodError as exc:
+        assert must_refuse, module
+        assert exc.message.startswith("invalid module name ") and "give a module as NAME or NAME/VERSION" in exc.message
+        return
+    assert not must_refuse, module
+
+
+@pytest.mark.parametrize("stack,on_stack", [
+    (["/ab", "/orig"], True),  # first
+    (["/x", "/ab"], True),  # last
+    (["/x", "/ab", "/orig"], True),  # middle
+    (["/ab/ab", "/orig"], False),  # its base64 (L2Fi) begins and ends another entry (L2FiL2Fi)
+    (["/x", "/ab/ab"], False),
+    (["/ab/ab"], False),
+])
+def test_lua_unload_matches_whole_stack_entries_only(lua, stack, on_stack):
+    rec = record(prefix="/ab")
+    calls, error = lmod_fake.run_modulefile(
+        lua, rendered("lua", rec), mode="unload",
+        environ={"VIRTUAL_ENV": "/other", "__LMOD_STACK_VIRTUAL_ENV": ":".join(_b64(p) for p in stack)})
+    assert error is None
+    venv = [c for c in calls if "VIRTUAL_ENV" in c[1]]
+    if on_stack:
+        assert venv == [["remove_path", "__LMOD_STACK_VIRTUAL_ENV", _b64("/ab")]]
+    else:
+        assert venv == [["pushenv", "VIRTUAL_ENV", "/ab"]]
+
+
+def test_lua_conda_environment_sources_its_activate_scripts_with_bash(lua, tmp_path):
+    scripts = tmp_path / "etc" / "conda" / "activate.d"
+    scripts.mkdir(parents=True)
+    (scripts / "it's.sh").write_text("")
+    rec = record(prefix=str(tmp_path), backend="conda")
+    calls, error = lmod_fake.run_modulefile(lua, rendered("lua", rec), existing_dirs=[rec.prefix])
+    assert error is None
+    assert [c for c in calls if c[0] == "source_sh"] == [["source_sh", "bash", f"'{scripts}/it'\\''s.sh'"]]
+    assert ["pushenv", "CONDA_PREFIX", str(tmp_path)] in calls and ["pushenv", "CONDA_DEFAULT_ENV", "mylab"] in calls

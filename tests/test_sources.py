@@ -11,6 +11,9 @@ import pytest
 import localpkg
 from conftest import assert_one_line_error, leftovers
 
+# slow: builds a local package index
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def local_index(tmp_path_factory):

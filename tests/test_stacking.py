@@ -6,6 +6,7 @@ all of them run, unloading in any order leaves exactly the others, and a second
 environment with another Python version is refused.
 """
 
+import copy
 import json
 import shlex
 
@@ -15,11 +16,12 @@ import localpkg
 from conftest import Cli, clean_env
 from modsys import MODULE_SYSTEMS, parse_env0, run_bash, user_env
 
-pytestmark = pytest.mark.modsys
+# slow: builds local packages and an editable install (test_modulefile_guards covers the load/unload logic fast)
+pytestmark = [pytest.mark.modsys, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
+def built_stack(tmp_path_factory):
     """alpha and beta (Python 3.12) with overlapping packages, an editable install in alpha,
     and gamma on another Python version. Built once for the module."""
     base = tmp_path_factory.mktemp("stack")
@@ -50,13 +52,21 @@ pip install --quiet --no-build-isolation -e {shlex.quote(str(pkgs / 'edpkg'))}
     return {"env": env, "cli": cli, "records": records, "modules": cli("modulepath").stdout.strip()}
 
 
+@pytest.fixture
+def stack(built_stack):
+    """The shared environments, read-only: each test gets its own copy of what describes them,
+    and anything a test adds goes into a tree of its own."""
+    return copy.deepcopy(built_stack)
+
+
 @pytest.fixture(params=sorted(MODULE_SYSTEMS))
 def ms(request):
     return MODULE_SYSTEMS[request.param]().require()
 
 
-def run(ms, stack, body):
-    script = f"{ms.init()}\nmodule use {shlex.quote(stack['modules'])}\n{body}"
+def run(ms, stack, body, *more_trees):
+    uses = "".join(f"module use {shlex.quote(str(t))}\n" for t in (*more_trees, stack["modules"]))
+    script = f"{ms.init()}\n{uses}{body}"
     return run_bash(script, stack["env"])
 
 
@@ -140,9 +150,10 @@ env -0 > {files['end']}
 def test_three_environments_unloaded_from_the_middle(ms, stack, tmp_path):
     """Lmod's pushenv is a stack; the modulefile keeps VIRTUAL_ENV right anyway."""
     p = {n: stack["records"][n]["prefix"] for n in ("alpha", "beta")}
-    stack["cli"]("create", "delta", "--python", "3.12") if "delta" not in stack["records"] else None
-    stack["records"]["delta"] = {r["name"]: r for r in json.loads(stack["cli"]("list", "--json").stdout)}["delta"]
-    p["delta"] = stack["records"]["delta"]["prefix"]
+    own = Cli(clean_env(tmp_path / "own"))  # a third environment in this test's own tree
+    own("create", "delta", "--python", "3.12")
+    (delta,) = json.loads(own("list", "--json").stdout)
+    p["delta"] = delta["prefix"]
     result = run(ms, stack, """
 export VIRTUAL_ENV=/before/any
 module load pyenv/alpha pyenv/beta pyenv/delta || exit 11
@@ -151,7 +162,7 @@ module unload pyenv/delta; echo "$VIRTUAL_ENV"
 module load pyenv/beta; echo "$VIRTUAL_ENV"
 module unload pyenv/alpha; echo "$VIRTUAL_ENV"
 module unload pyenv/beta; echo "$VIRTUAL_ENV"
-""")
+""", own("modulepath").stdout.strip())
     assert result.stdout.splitlines() == [p["delta"], p["alpha"], p["beta"], p["beta"], "/before/any"], \
         result.stdout + result.stderr
 

@@ -3,6 +3,8 @@
 import json
 import subprocess
 
+import pytest
+
 import lmod_fake
 from conftest import Cli, clean_env
 
@@ -27,6 +29,7 @@ def test_a_three_line_site_template_adds_a_variable_to_every_modulefile(tmp_path
     assert "OMP_NUM_THREADS" not in tcl, "only the overridden format changes"
 
 
+@pytest.mark.slow
 def test_a_site_kernel_launcher_template(tmp_path):
     site = tmp_path / "site-templates"
     site.mkdir()

@@ -1,0 +1,125 @@
+"""Metadata records: what metadata.read accepts, and the one-line error for each way a
+record can be wrong (in-process), plus what `list` makes of them."""
+
+import json
+from dataclasses import asdict
+
+import pytest
+
+from conftest import assert_one_line_error
+from pyenvmod import metadata
+from pyenvmod.errors import PyenvmodError
+
+FIX = "repair it by hand or delete it and run 'pyenvmod doctor'"
+
+
+def record(**overrides) -> metadata.EnvRecord:
+    values = dict(name="mylab", prefix="/data/envs/mylab", python="3.12.1", base_python="/usr/bin/python3.12",
+                  backend="uv", module="pyenv/mylab/py3.12", created="2026-11-24T10:00:00+00:00", owner="alice",
+                  platform="x86_64-debian12")
+    values.update(overrides)
+    return metadata.EnvRecord(**values)
+
+
+def test_write_then_read_gives_the_same_record(tmp_path):
+    rec = record(description="Ünïcode & \"quotes\"", packages={"six": "1.16.0"}, modules=["gcc/13.2"],
+                 extends={"name": "base"}, adopted=True)
+    path = tmp_path / "mylab.json"
+    metadata.write(path, rec)
+    assert metadata.read(path) == rec
+    text = path.read_text(encoding="utf-8")
+    assert text.endswith("}\n") and "Ünïcode" in text, "UTF-8 as written, one record per file"
+    assert json.loads(text)["schema"] == metadata.SCHEMA_VERSION == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["mylab.json"], "no temporary file left beside it"
+
+
+def test_tag_is_the_last_part_of_the_module_name():
+    assert record(module="pyenv/mylab/py3.12").tag == "py3.12"
+    assert record(module="py3.11").tag == "py3.11"
+
+
+def test_a_record_from_a_newer_pyenvmod_reads_with_its_known_keys(tmp_path):
+    data = asdict(record(description="kept"))
+    data.update(schema=2, gpu_arch="sm_90", staging={"state": "done"})
+    path = tmp_path / "mylab.json"
+    path.write_text(json.dumps(data))
+    got = metadata.read(path)
+    assert got == record(description="kept", schema=2)
+    assert not hasattr(got, "gpu_arch")
+
+
+def test_optional_keys_may_be_missing(tmp_path):
+    data = {k: v for k, v in asdict(record()).items() if k in (
+        "name", "prefix", "python", "base_python", "backend", "module", "created", "owner", "platform")}
+    path = tmp_path / "mylab.json"
+    path.write_text(json.dumps(data))
+    got = metadata.read(path)
+    assert got == record() and got.packages == {} and got.adopted is False and got.extends is None
+
+
+@pytest.mark.parametrize("missing", ["name", "prefix", "python", "base_python", "backend", "module", "created",
+                                     "owner", "platform"])
+def test_a_record_without_a_required_key_is_corrupt(tmp_path, missing):
+    data = asdict(record())
+    del data[missing]
+    path = tmp_path / "mylab.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(PyenvmodError) as exc:
+        metadata.read(path)
+    assert exc.value.message == f"metadata file {path} is incomplete or corrupt; {FIX}"
+
+
+@pytest.mark.parametrize("text", ['["name", "mylab"]', '"mylab"', "42", "null", "true"])
+def test_json_that_is_not_an_object_is_corrupt(tmp_path, text):
+    path = tmp_path / "mylab.json"
+    path.write_text(text)
+    with pytest.raises(PyenvmodError) as exc:
+        metadata.read(path)
+    assert exc.value.message == f"metadata file {path} is incomplete or corrupt; {FIX}"
+
+
+@pytest.mark.parametrize("content", [b'{"name": "mylab", "pre', b"", b"\xff\xfe{}", b"{'name': 'mylab'}"])
+def test_unreadable_json_names_the_file_and_the_fix(tmp_path, content):
+    path = tmp_path / "mylab.json"
+    path.write_bytes(content)
+    with pytest.raises(PyenvmodError) as exc:
+        metadata.read(path)
+    message = exc.value.message
+    assert message.startswith(f"metadata file {path} is unreadable (") and message.endswith(f"); {FIX}")
+
+
+def test_a_folder_in_place_of_the_record_is_unreadable(tmp_path):
+    path = tmp_path / "mylab.json"
+    path.mkdir()
+    with pytest.raises(PyenvmodError) as exc:
+        metadata.read(path)
+    assert exc.value.message.startswith(f"metadata file {path} is unreadable (")
+
+
+def test_a_missing_record_is_not_an_error_of_its_own(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        metadata.read(tmp_path / "gone.json")
+
+
+@pytest.mark.parametrize("inside", ["other", "mylab.json", "MyLab", ""])
+def test_a_name_that_differs_from_the_file_name_is_refused(tmp_path, inside):
+    path = tmp_path / "mylab.json"
+    metadata.write(path, record(name=inside))
+    with pytest.raises(PyenvmodError) as exc:
+        metadata.read(path)
+    assert exc.value.message == f"metadata file {path} describes {inside!r}, not 'mylab'; {FIX}"
+
+
+def test_list_shows_a_newer_record_as_healthy_and_a_renamed_one_as_broken(cli, root):
+    cli("create", "alpha")
+    cli("create", "beta")
+    alpha = next(root.glob("*/meta/alpha.json"))
+    data = json.loads(alpha.read_text())
+    data["from_the_future"] = [1, 2, 3]
+    alpha.write_text(json.dumps(data))
+    beta = next(root.glob("*/meta/beta.json"))
+    beta.write_text(beta.read_text().replace('"name": "beta"', '"name": "alpha"'))
+    entries = {e["name"]: e for e in json.loads(cli("list", "--json").stdout)}
+    assert entries["alpha"]["health"] == "ok"
+    assert entries["beta"]["health"] == "broken" and "describes 'alpha', not 'beta'" in entries["beta"]["problems"][0]
+    assert_one_line_error(cli("module", "beta", check=False), str(beta), "describes 'alpha'")
