@@ -23,7 +23,8 @@ def record(**overrides) -> metadata.EnvRecord:
 
 def test_write_then_read_gives_the_same_record(tmp_path):
     rec = record(description="Ünïcode & \"quotes\"", packages={"six": "1.16.0"}, modules=["gcc/13.2"],
-                 extends={"name": "base"}, adopted=True)
+                 extends={"name": "base", "prefix": "/data/envs/base", "module": "pyenv/base/py3.12",
+                          "modules_dir": "/data/modules", "python": "3.12.1"}, adopted=True)
     path = tmp_path / "mylab.json"
     metadata.write(path, rec)
     assert metadata.read(path) == rec
@@ -66,7 +67,7 @@ def test_a_record_without_a_required_key_is_corrupt(tmp_path, missing):
     path.write_text(json.dumps(data))
     with pytest.raises(PyenvmodError) as exc:
         metadata.read(path)
-    assert exc.value.message == f"metadata file {path} is incomplete or corrupt; {FIX}"
+    assert exc.value.message == f"metadata file {path} is incomplete or corrupt (missing {missing}); {FIX}"
 
 
 @pytest.mark.parametrize("text", ['["name", "mylab"]', '"mylab"', "42", "null", "true"])
@@ -75,7 +76,7 @@ def test_json_that_is_not_an_object_is_corrupt(tmp_path, text):
     path.write_text(text)
     with pytest.raises(PyenvmodError) as exc:
         metadata.read(path)
-    assert exc.value.message == f"metadata file {path} is incomplete or corrupt; {FIX}"
+    assert exc.value.message == f"metadata file {path} is corrupt: not a JSON object; {FIX}"
 
 
 @pytest.mark.parametrize("content", [b'{"name": "mylab", "pre', b"", b"\xff\xfe{}", b"{'name': 'mylab'}"])
@@ -85,7 +86,7 @@ def test_unreadable_json_names_the_file_and_the_fix(tmp_path, content):
     with pytest.raises(PyenvmodError) as exc:
         metadata.read(path)
     message = exc.value.message
-    assert message.startswith(f"metadata file {path} is unreadable (") and message.endswith(f"); {FIX}")
+    assert message.startswith(f"metadata file {path} is corrupt: unreadable JSON (") and message.endswith(f"); {FIX}")
 
 
 def test_a_folder_in_place_of_the_record_is_unreadable(tmp_path):
@@ -93,7 +94,7 @@ def test_a_folder_in_place_of_the_record_is_unreadable(tmp_path):
     path.mkdir()
     with pytest.raises(PyenvmodError) as exc:
         metadata.read(path)
-    assert exc.value.message.startswith(f"metadata file {path} is unreadable (")
+    assert exc.value.message == f"metadata file {path} is not a regular file; remove it; {FIX}"
 
 
 def test_a_missing_record_is_not_an_error_of_its_own(tmp_path):
@@ -123,3 +124,28 @@ def test_list_shows_a_newer_record_as_healthy_and_a_renamed_one_as_broken(cli, r
     assert entries["alpha"]["health"] == "ok"
     assert entries["beta"]["health"] == "broken" and "describes 'alpha', not 'beta'" in entries["beta"]["problems"][0]
     assert_one_line_error(cli("module", "beta", check=False), str(beta), "describes 'alpha'")
+
+
+def test_every_record_field_has_a_schema_entry():
+    """A field added to EnvRecord without a type check would make every record unreadable."""
+    from dataclasses import fields
+
+    from pyenvmod.metadata import SCHEMA, EnvRecord
+
+    assert {f.name for f in fields(EnvRecord)} == set(SCHEMA)
+
+
+def test_a_record_with_an_mpi_reads_back(tmp_path):
+    from pyenvmod import metadata
+
+    rec = metadata.EnvRecord(name="sim", prefix="/data/envs/sim", python="3.12.1", base_python="/usr/bin/python3",
+                             backend="uv", module="pyenv/sim/py3.12", created="2026-01-01T00:00:00+00:00",
+                             owner="me", platform="p",
+                             mpi={"module": "mpich/4.0", "mpicc": "/usr/bin/mpicc", "library": "/usr/lib/libmpi.so.12",
+                                  "version": "MPICH Version: 4.0", "flavor": "mpich", "identity": "0123456789abcdef"})
+    path = tmp_path / "sim.json"
+    path.write_text(rec.to_json())
+    assert metadata.read(path).mpi == rec.mpi
+    path.write_text(rec.to_json().replace('"flavor": "mpich"', '"flavor": 3'))
+    with pytest.raises(PyenvmodError, match="mpi"):
+        metadata.read(path)

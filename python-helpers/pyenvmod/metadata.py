@@ -80,6 +80,7 @@ SCHEMA = {
                                         {"name", "prefix", "module", "modules_dir", "python"} <= v.keys()),
                 "null or a mapping with name, prefix, module, modules_dir and python"),
     "modules": (_is_str_list, _STR_LIST),
+    "mpi": (lambda v: v is None or _is_str_map(v), "null or a mapping of texts (module, mpicc, library, ...)"),
     "module_paths": (_is_str_list, _STR_LIST),
     "kernels": (_is_str_list, _STR_LIST),
     "channels": (_is_str_list, _STR_LIST),
