@@ -88,7 +88,7 @@ def test_no_binary_names_refused(bad):
 
 
 @pytest.mark.parametrize("spec,reason", [
-    ("-e .", "it starts with '-'"),
+    ("-r reqs.txt", "it starts with '-'"),  # '-e PATH' is a spec of its own: an editable folder
     ("--index-url=x", "it starts with '-'"),
     ("numpy>>=1", "Expected"),
 ])
@@ -97,7 +97,8 @@ def test_package_spec_errors(spec, reason):
         requirements.validate(["six", spec])
     message = exc.value.message
     assert message.startswith(f"invalid package spec {spec!r} (") and reason in message
-    assert message.endswith("); give a name with an optional version, like numpy or 'numpy>=1.26'")
+    assert message.endswith("); give a name with an optional version (numpy, 'numpy>=1.26'), a folder or archive "
+                            "(./mypkg), -e ./mypkg, or a URL (git+https://..., 'pkg @ file:///...')")
     assert "\n" not in message
     assert requirements.validate(["six", "numpy>=1.26", "a[b]==1; python_version>'3'"]) == \
         ["six", "numpy>=1.26", "a[b]==1; python_version>'3'"]
@@ -143,6 +144,7 @@ def test_nul_messages_word_for_word():
 
 def test_an_option_spec_message_word_for_word():
     with pytest.raises(PyenvmodError) as exc:
-        requirements.validate(["-e ."])
-    assert exc.value.message == ("invalid package spec '-e .' (it starts with '-'); give a name with an optional "
-                                 "version, like numpy or 'numpy>=1.26'")
+        requirements.validate(["-c constraints.txt"])
+    assert exc.value.message == ("invalid package spec '-c constraints.txt' (it starts with '-'); give a name with an "
+                                 "optional version (numpy, 'numpy>=1.26'), a folder or archive (./mypkg), -e ./mypkg, "
+                                 "or a URL (git+https://..., 'pkg @ file:///...')")

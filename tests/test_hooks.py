@@ -269,17 +269,6 @@ def test_conda_warning_can_be_switched_off(runtime, trees):
     assert load(h, trees[NODE])[1] is None and not h.calls()
 
 
-def test_the_usage_log_line_names_the_file_and_a_utc_time(runtime, trees, tmp_path):
-    import re
-
-    log = tmp_path / "usage.log"
-    h = hooks(runtime, f'{{usage_log = "{log}"}}', HOSTNAME="node01")
-    load(h, trees[NODE])
-    load(h, trees[NODE])
-    lines = log.read_text().splitlines()
-    fn = f"{trees[NODE]}/modules/pyenv/mylab/py3.12.lua"
-    assert len(lines) == 2 and lines[0][20:] == f" user=alice host=node01 module=pyenv/mylab/py3.12 file={fn}"
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", lines[0][:20])
 
 
 def chained(runtime, name, *functions):
@@ -431,23 +420,8 @@ def test_the_node_platform_by_default_is_the_one_pyenvmod_computes(runtime):
     assert h.lua.eval(b'require("pyenvmod_hooks").node_platform()').decode() == platform_tag.current()
 
 
-def test_usage_log_to_syslog_runs_logger_with_the_line_quoted(runtime, trees):
-    h = hooks(runtime, '{usage_log = "syslog"}', USER="o'brien", HOSTNAME="node01")
-    h.run('__commands = {}; os.execute = function(c) __commands[#__commands + 1] = c; return true end')
-    load(h, trees[NODE])
-    (command,) = [c.decode() for c in h.lua.eval(b"__commands").values()]
-    fn = f"{trees[NODE]}/modules/pyenv/mylab/py3.12.lua"
-    assert command.startswith("logger -t pyenvmod -- '") and command.endswith("' >/dev/null 2>&1")
-    line = command[len("logger -t pyenvmod -- '"):-len("' >/dev/null 2>&1")]
-    assert line[20:] == f" user=o'\\''brien host=node01 module=pyenv/mylab/py3.12 file={fn}"
 
 
-def test_usage_log_without_user_host_or_file_says_so(runtime, tmp_path):
-    log = tmp_path / "usage.log"
-    h = Hooks(runtime, HOOKS_DIR, {"PYENVMOD_PLATFORM": NODE})
-    h.run(f'require("pyenvmod_hooks").setup{{usage_log = "{log}"}}')
-    h.apply("load", h.table(modFullName="pyenv/x/py3.12"))
-    assert log.read_text()[20:] == " user=? host=? module=pyenv/x/py3.12 file=?\n"
 
 
 def test_the_conda_warning_and_the_foreign_refusal_word_for_word(runtime, trees):

@@ -104,7 +104,8 @@ snap none
         assert envs["both"]["PYENVMOD_LOADED"] == "beta@3.12:alpha@3.12"
         left = {"alpha": beta, "beta": alpha}[first]
         assert envs["one"]["VIRTUAL_ENV"] == str(left), f"unloading {first} leaves the other active"
-        assert envs["one"]["PATH"].split(":")[0] == f"{left}/bin"
+        launchers = str(left).replace(f"/envs/{left.name}", f"/images/{left.name}/bin")  # 'pyenvmod stage'
+        assert envs["one"]["PATH"].split(":")[:2] == [launchers, f"{left}/bin"]
         assert envs["one"]["PYENVMOD_LOADED"] == f"{left.name}@3.12"
         before, after = user_env(envs["before"], envs["none"])
         assert after == before, "unloading both restores everything"

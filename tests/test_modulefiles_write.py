@@ -22,7 +22,9 @@ def record(layout, **overrides) -> EnvRecord:
 
 @pytest.fixture
 def layout(tmp_path):
-    return Layout(tmp_path / "root", "testarch-testos1")
+    layout = Layout(tmp_path / "root", "testarch-testos1")
+    layout.ensure()  # the tree exists before anything is written into it
+    return layout
 
 
 def tree(layout):
@@ -73,10 +75,10 @@ def test_write_removes_the_files_of_formats_no_longer_selected(layout):
 
 def test_options_from_config_and_their_effect(layout, tmp_path):
     config = {"dependencies": "require", "environment": {"B": "2", "A": "x y"}, "templates": [str(tmp_path)],
-              "formats": ["lua"], "backend": "uv"}
+              "formats": ["lua"], "backend": "uv", "stage_dir": "/scratch/stage"}
     options = modulefiles.options_from(config)
     assert options == {"dependencies": "require", "environment": {"B": "2", "A": "x y"},
-                       "templates": [str(tmp_path)], "formats": ["lua"]}
+                       "templates": [str(tmp_path)], "formats": ["lua"], "stage_dir": "/scratch/stage"}
     (tmp_path / "modulefile.lua.j2").write_text('{% extends "builtin/modulefile.lua.j2" %}\n'
                                                '{% block footer %}-- site {{ dependencies }}\n{% endblock %}\n')
     modulefiles.write(layout, record(layout, modules=["gcc/13"]), options)
@@ -140,7 +142,7 @@ def test_a_module_folder_linked_out_of_the_root_is_not_followed(layout, tmp_path
 
 
 def test_the_tree_marker_is_written_once(layout):
-    layout.base.mkdir(parents=True)
+    assert layout.base.is_dir()  # made by the fixture
     path = modulefiles.write_tree_marker(layout, "alice")
     assert path == layout.base / "pyenvmod-tree.conf"
     lines = [ln for ln in path.read_text().splitlines() if not ln.startswith("#")]
