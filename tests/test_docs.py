@@ -19,7 +19,8 @@ def examples(page) -> list[str]:
 CHECKS = {
     'pyenvmod create mylab -p six --description "Analysis stack of the lab"': 'echo "PREFIX=$(pyenvmod list --json | python3 -c \'import json,sys; print(json.load(sys.stdin)[0]["prefix"])\')"',
     'module use "$(pyenvmod modulepath)"': """
-echo "PYTHON=$(command -v python)"; echo "PIP=$(command -v pip)"
+echo "PYTHON=$(python -c 'import sys; print(sys.prefix)')"; echo "PIP=$(pip --version)"
+echo "PYTHONCMD=$(command -v python)"
 echo "VENV=$VIRTUAL_ENV"; echo "NOUSER=$PYTHONNOUSERSITE"
 python -c 'import iniconfig, sys; print("INICONFIG=" + iniconfig.__file__)'
 module help pyenv/mylab > help.txt 2>&1; module whatis pyenv/mylab > whatis.txt 2>&1
@@ -59,7 +60,9 @@ def test_getting_started_examples_run(env, tmp_path):
     assert re.search(rf"^Created 'mylab': Python 3\.\d+\.\d+, uv, at {re.escape(prefix)}$", created, re.M), created
     assert "To use it, type:\n  module use " in created and "  module load pyenv/mylab" in created
     # loaded: python and pip are the environment's, VIRTUAL_ENV, no user site, pip installs into it
-    assert facts["PYTHON"] == f"{prefix}/bin/python" and facts["PIP"] == f"{prefix}/bin/pip"
+    assert facts["PYTHON"] == prefix and f" from {prefix}/lib/" in facts["PIP"]
+    # what runs them: the launcher the page names (the environment's own python until 'pyenvmod stage')
+    assert facts["PYTHONCMD"] == prefix.replace("/envs/mylab", "/images/mylab/bin") + "/python"
     assert facts["VENV"] == prefix and facts["NOUSER"] == "1"
     assert facts["INICONFIG"].startswith(prefix + "/lib/")
     loaded = sections['module use "$(pyenvmod modulepath)"']
