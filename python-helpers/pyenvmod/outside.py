@@ -34,35 +34,13 @@ def normalised(packages: dict) -> dict:
 
 
 def _metadata(prefix) -> dict:
-    """{canonical name: (version, [canonical names it requires])} of the environment's own distributions."""
-    from packaging.requirements import InvalidRequirement, Requirement
+    """{canonical name: (version, [canonical names it requires], dist-info folder)} of the environment's
+    own distributions (an optional extra's requirements do not count)."""
+    from pyenvmod import dist_info
 
-    found = {}
-    for meta in Path(prefix).glob("lib/python*/site-packages/*.dist-info/METADATA"):
-        name = version = None
-        requires = []
-        try:
-            text = meta.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        for line in text.splitlines():
-            if not line:
-                break  # the headers end at the first empty line; the description follows
-            key, _, value = line.partition(": ")
-            if key == "Name":
-                name = value.strip()
-            elif key == "Version":
-                version = value.strip()
-            elif key == "Requires-Dist":
-                try:
-                    requirement = Requirement(value)
-                except InvalidRequirement:
-                    continue
-                if requirement.marker is None or "extra" not in str(requirement.marker):
-                    requires.append(_canonical(requirement.name))  # an optional extra does not count
-        if name and version:
-            found[_canonical(name)] = (_version(version), requires, meta.parent)
-    return found
+    return {_canonical(dist.name): (_version(dist.version), [_canonical(r.name) for r in dist.requirements()],
+                                    dist.path)
+            for dist in dist_info.installed(prefix)}
 
 
 def _complete(dist_info: Path) -> bool:
