@@ -9,6 +9,8 @@ installed with ``pyenvmod install``.
 import os
 from pathlib import Path
 
+from pyenvmod import package_diff
+
 ACTION = "outside"  # the history entry's action; 'pyenvmod history' shows it as SHOWN
 SHOWN = "changed outside pyenvmod"
 
@@ -120,18 +122,13 @@ def _requested_name(spec: str) -> str:
         return _canonical(spec)
 
 
+SPELLING = {package_diff.ADDED: "added {name} {new}", package_diff.REMOVED: "removed {name} {old}",
+            package_diff.CHANGED: "{name} {old} -> {new}"}
+
+
 def describe(before: dict, after: dict) -> list[str]:
     """What changed, for people: 'numpy 1.26.4 -> 2.1.0', 'added idna 3.10', 'removed six 1.16.0'."""
-    before, after = normalised(before), normalised(after)
-    out = []
-    for name in sorted(set(before) | set(after)):
-        if name not in before:
-            out.append(f"added {name} {after[name]}")
-        elif name not in after:
-            out.append(f"removed {name} {before[name]}")
-        elif before[name] != after[name]:
-            out.append(f"{name} {before[name]} -> {after[name]}")
-    return out
+    return package_diff.changes(normalised(before), normalised(after), SPELLING)
 
 
 def reconcile_now(config, layout, name: str, notify) -> list[str]:
