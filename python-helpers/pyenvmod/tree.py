@@ -69,6 +69,12 @@ class Tree:
     def activate_dir(self, name: str) -> Path:
         return self.layout.activate_dir(names.validate(name))
 
+    def images_dir(self, name: str) -> Path:
+        """What 'pyenvmod pack' writes for ``name``: its image, stamp and launchers (see staging/)."""
+        from pyenvmod.staging import images_dir
+
+        return images_dir(self.layout, names.validate(name))
+
     def inside(self, path) -> bool:
         """True when ``path``, symlinks resolved, lies strictly inside the tree's platform folder."""
         base = os.path.realpath(self.layout.base)
