@@ -74,7 +74,11 @@ def build_parser(argv):
     parser.add_argument("--group", metavar="GROUP", help=GROUP_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     chosen = _chosen_command(argv)
+    # With a command named, only its parser is built (all 24 cost every command milliseconds
+    # of start-up); without one, all of them, for --help and argparse's list of choices.
     for name, (module_name, summary) in COMMANDS.items():
+        if chosen is not None and name != chosen:
+            continue
         sub_parser = sub.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".")
         if name == chosen:
             # --group also after the command (pyenvmod create --group DIR NAME); SUPPRESS keeps one given before

@@ -80,14 +80,6 @@ def environment(extra_dirs=()):
     return env
 
 
-def prewarm() -> None:
-    """Import Jinja2 in a background thread: started before a helper runs (uv venv), the import
-    happens while this process only waits, instead of after it."""
-    import threading
-
-    threading.Thread(target=lambda: __import__("jinja2"), name="pyenvmod-prewarm", daemon=True).start()
-
-
 def _bytecode_cache(jinja2):
     """Compiled templates kept between runs (compiling them was a tenth of a create): Jinja2's own
     per-user cache folder (mode 0700, refused when another user owns it), keyed on the source."""
