@@ -6,7 +6,7 @@ do the rest. Values only ever reach a file through a quoting filter.
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from pyenvmod import quoting, resources
 from pyenvmod.errors import PyenvmodError
