@@ -7,7 +7,8 @@ caches; prints the ratios measured in this run (never a timed test).
   (and, as in issue 9: pyenvmod create (uv) vs python -m venv + pip install)
 
 Targets (issue 14): at most 1.1x of the bare tools. The difference left is pyenvmod's own start-up
-(Python and its imports) and its bookkeeping (metadata, modulefiles, history).
+(Python and its imports) and its bookkeeping (metadata, modulefiles, history); the start-up of
+``pyenvmod --version`` (Python alone, nothing imported) is printed beside it.
 
     python benchmarks/create.py [--rounds 3] [--python 3.12] [--packages requests packaging six]
 """
@@ -83,6 +84,7 @@ def main():
                          f"--disable-pip-version-check {pkgs}", None)),
         }
         results = {}
+        startup = statistics.median(timed([pyenvmod, "--version"], None, env) for _ in range(args.rounds))
         for label, (ours, theirs) in cases.items():
             timed(*ours(), env=env)  # warm the caches once
             timed(*theirs(), env=env)
@@ -92,7 +94,8 @@ def main():
     for label, (ours, theirs) in results.items():
         bare = "python -m venv + pip" if "venv" in label else "bare uv"
         print(f"  pyenvmod {label:14s} {ours * 1000:7.0f} ms   {bare:22s} {theirs * 1000:7.0f} ms   "
-              f"ratio {ours / theirs:.2f}x  (target <= 1.1x)")
+              f"ratio {ours / theirs:.2f}x  (+{(ours - theirs) * 1000:.0f} ms; target <= 1.1x)")
+    print(f"  of the difference, Python's start-up alone (pyenvmod --version): {startup * 1000:.0f} ms")
     uv_create, venv_pip = results["create (uv)"][0], results["create (venv)"][1]
     print(f"  pyenvmod create (uv) / python -m venv + pip: {uv_create / venv_pip:.2f}x  (issue 9 target <= 0.35x)")
 

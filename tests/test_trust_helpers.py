@@ -103,6 +103,10 @@ def start_runner(*cmd, env=None):
                             stderr=subprocess.DEVNULL)
 
 
+def is_watchdog(cmdline: str) -> bool:
+    return 'groups=" "' in cmdline and "kill -s KILL" in cmdline
+
+
 def wait_children(pid, count, timeout=20):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -127,7 +131,7 @@ def start_with_grandchild(tmp_path):
 def test_the_kernel_kills_the_helper_even_without_the_watchdog(tmp_path):
     runner = start_runner("sleep", "300")
     found = wait_children(runner.pid, 2)  # the watchdog and sleep
-    (watchdog,) = [p for p, c in found.items() if "groups = set()" in c]
+    (watchdog,) = [p for p, c in found.items() if is_watchdog(c)]
     (helper,) = [p for p, c in found.items() if c.startswith("sleep")]
     os.kill(watchdog, signal.SIGKILL)
     time.sleep(0.2)
@@ -145,11 +149,11 @@ def test_the_watchdog_kills_what_the_helper_started(tmp_path):
 
 
 def test_no_watchdog_or_helper_is_left_after_a_normal_command(cli, env, tmp_path):
-    before = {p for p, (_, c) in processes().items() if "groups = set()" in c}
+    before = {p for p, (_, c) in processes().items() if is_watchdog(c)}
     runner = start_runner("true")
     assert runner.wait(timeout=30) == 0
     time.sleep(0.5)
-    after = {p for p, (_, c) in processes().items() if "groups = set()" in c}
+    after = {p for p, (_, c) in processes().items() if is_watchdog(c)}
     assert after <= before, "the watchdog outlived the process that started it"
 
 

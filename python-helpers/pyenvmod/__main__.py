@@ -1,3 +1,3 @@
-from pyenvmod.cli import main
+from pyenvmod.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -29,9 +29,10 @@ def _checked(entry, path) -> dict:
     return entry
 
 
-def entries(layout: Layout, name: str) -> list[dict]:
+def entries(layout: Layout, name: str, last: int | None = None) -> list[dict]:
     """The checked entries, read from the folder the layout gives (never through a symlink, each a
-    regular file of at most ``HISTORY_MAX_BYTES``)."""
+    regular file of at most ``HISTORY_MAX_BYTES``); with ``last``, only the newest ``last`` of them
+    (a command needs one or two, and a long history would be read whole every time)."""
     from pyenvmod.tree import HISTORY_MAX_BYTES, Tree
 
     tree = Tree(layout)
@@ -44,6 +45,8 @@ def entries(layout: Layout, name: str) -> list[dict]:
         listed = sorted(n for n in os.listdir(fd) if re.fullmatch(r"[0-9]+\.json", n))
     finally:
         os.close(fd)
+    if last is not None:
+        listed = listed[-last:] if last > 0 else []
     result = []
     for filename in listed:
         path = folder / filename
@@ -64,7 +67,7 @@ def add(layout: Layout, name: str, action: str, args: list, packages: dict, requ
 
     tree = Tree(layout)
     folder = tree.mkdir(tree.history_dir(name))
-    previous = entries(layout, name)
+    previous = entries(layout, name, last=1)
     entry = {
         "n": (previous[-1]["n"] + 1) if previous else 1,
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -13,7 +13,6 @@ that identity, so one built against another MPI is never reused.
 """
 
 import fnmatch
-import hashlib
 import os
 import re
 import shutil
@@ -157,6 +156,8 @@ def detect(modules: list, environ, patterns) -> Mpi | None:
         module = next((m for m in modules if _provides(_modulefile_of(environ, m), folder)), "")
     if not module:
         return None
+    import hashlib
+
     show = _show(mpicc, environ) if mpicc else ""
     library = _library(show)
     version = library_version(library)

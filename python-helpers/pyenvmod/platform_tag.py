@@ -1,7 +1,6 @@
 """The platform tag (CPU architecture and OS) that separates binaries in a shared $HOME."""
 
 import os
-import platform
 import re
 from functools import lru_cache
 
@@ -38,6 +37,7 @@ def current() -> str:
 
         return validate_platform(override)  # one folder below the root: never '..' or a path
     release = _os_release()
-    os_id = _clean(release.get("ID", "")) or _clean(platform.system().lower()) or "unknown"
+    system = os.uname()  # what platform.system() and platform.machine() read, without importing platform
+    os_id = _clean(release.get("ID", "")) or _clean(system.sysname.lower()) or "unknown"
     version = _clean(release.get("VERSION_ID", ""))
-    return f"{_clean(platform.machine()) or 'unknown'}-{os_id}{version}"
+    return f"{_clean(system.machine) or 'unknown'}-{os_id}{version}"

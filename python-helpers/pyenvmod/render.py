@@ -6,7 +6,7 @@ do the rest. Values only ever reach a file through a quoting filter.
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from pyenvmod import quoting, resources
 from pyenvmod.errors import PyenvmodError
@@ -78,14 +78,6 @@ def environment(extra_dirs=()):
     )
     env.filters.update(quoting.FILTERS)
     return env
-
-
-def prewarm() -> None:
-    """Import Jinja2 in a background thread: started before a helper runs (uv venv), the import
-    happens while this process only waits, instead of after it."""
-    import threading
-
-    threading.Thread(target=lambda: __import__("jinja2"), name="pyenvmod-prewarm", daemon=True).start()
 
 
 def _bytecode_cache(jinja2):

@@ -75,7 +75,14 @@ def _check_path(path: str, editable: bool) -> None:
         raise ValueError(f"{path} has no pyproject.toml or setup.py")
 
 
+# A bare project name (PEP 508's name rule): valid as it is, so the parser (whose import is a
+# good part of a create's start-up) is not needed for it.
+_BARE_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?")
+
+
 def _check_one(spec: str) -> None:
+    if _BARE_NAME.fullmatch(spec) and not is_path(spec):
+        return
     from packaging.requirements import InvalidRequirement, Requirement
 
     editable = spec.startswith(EDITABLE)
@@ -126,9 +133,7 @@ def machine_specific(specs: list[str]) -> list[str]:
 
 def validate_names(names: list[str]) -> list[str]:
     """Package names (for --no-binary): a name, or :all:."""
-    import re
-
     for name in names:
-        if name != ":all:" and not re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?", name):
+        if name != ":all:" and not _BARE_NAME.fullmatch(name):
             raise PyenvmodError(f"invalid package name {name!r} for --no-binary; give names like mpi4py,h5py")
     return names

@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-from pyenvmod import proc, stacking
 from pyenvmod.backends.base import Backend
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.pythons import PythonInfo
@@ -65,13 +64,3 @@ class UvBackend(Backend):
     def list_packages(self, prefix: Path) -> list[dict]:
         # read from the files, named as uv pip list names them (canonical names)
         return self.files_list(prefix, canonical=True)
-
-    def check(self, prefix: Path) -> list[str]:
-        if (stacking.site_packages(str(prefix), self.python_version(prefix)) / stacking.BASE_HOOK).is_file():
-            return super().check(prefix)  # uv sees only the environment's own packages, not its base's
-        result = proc.run([self.uv, "pip", "check", "--python", self.python(prefix)], env=self.env,
-                          what="uv pip check")
-        if result.returncode == 0:
-            return []
-        return [ln.strip() for ln in (result.stdout + result.stderr).splitlines()
-                if ln.strip() and not ln.startswith(("Using Python", "Checked", "Found"))]

@@ -39,7 +39,7 @@ def report(config, record, problems, heading=""):
     from pyenvmod import history, outside
     from pyenvmod.operations.common import layout_for
 
-    entries = history.entries(layout_for(config), record.name)
+    entries = history.entries(layout_for(config), record.name, last=2)
     lines = outside.describe(entries[-2]["packages"] if len(entries) > 1 else {}, record.packages)
     if lines:
         print(heading or f"Updated {record.name!r}:")

@@ -12,8 +12,8 @@ import shlex
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from pyenvmod import (__version__, buildpolicy, capture, files, history, metadata, module_system,
-                      modulefiles, names, proc, pythons, render, requirements, sources, stacking)
+from pyenvmod import (__version__, background, buildpolicy, capture, files, history, metadata, module_system,
+                      modulefiles, names, proc, pythons, requirements, sources, stacking)
 from pyenvmod import spider_cache, tombstones
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
@@ -164,7 +164,8 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 f"{name!r} would use Python {base.major_minor} but its base {layered_on.name!r} uses Python "
                 f"{layered_on.python}; an environment and its base must use the same Python version"
             )
-        render.prewarm()  # the templates' engine loads while the environment is made
+        background.prewarm(*background.AFTER_INSTALL)  # loaded while the environment is made
+        problems = None
         try:
             if base is None:
                 notify(f"creating {name!r} with {backend_name} from {', '.join(channels)}")
@@ -204,6 +205,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 channels=channels,
                 pyenvmod_version=__version__,
             )
+            problems = background.call(backend.check, prefix)  # beside the bookkeeping, which writes elsewhere
             packages_op.snapshot(record, backend)
             files.no_world_write(prefix)
             share(config, layout, prefix)
@@ -212,12 +214,22 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             history.add(layout, name, "create", packages, record.packages, requested, record.sources)
             tree.write_record(record)  # registers it: the last step
         except BaseException:
+            if problems is not None:
+                _finished(problems)  # the check reads the folder the undo removes
             _undo(layout, name, external)
             raise
-        for problem in backend.check(prefix):
+        for problem in problems():
             notify(f"warning: broken requirements in {name!r}: {problem}")
     spider_cache.refresh(config, layout)
     return record
+
+
+def _finished(waiter) -> None:
+    """Wait for a background job whose result no longer matters."""
+    try:
+        waiter()
+    except BaseException:
+        pass
 
 
 def _undo(layout, name: str, external=None) -> None:

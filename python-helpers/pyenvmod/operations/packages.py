@@ -6,8 +6,7 @@ import os
 import shlex
 from datetime import datetime, timezone
 
-from pyenvmod import buildpolicy, files, history, modulefiles, outside, render, requirements, sources, stacking
-from pyenvmod import spider_cache
+from pyenvmod import background, buildpolicy, files, outside, requirements, sources, stacking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.tree import Tree
@@ -72,6 +71,9 @@ def snapshot(record, backend) -> None:
 
 def refresh(config: Config, layout, record, backend, action: str, args: list, notify) -> list[str]:
     """After a change: record the package set, rewrite modulefiles, add history, check. Returns problems."""
+    from pyenvmod import history, modulefiles  # imported while the helper worked (AFTER_INSTALL)
+
+    problems = background.call(backend.check, record.prefix)  # it reads the packages; the rest writes elsewhere
     snapshot(record, backend)
     files.no_world_write(record.prefix)
     share(config, layout, record.prefix)
@@ -79,7 +81,7 @@ def refresh(config: Config, layout, record, backend, action: str, args: list, no
     modulefiles.write(layout, record, modulefiles.options_from(config))
     Tree(layout, bool(config.group)).write_record(record)
     history.add(layout, record.name, action, args, record.packages, record.requested, record.sources)
-    return backend.check(record.prefix)  # the command reports them, once
+    return problems()  # the command reports them, once
 
 
 def _canonical(spec: str, record=None) -> str:
@@ -136,9 +138,11 @@ def _change(config: Config, name: str, action: str, specs: list, notify, apply):
         _validate(config, record, specs)
         backend = backend_for(config, record.backend, record.channels)
         outside.reconcile(config, layout, record, backend, notify)  # a plain 'pip install' since the last change
-        render.prewarm()  # the templates' engine loads while the backend works
+        background.prewarm(*background.AFTER_INSTALL)  # loaded while the backend works
         apply(record, backend)
         problems = refresh(config, layout, record, backend, action, specs, notify)
+    from pyenvmod import spider_cache
+
     spider_cache.refresh(config, layout)
     return record, problems
 

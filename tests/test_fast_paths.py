@@ -1,0 +1,205 @@
+"""The short cuts that keep create, install and update close to bare uv (issue 14): each one must give
+the answer the long way gives, and must really skip the long way (checked through the modules a run
+imported, in a fresh interpreter)."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pyenvmod import background, history, outside, requirements
+from pyenvmod.metadata import EnvRecord
+
+
+def imported_after(code: str, env=None) -> set:
+    """The modules a fresh interpreter has imported after running ``code``."""
+    script = code + "\nimport sys\nprint(' '.join(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return set(result.stdout.split())
+
+
+# --- the command line: only the named command's parser is built ---------------------------------
+
+def test_a_named_command_imports_no_other_commands_module(env):
+    mods = imported_after("from pyenvmod import cli\ntry:\n    cli.main(['update', '--help'])\n"
+                          "except SystemExit:\n    pass", env=env)
+    assert "pyenvmod.commands.update" in mods
+    assert not {"pyenvmod.commands.create", "pyenvmod.commands.stage", "pyenvmod.commands.doctor"} & mods
+
+
+def test_without_a_command_every_command_is_offered(capsys):
+    from pyenvmod import cli
+
+    with pytest.raises(SystemExit):
+        cli.main(["creat"])
+    err = capsys.readouterr().err
+    assert "invalid choice: 'creat'" in err and "'create'" in err and "'stage'" in err
+
+
+# --- package specs: a bare name needs no parser -------------------------------------------------
+
+def test_bare_names_are_accepted_without_importing_the_parser():
+    mods = imported_after("from pyenvmod import requirements\nrequirements.validate(['numpy', 'scikit-learn', "
+                          "'zope.interface', 'a_b'])")
+    assert "packaging.requirements" not in mods
+
+
+def test_a_spec_with_a_version_still_goes_through_the_parser():
+    mods = imported_after("from pyenvmod import requirements\nrequirements.validate(['numpy>=1.26'])")
+    assert "packaging.requirements" in mods
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(requirements._BARE_NAME, fullmatch=True))
+def test_every_bare_name_the_short_cut_accepts_is_a_valid_requirement(name):
+    from packaging.requirements import Requirement
+
+    if requirements.is_path(name):
+        return
+    assert Requirement(name).name == name and not Requirement(name).url
+
+
+@pytest.mark.parametrize("spec", ["-e", "-rfile", "numpy-", "_x", ".x", "x y", "x;", "x@", "x[", "--index-url"])
+def test_what_is_not_a_bare_name_is_refused_or_parsed(spec):
+    assert not requirements._BARE_NAME.fullmatch(spec)
+
+
+def test_a_bare_looking_archive_that_exists_is_checked_as_a_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pkg.zip").mkdir()  # a folder, named like an archive: a path, and no project
+    with pytest.raises(Exception, match="pkg.zip has no pyproject.toml"):
+        requirements.validate(["pkg.zip"])
+    (tmp_path / "pkg.zip").rmdir()
+    assert requirements.validate(["pkg.zip"]) == ["pkg.zip"]  # absent: a name like any other
+
+
+# --- changes made outside pyenvmod: the folder names decide the common case ----------------------
+
+def dist(site, name, version, *requires):
+    folder = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    folder.mkdir(parents=True)
+    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", *(f"Requires-Dist: {r}" for r in requires)]
+    (folder / "METADATA").write_text("\n".join(lines) + "\n")
+    (folder / "RECORD").write_text(f"{folder.name}/METADATA,,\n")
+    return folder
+
+
+def record_for(prefix, packages) -> EnvRecord:
+    return EnvRecord(name="e", prefix=str(prefix), python="3.12.1", base_python="/usr/bin/python3",
+                     backend="uv", module="pyenv/e/py3.12", created="2026-01-01T00:00:00+00:00", owner="me",
+                     platform="x86_64-test", packages=packages)
+
+
+@pytest.fixture
+def site(tmp_path):
+    site = tmp_path / "env" / "lib" / "python3.12" / "site-packages"
+    site.mkdir(parents=True)
+    dist(site, "Requests", "2.32.3", "idna")
+    dist(site, "idna", "3.10")
+    dist(site, "zope.interface", "7.0")
+    return site
+
+
+def test_an_unchanged_environment_is_decided_from_the_folder_names(site, monkeypatch):
+    record = record_for(site.parents[2], {"Requests": "2.32.3", "idna": "3.10", "zope.interface": "7.0"})
+
+    def no_reading(prefix):
+        raise AssertionError("the METADATA files were read")
+
+    monkeypatch.setattr(outside, "_metadata", no_reading)
+    assert outside.differences(record) is None
+
+
+@pytest.mark.parametrize("change", ["version", "added", "removed", "renamed"])
+def test_any_change_of_the_folders_is_decided_by_the_metadata(site, change):
+    record = record_for(site.parents[2], {"Requests": "2.32.3", "idna": "3.10", "zope.interface": "7.0"})
+    if change == "version":
+        (site / "idna-3.10.dist-info").rename(site / "idna-3.11.dist-info")
+        (site / "idna-3.11.dist-info" / "METADATA").write_text("Name: idna\nVersion: 3.11\n")
+        (site / "idna-3.11.dist-info" / "RECORD").write_text("idna-3.11.dist-info/METADATA,,\n")
+    elif change == "added":
+        dist(site, "six", "1.16.0")
+    elif change == "removed":
+        import shutil
+
+        shutil.rmtree(site / "idna-3.10.dist-info")
+    else:  # the same distribution under another spelling of its folder: not a change
+        (site / "zope.interface-7.0.dist-info").rename(site / "zope_interface-7.0.dist-info")
+    found = outside.differences(record)
+    if change == "renamed":
+        assert found is None
+    else:
+        live, required = found
+        assert required == {"idna": ["requests"]}
+        assert {"version": live.get("idna") == "3.11", "added": live.get("six") == "1.16.0",
+                "removed": "idna" not in live}[change]
+
+
+def test_the_listing_names_every_site_packages_folder(tmp_path):
+    for version in ("3.11", "3.12"):
+        site = tmp_path / "lib" / f"python{version}" / "site-packages"
+        site.mkdir(parents=True)
+        dist(site, f"only-in-{version.replace('.', '-')}", "1.0")
+    (tmp_path / "lib" / "python3.12" / "site-packages" / "not-a-dist").mkdir()
+    assert outside._listing(tmp_path) == {"only-in-3-11": "1.0", "only-in-3-12": "1.0"}
+
+
+# --- background work -----------------------------------------------------------------------------
+
+def test_call_returns_the_result_and_runs_beside_the_caller():
+    started = threading.Event()
+
+    def job(x):
+        started.set()
+        time.sleep(0.2)
+        return x * 2
+
+    begin = time.monotonic()
+    wait = background.call(job, 21)
+    assert started.wait(5) and time.monotonic() - begin < 0.15  # the caller was not held up
+    assert wait() == 42
+
+
+def test_call_hands_an_error_to_the_waiter():
+    def job():
+        raise ValueError("broken")
+
+    wait = background.call(job)
+    with pytest.raises(ValueError, match="broken"):
+        wait()
+
+
+def test_requested_imports_start_only_with_the_next_helper():
+    code = ("from pyenvmod import background\nimport sys, time\n"
+            "background.prewarm('json', 'no_such_module_here', 'json')\n"
+            "before = 'json' in sys.modules\n"
+            "from pyenvmod import proc\nproc.run(['true'], what='true')\n"
+            "for _ in range(200):\n    time.sleep(0.01)\n    if 'json' in sys.modules: break\n"
+            "print('BEFORE', before, 'AFTER', 'json' in sys.modules, 'LEFT', background._wanted)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "BEFORE False AFTER True LEFT []" in result.stdout, result.stdout + result.stderr
+
+
+# --- history: a command reads the newest entries only ----------------------------------------------
+
+def test_entries_last_reads_only_the_newest(tmp_path, monkeypatch):
+    from pyenvmod.layout import Layout
+
+    monkeypatch.setenv("PYENVMOD_ROOT", str(tmp_path))
+    layout = Layout(tmp_path, "x86_64-test")
+    for n in range(1, 6):
+        history.add(layout, "e", "install", [f"p{n}"], {f"p{n}": "1.0"})
+    assert [e["n"] for e in history.entries(layout, "e")] == [1, 2, 3, 4, 5]
+    assert [e["n"] for e in history.entries(layout, "e", last=2)] == [4, 5]
+    assert history.entries(layout, "e", last=0) == []
+    folder = layout.history_dir("e")
+    (folder / "0002.json").write_text("not json")  # a broken old entry does not stop a new change
+    assert history.add(layout, "e", "update", [], {})["n"] == 6
+    assert [e["n"] for e in history.entries(layout, "e", last=1)] == [6]
+    assert os.path.exists(folder / "0006.json")
