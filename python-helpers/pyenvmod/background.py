@@ -12,7 +12,8 @@ import threading
 # What the bookkeeping after an install needs: the templates' engine, the requirement parser (the
 # dependency check), and pyenvmod's writers of modulefiles and history.
 AFTER_INSTALL = ("jinja2", "jinja2.sandbox", "packaging.requirements", "packaging.version", "pyenvmod.render",
-                 "pyenvmod.modulefiles", "pyenvmod.history", "pyenvmod.dependency_check", "pyenvmod.spider_cache")
+                 "pyenvmod.modulefiles", "pyenvmod.history", "pyenvmod.dependency_check", "pyenvmod.spider_cache",
+                 "packaging.markers", "packaging.utils")
 
 _wanted: list = []
 
