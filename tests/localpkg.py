@@ -9,33 +9,21 @@ folder), optionally with console scripts, and optionally slowly: its build write
 import json
 from pathlib import Path
 
-BACKEND = '''
-import base64, hashlib, json, os, time, zipfile
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-SPEC = json.load(open(os.path.join(HERE, "spec.json")))
+WHEEL_WRITER = '''
+import base64, hashlib, os, zipfile
 
 
-def get_requires_for_build_wheel(config_settings=None):
-    return []
-
-
-get_requires_for_build_editable = get_requires_for_build_wheel
-
-
-def _wheel(directory, files):
-    name, version = SPEC["name"], SPEC["version"]
+def write_wheel(directory, name, version, files, scripts=None, requires=(), generator="localpkg"):
+    """A pure-Python wheel of ``files`` ({path: text}) in ``directory``; returns its file name."""
     stem = name.replace("-", "_")  # wheel and dist-info names escape '-' (PEP 427)
-    with open(os.path.join(HERE, "building.pid"), "w") as fh:
-        fh.write(str(os.getpid()))
-    time.sleep(SPEC["seconds"])
     dist = f"{stem}-{version}.dist-info"
     files = dict(files)
     files[f"{dist}/METADATA"] = (f"Metadata-Version: 2.1\\nName: {name}\\nVersion: {version}\\n"
-                                 + "".join(f"Requires-Dist: {r}\\n" for r in SPEC["requires"]))
-    files[f"{dist}/WHEEL"] = "Wheel-Version: 1.0\\nGenerator: localpkg\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
-    if SPEC["scripts"]:
-        lines = "".join(f"{k} = {v}\\n" for k, v in SPEC["scripts"].items())
+                                 + "".join(f"Requires-Dist: {r}\\n" for r in requires))
+    files[f"{dist}/WHEEL"] = (f"Wheel-Version: 1.0\\nGenerator: {generator}\\nRoot-Is-Purelib: true\\n"
+                              "Tag: py3-none-any\\n")
+    if scripts:
+        lines = "".join(f"{k} = {v}\\n" for k, v in scripts.items())
         files[f"{dist}/entry_points.txt"] = "[console_scripts]\\n" + lines
     record = []
     for path, text in files.items():
@@ -49,6 +37,32 @@ def _wheel(directory, files):
         for path, text in files.items():
             zf.writestr(path, text)
     return wheel
+'''
+
+# the same writer for tests that write wheels themselves (tests/mpipkg.py)
+_namespace: dict = {}
+exec(WHEEL_WRITER, _namespace)
+write_wheel = _namespace["write_wheel"]
+
+BACKEND = WHEEL_WRITER + '''
+import json, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SPEC = json.load(open(os.path.join(HERE, "spec.json")))
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+get_requires_for_build_editable = get_requires_for_build_wheel
+
+
+def _wheel(directory, files):
+    with open(os.path.join(HERE, "building.pid"), "w") as fh:
+        fh.write(str(os.getpid()))
+    time.sleep(SPEC["seconds"])
+    return write_wheel(directory, SPEC["name"], SPEC["version"], files, SPEC["scripts"], SPEC["requires"])
 
 
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
@@ -62,7 +76,7 @@ def build_editable(wheel_directory, config_settings=None, metadata_directory=Non
 PYPROJECT = """
 [build-system]
 requires = []
-build-backend = "localbackend"
+build-backend = "{backend}"
 backend-path = ["."]
 
 [project]
@@ -76,7 +90,7 @@ def make(folder: Path, name: str, files: dict, *, version="0.1", scripts=None, s
 
     Returns (requirement string, path of the pid file the build writes)."""
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "pyproject.toml").write_text(PYPROJECT.format(name=name, version=version))
+    (folder / "pyproject.toml").write_text(PYPROJECT.format(name=name, version=version, backend="localbackend"))
     (folder / "localbackend.py").write_text(BACKEND)
     spec = {"name": name, "version": version, "files": files, "scripts": scripts or {}, "seconds": seconds,
             "requires": list(requires)}

@@ -12,11 +12,19 @@ import shlex
 import pytest
 
 from conftest import assert_one_line_error
-from modsys import parse_env0, run_bash, user_env
+from sessions import assert_restored, snapshots
 
 pytestmark = [pytest.mark.modsys, pytest.mark.slow]
 
 PRESET = "export VIRTUAL_ENV=/orig/venv PYTHONNOUSERSITE=yes PATH=/opt/tools/bin:$PATH"
+
+
+def session(modsys, env, envs, tmp_path, body):
+    """BODY in a shell with the tree on MODULEPATH and PRESET set; it must succeed. Returns
+    (the completed process, {label: environment at each `snap LABEL`})."""
+    result, snaps = snapshots(modsys, env, body, tmp_path, module_paths=[envs], preset=PRESET)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result, snaps
 
 
 @pytest.fixture
@@ -26,13 +34,9 @@ def envs(cli):
     return cli("modulepath").stdout.strip()
 
 
-def test_delete_refuses_an_environment_loaded_in_this_shell(modsys, cli, env, envs, root):
-    script = f"""{modsys.init()}
-module use {shlex.quote(envs)}
-module load pyenv/a || exit 11
-pyenvmod delete a --yes
-"""
-    result = run_bash(script, env)
+def test_delete_refuses_an_environment_loaded_in_this_shell(modsys, cli, env, envs, root, tmp_path):
+    result, _ = snapshots(modsys, env, "module load pyenv/a || exit 11\npyenvmod delete a --yes", tmp_path,
+                          module_paths=[envs])
     assert_one_line_error(result, "'a' is loaded in this shell", "module unload pyenv/a", "--force")
     assert [r["name"] for r in json.loads(cli("list", "--json").stdout)] == ["a", "other"]
 
@@ -43,26 +47,20 @@ def test_after_deleting_a_loaded_environment_the_shell_is_restored(modsys, cli, 
                                                                     takeoff):
     delete = ("pyenvmod delete a --yes --force" if how == "force"
               else "env -u _LMFILES_ -u LOADEDMODULES -u MODULEPATH pyenvmod delete a --yes")
-    files = {k: tmp_path / f"{k}.env" for k in ("before", "after")}
-    script = f"""{modsys.init()}
-module use {shlex.quote(envs)}
-{PRESET}
-env -0 > {files['before']}
+    result, snaps = session(modsys, env, envs, tmp_path, f"""
+snap before
 module load pyenv/a || exit 11
 {delete} || exit 12
 echo @@avail; module avail 2>&1; echo @@end
 {takeoff} || exit 13
-env -0 > {files['after']}
+snap after
 module load pyenv/other || exit 14
 python -c 'import sys; print("python=%d.%d" % sys.version_info[:2])'
 module unload pyenv/other || exit 15
 module load pyenv/a; echo "load-deleted=$?"
 module load pyenv/a/py3.12; echo "load-deleted-full=$?"
-"""
-    result = run_bash(script, env)
-    assert result.returncode == 0, result.stdout + result.stderr
-    before, after = user_env(*(parse_env0(files[k].read_bytes()) for k in ("before", "after")))
-    assert after == before
+""")
+    assert_restored(snaps)
     avail = result.stdout.split("@@avail\n")[1].split("@@end")[0]
     assert "pyenv/other" in avail and "pyenv/a" not in avail
     assert "python=3.11" in result.stdout
@@ -75,11 +73,8 @@ module load pyenv/a/py3.12; echo "load-deleted-full=$?"
 def test_doctor_reports_a_loaded_module_whose_environment_or_modulefile_is_gone(modsys, cli, env, envs, root,
                                                                               tmp_path):
     folder = next(root.glob("*/modules/pyenv/a"))
-    files = {k: tmp_path / f"{k}.env" for k in ("before", "after")}
-    script = f"""{modsys.init()}
-module use {shlex.quote(envs)}
-{PRESET}
-env -0 > {files['before']}
+    result, snaps = session(modsys, env, envs, tmp_path, f"""
+snap before
 module load pyenv/a || exit 11
 pyenvmod delete a --yes --force || exit 12
 echo @@doctor1; pyenvmod doctor; echo "rc=$?"
@@ -87,11 +82,9 @@ rm -r {shlex.quote(str(folder))}
 echo @@doctor2; pyenvmod doctor; echo "rc=$?"
 echo @@fix; pyenvmod doctor --fix --yes
 module unload pyenv/a/py3.12 || exit 13
-env -0 > {files['after']}
+snap after
 echo @@doctor3; pyenvmod doctor
-"""
-    result = run_bash(script, env)
-    assert result.returncode == 0, result.stdout + result.stderr
+""")
     out = result.stdout
     first = out.split("@@doctor1\n")[1].split("@@doctor2")[0]
     assert "[loaded] pyenv/a/py3.12 is loaded in this shell but its environment" in first
@@ -101,8 +94,7 @@ echo @@doctor3; pyenvmod doctor
     second = out.split("@@doctor2\n")[1].split("@@fix")[0]
     assert "its modulefile" in second and "is gone" in second and "--fix writes a tombstone" in second
     assert "fixed: wrote the tombstone of pyenv/a/py3.12" in out.split("@@fix\n")[1]
-    before, after = user_env(*(parse_env0(files[k].read_bytes()) for k in ("before", "after")))
-    assert after == before
+    assert_restored(snaps)
     assert "[loaded]" not in out.split("@@doctor3\n")[1]
 
 
@@ -147,25 +139,19 @@ pyenvmod doctor --fix --yes | grep fixed; test -d {other} || echo swept
 
 
 def test_creating_the_name_again_replaces_its_tombstone(modsys, cli, env, envs, root, tmp_path):
-    files = {k: tmp_path / f"{k}.env" for k in ("before", "after")}
-    script = f"""{modsys.init()}
-module use {shlex.quote(envs)}
-{PRESET}
-env -0 > {files['before']}
+    result, snaps = session(modsys, env, envs, tmp_path, """
+snap before
 module load pyenv/a || exit 11
 pyenvmod delete a --yes --force >/dev/null || exit 12
 pyenvmod create a --python 3.12 2>&1 || exit 13
 module unload pyenv/a || exit 14
-env -0 > {files['after']}
+snap after
 echo @@avail; module avail 2>&1; echo @@end
 module load pyenv/a || exit 15
 echo "VE=$VIRTUAL_ENV"
-"""
-    result = run_bash(script, env)
-    assert result.returncode == 0, result.stdout + result.stderr
+""")
     assert "leftover" not in result.stdout
-    before, after = user_env(*(parse_env0(files[k].read_bytes()) for k in ("before", "after")))
-    assert after == before
+    assert_restored(snaps)
     assert "pyenv/a/py3.12" in result.stdout.split("@@avail\n")[1].split("@@end")[0]
     folder = next(root.glob("*/modules/pyenv/a"))
     assert sorted(p.name for p in folder.iterdir()) == ["py3.12", "py3.12.lua"]

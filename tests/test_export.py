@@ -9,6 +9,7 @@ import yaml
 import sitemodules
 from conftest import assert_one_line_error, leftovers
 from modsys import run_bash
+from sessions import modules_cmd_line
 
 
 def pip_part(doc):
@@ -112,9 +113,8 @@ def test_spec_modules_are_loaded_before_building_and_recorded(modsys, cli, env, 
     spec = tmp_path / "spec.yml"
     spec.write_text("name: x\ndependencies:\n  - python=3.12\n  - pip:\n    - six\n"
                     "pyenvmod:\n  modules: [gcc/13.2, mpich/4.0]\n")
-    modules_cmd = f"export MODULES_CMD={shlex.quote(modsys.modulecmd())}" if modsys.name == "envmodules" else ""
     script = f"""{modsys.init()}
-{modules_cmd}
+{modules_cmd_line(modsys)}
 module use {shlex.quote(str(site_tree))}
 pyenvmod create x --file {shlex.quote(str(spec))} || exit 11
 module purge
@@ -131,9 +131,8 @@ echo "GCC_HOME=$GCC_HOME"
 def test_a_missing_spec_module_is_reported_before_anything_is_made(modsys, cli, env, site_tree, tmp_path, root):
     spec = tmp_path / "spec.yml"
     spec.write_text("dependencies:\n  - pip:\n    - six\npyenvmod:\n  modules: [gcc/13.2, nosuchmpi/9]\n")
-    modules_cmd = f"export MODULES_CMD={shlex.quote(modsys.modulecmd())}" if modsys.name == "envmodules" else ""
     script = f"""{modsys.init()}
-{modules_cmd}
+{modules_cmd_line(modsys)}
 module use {shlex.quote(str(site_tree))}
 pyenvmod create x --file {shlex.quote(str(spec))}
 """

@@ -8,7 +8,8 @@ import shlex
 import pytest
 
 import sitemodules
-from modsys import parse_env0, run_bash, user_env
+from modsys import user_env
+from sessions import assert_restored, snapshots
 from pyenvmod import modulefiles, render
 from pyenvmod.metadata import EnvRecord
 
@@ -47,13 +48,21 @@ def tree(tmp_path):
 def session(modsys, env, tree, body, tmp_path):
     """Run BODY after `module use`; return (exit code, stderr, {label: environment}) where
     each `snap LABEL` line in BODY saved the environment at that point."""
-    snaps = tmp_path / "snaps"
-    snaps.mkdir(exist_ok=True)
-    script = (f"{modsys.init()}\nmodule use {shlex.quote(str(tree.modules))}\n"
-              f"snap() {{ env -0 > {shlex.quote(str(snaps))}/$1; }}\n{body}\n")
-    result = run_bash(script, env, timeout=120)
-    envs = {p.name: parse_env0(p.read_bytes()) for p in snaps.iterdir()}
+    result, envs = snapshots(modsys, env, body, tmp_path, module_paths=[tree.modules], timeout=120)
     return result.returncode, " ".join(result.stderr.split()), envs  # Lmod wraps long messages
+
+
+def round_trip(modsys, env, tree, tmp_path, name, setup=""):
+    """SETUP, then NAME loaded and unloaded (snaps before, during, after); both must succeed."""
+    code, err, envs = session(modsys, env, tree, f"""{setup}
+snap before
+module load pyenv/{name} || exit 11
+snap during
+module unload pyenv/{name} || exit 12
+snap after
+""", tmp_path)
+    assert code == 0, err
+    return envs
 
 
 def test_a_second_environment_of_another_python_is_refused_naming_both(modsys, env, tree, tmp_path):
@@ -69,7 +78,7 @@ snap after
     assert "pyenv/mylab (Python 3.12)" in err and "pyenv/old is loaded and uses Python 3.11" in err
     assert ("Cannot load pyenv/mylab (Python 3.12): pyenv/old is loaded and uses Python 3.11. Environments "
             "loaded together must use the same Python version; unload pyenv/old first.") in err
-    assert user_env(envs["before"], envs["after"])[0] == user_env(envs["before"], envs["after"])[1]
+    assert_restored(envs)
     assert envs["after"]["PYENVMOD_LOADED"] == "old@3.11"
 
 
@@ -107,8 +116,7 @@ snap none
         launchers = str(left).replace(f"/envs/{left.name}", f"/images/{left.name}/bin")  # 'pyenvmod stage'
         assert envs["one"]["PATH"].split(":")[:2] == [launchers, f"{left}/bin"]
         assert envs["one"]["PYENVMOD_LOADED"] == f"{left.name}@3.12"
-        before, after = user_env(envs["before"], envs["none"])
-        assert after == before, "unloading both restores everything"
+        assert_restored(envs, last="none")  # unloading both restores everything
 
 
 def test_three_unloaded_from_the_middle(modsys, env, tree, tmp_path):
@@ -126,8 +134,7 @@ snap none
     assert code == 0, err
     assert envs["ac"]["VIRTUAL_ENV"] == str(c) and envs["a"]["VIRTUAL_ENV"] == str(a)
     assert envs["ac"]["PYENVMOD_LOADED"] == "c@3.12:a@3.12"
-    before, after = user_env(envs["before"], envs["none"])
-    assert after == before
+    assert_restored(envs, last="none")
 
 
 def test_a_missing_environment_refuses_to_load_but_unloads(modsys, env, tree, tmp_path):
@@ -144,9 +151,8 @@ snap refused
     assert code == 0, err
     assert "The environment of pyenv/mylab" in err and f"is missing: {prefix}" in err
     assert "Recreate it, or remove the module with 'pyenvmod delete mylab'." in err
-    before, after = user_env(envs["before"], envs["after"])
-    assert after == before
-    assert user_env(envs["before"], envs["refused"])[1] == before
+    assert_restored(envs)
+    assert_restored(envs, last="refused")
 
 
 def test_the_guard_is_not_applied_on_unload(modsys, env, tree, tmp_path):
@@ -166,14 +172,7 @@ snap after
 def test_a_variable_the_user_set_after_load_is_replaced_and_restored(modsys, env, tree, tmp_path):
     """The Lua template's fallback to pushenv (a VIRTUAL_ENV not on Lmod's stack) in both systems."""
     prefix = tree.add("mylab")
-    code, err, envs = session(modsys, env, tree, """
-export VIRTUAL_ENV=/mine
-module load pyenv/mylab || exit 11
-snap during
-module unload pyenv/mylab || exit 12
-snap after
-""", tmp_path)
-    assert code == 0, err
+    envs = round_trip(modsys, env, tree, tmp_path, "mylab", setup="export VIRTUAL_ENV=/mine")
     assert envs["during"]["VIRTUAL_ENV"] == str(prefix)
     assert envs["during"]["PYTHONNOUSERSITE"] == "1"
     assert envs["after"]["VIRTUAL_ENV"] == "/mine" and "PYTHONNOUSERSITE" not in envs["after"]
@@ -186,18 +185,9 @@ def site_tree(tmp_path):
 
 def test_recorded_modules_load_with_the_environment_and_go_with_it(modsys, env, tree, tmp_path, site_tree):
     tree.add("mylab", modules=["gcc/13.2", "mpich/4.0"], options={"dependencies": "load"})
-    code, err, envs = session(modsys, env, tree, f"""
-module use {site_tree}
-snap before
-module load pyenv/mylab || exit 11
-snap during
-module unload pyenv/mylab || exit 12
-snap after
-""", tmp_path)
-    assert code == 0, err
+    envs = round_trip(modsys, env, tree, tmp_path, "mylab", setup=f"module use {site_tree}")
     assert envs["during"]["GCC_HOME"] == "/opt/gcc/13.2" and envs["during"]["MPICH_HOME"] == "/opt/mpich/4.0"
-    before, after = user_env(envs["before"], envs["after"])
-    assert after == before
+    assert_restored(envs)
 
 
 def test_the_require_policy_refuses_until_the_modules_are_loaded(modsys, env, tree, tmp_path, site_tree):
@@ -234,14 +224,7 @@ def test_an_extending_environment_loads_its_base(modsys, env, tree, tmp_path, ow
     extends = {"name": "base", "prefix": str(base_prefix), "module": "pyenv/base/py3.12",
                "modules_dir": str(tree.modules), "python": "3.12.1"}
     child = child_tree.add("child", extends=extends)
-    code, err, envs = session(modsys, env, child_tree, """
-snap before
-module load pyenv/child || exit 11
-snap during
-module unload pyenv/child || exit 12
-snap after
-""", tmp_path)
-    assert code == 0, err
+    envs = round_trip(modsys, env, child_tree, tmp_path, "child")
     assert envs["during"]["PYENVMOD_LOADED"] == "child@3.12:base@3.12"
     assert envs["during"]["VIRTUAL_ENV"] == str(child)
     assert (str(tree.modules) in envs["during"]["MODULEPATH"].split(":")) is True
@@ -260,32 +243,15 @@ def test_a_conda_environment_sets_its_variables_and_runs_its_activate_scripts(mo
     scripts.mkdir(parents=True)
     (scripts / "mypkg.sh").write_text('export MYPKG_HOME="$CONDA_PREFIX/share/mypkg"\n')
     tree.add("cenv", backend="conda")
-    code, err, envs = session(modsys, env, tree, """
-snap before
-module load pyenv/cenv || exit 11
-snap during
-module unload pyenv/cenv || exit 12
-snap after
-""", tmp_path)
-    assert code == 0, err
+    envs = round_trip(modsys, env, tree, tmp_path, "cenv")
     during = envs["during"]
     assert during["CONDA_PREFIX"] == str(prefix) and during["CONDA_DEFAULT_ENV"] == "cenv"
     assert during["MYPKG_HOME"] == f"{prefix}/share/mypkg"
-    before, after = user_env(envs["before"], envs["after"])
-    assert after == before
+    assert_restored(envs)
 
 
 def test_site_variables_are_set_with_the_environment_and_restored(modsys, env, tree, tmp_path):
     tree.add("mylab", options={"environment": {"OMP_NUM_THREADS": "4", "SITE_NOTE": "a b'c"}})
-    code, err, envs = session(modsys, env, tree, """
-export OMP_NUM_THREADS=1
-snap before
-module load pyenv/mylab || exit 11
-snap during
-module unload pyenv/mylab || exit 12
-snap after
-""", tmp_path)
-    assert code == 0, err
+    envs = round_trip(modsys, env, tree, tmp_path, "mylab", setup="export OMP_NUM_THREADS=1")
     assert envs["during"]["OMP_NUM_THREADS"] == "4" and envs["during"]["SITE_NOTE"] == "a b'c"
-    before, after = user_env(envs["before"], envs["after"])
-    assert after == before
+    assert_restored(envs)

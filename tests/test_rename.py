@@ -52,6 +52,21 @@ def test_rename_moves_folder_modulefiles_history_and_scripts(cli, root, home):
 
 
 @pytest.mark.slow
+def test_rename_removes_the_old_names_image_and_the_next_pack_makes_the_new_one(cli, root):
+    cli("create", "a")
+    cli("pack", "a")
+    base = next(root.glob("*/envs")).parent
+    assert (base / "images" / "a" / "image.tar.zst").is_file()
+    cli("rename", "a", "b")
+    assert not os.path.lexists(base / "images" / "a")  # it named 'a' and its folder: of no use to 'b'
+    assert (base / "images" / "b" / "bin" / "python").is_file()  # the launchers, with the modulefiles
+    assert not (base / "images" / "b" / "image.tar.zst").exists()
+    assert cli("pack", "b").stdout.startswith("Packed 'b'")
+    manifest = json.loads((base / "images" / "b" / "manifest.json").read_text())
+    assert manifest["name"] == "b" and manifest["trees"]["env"] == str(base / "envs" / "b")
+
+
+@pytest.mark.slow
 def test_environments_extending_it_keep_working(cli, root):
     cli("create", "base", "-p", "six")
     cli("create", "child", "--extends", "base")

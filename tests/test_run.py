@@ -7,7 +7,14 @@ import pytest
 
 import sitemodules
 from conftest import assert_one_line_error
-from modsys import run_bash
+from sessions import modules_cmd_line, snapshots
+
+
+def run_fails(cli, args, code, *fragments):
+    """``pyenvmod run ARGS`` exits with CODE (what a shell would give) and one line naming FRAGMENTS."""
+    result = cli("run", *args, check=False)
+    assert result.returncode == code
+    assert_one_line_error(result, *fragments)
 
 
 @pytest.mark.slow
@@ -32,23 +39,17 @@ def test_arguments_and_exit_codes_pass_through(cli):
 @pytest.mark.slow
 def test_a_missing_command_exits_127_like_a_shell(cli):
     cli("create", "x")
-    result = cli("run", "x", "--", "no-such-command-zz", check=False)
-    assert result.returncode == 127
-    assert_one_line_error(result, "command not found: 'no-such-command-zz'")
+    run_fails(cli, ["x", "--", "no-such-command-zz"], 127, "command not found: 'no-such-command-zz'")
 
 
 def test_a_missing_environment_exits_1_with_a_suggestion(cli, root):
-    result = cli("run", "nothere", "--", "python", check=False)
-    assert result.returncode == 1
-    assert_one_line_error(result, "no environment named 'nothere'")
+    run_fails(cli, ["nothere", "--", "python"], 1, "no environment named 'nothere'")
 
 
 @pytest.mark.slow
 def test_unknown_name_suggests_the_closest(cli):
     cli("create", "mylab")
-    result = cli("run", "mylba", "--", "python", check=False)
-    assert result.returncode == 1
-    assert_one_line_error(result, "did you mean 'mylab'?")
+    run_fails(cli, ["mylba", "--", "python"], 1, "did you mean 'mylab'?")
     assert_one_line_error(cli("run", "mylab", check=False), "name a command to run")
 
 
@@ -57,11 +58,7 @@ def test_unknown_name_suggests_the_closest(cli):
 def test_through_the_module_system_with_recorded_modules_and_the_shell_untouched(modsys, cli, env, tmp_path):
     site = sitemodules.make(tmp_path / "site-modules")
     tree = cli("modulepath").stdout.strip()
-    # Environment Modules' own init exports MODULES_CMD; the tests' bare function does not
-    modules_cmd = f"export MODULES_CMD={shlex.quote(modsys.modulecmd())}" if modsys.name == "envmodules" else ""
-    script = f"""{modsys.init()}
-{modules_cmd}
-module use {shlex.quote(str(site))}
+    result, _ = snapshots(modsys, env, f"""
 module load gcc/13.2 || exit 11
 pyenvmod create x --no-kernel || exit 12
 module purge
@@ -72,8 +69,7 @@ echo "rc=$?"
 after="$PATH|${{MODULEPATH:-}}|${{LOADEDMODULES:-}}"
 [ "$before" = "$after" ] && echo "shell untouched"
 echo "OUT GCC=${{GCC_HOME:-none}} VENV=${{VIRTUAL_ENV:-none}}"
-"""
-    result = run_bash(script, env)
+""", tmp_path, module_paths=[site], preset=modules_cmd_line(modsys))
     assert result.returncode == 0, result.stdout + result.stderr
     inside = next(ln for ln in result.stdout.splitlines() if ln.startswith("IN "))
     assert "GCC=/opt/gcc/13.2" in inside and "/envs/x" in inside

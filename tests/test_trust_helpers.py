@@ -117,6 +117,17 @@ def wait_children(pid, count, timeout=20):
     raise AssertionError(f"expected {count} processes under {pid}, found {descendants(pid)}")
 
 
+def start_with_grandchild(tmp_path):
+    """A runner whose helper (sh) started a process of its own (sleep, as a package build under uv or
+    pip would): (the runner, the grandchild's pid), once all are running."""
+    pidfile = tmp_path / "grandchild.pid"
+    runner = start_runner("sh", "-c", f"sleep 300 & echo $! > {pidfile}; wait")
+    wait_children(runner.pid, 3)
+    while not pidfile.exists() or not pidfile.read_text().strip():
+        time.sleep(0.05)
+    return runner, int(pidfile.read_text())
+
+
 def test_the_kernel_kills_the_helper_even_without_the_watchdog(tmp_path):
     runner = start_runner("sleep", "300")
     found = wait_children(runner.pid, 2)  # the watchdog and sleep
@@ -131,12 +142,7 @@ def test_the_kernel_kills_the_helper_even_without_the_watchdog(tmp_path):
 
 def test_the_watchdog_kills_what_the_helper_started(tmp_path):
     """A grandchild (a package build under uv or pip) is not covered by the kernel's request."""
-    pidfile = tmp_path / "grandchild.pid"
-    runner = start_runner("sh", "-c", f"sleep 300 & echo $! > {pidfile}; wait")
-    wait_children(runner.pid, 3)
-    while not pidfile.exists() or not pidfile.read_text().strip():
-        time.sleep(0.05)
-    grandchild = int(pidfile.read_text())
+    runner, grandchild = start_with_grandchild(tmp_path)
     runner.kill()
     runner.wait()
     assert wait_gone([grandchild], 5) == [], "the helper's own child outlived pyenvmod"
@@ -152,12 +158,7 @@ def test_no_watchdog_or_helper_is_left_after_a_normal_command(cli, env, tmp_path
 
 
 def test_an_interrupt_still_stops_the_whole_helper_group(tmp_path):
-    pidfile = tmp_path / "grandchild.pid"
-    runner = start_runner("sh", "-c", f"sleep 300 & echo $! > {pidfile}; wait")
-    wait_children(runner.pid, 3)
-    while not pidfile.exists() or not pidfile.read_text().strip():
-        time.sleep(0.05)
-    grandchild = int(pidfile.read_text())
+    runner, grandchild = start_with_grandchild(tmp_path)
     runner.send_signal(signal.SIGINT)
     assert runner.wait(timeout=30) != 0
     assert wait_gone([grandchild], 5) == []

@@ -10,24 +10,7 @@ the base hook), as the environment's own ``sys.path`` has them.
 import ast
 from pathlib import Path
 
-from pyenvmod import stacking
-
-
-def _fields(meta: Path) -> tuple[str, str, list]:
-    """Name, version and Requires-Dist of one METADATA file (the header part only)."""
-    name = version = ""
-    requires = []
-    for line in meta.read_text(encoding="utf-8", errors="replace").splitlines():
-        if not line.strip():
-            break  # the description follows the headers
-        key, _, value = line.partition(": ")
-        if key == "Name":
-            name = value.strip()
-        elif key == "Version":
-            version = value.strip()
-        elif key == "Requires-Dist":
-            requires.append(value.strip())
-    return name, version, requires
+from pyenvmod import dist_info, stacking
 
 
 def sites(prefix, python_version: str) -> list[Path]:
@@ -49,32 +32,20 @@ def sites(prefix, python_version: str) -> list[Path]:
 def problems(prefix, python_version: str) -> list[str]:
     """Broken or missing requirements, one line each, worded as pip check words them."""
     from packaging.markers import default_environment
-    from packaging.requirements import InvalidRequirement, Requirement
     from packaging.utils import canonicalize_name
     from packaging.version import InvalidVersion, Version
 
-    installed = {}  # canonical name: (name, version, requires); the first site wins, as on sys.path
+    installed = {}  # canonical name: (name, version, distribution); the first site wins, as on sys.path
     for site in sites(prefix, python_version):
-        for meta in sorted(site.glob("*.dist-info/METADATA")):
-            try:
-                name, version, requires = _fields(meta)
-            except OSError:
-                continue
-            if name and version:
-                installed.setdefault(canonicalize_name(name), (name, version, requires))
+        for dist in dist_info.in_site(site):
+            installed.setdefault(canonicalize_name(dist.name), (dist.name, dist.version, dist))
     environment = default_environment()
     environment.update(python_full_version=python_version,
                        python_version=".".join(python_version.split(".")[:2]), extra="")
     found = []
     for key in sorted(installed):
-        _name, version, requires = installed[key]
-        for text in requires:
-            try:
-                requirement = Requirement(text)
-            except InvalidRequirement:
-                continue
-            if requirement.marker is not None and not requirement.marker.evaluate(environment):
-                continue
+        _name, version, dist = installed[key]
+        for requirement in dist.requirements(environment):
             have = installed.get(canonicalize_name(requirement.name))
             if have is None:
                 found.append(f"{key} {version} requires {requirement.name}, which is not installed.")

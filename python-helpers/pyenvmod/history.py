@@ -8,7 +8,7 @@ import os
 import re
 from datetime import datetime, timezone
 
-from pyenvmod import files, metadata
+from pyenvmod import files, metadata, package_diff
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import Layout
 
@@ -81,14 +81,10 @@ def add(layout: Layout, name: str, action: str, args: list, packages: dict, requ
     return entry
 
 
+SPELLING = {package_diff.ADDED: "+{name}=={new}", package_diff.REMOVED: "-{name}=={old}",
+            package_diff.CHANGED: "{name} {old} -> {new}"}
+
+
 def changes(before: dict, after: dict) -> list[str]:
     """What changed between two package sets: +added, -removed, name old -> new."""
-    out = []
-    for name in sorted(set(before) | set(after)):
-        if name not in before:
-            out.append(f"+{name}=={after[name]}")
-        elif name not in after:
-            out.append(f"-{name}=={before[name]}")
-        elif before[name] != after[name]:
-            out.append(f"{name} {before[name]} -> {after[name]}")
-    return out
+    return package_diff.changes(before, after, SPELLING)

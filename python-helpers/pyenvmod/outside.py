@@ -10,6 +10,8 @@ import os
 import re
 from pathlib import Path
 
+from pyenvmod import package_diff
+
 ACTION = "outside"  # the history entry's action; 'pyenvmod history' shows it as SHOWN
 SHOWN = "changed outside pyenvmod"
 
@@ -35,35 +37,13 @@ def normalised(packages: dict) -> dict:
 
 
 def _metadata(prefix) -> dict:
-    """{canonical name: (version, [canonical names it requires])} of the environment's own distributions."""
-    from packaging.requirements import InvalidRequirement, Requirement
+    """{canonical name: (version, [canonical names it requires], dist-info folder)} of the environment's
+    own distributions (an optional extra's requirements do not count)."""
+    from pyenvmod import dist_info
 
-    found = {}
-    for meta in Path(prefix).glob("lib/python*/site-packages/*.dist-info/METADATA"):
-        name = version = None
-        requires = []
-        try:
-            text = meta.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        for line in text.splitlines():
-            if not line:
-                break  # the headers end at the first empty line; the description follows
-            key, _, value = line.partition(": ")
-            if key == "Name":
-                name = value.strip()
-            elif key == "Version":
-                version = value.strip()
-            elif key == "Requires-Dist":
-                try:
-                    requirement = Requirement(value)
-                except InvalidRequirement:
-                    continue
-                if requirement.marker is None or "extra" not in str(requirement.marker):
-                    requires.append(_canonical(requirement.name))  # an optional extra does not count
-        if name and version:
-            found[_canonical(name)] = (_version(version), requires, meta.parent)
-    return found
+    return {_canonical(dist.name): (_version(dist.version), [_canonical(r.name) for r in dist.requirements()],
+                                    dist.path)
+            for dist in dist_info.installed(prefix)}
 
 
 def _fast_canonical(name: str) -> str:
@@ -167,18 +147,13 @@ def _requested_name(spec: str) -> str:
         return _canonical(spec)
 
 
+SPELLING = {package_diff.ADDED: "added {name} {new}", package_diff.REMOVED: "removed {name} {old}",
+            package_diff.CHANGED: "{name} {old} -> {new}"}
+
+
 def describe(before: dict, after: dict) -> list[str]:
     """What changed, for people: 'numpy 1.26.4 -> 2.1.0', 'added idna 3.10', 'removed six 1.16.0'."""
-    before, after = normalised(before), normalised(after)
-    out = []
-    for name in sorted(set(before) | set(after)):
-        if name not in before:
-            out.append(f"added {name} {after[name]}")
-        elif name not in after:
-            out.append(f"removed {name} {before[name]}")
-        elif before[name] != after[name]:
-            out.append(f"{name} {before[name]} -> {after[name]}")
-    return out
+    return package_diff.changes(normalised(before), normalised(after), SPELLING)
 
 
 def reconcile_now(config, layout, name: str, notify) -> list[str]:

@@ -26,10 +26,11 @@ import os
 import re
 from pathlib import Path
 
-from pyenvmod import __version__, files, locking, modulefiles, names, render
+from pyenvmod import __version__, files, modulefiles, names, render
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import MODULE_FAMILY, Layout
 from pyenvmod.metadata import EnvRecord
+from pyenvmod.tree import Tree
 
 RC_FILES = {".modulerc.lua": "modulerc.lua.j2", ".modulerc": "modulerc.tcl.j2"}
 SHELLS = frozenset({"bash", "sh", "dash", "zsh", "ksh", "mksh", "tcsh", "csh", "fish"})
@@ -83,12 +84,13 @@ def sweep(layout: Layout, environ=None, shared: bool = False) -> list[str]:
     family = layout.modules_dir / MODULE_FAMILY
     if shared or not family.is_dir():
         return []
+    tree = Tree(layout)
     removed = []
     for folder in sorted(family.iterdir()):
         if not is_tombstone(layout, folder.name):
             continue
         try:  # under the name's lock, so a create of the same name cannot interleave; busy: next time
-            with locking.locked(layout.lock_file(folder.name), 0, f"environment {folder.name!r}", inside=layout.root):
+            with tree.lock(folder.name, 0):
                 if not is_tombstone(layout, folder.name):
                     continue
                 since = os.lstat(folder / ".modulerc").st_mtime

@@ -14,6 +14,7 @@ symlinks) is untrusted input. So:
 Operations use a ``Tree`` instead of calling ``os``/``open`` on paths they computed or read.
 """
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import Layout
 
 HISTORY_MAX_BYTES = 4 << 20
+PREFIX_MARKER = ".pyenvmod-prefix.json"  # in the folder of an environment made with 'create --prefix'
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,12 @@ class Tree:
 
     def activate_dir(self, name: str) -> Path:
         return self.layout.activate_dir(names.validate(name))
+
+    def images_dir(self, name: str) -> Path:
+        """What 'pyenvmod pack' writes for ``name``: its image, stamp and launchers (see staging/)."""
+        from pyenvmod.staging import images_dir
+
+        return images_dir(self.layout, names.validate(name))
 
     def inside(self, path) -> bool:
         """True when ``path``, symlinks resolved, lies strictly inside the tree's platform folder."""
@@ -158,10 +166,29 @@ class Tree:
     def _external(self, record: metadata.EnvRecord) -> bool:
         """An environment made with ``create --prefix`` in a private tree: outside the tree, and its
         folder holds a marker naming this tree and environment, owned by the calling user."""
-        from pyenvmod.operations import external_prefix
-
         return (not self.shared and os.path.isabs(record.prefix) and not self.inside(record.prefix)
-                and external_prefix.owned(self.layout, record.prefix, record.name))
+                and self.owns_prefix(record.prefix, record.name))
+
+    # -- environments made with 'create --prefix': the marker in their folder --------------------
+    def prefix_marker(self, name: str) -> str:
+        """The text of the marker (``PREFIX_MARKER``) in the folder of ``name`` made with --prefix."""
+        return json.dumps({"tree": str(self.layout.base), "name": name}) + "\n"
+
+    def owns_prefix(self, prefix: str, name: str) -> bool:
+        """The folder carries this tree's marker for ``name``, written by the calling user."""
+        try:
+            fd = os.open(os.path.join(prefix, PREFIX_MARKER), os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return False
+        with os.fdopen(fd, encoding="utf-8") as fh:
+            if os.fstat(fh.fileno()).st_uid != os.getuid():
+                return False
+            try:
+                data = json.load(fh)
+            except ValueError:
+                return False
+        return isinstance(data, dict) and data.get("tree") == str(self.layout.base) and data.get("name") == name \
+            and not os.path.islink(prefix)
 
     def write_anchor(self, record: metadata.EnvRecord) -> Path:
         """The folder writes into an environment are anchored at (no symlinked folder below it is

@@ -6,15 +6,15 @@ removes such a folder only when the marker in it names this tree and this enviro
 record pointing at some other folder (metadata in a group tree is anyone's word) deletes nothing.
 """
 
-import json
 import os
 from pathlib import Path
 
 from pyenvmod import files
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import Layout
+from pyenvmod.tree import PREFIX_MARKER, Tree
 
-MARKER = ".pyenvmod-prefix.json"
+MARKER = PREFIX_MARKER
 
 
 def check(layout: Layout, path: str) -> Path:
@@ -42,25 +42,12 @@ def is_external(layout: Layout, record) -> bool:
 
 
 def mark(layout: Layout, prefix: Path, name: str) -> None:
-    files.write_atomic(prefix / MARKER, json.dumps({"tree": str(layout.base), "name": name}) + "\n")
+    files.write_atomic(prefix / MARKER, Tree(layout).prefix_marker(name))
 
 
 def owned(layout: Layout, prefix: str, name: str) -> bool:
     """The folder carries this tree's marker for ``name``, written by the calling user."""
-    marker = os.path.join(prefix, MARKER)
-    try:
-        fd = os.open(marker, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return False
-    with os.fdopen(fd, encoding="utf-8") as fh:
-        if os.fstat(fh.fileno()).st_uid != os.getuid():
-            return False
-        try:
-            data = json.load(fh)
-        except ValueError:
-            return False
-    return isinstance(data, dict) and data.get("tree") == str(layout.base) and data.get("name") == name \
-        and not os.path.islink(prefix)
+    return Tree(layout).owns_prefix(prefix, name)
 
 
 def remove(layout: Layout, record) -> bool:

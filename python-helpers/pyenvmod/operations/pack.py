@@ -20,8 +20,8 @@ from pathlib import Path
 from pyenvmod import files
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.operations.common import layout_for, load_record, tree_for
-from pyenvmod.staging import IMAGE_FORMATS, images_dir, launchers, read_stamp
+from pyenvmod.operations.common import load_record, tree_for
+from pyenvmod.staging import IMAGE_FORMATS, launchers, read_stamp
 from pyenvmod.staging import image as image_mod
 from pyenvmod.staging import relocate
 
@@ -147,10 +147,10 @@ def _build_tar(source, stamp: str, out: Path) -> image_mod.Manifest:
 
 def current(config: Config, name: str):
     """(record, source, stamp of the environment now, stamp of its image or '')."""
-    layout = layout_for(config)
-    record = load_record(layout, name)
+    tree = tree_for(config)
+    record = load_record(tree.layout, name)
     source = image_mod.source_for(record)
-    return record, source, image_mod.stamp(source), read_stamp(images_dir(layout, name) / "stamp")
+    return record, source, image_mod.stamp(source), read_stamp(tree.images_dir(name) / "stamp")
 
 
 def pack(config: Config, name: str, force: bool = False, timeout: float | None = None, notify=lambda m: None):
@@ -158,7 +158,7 @@ def pack(config: Config, name: str, force: bool = False, timeout: float | None =
     tree = tree_for(config)
     layout = tree.layout
     record = load_record(layout, name)
-    folder = images_dir(layout, name)
+    folder = tree.images_dir(name)
     lock_wait = config["lock_timeout"] if timeout is None else timeout
     with tree.lock(name, lock_wait):
         source = image_mod.source_for(record)
@@ -170,7 +170,7 @@ def pack(config: Config, name: str, force: bool = False, timeout: float | None =
         if not record.adopted:
             _compile_bytecode(source)
         stamp = image_mod.stamp(source)
-        files.make_dirs(layout.root, folder)  # refusing a symlinked folder on the way
+        tree.mkdir(folder)  # refusing a symlinked folder on the way
         tmp = folder / f".{image.name}.{os.getpid()}.{time.monotonic_ns()}.tmp"
         try:
             manifest = _build_tar(source, stamp, tmp)
@@ -179,7 +179,7 @@ def pack(config: Config, name: str, force: bool = False, timeout: float | None =
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        files.write_atomic(folder / "manifest.json", manifest.to_json(), inside=layout.root)
+        tree.write(folder / "manifest.json", manifest.to_json())
         launchers.write(layout, record, config["stage_dir"])
-        files.write_atomic(stamp_file, stamp + "\n", inside=layout.root)
+        tree.write(stamp_file, stamp + "\n")
     return manifest, image

@@ -27,14 +27,9 @@ def _dist_name(dist_info) -> str:
 def dist_versions(prefix) -> dict:
     """{Name: Version} of the distributions in the environment's own site-packages, read from their
     METADATA files (the environment is not run)."""
-    from pathlib import Path
+    from pyenvmod import dist_info
 
-    found = {}
-    for meta in Path(prefix).glob("lib/python*/site-packages/*.dist-info/METADATA"):
-        fields = dict(ln.split(": ", 1) for ln in meta.read_text(errors="replace").splitlines()[:20] if ": " in ln)
-        if "Name" in fields and "Version" in fields:
-            found[fields["Name"]] = fields["Version"]
-    return dict(sorted(found.items()))
+    return dict(sorted({dist.name: dist.version for dist in dist_info.installed(prefix)}.items()))
 
 
 def direct_sources(prefix, python_version) -> dict:

@@ -20,13 +20,15 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from pyenvmod import files, history, locking, metadata, modulefiles, names, proc, stacking
+from pyenvmod import files, history, metadata, modulefiles, names, proc, stacking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import Layout
 from pyenvmod.loaded import is_loaded
 from pyenvmod.operations import external_prefix
-from pyenvmod.operations.common import layout_for, load_record, share
+from pyenvmod.operations.common import load_record, share, tree_for
+from pyenvmod.staging import launchers
+from pyenvmod.tree import Tree
 
 
 def _placeholder(layout: Layout, new: str) -> bool:
@@ -45,7 +47,7 @@ def _exchanged(layout: Layout, old: str, new: str) -> bool:
 def _resuming(layout: Layout, old_record, new: str) -> bool:
     """NEW is registered by an interrupted rename of this environment (steps 1 to 3)."""
     try:
-        new_record = metadata.read(layout.meta_file(new))
+        new_record = metadata.read(layout.meta_file(new), inside=layout.root)
     except (FileNotFoundError, PyenvmodError):
         return False
     if new_record.prefix != str(layout.prefix(new)) or old_record.prefix != str(layout.prefix(old_record.name)):
@@ -53,13 +55,13 @@ def _resuming(layout: Layout, old_record, new: str) -> bool:
     return _placeholder(layout, new) or _exchanged(layout, old_record.name, new)
 
 
-def _locks(layout: Layout, config: Config, first: str, second: str):
+def _locks(tree: Tree, config: Config, first: str, second: str):
     """Both names locked, always in the same order (two renames never wait for each other)."""
     import contextlib
 
     stack = contextlib.ExitStack()
     for name in sorted((first, second)):
-        stack.enter_context(locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"))
+        stack.enter_context(tree.lock(name, config["lock_timeout"]))
     return stack
 
 
@@ -67,7 +69,7 @@ def _dependents(layout: Layout, prefixes: set) -> list:
     found = []
     for other in layout.names():
         try:
-            record = metadata.read(layout.meta_file(other))
+            record = metadata.read(layout.meta_file(other), inside=layout.root)
         except (FileNotFoundError, PyenvmodError):
             continue
         if record.extends and record.extends.get("prefix") in prefixes:
@@ -80,12 +82,13 @@ def rename(config: Config, old: str, new: str, notify=lambda m: None) -> metadat
     names.validate(new)
     if old == new:
         raise PyenvmodError(f"{old!r} already has that name; give a different new name")
-    layout = layout_for(config)
+    tree = tree_for(config)
+    layout = tree.layout
     if not layout.meta_file(new).exists():
         load_record(layout, old)  # the error for an unknown name, before anything is locked
-    layout.ensure(shared=bool(config.group))
-    with proc.interrupts_raise(), _locks(layout, config, old, new):
-        if _finished(layout, old, new):
+    tree.ensure()
+    with proc.interrupts_raise(), _locks(tree, config, old, new):
+        if _finished(tree, old, new):
             return load_record(layout, new)
         try:
             record = load_record(layout, old)
@@ -114,17 +117,19 @@ def rename(config: Config, old: str, new: str, notify=lambda m: None) -> metadat
         modulefiles.write(layout, new_record, options)
         if moves and not os.path.lexists(layout.prefix(new)):
             os.symlink(new, layout.prefix(new))
-        metadata.write(layout.meta_file(new), new_record)
+        tree.write_record(new_record)
         # 2: the folder moves, atomically; OLD stays usable through a symlink
         if moves and _placeholder(layout, new):
             files.exchange(layout.prefix(old), layout.prefix(new))
         # 3: the prefix inside the environment and in the environments extending it
         if moves:
             _rewrite_prefix(Path(new_prefix), record.prefix, new_prefix, old, new)
+            # the launchers of step 1 saw only the placeholder: one per program of the folder now there
+            launchers.write(layout, new_record, options.get("stage_dir"))
         elif external_prefix.owned(layout, record.prefix, old):
             external_prefix.mark(layout, Path(record.prefix), new)
         for dependent in _dependents(layout, {record.prefix, new_prefix}):
-            _repoint(layout, dependent, new_record, options)
+            _repoint(tree, dependent, new_record, options)
         if os.path.isdir(layout.history_dir(old)) and not os.path.lexists(layout.history_dir(new)):
             os.rename(layout.history_dir(old), layout.history_dir(new))  # one step: it is in one place or the other
         history.add(layout, new, "rename", [old, new], new_record.packages, new_record.requested,
@@ -132,7 +137,8 @@ def rename(config: Config, old: str, new: str, notify=lambda m: None) -> metadat
         share(config, layout, layout.history_dir(new))
         # 4: OLD goes (its metadata before its symlink: until then, the same rename finishes the job)
         modulefiles.remove(layout, old)
-        files.remove_inside(layout.meta_file(old), layout.root)
+        tree.remove(tree.images_dir(old))  # its image names OLD and its folder: the next pack makes NEW's
+        tree.remove(tree.meta_file(old))
         if os.path.islink(layout.prefix(old)):
             os.unlink(layout.prefix(old))
         files.remove_inside(layout.history_dir(old), layout.root)
@@ -141,8 +147,9 @@ def rename(config: Config, old: str, new: str, notify=lambda m: None) -> metadat
     return load_record(layout, new)
 
 
-def _finished(layout: Layout, old: str, new: str) -> bool:
+def _finished(tree: Tree, old: str, new: str) -> bool:
     """A rename interrupted in its last step (OLD unregistered, its symlink to NEW left): tidy up."""
+    layout = tree.layout
     path = layout.prefix(old)
     if layout.meta_file(old).exists() or not layout.meta_file(new).exists():
         return False
@@ -151,6 +158,7 @@ def _finished(layout: Layout, old: str, new: str) -> bool:
     if not ours and not (done and done[0].get("action") == "rename" and done[0].get("args") == [old, new]):
         return False
     modulefiles.remove(layout, old)
+    tree.remove(tree.images_dir(old))
     if ours:
         os.unlink(path)
     files.remove_inside(layout.history_dir(old), layout.root)
@@ -196,15 +204,16 @@ def _rewrite_prefix(prefix: Path, old_prefix: str, new_prefix: str, old: str, ne
             files.write_atomic(script, text)
 
 
-def _repoint(layout: Layout, dependent, base, options) -> None:
+def _repoint(tree: Tree, dependent, base, options) -> None:
     """An environment made with --extends on the renamed one: its record, hook and modulefiles."""
+    layout = tree.layout
     dependent.extends = dict(dependent.extends, name=base.name, prefix=base.prefix, module=base.module)
     if dependent.prefix == str(layout.prefix(dependent.name)) and os.path.isdir(dependent.prefix):
         # only a folder the layout names: in a group tree, a record's prefix is anyone's word
         stacking.install_hook(dependent.prefix, dependent.python,
                               str(stacking.site_packages(base.prefix, base.python)))
     modulefiles.write(layout, dependent, options)
-    metadata.write(layout.meta_file(dependent.name), dependent)
+    tree.write_record(dependent)
 
 
 def _move_kernels(config: Config, record, new: str, notify) -> None:

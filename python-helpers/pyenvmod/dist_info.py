@@ -1,0 +1,76 @@
+"""The distributions installed in a site-packages, read from their dist-info METADATA headers:
+nothing is run. The one reader for every command that needs their names, versions or
+requirements (list, export, adopt, the dependency check, changes made outside pyenvmod).
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Distribution:
+    name: str  # as its METADATA spells it
+    version: str
+    requires: tuple  # its Requires-Dist values, as written
+    path: Path  # its .dist-info folder
+
+    def requirements(self, environment: dict | None = None) -> list:
+        """Its Requires-Dist, parsed (one packaging cannot read is passed over). With ``environment``
+        (marker variables, ``extra`` among them): those whose marker holds there. Without: all but
+        those only an optional extra asks for."""
+        from packaging.requirements import InvalidRequirement, Requirement
+
+        found = []
+        for text in self.requires:
+            try:
+                requirement = Requirement(text)
+            except InvalidRequirement:
+                continue
+            marker = requirement.marker
+            if marker is None or (marker.evaluate(environment) if environment is not None
+                                  else "extra" not in str(marker)):
+                found.append(requirement)
+        return found
+
+
+def read(meta: Path) -> Distribution | None:
+    """The headers of one METADATA file (they end at the first empty line; the description
+    follows); None without a Name or a Version. OSError when it cannot be read."""
+    name = version = ""
+    requires = []
+    with open(meta, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if not line.strip():
+                break
+            key, _, value = line.rstrip("\r\n").partition(": ")
+            if key == "Name":
+                name = value.strip()
+            elif key == "Version":
+                version = value.strip()
+            elif key == "Requires-Dist":
+                requires.append(value.strip())
+    if not (name and version):
+        return None
+    return Distribution(name, version, tuple(requires), Path(meta).parent)
+
+
+def _read_all(metas) -> list[Distribution]:
+    found = []
+    for meta in sorted(metas):
+        try:
+            dist = read(meta)
+        except OSError:  # unreadable: passed over, as pip passes over a broken one
+            continue
+        if dist is not None:
+            found.append(dist)
+    return found
+
+
+def in_site(site: Path) -> list[Distribution]:
+    """The distributions in one site-packages folder, in the order of their folders' names."""
+    return _read_all(Path(site).glob("*.dist-info/METADATA"))
+
+
+def installed(prefix) -> list[Distribution]:
+    """The distributions in the environment's own site-packages (``PREFIX/lib/python*/site-packages``)."""
+    return _read_all(Path(prefix).glob("lib/python*/site-packages/*.dist-info/METADATA"))
