@@ -40,3 +40,9 @@ def validate_description(text: str, where: str = "--description") -> str:
         raise PyenvmodError(f"{where}: the description holds control characters "
                             f"({_TEXT_CONTROL.search(text).group()!r}); give plain text")
     return text
+
+
+def kernel_name(name: str) -> str:
+    """The Jupyter kernel of environment ``name``: kernel names allow letters, digits and . _ - only
+    (and are case-insensitive)."""
+    return "pyenv-" + re.sub(r"[^a-z0-9._-]", "_", name.lower())

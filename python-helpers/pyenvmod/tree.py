@@ -153,7 +153,7 @@ class Tree:
                 raise PyenvmodError(f"metadata file {source}: extends names {record.extends['prefix']} and "
                                     f"{record.extends['modules_dir']}, which are not an environment of a "
                                     f"pyenvmod tree and that tree's modules folder; {fix}")
-        from pyenvmod.operations.kernel import kernel_name
+        from pyenvmod.names import kernel_name
 
         for path in record.kernels:
             kernel = Path(path)

@@ -6,12 +6,12 @@ by JupyterHub sees what `module load pyenv/NAME` gives in a shell.
 
 import json
 import os
-import re
 import shlex
 import stat
 from pathlib import Path
 
 from pyenvmod import files, module_system, render, stacking
+from pyenvmod.names import kernel_name
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import backend_for, find_base, load_record, tree_for
@@ -23,11 +23,6 @@ def jupyter_data_dir() -> Path:
         return Path(os.environ["JUPYTER_DATA_DIR"])
     base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
     return Path(base) / "jupyter"
-
-
-def kernel_name(name: str) -> str:
-    """Jupyter kernel names allow letters, digits and . _ - only (and are case-insensitive)."""
-    return "pyenv-" + re.sub(r"[^a-z0-9._-]", "_", name.lower())
 
 
 def _module_init() -> str:
