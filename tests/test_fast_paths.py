@@ -203,3 +203,145 @@ def test_entries_last_reads_only_the_newest(tmp_path, monkeypatch):
     assert history.add(layout, "e", "update", [], {})["n"] == 6
     assert [e["n"] for e in history.entries(layout, "e", last=1)] == [6]
     assert os.path.exists(folder / "0006.json")
+
+
+# --- permissions after a change: only what the change wrote is looked at --------------------------
+
+from pyenvmod import files, touched  # noqa: E402
+
+
+@pytest.fixture
+def env_tree(tmp_path):
+    prefix = tmp_path / "env"
+    site = prefix / "lib" / "python3.12" / "site-packages"
+    (prefix / "bin").mkdir(parents=True)
+    site.mkdir(parents=True)
+    return prefix, site
+
+
+def installed(site, name, version, *paths):
+    """A distribution with its files and a RECORD listing them (and itself)."""
+    folder = site / f"{name}-{version}.dist-info"
+    folder.mkdir()
+    (folder / "METADATA").write_text(f"Name: {name}\nVersion: {version}\n")
+    rows = [f"{folder.name}/METADATA,,", f"{folder.name}/RECORD,,"]
+    for rel in paths:
+        target = (site / rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text("x")
+        rows.append(f"{rel},,")
+    (folder / "RECORD").write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_written_lists_the_new_distributions_files_and_the_top_levels(env_tree):
+    prefix, site = env_tree
+    old = installed(site, "old", "1.0", "old/a.py")
+    before = touched.stamps(prefix, {"old": "1.0"})
+    assert list(before) == [str(old)]
+    installed(site, "new", "2.0", "new/sub/b.py", "../../../bin/new-tool")
+    (prefix / ".lock").write_text("")
+    found = touched.written(prefix, before)
+    assert str(site / "new" / "sub" / "b.py") in found and str(site / "new" / "sub") in found
+    assert str(prefix / "bin" / "new-tool") in found and str(prefix / ".lock") in found
+    assert str(site / "new-2.0.dist-info" / "RECORD") in found
+    assert str(site / "old" / "a.py") not in found  # an untouched distribution's files are not looked at
+    assert all(p.startswith(str(prefix) + "/") for p in found)
+
+
+def test_a_reinstalled_or_unrecorded_distribution_counts_as_new(env_tree):
+    prefix, site = env_tree
+    installed(site, "same", "1.0", "same/a.py")
+    installed(site, "byhand", "1.0", "byhand/a.py")  # not in the record: installed outside pyenvmod
+    before = touched.stamps(prefix, {"same": "1.0"})
+    assert str(site / "byhand" / "a.py") in touched.written(prefix, before)
+    assert str(site / "same" / "a.py") not in touched.written(prefix, before)
+    import shutil
+
+    shutil.rmtree(site / "same-1.0.dist-info")
+    installed(site, "same", "1.0", "same/a.py")  # the same version again (install --rebuild)
+    assert str(site / "same" / "a.py") in touched.written(prefix, before)
+
+
+def test_a_record_that_cannot_be_read_means_check_everything(env_tree):
+    prefix, site = env_tree
+    folder = installed(site, "new", "1.0", "new/a.py")
+    (folder / "RECORD").unlink()
+    (folder / "RECORD").symlink_to("/dev/zero")
+    assert touched.written(prefix, {}) is None
+
+
+def test_record_rows_outside_the_environment_are_dropped(env_tree, tmp_path):
+    prefix, site = env_tree
+    folder = installed(site, "evil", "1.0")
+    (folder / "RECORD").write_text(f"../../../../../outside.txt,,\n{tmp_path}/abs.txt,,\n")
+    found = touched.written(prefix, {})
+    assert not [p for p in found if not p.startswith(str(prefix) + "/")]
+
+
+def test_settle_takes_write_for_others_off_what_it_is_given_only(env_tree):
+    prefix, site = env_tree
+    loose, other = site / "loose.py", site / "other.py"
+    for path in (loose, other):
+        path.write_text("x")
+        path.chmod(0o666)
+    sticky = site / "tmpdir"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    link = site / "link"
+    link.symlink_to(other)
+    assert files.settle(prefix, [str(loose), str(sticky), str(link)]) == 1
+    assert loose.stat().st_mode & 0o777 == 0o664
+    assert other.stat().st_mode & 0o777 == 0o666  # not given, and a symlink to it is not followed
+    assert sticky.stat().st_mode & 0o7777 == 0o1777
+
+
+def test_settle_never_follows_a_symlinked_folder(env_tree, tmp_path):
+    prefix, site = env_tree
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "secret").write_text("x")
+    (victim / "secret").chmod(0o606)
+    (site / "pkg").symlink_to(victim)
+    assert files.settle(prefix, [str(site / "pkg" / "secret")], gid=os.getgid()) == 0
+    assert (victim / "secret").stat().st_mode & 0o777 == 0o606
+
+
+def test_settle_hands_files_to_the_group_with_the_owners_permissions(env_tree):
+    prefix, site = env_tree
+    path = site / "mod.py"
+    path.write_text("x")
+    path.chmod(0o704)
+    gid = 4242
+    assert files.settle(prefix, [str(path)], gid=gid) == 1
+    st = path.stat()
+    assert st.st_gid == gid and st.st_mode & 0o777 == 0o774
+
+
+@pytest.mark.slow
+def test_an_install_takes_write_for_others_off_files_from_a_loose_cache(cli, tmp_path):
+    """uv hard-links files from its cache: a cache made world-writable (unpacked under umask 000)
+    gives world-writable files to every environment that installs them. The install's own files
+    are settled."""
+    from localpkg import write_wheel
+
+    requirement = str(tmp_path / write_wheel(tmp_path, "loosepkg", "1.0", {"loosepkg/__init__.py": "x = 1\n"}))
+    cache = tmp_path / "uvcache"
+    cli("create", "first", "-p", requirement, extra_env={"UV_CACHE_DIR": str(cache)})  # fills the cache
+    for folder, dirs, names in os.walk(cache):
+        for name in [*dirs, *names]:
+            path = os.path.join(folder, name)
+            if not os.path.islink(path):
+                os.chmod(path, os.lstat(path).st_mode | 0o002)
+    cli("create", "perm", "-p", "six", extra_env={"UV_CACHE_DIR": str(cache)})
+    cli("install", "perm", requirement, extra_env={"UV_CACHE_DIR": str(cache)})
+    prefix = cli("prefix", "perm").stdout.strip()
+    (module,) = [os.path.join(d, n) for d, _, names in os.walk(prefix) for n in names
+                 if d.endswith("loosepkg") and n == "__init__.py"]
+    assert os.stat(module).st_nlink >= 2, "not linked from the cache: the test shows nothing"
+    assert loose_files(prefix) == []
+
+
+def loose_files(top) -> list:
+    return [os.path.join(d, n) for d, dirs, names in os.walk(top) for n in [*dirs, *names]
+            if not os.path.islink(os.path.join(d, n)) and os.lstat(os.path.join(d, n)).st_mode & 0o002]

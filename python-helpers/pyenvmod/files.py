@@ -191,6 +191,51 @@ def no_world_write(top) -> int:
     return len(found)
 
 
+def settle(top, paths, gid: int | None = None) -> int:
+    """For the ``paths`` below ``top`` (what one change wrote, ``touched.written``): write for others
+    taken off, as ``no_world_write`` does, and with ``gid`` (a group tree) the group's ownership and
+    the owner's permissions, as ``share_with_group`` does. Folders are reached from ``top`` without
+    following a symlink; symlinks, other users' files and sticky folders keep their modes.
+    Returns how many were changed."""
+    import stat
+    from itertools import groupby
+
+    changed = 0
+    for parent, group in groupby(sorted(paths, key=os.path.dirname), key=os.path.dirname):
+        try:
+            dir_fd = open_dir(top, parent)
+        except (OSError, PyenvmodError):  # gone, or a symlink on the way: never followed
+            continue
+        try:
+            for name in (os.path.basename(p) for p in group):
+                try:
+                    st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISLNK(st.st_mode) or st.st_uid != os.getuid():
+                    continue
+                mode = stat.S_IMODE(st.st_mode)
+                new = mode if stat.S_ISDIR(st.st_mode) and mode & stat.S_ISVTX else mode & ~0o002
+                if gid is not None:
+                    new |= (mode & 0o700) >> 3
+                if new == mode and (gid is None or st.st_gid == gid):
+                    continue
+                try:
+                    fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+                except OSError:
+                    continue
+                try:
+                    if gid is not None and st.st_gid != gid:
+                        os.fchown(fd, -1, gid)
+                    os.fchmod(fd, new)
+                    changed += 1
+                finally:
+                    os.close(fd)
+        finally:
+            os.close(dir_fd)
+    return changed
+
+
 def share_with_group(top, gid: int) -> None:
     """For a group tree: everything under ``top`` we own belongs to the tree's group, which gets the
     owner's permissions (read, write, search); others never get write. Symlinks are left alone."""

@@ -6,7 +6,7 @@ import os
 import shlex
 from datetime import datetime, timezone
 
-from pyenvmod import background, buildpolicy, files, outside, requirements, sources, stacking
+from pyenvmod import background, buildpolicy, files, outside, requirements, sources, stacking, touched
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.tree import Tree
@@ -69,14 +69,20 @@ def snapshot(record, backend) -> None:
     record.sources = direct_sources(record.prefix, record.python)
 
 
-def refresh(config: Config, layout, record, backend, action: str, args: list, notify) -> list[str]:
-    """After a change: record the package set, rewrite modulefiles, add history, check. Returns problems."""
+def refresh(config: Config, layout, record, backend, action: str, args: list, notify, before=None) -> list[str]:
+    """After a change: record the package set, rewrite modulefiles, add history, check. Returns problems.
+    ``before``: the stamps (``touched.stamps``) taken before the change; only what it wrote then has its
+    permissions settled, else everything in the environment."""
     from pyenvmod import history, modulefiles  # imported while the helper worked (AFTER_INSTALL)
 
     problems = background.call(backend.check, record.prefix)  # it reads the packages; the rest writes elsewhere
     snapshot(record, backend)
-    files.no_world_write(record.prefix)
-    share(config, layout, record.prefix)
+    written = touched.written(record.prefix, before) if before is not None else None
+    if written is None:
+        files.no_world_write(record.prefix)
+        share(config, layout, record.prefix)
+    else:
+        files.settle(record.prefix, written, layout.root.stat().st_gid if config.group else None)
     record.updated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     modulefiles.write(layout, record, modulefiles.options_from(config))
     Tree(layout, bool(config.group)).write_record(record)
@@ -137,10 +143,11 @@ def _change(config: Config, name: str, action: str, specs: list, notify, apply):
                                 f"see 'pyenvmod list'")
         _validate(config, record, specs)
         backend = backend_for(config, record.backend, record.channels)
+        before = touched.stamps(record.prefix, record.packages) if record.backend != "conda" else None
         outside.reconcile(config, layout, record, backend, notify)  # a plain 'pip install' since the last change
         background.prewarm(*background.AFTER_INSTALL)  # loaded while the backend works
         apply(record, backend)
-        problems = refresh(config, layout, record, backend, action, specs, notify)
+        problems = refresh(config, layout, record, backend, action, specs, notify, before)
     from pyenvmod import spider_cache
 
     spider_cache.refresh(config, layout)
