@@ -15,6 +15,7 @@ Targets (issue 14): at most 1.1x of the bare tools. The difference left is pyenv
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -27,16 +28,20 @@ sys.path.insert(0, os.path.dirname(__file__))
 from _common import pyenvmod_bin, scratch_env  # noqa: E402
 
 
-def timed(cmd, setup, env) -> float:
-    """Seconds ``cmd`` takes (a shell line or an argv), after an untimed ``setup``."""
+def timed(cmd, setup, env) -> tuple:
+    """(wall, CPU) seconds ``cmd`` takes (a shell line or an argv), after an untimed ``setup``. The
+    CPU time (user + system, of the command and every helper it waited for) hardly moves when the
+    machine is busy; the wall time does."""
     if setup:
         subprocess.run(setup, env=env, shell=isinstance(setup, str), capture_output=True, check=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run(cmd, env=env, shell=isinstance(cmd, str), capture_output=True, text=True)
     elapsed = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if result.returncode != 0:
         sys.exit(f"benchmark command failed: {cmd}\n{result.stderr}")
-    return elapsed
+    return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main():
@@ -84,17 +89,20 @@ def main():
                          f"--disable-pip-version-check {pkgs}", None)),
         }
         results = {}
-        startup = statistics.median(timed([pyenvmod, "--version"], None, env) for _ in range(args.rounds))
+        startup = statistics.median(timed([pyenvmod, "--version"], None, env)[0] for _ in range(args.rounds))
         for label, (ours, theirs) in cases.items():
             timed(*ours(), env=env)  # warm the caches once
             timed(*theirs(), env=env)
             samples = [(timed(*ours(), env=env), timed(*theirs(), env=env)) for _ in range(args.rounds)]
-            results[label] = (statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples))
+            results[label] = tuple(statistics.median(s[side][kind] for s in samples) for kind in (0, 1)
+                                   for side in (0, 1))
     print(f"{' '.join(args.packages)}, Python {args.python}, warm caches, median of {args.rounds}")
-    for label, (ours, theirs) in results.items():
+    for label, (ours, theirs, ours_cpu, theirs_cpu) in results.items():
         bare = "python -m venv + pip" if "venv" in label else "bare uv"
         print(f"  pyenvmod {label:14s} {ours * 1000:7.0f} ms   {bare:22s} {theirs * 1000:7.0f} ms   "
               f"ratio {ours / theirs:.2f}x  (+{(ours - theirs) * 1000:.0f} ms; target <= 1.1x)")
+        print(f"  {'':23s} CPU {ours_cpu * 1000:5.0f} ms   {'':22s} CPU {theirs_cpu * 1000:5.0f} ms   "
+              f"ratio {ours_cpu / theirs_cpu:.2f}x")
     print(f"  of the difference, Python's start-up alone (pyenvmod --version): {startup * 1000:.0f} ms")
     uv_create, venv_pip = results["create (uv)"][0], results["create (venv)"][1]
     print(f"  pyenvmod create (uv) / python -m venv + pip: {uv_create / venv_pip:.2f}x  (issue 9 target <= 0.35x)")
