@@ -16,7 +16,7 @@ import condachannel
 import mpipkg
 from conftest import Cli, assert_one_line_error, clean_env
 from modsys import Lmod, require, run_bash
-from test_mpi import mpich_module_tree, mpich_version
+from mpienv import mpich_module_tree, mpich_version
 
 from pyenvmod import buildpolicy, mpi
 from pyenvmod.config import SCHEMA
