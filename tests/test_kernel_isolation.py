@@ -27,6 +27,7 @@ for name in ("six", "iniconfig"):
         print(name, "no")
 print(os.environ.get("VIRTUAL_ENV"), os.environ.get("PYENVMOD_LOADED"))
 print(*sorted(m for m in os.environ.get("LOADEDMODULES", "").split(":") if m.startswith("pyenv/")))
+print(*sorted(p.rsplit("/", 2)[-2] for p in os.environ["PATH"].split(":") if p.endswith("/bin") and "/images/" in p))
 """
 
 
@@ -101,7 +102,7 @@ def test_a_module_loaded_in_the_server_does_not_reach_the_kernel(envs, tmp_path,
     lines, server = kernel_sees(envs, tmp_path, f"module load pyenv/{loaded} || exit 11", system)
     assert f"{loaded}@" in server["PYENVMOD_LOADED"]  # the server really has it loaded
     lab = envs["records"]["lab"]["prefix"]
-    assert lines == [lab, "six yes", "iniconfig no", f"{lab} lab@3.12", "pyenv/lab/py3.12"]
+    assert lines == [lab, "six yes", "iniconfig no", f"{lab} lab@3.12", "pyenv/lab/py3.12", "lab"]
 
 
 @pytest.mark.parametrize("loaded", ["same", "older"])
@@ -112,7 +113,7 @@ def test_an_activate_script_sourced_in_the_server_does_not_reach_the_kernel(envs
     lines, server = kernel_sees(envs, tmp_path, setup, system)
     assert server["VIRTUAL_ENV"] == envs["records"][loaded]["prefix"]
     lab = envs["records"]["lab"]["prefix"]
-    assert lines == [lab, "six yes", "iniconfig no", f"{lab} lab@3.12", "pyenv/lab/py3.12"]
+    assert lines == [lab, "six yes", "iniconfig no", f"{lab} lab@3.12", "pyenv/lab/py3.12", "lab"]
 
 
 @pytest.mark.parametrize("system", SYSTEMS)
@@ -126,3 +127,4 @@ def test_with_environments_still_reach_the_kernel(envs, tmp_path, system):
     assert lines[:3] == [lab, "six yes", "iniconfig yes"]
     assert lines[3].split()[0] == lab and sorted(lines[3].split()[1].split(":")) == ["lab@3.12", "same@3.12"]
     assert lines[4] == "pyenv/lab/py3.12 pyenv/same/py3.12"  # loaded through the module system, the server's taken off
+    assert lines[5] == "lab same"  # their staging launchers folders, not the server's
