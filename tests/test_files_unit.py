@@ -230,3 +230,72 @@ def test_umask_reads_without_changing(top):
         assert files.umask() == 0o027 and files.umask() == 0o027
     finally:
         os.umask(old)
+
+
+def test_exchange_is_atomic_and_says_what_failed(top):
+    import errno
+
+    (top / "a").mkdir()
+    (top / "a" / "from-a").write_text("")
+    (top / "b").mkdir()
+    (top / "a.exchange").mkdir()  # the two-rename fallback would need this name: it is never used here
+    (top / "a.exchange" / "busy").write_text("")
+    files.exchange(top / "a", top / "b")
+    assert os.listdir(top / "b") == ["from-a"] and os.listdir(top / "a") == []
+    with pytest.raises(OSError) as caught:
+        files.exchange(top / "a", top / "missing")
+    assert caught.value.errno == errno.ENOENT and caught.value.filename == str(top / "a")
+    assert caught.value.strerror == os.strerror(errno.ENOENT)
+
+
+# --- settle: the paths one change wrote --------------------------------------------------------
+
+def test_settle_goes_on_after_a_path_it_cannot_use(top, tmp_path):
+    (top / "a").mkdir()
+    (top / "z").mkdir()
+    (top / "link").symlink_to(tmp_path)
+    for path in (top / "a" / "2", top / "z" / "1"):
+        path.write_text("x")
+        os.chmod(path, 0o666)
+    foreign = top / "a" / "1"
+    foreign.write_text("x")
+    os.chmod(foreign, 0o666)
+    os.chown(foreign, 4242, -1)  # another user's: never changed
+    paths = [str(top / "a" / "0-missing"), str(foreign), str(top / "a" / "2"), str(top / "link" / "x"),
+             str(top / "gone" / "x"), str(top / "z" / "1")]
+    assert files.settle(top, paths) == 2
+    assert (top / "a" / "2").stat().st_mode & 0o777 == 0o664 and (top / "z" / "1").stat().st_mode & 0o777 == 0o664
+    assert foreign.stat().st_mode & 0o777 == 0o666
+
+
+def test_settle_changes_modes_exactly(top):
+    folder = top / "d"
+    folder.mkdir()
+    os.chmod(folder, 0o777)  # a plain folder: no write for others either
+    full = top / "full"
+    full.write_text("x")
+    os.chmod(full, 0o777)
+    assert files.settle(top, [str(folder), str(full)]) == 2
+    assert folder.stat().st_mode & 0o7777 == 0o775 and full.stat().st_mode & 0o777 == 0o775
+
+
+def test_settle_for_a_group_sets_the_group_even_when_the_mode_is_right(top):
+    path = top / "f"
+    path.write_text("x")
+    os.chmod(path, 0o664)
+    os.chown(path, -1, 0)
+    other = top / "g"
+    other.write_text("x")
+    os.chmod(other, 0o604)
+    assert files.settle(top, [str(path), str(other)], gid=4242) == 2
+    for p in (path, other):
+        assert p.stat().st_gid == 4242 and p.stat().st_uid == os.getuid()
+    assert path.stat().st_mode & 0o777 == 0o664 and other.stat().st_mode & 0o777 == 0o664
+
+
+def test_settle_never_blocks_on_a_fifo(top):
+    fifo = top / "pipe"
+    os.mkfifo(fifo)
+    os.chmod(fifo, 0o666)
+    assert files.settle(top, [str(fifo)]) == 1  # opened without blocking; a reader would never come
+    assert fifo.stat().st_mode & 0o777 == 0o664

@@ -209,3 +209,15 @@ def test_writes_are_anchored_at_the_root_or_a_marked_prefix(tree, tmp_path):
     assert tree.write_anchor(record(tree, prefix=str(outside))) == outside
     shared = Tree(tree.layout, shared=True)
     assert not shared._external(record(tree, prefix=str(outside)))  # a group tree keeps its environments
+
+
+def test_for_config_is_the_configured_root_and_this_platform(tmp_path, monkeypatch):
+    from pyenvmod import config as config_mod
+
+    monkeypatch.setenv("PYENVMOD_ROOT", str(tmp_path / "r"))
+    monkeypatch.setenv("PYENVMOD_PLATFORM", "testarch-testos9")
+    config = config_mod.load()
+    tree = Tree.for_config(config)
+    assert tree.layout == Layout(tmp_path / "r", "testarch-testos9") and tree.shared is False
+    config.group = tmp_path / "group"  # what --group sets
+    assert Tree.for_config(config).shared is True
