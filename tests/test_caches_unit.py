@@ -37,3 +37,35 @@ def test_buckets_are_named_by_the_folder_a_link_leads_to(tmp_path):
     folder = folder_with_everything(tmp_path)
     (tmp_path / "alias").symlink_to(folder)
     assert caches.buckets(tmp_path / "alias", "conda")[0] == folder / "cache"
+
+
+def refused(path, tool, tmp_path):
+    return caches.refusal(path, tool, home=str(tmp_path / "home"))
+
+
+def test_what_is_never_a_cache_is_said_exactly(tmp_path):
+    (tmp_path / "home").mkdir()
+    (tmp_path / "file").write_text("")
+    assert refused("relative/cache", "uv", tmp_path) == "it is not an absolute path"
+    assert refused("/proc", "uv", tmp_path) == "it is a whole filesystem"
+    assert refused(str(tmp_path / "file"), "pip", tmp_path) == "it is not a folder"
+
+
+def test_each_tools_layout_is_said_exactly(tmp_path):
+    (tmp_path / "home").mkdir()
+    uv = tmp_path / "uv"
+    uv.mkdir()
+    assert refused(str(uv), "uv", tmp_path) == "it has no CACHEDIR.TAG, which uv writes into its cache"
+    (uv / "CACHEDIR.TAG").write_text("not a tag")
+    assert refused(str(uv), "uv", tmp_path) == "its CACHEDIR.TAG is not a cache directory tag"
+    pip = tmp_path / "pip"
+    pip.mkdir()
+    (pip / "selfcheck.json").write_text("{}")
+    assert refused(str(pip), "pip", tmp_path) == "it has none of pip's http, http-v2 or wheels folders"
+    real = tmp_path / "real-http"
+    real.mkdir()
+    (pip / "http").symlink_to(real)
+    assert refused(str(pip), "pip", tmp_path) == "its http is not a plain folder"
+    conda = tmp_path / "conda"
+    conda.mkdir()
+    assert refused(str(conda), "conda", tmp_path) == "it has no urls.txt, which conda keeps in its package folder"

@@ -299,3 +299,48 @@ def test_settle_never_blocks_on_a_fifo(top):
     os.chmod(fifo, 0o666)
     assert files.settle(top, [str(fifo)]) == 1  # opened without blocking; a reader would never come
     assert fifo.stat().st_mode & 0o777 == 0o664
+
+
+def test_share_with_group_skips_links_and_others_files_and_never_blocks(top, tmp_path):
+    folder = top / "d"
+    folder.mkdir()
+    outside = tmp_path / "outside"
+    outside.write_text("x")
+    for n in range(12):  # around the link and the foreign file, whatever order the folder lists them in
+        (folder / f"f{n}").write_text("x")
+        os.chmod(folder / f"f{n}", 0o605)
+    (folder / "link").symlink_to(outside)
+    (folder / "foreign").write_text("x")
+    os.chown(folder / "foreign", 4242, -1)
+    os.chmod(folder / "foreign", 0o600)
+    os.mkfifo(folder / "pipe")
+    os.chmod(folder / "pipe", 0o606)
+    files.share_with_group(folder, 4242)
+    for n in range(12):
+        st = (folder / f"f{n}").stat()
+        assert (st.st_mode & 0o777, st.st_gid, st.st_uid) == (0o665, 4242, os.getuid())
+    assert (folder / "pipe").stat().st_mode & 0o777 == 0o664
+    assert (folder / "foreign").stat().st_mode & 0o777 == 0o600 and (folder / "foreign").stat().st_gid != 4242
+    assert outside.stat().st_gid != 4242
+
+
+def test_read_bytes_reads_a_file_of_many_chunks_whole_and_refuses_a_linked_folder(top, tmp_path):
+    data = bytes(range(256)) * 1200  # 300 KB: more than one read
+    (top / "big").write_bytes(data)
+    assert files.read_bytes(top / "big", len(data), inside=top) == data
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "f").write_bytes(b"secret")
+    (top / "via").symlink_to(elsewhere)
+    with pytest.raises(PyenvmodError, match="symlink"):
+        files.read_bytes(top / "via" / "f", 100, inside=top)
+
+
+def test_open_dir_gives_setgid_only_where_the_parent_has_it_and_names_the_link(top, tmp_path):
+    os.chmod(top, 0o755)
+    files.make_dirs(top, top / "plain" / "child")
+    assert not (top / "plain" / "child").stat().st_mode & 0o2000
+    (top / "plain" / "link").symlink_to(tmp_path)
+    with pytest.raises(PyenvmodError) as caught:
+        files.open_dir(top, top / "plain" / "link" / "x")
+    assert caught.value.message.startswith(f"refusing {top / 'plain' / 'link'}: it is a symlink to outside the root")

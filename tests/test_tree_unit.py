@@ -221,3 +221,46 @@ def test_for_config_is_the_configured_root_and_this_platform(tmp_path, monkeypat
     assert tree.layout == Layout(tmp_path / "r", "testarch-testos9") and tree.shared is False
     config.group = tmp_path / "group"  # what --group sets
     assert Tree.for_config(config).shared is True
+
+
+def test_reads_records_and_locks_never_pass_a_linked_folder(tree, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "e.json").write_text("{}")
+    (elsewhere / "f").write_text("x")
+    (tree.layout.base / "history").symlink_to(elsewhere)
+    with pytest.raises(PyenvmodError, match="symlink"):
+        tree.read(tree.layout.base / "history" / "f", 10)
+    meta = tree.layout.meta_dir
+    meta.rmdir()
+    meta.symlink_to(elsewhere)
+    with pytest.raises(PyenvmodError, match="symlink"):
+        tree.record("e")
+    locks = tree.layout.locks_dir
+    os.rmdir(locks)
+    locks.symlink_to(elsewhere)
+    with pytest.raises(PyenvmodError, match="symlink"):
+        with tree.lock("e", 1):
+            pass
+
+
+def test_errors_name_the_record_the_environment_and_the_fix(tree):
+    tree.prefix("e").mkdir()
+    tree.write_record(record(tree, platform="otherarch-os2"))
+    with pytest.raises(PyenvmodError) as caught:
+        tree.record("e")
+    assert caught.value.message == (f"metadata file {tree.meta_file('e')}: platform 'otherarch-os2' is not this "
+                                    "tree's 'testarch-testos1'; repair or delete it")
+    with pytest.raises(PyenvmodError) as caught:
+        Tree.of_prefix(tree.layout.modules_dir / "e")
+    assert caught.value.message.endswith("is not an environment folder of a pyenvmod tree (ROOT/PLATFORM/envs/NAME)")
+    with tree.lock("e", 1):
+        with pytest.raises(PyenvmodError, match="environment 'e'"):
+            with tree.lock("e", 0):
+                pass
+
+
+def test_a_shared_tree_is_made_group_writable(tmp_path):
+    shared = Tree(Layout(tmp_path / "root", "testarch-testos1"), shared=True)
+    shared.ensure()
+    assert shared.layout.envs_dir.stat().st_mode & 0o2070 == 0o2070
