@@ -344,3 +344,64 @@ def test_open_dir_gives_setgid_only_where_the_parent_has_it_and_names_the_link(t
     with pytest.raises(PyenvmodError) as caught:
         files.open_dir(top, top / "plain" / "link" / "x")
     assert caught.value.message.startswith(f"refusing {top / 'plain' / 'link'}: it is a symlink to outside the root")
+
+
+def test_a_file_that_grows_past_the_limit_while_read_is_refused(tmp_path):
+    """/proc files say size 0 and then give their content: the size checked first is not trusted."""
+    with pytest.raises(PyenvmodError, match="/proc/self/maps is larger than 100 bytes"):
+        files.read_bytes("/proc/self/maps", 100)
+    assert len(files.read_bytes("/proc/self/maps", 1 << 20)) > 100
+
+
+def test_refusal_of_a_link_inside_the_tree_is_said_exactly(top):
+    (top / "in").mkdir()
+    (top / "inner").symlink_to(top / "in")
+    assert files.refusal(top / "inner", top) == (f"refusing {top / 'inner'}: it is a symlink or not a folder, and "
+                                                 "pyenvmod never follows links inside its tree; remove it")
+
+
+def test_open_dir_refuses_a_file_as_the_folder_itself(top):
+    (top / "file").write_text("")
+    with pytest.raises(PyenvmodError, match="a symlink or not a folder"):
+        files.open_dir(top, top / "file")
+
+
+def test_replace_in_text_files_counts_every_file_it_changed(top):
+    for name in ("one", "two"):
+        (top / name).write_text("/old/python\n")
+    assert files.replace_in_text_files(top, "/old/python", "/new") == 2
+
+
+def unix_socket(path):
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(path))
+    return sock
+
+
+def test_settle_and_share_go_on_past_what_cannot_be_opened_or_needs_nothing(top):
+    folder = top / "d"
+    folder.mkdir()
+    sock = unix_socket(folder / "a-socket")  # cannot be opened: skipped, never the end of the folder
+    try:
+        os.chmod(folder / "a-socket", 0o777)
+        (folder / "b-right").write_text("x")
+        os.chmod(folder / "b-right", 0o644)
+        (folder / "c-loose").write_text("x")
+        os.chmod(folder / "c-loose", 0o666)
+        paths = [str(folder / n) for n in ("a-socket", "b-right", "c-loose")]
+        assert files.settle(top, paths) == 1
+        assert (folder / "c-loose").stat().st_mode & 0o777 == 0o664
+        os.chmod(folder / "c-loose", 0o606)
+        files.share_with_group(folder, 4242)
+        assert (folder / "c-loose").stat().st_gid == 4242 and (folder / "b-right").stat().st_gid == 4242
+    finally:
+        sock.close()
+
+
+def test_no_world_write_never_blocks_on_a_fifo(top):
+    os.mkfifo(top / "pipe")
+    os.chmod(top / "pipe", 0o666)
+    assert files.no_world_write(top) == 1
+    assert (top / "pipe").stat().st_mode & 0o777 == 0o664

@@ -95,3 +95,9 @@ def test_a_folder_is_checked_like_a_file(folder):
     os.chmod(folder, 0o777)
     with pytest.raises(PyenvmodError, match=f"the template folder {folder} is writable by anyone"):
         private_files.check(folder, "template folder")
+
+
+def test_a_group_nobody_knows_is_no_private_group(folder):
+    path = made(folder, 0o664, uid=4242, gid=4243)  # neither has a name: group write is others' write
+    with pytest.raises(PyenvmodError, match="is writable by its group"):
+        private_files.check(path, "template")

@@ -264,3 +264,13 @@ def test_a_shared_tree_is_made_group_writable(tmp_path):
     shared = Tree(Layout(tmp_path / "root", "testarch-testos1"), shared=True)
     shared.ensure()
     assert shared.layout.envs_dir.stat().st_mode & 0o2070 == 0o2070
+
+
+def test_a_record_is_never_written_through_a_linked_folder(tree, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    tree.layout.meta_dir.rmdir()
+    tree.layout.meta_dir.symlink_to(elsewhere)
+    with pytest.raises(PyenvmodError, match="symlink"):
+        tree.write_record(record(tree))
+    assert os.listdir(elsewhere) == []
