@@ -405,3 +405,28 @@ def test_no_world_write_never_blocks_on_a_fifo(top):
     os.chmod(top / "pipe", 0o666)
     assert files.no_world_write(top) == 1
     assert (top / "pipe").stat().st_mode & 0o777 == 0o664
+
+
+def test_the_swap_by_renames_for_file_systems_without_an_atomic_one(top):
+    """What exchange does where renameat2(RENAME_EXCHANGE) is missing (older NFS, some FUSE file
+    systems), run here directly on real folders."""
+    (top / "a").mkdir()
+    (top / "a" / "from-a").write_text("")
+    (top / "b").mkdir()
+    (top / "b" / "from-b").write_text("")
+    files._exchange_by_renames(top / "a", top / "b")
+    assert os.listdir(top / "a") == ["from-b"] and os.listdir(top / "b") == ["from-a"]
+    assert sorted(os.listdir(top)) == ["a", "b"]  # nothing parked is left
+    (top / "a.exchange").mkdir()
+    (top / "a.exchange" / "busy").write_text("")  # the parked name is taken: nothing moves
+    with pytest.raises(OSError):
+        files._exchange_by_renames(top / "a", top / "b")
+    assert os.listdir(top / "a") == ["from-b"] and os.listdir(top / "b") == ["from-a"]
+
+
+def test_the_atomic_swap_reports_what_it_did(top):
+    (top / "a").mkdir()
+    (top / "b").mkdir()
+    (top / "b" / "x").write_text("")
+    assert files._exchange_atomic(top / "a", top / "b") is True
+    assert os.listdir(top / "a") == ["x"]
