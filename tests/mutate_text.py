@@ -37,7 +37,8 @@ class Target:
 
 TEMPLATE_TESTS = "not byte_for_byte and not any_environment_name and not name_rule and not module_names_with"
 TARGETS = {t.name: t for t in (
-    Target("lmod-hooks/pyenvmod_hooks.lua", "lmod-hooks/pyenvmod_hooks.lua", "lua", ("tests/test_hooks.py",),
+    Target("lmod-hooks/pyenvmod_hooks.lua", "lmod-hooks/pyenvmod_hooks.lua", "lua",
+           ("tests/test_hooks.py", "tests/test_usage_log.py"),
            start=r"^local M = \{\}"),
     # the templates' load/unload logic: the in-process fakes first (quick), then the real module
     # systems; the value round-trip properties test quoting (mutmut's part), not this logic

@@ -301,18 +301,30 @@ def remove_inside(path: Path, root: Path) -> bool:
 def exchange(a: Path, b: Path) -> None:
     """Swap two folders: atomically with Linux renameat2(RENAME_EXCHANGE) where the filesystem
     supports it, else with two renames (a brief moment where ``a`` is missing)."""
+    if not _exchange_atomic(a, b):
+        _exchange_by_renames(a, b)
+
+
+def _exchange_atomic(a: Path, b: Path) -> bool:
+    """renameat2(RENAME_EXCHANGE); False where the C library or the file system lacks it."""
     import ctypes
     import errno
 
     libc = ctypes.CDLL(None, use_errno=True)
     renameat2 = getattr(libc, "renameat2", None)
-    if renameat2 is not None:
-        at_fdcwd, rename_exchange = -100, 2
-        if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
-            return
-        err = ctypes.get_errno()
-        if err not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-            raise OSError(err, os.strerror(err), str(a))
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, os.strerror(err), str(a))
+
+
+def _exchange_by_renames(a: Path, b: Path) -> None:
+    """The swap as three renames, through ``a``'s parked name ``A.exchange``."""
     parked = a.with_name(a.name + ".exchange")
     os.rename(a, parked)
     os.rename(b, a)
