@@ -213,14 +213,19 @@ def test_writes_are_anchored_at_the_root_or_a_marked_prefix(tree, tmp_path):
 
 def test_for_config_is_the_configured_root_and_this_platform(tmp_path, monkeypatch):
     from pyenvmod import config as config_mod
+    from pyenvmod import platform_tag
 
     monkeypatch.setenv("PYENVMOD_ROOT", str(tmp_path / "r"))
     monkeypatch.setenv("PYENVMOD_PLATFORM", "testarch-testos9")
-    config = config_mod.load()
-    tree = Tree.for_config(config)
-    assert tree.layout == Layout(tmp_path / "r", "testarch-testos9") and tree.shared is False
-    config.group = tmp_path / "group"  # what --group sets
-    assert Tree.for_config(config).shared is True
+    platform_tag.current.cache_clear()  # computed once per process: other tests ran with another
+    try:
+        config = config_mod.load()
+        tree = Tree.for_config(config)
+        assert tree.layout == Layout(tmp_path / "r", "testarch-testos9") and tree.shared is False
+        config.group = tmp_path / "group"  # what --group sets
+        assert Tree.for_config(config).shared is True
+    finally:
+        platform_tag.current.cache_clear()
 
 
 def test_reads_records_and_locks_never_pass_a_linked_folder(tree, tmp_path):
