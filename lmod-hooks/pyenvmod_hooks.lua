@@ -184,7 +184,7 @@ end
 
 -- A field value: printable ASCII without spaces or '=', anything else as %XX; at most 512 bytes.
 function M.field(value)
-    local text = tostring(value == nil and "?" or value):sub(1, 512)
+    local text = tostring(value == nil and "" or value):sub(1, 512)
     if text == "" then return "?" end
     return (text:gsub("[^%w%._/+:@,%-]", function(c) return string.format("%%%02X", c:byte()) end))
 end
@@ -250,8 +250,9 @@ local function append(path, line)
     local f, err = io.open(path, "a")
     if not f then return (tostring(err):gsub("^.-: ", "")) end
     local ok, werr = f:write(line, "\n")
-    f:close()
+    local closed, cerr = f:close()   -- the write is buffered: a full disk shows here
     if not ok then return tostring(werr) end
+    if not closed then return tostring(cerr) end
     return nil
 end
 

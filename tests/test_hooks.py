@@ -353,6 +353,8 @@ def test_chained_hooks_keep_every_argument_and_leak_no_globals(runtime):
     h = chained(runtime, "myHook", 'function(...) return select("#", ...) end')
     count = h.lua.eval(b'require("Hook").apply("myHook", "a", nil, "c", nil)')
     assert count == 4, "trailing and inner nils are passed on"
+    for name in ("result", "list", "args", "n", "slot"):
+        assert h.lua.eval(f'rawget(_G, "{name}")'.encode()) is None, name
     h = Hooks(runtime, HOOKS_DIR, {"USER": "alice"})  # no override: the platform is worked out
     h.run('require("Hook").register("myHook", function(...) return select("#", ...) end)')
     h.lua.eval(b'require("Hook").apply("myHook", "a")')

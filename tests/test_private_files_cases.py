@@ -1,0 +1,192 @@
+"""private_files.py and identity.py in-process (issue 17: mutation scope of the trust code):
+which owners and modes are accepted for templates and configuration, word for word.
+Real files owned (as root, with chown) by real system accounts and groups."""
+
+import grp
+import os
+import pwd
+import stat
+
+import pytest
+
+from pyenvmod import identity, private_files
+from pyenvmod.errors import PyenvmodError
+
+pytestmark = pytest.mark.skipif(os.getuid() != 0 and os.environ.get("CI") != "true",
+                                reason="chown to other users needs root")
+
+DAEMON = pwd.getpwnam("daemon")  # a system account that is not us: uid 1, group daemon (gid 1)
+SYS = grp.getgrnam("sys")
+
+
+def private_folder(tmp_path, name="site"):
+    folder = tmp_path / name
+    folder.mkdir()
+    os.chmod(folder, 0o755)
+    return folder
+
+
+def test_identity_is_the_real_uid():
+    assert identity.user_name() == pwd.getpwuid(os.getuid()).pw_name
+
+
+def test_absent_and_private_files_pass(tmp_path):
+    folder = private_folder(tmp_path)
+    private_files.check(folder / "missing.j2", "template")
+    (folder / "t.j2").write_text("")
+    os.chmod(folder / "t.j2", 0o644)
+    private_files.check(folder / "t.j2", "template")
+    private_files.check(folder, "template folder")
+
+
+def test_world_writable_file_word_for_word(tmp_path):
+    folder = private_folder(tmp_path)
+    path = folder / "t.j2"
+    path.write_text("")
+    os.chmod(path, 0o646)
+    with pytest.raises(PyenvmodError) as err:
+        private_files.check(path, "template")
+    assert str(err.value) == (f"the template {path} is writable by anyone (mode 0646), so others could change "
+                              f"what pyenvmod does; make it private: chmod go-w {path}")
+
+
+def test_group_writable_file_of_a_shared_group(tmp_path):
+    folder = private_folder(tmp_path)
+    path = folder / "c.yaml"
+    path.write_text("")
+    os.chown(path, -1, SYS.gr_gid)
+    os.chmod(path, 0o664)
+    with pytest.raises(PyenvmodError) as err:
+        private_files.check(path, "configuration file")
+    assert str(err.value) == (f"the configuration file {path} is writable by its group (mode 0664), so others could "
+                              f"change what pyenvmod does; make it private: chmod go-w {path}")
+    os.chmod(path, 0o2674)  # mode shown in full, setgid included
+    with pytest.raises(PyenvmodError, match=r"\(mode 2674\)"):
+        private_files.check(path, "configuration file")
+
+
+def test_group_writable_in_the_owners_private_group_is_fine(tmp_path):
+    folder = private_folder(tmp_path)
+    os.chown(folder, DAEMON.pw_uid, -1)
+    path = folder / "t.j2"
+    path.write_text("")
+    os.chown(path, DAEMON.pw_uid, DAEMON.pw_gid)  # group daemon: the account's own, nobody else in it
+    os.chmod(path, 0o664)
+    assert grp.getgrgid(DAEMON.pw_gid).gr_name == "daemon" and not grp.getgrgid(DAEMON.pw_gid).gr_mem
+    private_files.check(path, "template")
+    os.chown(path, DAEMON.pw_uid, SYS.gr_gid)  # a group not named after the owner
+    with pytest.raises(PyenvmodError, match="writable by its group"):
+        private_files.check(path, "template")
+    os.chown(path, DAEMON.pw_uid, 4242424)  # a group without an entry
+    with pytest.raises(PyenvmodError, match="writable by its group"):
+        private_files.check(path, "template")
+    assert private_files._private_group(4242424, DAEMON.pw_gid) is False  # an owner without an entry
+
+
+def test_private_group_with_members_is_shared():
+    for group in grp.getgrall():
+        if group.gr_mem and any(m != group.gr_name for m in group.gr_mem):
+            try:
+                owner = pwd.getpwnam(group.gr_name)
+            except KeyError:
+                continue
+            assert private_files._private_group(owner.pw_uid, group.gr_gid) is False
+            break
+    for group in grp.getgrall():
+        if not group.gr_mem:
+            try:
+                owner = pwd.getpwnam(group.gr_name)
+            except KeyError:
+                continue
+            assert private_files._private_group(owner.pw_uid, group.gr_gid) is True
+            break
+
+
+def test_owner_must_be_root_me_or_the_folders_owner(tmp_path):
+    folder = private_folder(tmp_path)
+    path = folder / "t.j2"
+    path.write_text("")
+    os.chmod(path, 0o644)
+    os.chown(path, DAEMON.pw_uid, -1)
+    with pytest.raises(PyenvmodError) as err:
+        private_files.check(path, "template")
+    assert str(err.value) == (f"the template {path} belongs to daemon, not to you, root or the owner of {folder}; "
+                              "pyenvmod does not read templates others control: remove it, or have it owned by root")
+    os.chown(path, 4242424, -1)
+    with pytest.raises(PyenvmodError, match=f"the template {path} belongs to uid 4242424, not to you"):
+        private_files.check(path, "template")
+    os.chown(folder, DAEMON.pw_uid, -1)  # the site's software account owns the folder: its files are fine
+    os.chown(path, DAEMON.pw_uid, -1)
+    private_files.check(path, "template")
+    os.chown(path, 0, -1)
+    private_files.check(path, "template")
+
+
+def test_the_folder_holding_it_must_be_private_unless_sticky(tmp_path):
+    folder = private_folder(tmp_path)
+    path = folder / "t.j2"
+    path.write_text("")
+    os.chmod(path, 0o644)
+    os.chmod(folder, 0o777)
+    with pytest.raises(PyenvmodError) as err:
+        private_files.check(path, "template")
+    assert str(err.value) == (f"the folder {folder} holding the template {path} is writable by anyone (mode 0777), "
+                              f"so others could change what pyenvmod does; make it private: chmod go-w {folder}")
+    os.chown(folder, -1, SYS.gr_gid)
+    os.chmod(folder, 0o775)
+    with pytest.raises(PyenvmodError, match=f"the folder {folder} holding the template {path} is writable by its"):
+        private_files.check(path, "template")
+    os.chmod(folder, 0o1777)  # like /tmp: others cannot replace what is ours
+    private_files.check(path, "template")
+
+
+def test_a_folder_that_cannot_be_checked(tmp_path):
+    folder = private_folder(tmp_path)
+    (folder / "f").write_text("")
+    with pytest.raises(PyenvmodError) as err:
+        private_files.check(folder / "f" / "x", "template")
+    assert str(err.value) == f"cannot check the template {folder}/f/x: Not a directory"
+
+
+def test_a_relative_path_checks_its_real_folder(tmp_path, monkeypatch):
+    folder = private_folder(tmp_path)
+    (folder / "t.j2").write_text("")
+    os.chmod(folder / "t.j2", 0o644)
+    os.chmod(folder, 0o777)
+    monkeypatch.chdir(folder)
+    with pytest.raises(PyenvmodError, match=f"the folder {folder} holding"):
+        private_files.check("t.j2", "template")
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o777
+
+
+@pytest.fixture
+def solo():
+    """A real user whose private group lists the user itself as its only member (as some sites do)."""
+    import subprocess
+
+    name = "m17_solo"
+    subprocess.run(["userdel", name], capture_output=True)
+    subprocess.run(["groupdel", name], capture_output=True)
+    subprocess.run(["useradd", "--no-create-home", "--user-group", name], check=True, capture_output=True)
+    try:
+        subprocess.run(["gpasswd", "-a", name, name], check=True, capture_output=True)
+        yield pwd.getpwnam(name)
+    finally:
+        subprocess.run(["userdel", name], capture_output=True)
+        subprocess.run(["groupdel", name], capture_output=True)
+
+
+def test_a_private_group_listing_its_owner_is_still_private(solo):
+    assert grp.getgrgid(solo.pw_gid).gr_mem == [solo.pw_name]
+    assert private_files._private_group(solo.pw_uid, solo.pw_gid) is True
+
+
+def test_identity_of_a_uid_without_a_passwd_entry():
+    """In-process: only the real uid changes (the effective one stays root, so it is put back)."""
+    os.setresuid(4242424, 0, 0)
+    try:
+        name = identity.user_name()
+    finally:
+        os.setresuid(0, 0, 0)
+    assert name == "4242424"
+    assert identity.user_name() == "root"
