@@ -137,3 +137,9 @@ def pty_converse(env, argv, answers, timeout=60):
                 os.write(fd, pending.pop(0).encode() + b"\n")
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status), output.decode("utf-8", "replace")
+
+
+# Session fixtures several test modules use, defined here once: a fixture imported into two test
+# modules is two fixtures, and two Slurm clusters on the same ports hang each other's jobs.
+from mpienv import mpi_env  # noqa: E402,F401
+from slurm import slurm_cluster  # noqa: E402,F401

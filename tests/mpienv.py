@@ -2,7 +2,7 @@
 built from source against it (with mpi4py's binary wheel waiting in that MPI's cache, not to be taken).
 
 The build takes minutes on 2 cores, so it is made once per session, under nice, and shared by every
-test module that imports the fixture: ``from mpienv import mpi_env  # noqa: F401``."""
+test module (tests/conftest.py provides the fixture; importing it into a module would make a second one)."""
 
 import json
 import os

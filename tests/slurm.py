@@ -3,7 +3,8 @@
 munged, slurmctld and two ``slurmd -N node1|node2`` daemons on 127.0.0.1 (NodeName=node[1-2]
 Port=[17001-17002] CPUs=2), with configuration, state and logs in a temporary folder. The
 daemons run as root (slurmd must). Tests use ``cluster.env`` (SLURM_CONF) with salloc/srun/sbcast.
-Import the fixture into a test module: ``from slurm import slurm_cluster  # noqa: F401``.
+tests/conftest.py provides the fixture to every test module (never import it into one: each import
+is a fixture of its own, and two clusters on the same ports hang each other).
 """
 
 import os

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from modsys import MODULE_SYSTEMS, require, run_bash
-from mpienv import lmod_script, mpi_env, wheel_tag  # noqa: F401  (mpi_env: the session fixture)
+from mpienv import lmod_script, wheel_tag
 
 # slow: builds mpi4py from source against MPICH
 pytestmark = [pytest.mark.modsys, pytest.mark.slow]

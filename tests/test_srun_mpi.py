@@ -14,8 +14,6 @@ import subprocess
 
 import pytest
 
-from mpienv import mpi_env  # noqa: F401  (the session fixture: builds mpi4py once)
-from slurm import slurm_cluster  # noqa: F401  (the session fixture)
 
 CODE = ("import json, os, sys; from mpi4py import MPI; c = MPI.COMM_WORLD\n"
         "print(json.dumps({'tag': os.environ['TAG'], 'rank': c.Get_rank(), 'size': c.Get_size(),\n"

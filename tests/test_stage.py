@@ -17,7 +17,6 @@ import pytest
 import localpkg
 from conftest import Cli, assert_one_line_error, clean_env
 from modsys import MODULE_SYSTEMS, Lmod, parse_env0, require, run_bash, user_env
-from slurm import slurm_cluster  # noqa: F401  (the session fixture)
 
 IMPORT = "import sys, numpy; print(numpy.__version__, float(numpy.arange(10).sum()), sys.version_info[:2])"
 LMOD = f"source {Lmod.INIT}"
