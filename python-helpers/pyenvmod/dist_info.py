@@ -3,6 +3,7 @@ nothing is run. The one reader for every command that needs their names, version
 requirements (list, export, adopt, the dependency check, changes made outside pyenvmod).
 """
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,3 +75,21 @@ def in_site(site: Path) -> list[Distribution]:
 def installed(prefix) -> list[Distribution]:
     """The distributions in the environment's own site-packages (``PREFIX/lib/python*/site-packages``)."""
     return _read_all(Path(prefix).glob("lib/python*/site-packages/*.dist-info/METADATA"))
+
+
+def canonical_name(name: str) -> str:
+    """PEP 503's normalised name (what packaging's canonicalize_name gives), without importing it:
+    the commands' paths to uv use it before anything heavy is loaded."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def folder_key(folder_name: str) -> tuple:
+    """(canonical name, version) that a NAME-VERSION.dist-info folder's name says (pip and uv name
+    the folders so); nothing is read."""
+    name, _, version = folder_name[: -len(".dist-info")].rpartition("-")
+    return canonical_name(name), version
+
+
+def sites(prefix) -> list:
+    """The environment's own site-packages folders (``PREFIX/lib/python*/site-packages``)."""
+    return sorted(str(p) for p in Path(prefix).glob("lib/python*/site-packages"))

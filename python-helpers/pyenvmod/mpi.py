@@ -57,7 +57,9 @@ def is_mpi_module(module: str, patterns) -> bool:
 
 
 def canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+    from pyenvmod.dist_info import canonical_name
+
+    return canonical_name(name)
 
 
 def _modulefile_of(environ, module: str) -> str:

@@ -7,7 +7,6 @@ installed with ``pyenvmod install``.
 """
 
 import os
-import re
 from pathlib import Path
 
 from pyenvmod import package_diff
@@ -46,25 +45,19 @@ def _metadata(prefix) -> dict:
             for dist in dist_info.installed(prefix)}
 
 
-def _fast_canonical(name: str) -> str:
-    """PEP 503's normalised name (what packaging's canonicalize_name gives), without importing it."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 def _listing(prefix) -> dict:
     """{canonical name: version} as the names of the environment's NAME-VERSION.dist-info folders say
     (pip and uv name them so). Equal to the recorded set: nothing was installed or removed since; any
     difference, even in spelling only, is left to the METADATA files to decide."""
+    from pyenvmod import dist_info
+
     found = {}
-    for site in Path(prefix).glob("lib/python*/site-packages"):
+    for site in dist_info.sites(prefix):
         try:
             entries = os.listdir(site)
         except OSError:
             continue
-        for entry in entries:
-            if entry.endswith(".dist-info"):
-                name, _, version = entry[: -len(".dist-info")].rpartition("-")
-                found[_fast_canonical(name)] = version
+        found.update(dist_info.folder_key(e) for e in entries if e.endswith(".dist-info"))
     return found
 
 
@@ -87,7 +80,9 @@ def differences(record) -> tuple[dict, dict] | None:
     from the recorded set; None when they agree, or for conda and adopted environments."""
     if record.backend == "conda" or record.adopted:
         return None
-    if _listing(record.prefix) == {_fast_canonical(n): v for n, v in record.packages.items()}:
+    from pyenvmod.dist_info import canonical_name
+
+    if _listing(record.prefix) == {canonical_name(n): v for n, v in record.packages.items()}:
         return None  # the common case, decided without reading a file or importing the parser
     live = _metadata(record.prefix)
     if not live:  # no site-packages at all: a broken environment, reported elsewhere

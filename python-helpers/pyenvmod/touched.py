@@ -14,34 +14,25 @@ RECORD cannot be read, ``written`` returns None and the caller checks everything
 import csv
 import io
 import os
-import re
 from pathlib import Path
 
+from pyenvmod import dist_info
+
 RECORD_MAX_BYTES = 64 * 1024 * 1024  # torch's RECORD is about 2 MB
-
-
-def _key(dist_info: str) -> tuple:
-    """(canonical name, version) that a NAME-VERSION.dist-info folder's name says."""
-    name, _, version = dist_info[: -len(".dist-info")].rpartition("-")
-    return re.sub(r"[-_.]+", "-", name).lower(), version
-
-
-def _sites(prefix) -> list:
-    return sorted(str(p) for p in Path(prefix).glob("lib/python*/site-packages"))
 
 
 def stamps(prefix, known: dict) -> dict:
     """{dist-info folder: (inode, change time)} of the distributions in ``known`` ({name: version},
     the record's package set) that are installed now."""
-    wanted = {(re.sub(r"[-_.]+", "-", n).lower(), v) for n, v in known.items()}
+    wanted = {(dist_info.canonical_name(n), v) for n, v in known.items()}
     found = {}
-    for site in _sites(prefix):
+    for site in dist_info.sites(prefix):
         try:
             entries = list(os.scandir(site))
         except OSError:
             continue
         for entry in entries:
-            if entry.name.endswith(".dist-info") and _key(entry.name) in wanted:
+            if entry.name.endswith(".dist-info") and dist_info.folder_key(entry.name) in wanted:
                 try:
                     st = entry.stat(follow_symlinks=False)
                 except OSError:
@@ -50,13 +41,13 @@ def stamps(prefix, known: dict) -> dict:
     return found
 
 
-def _record_rows(dist_info: str) -> list | None:
+def _record_rows(folder: str) -> list | None:
     """The paths a RECORD lists, or None when it cannot be read (missing, a symlink, too large)."""
     from pyenvmod import files
     from pyenvmod.errors import PyenvmodError
 
     try:
-        data = files.read_bytes(Path(dist_info) / "RECORD", RECORD_MAX_BYTES)
+        data = files.read_bytes(Path(folder) / "RECORD", RECORD_MAX_BYTES)
         return [row[0] for row in csv.reader(io.StringIO(data.decode("utf-8"))) if row]
     except (OSError, PyenvmodError, UnicodeDecodeError, csv.Error):
         return None
@@ -73,13 +64,13 @@ def written(prefix, before: dict) -> list | None:
             out.add(path)
             path = os.path.dirname(path)
 
-    for top in [prefix, os.path.join(prefix, "bin"), *_sites(prefix)]:
+    for top in [prefix, os.path.join(prefix, "bin"), *dist_info.sites(prefix)]:
         try:
             for entry in os.scandir(top):
                 add(entry.path)
         except OSError:
             continue
-    for site in _sites(prefix):
+    for site in dist_info.sites(prefix):
         for entry in os.scandir(site):
             if not entry.name.endswith(".dist-info"):
                 continue
