@@ -8,7 +8,9 @@ caches; prints the ratios measured in this run (never a timed test).
 
 Targets (issue 14): at most 1.1x of the bare tools. The difference left is pyenvmod's own start-up
 (Python and its imports) and its bookkeeping (metadata, modulefiles, history); the start-up of
-``pyenvmod --version`` (Python alone, nothing imported) is printed beside it.
+``pyenvmod --version`` (Python alone, nothing imported) is printed beside it, and so is the floor for
+any tool written in Python: the bare commands run by a Python program that does nothing else
+(``python -c "subprocess.call(...)"``, on the interpreter pyenvmod runs on).
 
     python benchmarks/create.py [--rounds 3] [--python 3.12] [--packages requests packaging six]
 """
@@ -42,6 +44,18 @@ def timed(cmd, setup, env) -> tuple:
     if result.returncode != 0:
         sys.exit(f"benchmark command failed: {cmd}\n{result.stderr}")
     return elapsed, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def wrapped(python, line: str) -> list:
+    """``line`` (the bare commands) run by a Python program that does nothing else."""
+    return [python, "-c", "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1], shell=True))", line]
+
+
+def interpreter(script: str) -> str:
+    """The Python a console script runs on (its #! line)."""
+    with open(script, encoding="utf-8") as fh:
+        first = fh.readline()
+    return first[2:].strip().split()[0] if first.startswith("#!") else sys.executable
 
 
 def main():
@@ -88,14 +102,20 @@ def main():
                 lambda: (f"{python} -m venv {tmp / (d := fresh())} && {tmp / d}/bin/python -m pip install -q "
                          f"--disable-pip-version-check {pkgs}", None)),
         }
-        results = {}
+        results, floors = {}, {}
+        own_python = interpreter(pyenvmod)
         startup = statistics.median(timed([pyenvmod, "--version"], None, env)[0] for _ in range(args.rounds))
         for label, (ours, theirs) in cases.items():
             timed(*ours(), env=env)  # warm the caches once
             timed(*theirs(), env=env)
-            samples = [(timed(*ours(), env=env), timed(*theirs(), env=env)) for _ in range(args.rounds)]
+            samples = []
+            for _ in range(args.rounds):
+                line, setup = theirs()
+                floor = timed(wrapped(own_python, line), setup, env=env) if "uv" in label else (0, 0)
+                samples.append((timed(*ours(), env=env), timed(*theirs(), env=env), floor))
             results[label] = tuple(statistics.median(s[side][kind] for s in samples) for kind in (0, 1)
                                    for side in (0, 1))
+            floors[label] = statistics.median(s[2][0] for s in samples)
     print(f"{' '.join(args.packages)}, Python {args.python}, warm caches, median of {args.rounds}")
     for label, (ours, theirs, ours_cpu, theirs_cpu) in results.items():
         bare = "python -m venv + pip" if "venv" in label else "bare uv"
@@ -103,6 +123,9 @@ def main():
               f"ratio {ours / theirs:.2f}x  (+{(ours - theirs) * 1000:.0f} ms; target <= 1.1x)")
         print(f"  {'':23s} CPU {ours_cpu * 1000:5.0f} ms   {'':22s} CPU {theirs_cpu * 1000:5.0f} ms   "
               f"ratio {ours_cpu / theirs_cpu:.2f}x")
+        if floors[label]:
+            print(f"  {'':23s} the floor for a Python tool (bare uv run from python -c): {floors[label] * 1000:.0f} ms, "
+                  f"ratio {floors[label] / theirs:.2f}x; pyenvmod / floor {ours / floors[label]:.2f}x")
     print(f"  of the difference, Python's start-up alone (pyenvmod --version): {startup * 1000:.0f} ms")
     uv_create, venv_pip = results["create (uv)"][0], results["create (venv)"][1]
     print(f"  pyenvmod create (uv) / python -m venv + pip: {uv_create / venv_pip:.2f}x  (issue 9 target <= 0.35x)")

@@ -85,16 +85,31 @@ def layout_context(layout: Layout, record: EnvRecord, options: dict | None = Non
     return ctx
 
 
-def write(layout: Layout, record: EnvRecord, options: dict | None = None) -> list[Path]:
-    """Render every selected format (modulefiles and activation scripts), then write each
-    atomically; files of formats no longer selected are removed."""
+def _templates(options) -> dict:
+    """{file key: template} of every selected format (modulefiles and activation scripts)."""
+    selected = _formats(options)
+    found = {name: fmt.template for name, fmt in render.FORMATS.items() if name in selected}
+    found.update({key: template for key, (fmt, template, _file) in render.SCRIPTS.items() if fmt in selected})
+    return found
+
+
+def prepare(options: dict | None = None):
+    """The templates' environment with every template ``write`` needs compiled (or read from Jinja2's
+    cache): done in the background while uv works (see background.later)."""
     env = render.environment((options or {}).get("templates", ()))
+    for template in _templates(options).values():
+        render.load(template, env)
+    return env
+
+
+def write(layout: Layout, record: EnvRecord, options: dict | None = None, env=None) -> list[Path]:
+    """Render every selected format (modulefiles and activation scripts), then write each
+    atomically; files of formats no longer selected are removed. ``env``: from ``prepare``."""
+    env = env or render.environment((options or {}).get("templates", ()))
     ctx = layout_context(layout, record, options)
     targets = paths(layout, record, options)
-    texts = {}
-    for name in targets:
-        template = render.FORMATS[name].template if name in render.FORMATS else render.SCRIPTS[name][1]
-        texts[name] = render.render_template(template, ctx, env)
+    templates = _templates(options)
+    texts = {name: render.render_template(templates[name], ctx, env) for name in targets}
     for folder in (layout.module_dir(record.name), layout.activate_dir(record.name)):
         keep = {p for p in targets.values() if p.parent == folder}
         if not keep:  # no format of this kind selected: none of its files may stay

@@ -104,14 +104,14 @@ def differences(record) -> tuple[dict, dict] | None:
 def reconcile(config, layout, record, backend, notify) -> list[str]:
     """With the environment's lock held: record a change made outside pyenvmod, if there is one, as its
     own history entry, and count what was installed that way as requested. Returns the change lines."""
+    found = differences(record)
+    if found is None:
+        return []
     from datetime import datetime, timezone
 
     from pyenvmod import history, metadata, modulefiles
     from pyenvmod.operations.packages import snapshot
 
-    found = differences(record)
-    if found is None:
-        return []
     live, required = found
     before = normalised(record.packages)
     added = sorted(n for n in live if n not in before)

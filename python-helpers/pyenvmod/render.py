@@ -89,16 +89,22 @@ def _bytecode_cache(jinja2):
         return None  # no safe folder: compile every time
 
 
-def render_template(template: str, context: dict, env=None) -> str:
+def load(template: str, env):
+    """The compiled ``template`` (Jinja2 keeps it in ``env`` for the next call)."""
     import jinja2
 
-    env = env or environment()
     try:
-        loaded = env.get_template(template)
+        return env.get_template(template)
     except jinja2.TemplateSyntaxError as exc:
         raise PyenvmodError(f"template {exc.filename or template}:{exc.lineno}: {exc.message}; fix or remove it") from None
     except jinja2.TemplateNotFound:
         raise PyenvmodError(f"template {template} not found in {', '.join(map(str, template_dirs()))}") from None
+
+
+def render_template(template: str, context: dict, env=None) -> str:
+    import jinja2
+
+    loaded = load(template, env or environment())
     try:
         return loaded.render(**context)
     except jinja2.TemplateError as exc:

@@ -6,7 +6,7 @@ from whichever loaded environment's python runs; see the template for how.
 
 from pathlib import Path
 
-from pyenvmod import files, render
+from pyenvmod import files
 
 HOOK_FILES = {
     "_pyenvmod_stack.py": "pyenvmod_stack.py.j2",
@@ -22,11 +22,26 @@ def site_packages(prefix: str, python_version: str) -> Path:
 BASE_HOOK = "_pyenvmod_base.pth"
 
 
-def install_hook(prefix: str, python_version: str, base_site: str | None = None, inside=None) -> list[Path]:
-    """Write the stacking hook, and for an environment layered on a base, the base hook.
-    ``inside``: the tree holding the environment (no symlinked folder on the way is followed)."""
-    folder = site_packages(prefix, python_version)
+def prepare():
+    """The hook's templates, compiled (built-in only: a site does not override them); for
+    ``install_hook``, made ready in the background while uv works (see background.later)."""
+    from pyenvmod import render  # the templates' engine: not needed to find site-packages
+
     env = render.environment()
+    for template in [*HOOK_FILES.values(), "pyenvmod_base.pth.j2"]:
+        render.load(template, env)
+    return env
+
+
+def install_hook(prefix: str, python_version: str, base_site: str | None = None, inside=None,
+                 env=None) -> list[Path]:
+    """Write the stacking hook, and for an environment layered on a base, the base hook.
+    ``inside``: the tree holding the environment (no symlinked folder on the way is followed).
+    ``env``: from ``prepare``."""
+    from pyenvmod import render
+
+    folder = site_packages(prefix, python_version)
+    env = env or prepare()
     written = []
     for filename, template in HOOK_FILES.items():
         path = folder / filename

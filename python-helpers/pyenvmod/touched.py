@@ -11,8 +11,6 @@ of site-packages (uv's lock file, scripts, .pth files). A distribution the recor
 RECORD cannot be read, ``written`` returns None and the caller checks everything.
 """
 
-import csv
-import io
 import os
 from pathlib import Path
 
@@ -43,6 +41,9 @@ def stamps(prefix, known: dict) -> dict:
 
 def _record_rows(folder: str) -> list | None:
     """The paths a RECORD lists, or None when it cannot be read (missing, a symlink, too large)."""
+    import csv
+    import io
+
     from pyenvmod import files
     from pyenvmod.errors import PyenvmodError
 

@@ -1,5 +1,7 @@
 """The uv backend (default): ``uv venv --seed`` and ``uv pip``, from the ``uv`` package's binary."""
 
+import os
+import sys
 from pathlib import Path
 
 from pyenvmod.backends.base import Backend
@@ -8,6 +10,11 @@ from pyenvmod.pythons import PythonInfo
 
 
 def uv_binary() -> str:
+    """The uv that came with pyenvmod (its Python package's binary)."""
+    if sys.prefix != sys.base_prefix:  # pyenvmod in a virtual environment: find_uv_bin's first place,
+        here = os.path.join(sys.prefix, "bin", "uv")  # without its import of sysconfig
+        if os.path.isfile(here):
+            return here
     try:
         from uv import find_uv_bin
     except ImportError:

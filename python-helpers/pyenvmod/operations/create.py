@@ -165,6 +165,8 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 f"{layered_on.python}; an environment and its base must use the same Python version"
             )
         background.prewarm(*background.AFTER_INSTALL)  # loaded while the environment is made
+        hook_templates = background.later(stacking.prepare)  # and the templates compiled
+        templates = background.later(packages_op.prepared_templates, config)
         problems = None
         try:
             if base is None:
@@ -180,7 +182,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             version = backend.python_version(prefix)
             base_site = str(stacking.site_packages(layered_on.prefix, layered_on.python)) if layered_on else None
             stacking.install_hook(str(prefix), version, base_site,
-                                  inside=layout.root if external is None else prefix)
+                                  inside=layout.root if external is None else prefix, env=hook_templates())
             if packages:
                 notify("installing " + " ".join(packages))
                 backend.install(prefix, requirements.as_args(packages + build.extra), layered=bool(layered_on),
@@ -210,7 +212,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             files.no_world_write(prefix)
             share(config, layout, prefix)
             record.updated = record.created
-            modulefiles.write(layout, record, modulefiles.options_from(config))
+            modulefiles.write(layout, record, modulefiles.options_from(config), templates())
             history.add(layout, name, "create", packages, record.packages, requested, record.sources)
             tree.write_record(record)  # registers it: the last step
         except BaseException:

@@ -3,8 +3,6 @@ contents: the locked package set in metadata, the modulefiles (Lmod ``extensions
 history entry, and a consistency check (``pip check``)."""
 
 import os
-import shlex
-from datetime import datetime, timezone
 
 from pyenvmod import background, buildpolicy, files, outside, requirements, sources, stacking, touched
 from pyenvmod.config import Config
@@ -69,10 +67,19 @@ def snapshot(record, backend) -> None:
     record.sources = direct_sources(record.prefix, record.python)
 
 
-def refresh(config: Config, layout, record, backend, action: str, args: list, notify, before=None) -> list[str]:
+def prepared_templates(config: Config):
+    """The modulefiles' templates, compiled: asked for with ``background.later`` before the helper starts."""
+    from pyenvmod import modulefiles
+
+    return modulefiles.prepare(modulefiles.options_from(config))
+
+
+def refresh(config: Config, layout, record, backend, action: str, args: list, notify, before=None,
+            templates=None) -> list[str]:
     """After a change: record the package set, rewrite modulefiles, add history, check. Returns problems.
     ``before``: the stamps (``touched.stamps``) taken before the change; only what it wrote then has its
-    permissions settled, else everything in the environment."""
+    permissions settled, else everything in the environment. ``templates``: waits for
+    ``prepared_templates`` (run while the helper worked)."""
     from pyenvmod import history, modulefiles  # imported while the helper worked (AFTER_INSTALL)
 
     problems = background.call(backend.check, record.prefix)  # it reads the packages; the rest writes elsewhere
@@ -83,8 +90,10 @@ def refresh(config: Config, layout, record, backend, action: str, args: list, no
         share(config, layout, record.prefix)
     else:
         files.settle(record.prefix, written, layout.root.stat().st_gid if config.group else None)
+    from datetime import datetime, timezone
+
     record.updated = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    modulefiles.write(layout, record, modulefiles.options_from(config))
+    modulefiles.write(layout, record, modulefiles.options_from(config), templates() if templates else None)
     Tree(layout, bool(config.group)).write_record(record)
     history.add(layout, record.name, action, args, record.packages, record.requested, record.sources)
     return problems()  # the command reports them, once
@@ -136,6 +145,8 @@ def _change(config: Config, name: str, action: str, specs: list, notify, apply):
     with tree.lock(name, config["lock_timeout"]):
         record = load_record(layout, name)
         if record.adopted:
+            import shlex
+
             raise PyenvmodError(f"{name!r} was adopted: pyenvmod does not change it; change it with its own tools, "
                                 f"then run 'pyenvmod module {shlex.quote(name)}'")
         if not os.path.isfile(os.path.join(record.prefix, "bin", "python")):
@@ -146,8 +157,9 @@ def _change(config: Config, name: str, action: str, specs: list, notify, apply):
         before = touched.stamps(record.prefix, record.packages) if record.backend != "conda" else None
         outside.reconcile(config, layout, record, backend, notify)  # a plain 'pip install' since the last change
         background.prewarm(*background.AFTER_INSTALL)  # loaded while the backend works
+        templates = background.later(prepared_templates, config)  # compiled then too
         apply(record, backend)
-        problems = refresh(config, layout, record, backend, action, specs, notify, before)
+        problems = refresh(config, layout, record, backend, action, specs, notify, before, templates)
     from pyenvmod import spider_cache
 
     spider_cache.refresh(config, layout)
