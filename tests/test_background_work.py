@@ -74,12 +74,13 @@ def test_a_jobs_error_reaches_the_waiter_and_later_jobs_still_run():
 
 def test_jobs_run_after_the_requested_imports():
     code = ("from pyenvmod import background, proc\nimport sys\n"
-            "wait = background.later(lambda: 'json' in sys.modules)\n"
+            "import threading\n"
+            "wait = background.later(lambda: ('json' in sys.modules, threading.current_thread().name))\n"
             "background.prewarm('json')\n"
-            "proc.run(['true'], what='true')\n"
+            "proc.run(['sleep', '1'], what='sleep')  # long enough for the background to get there\n"
             "print('IMPORTED-FIRST', wait())")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert "IMPORTED-FIRST True" in result.stdout, result.stdout + result.stderr
+    assert "IMPORTED-FIRST (True, 'pyenvmod-prewarm')" in result.stdout, result.stdout + result.stderr
 
 
 # --- the templates: compiled while uv works, used by the writer --------------------------------------

@@ -88,10 +88,8 @@ def test_any_json_as_a_record_is_one_broken_row(tree, value):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(field=st.sampled_from(FIELDS), value=json_values)
 def test_one_field_of_any_json_in_a_valid_record_never_breaks_the_others(tree, field, value):
-    from dataclasses import asdict
-
     config, tree_ = tree
-    data = asdict(good_record(tree_, "bad"))
+    data = good_record(tree_, "bad").to_dict()
     data[field] = value
     _check_list_doctor_delete(config, tree_, json.dumps(data).encode())
 
@@ -104,10 +102,8 @@ def test_any_bytes_as_a_record_is_one_broken_row(tree, data):
 
 
 def test_wrong_types_are_named_with_the_field(tree):
-    from dataclasses import asdict
-
     config, tree_ = tree
-    data = asdict(good_record(tree_, "bad"))
+    data = good_record(tree_, "bad").to_dict()
     data["packages"] = ["numpy"]
     tree_.meta_file("bad").write_text(json.dumps(data))
     problem = _states(config)["bad"].problems[0]
@@ -115,10 +111,8 @@ def test_wrong_types_are_named_with_the_field(tree):
 
 
 def test_a_python_version_cannot_lead_out_of_the_environment(tree):
-    from dataclasses import asdict
-
     config, tree_ = tree
-    data = asdict(good_record(tree_, "bad"))
+    data = good_record(tree_, "bad").to_dict()
     data["python"] = "3.11/../../../../etc"
     tree_.meta_file("bad").write_text(json.dumps(data))
     assert "python must be a Python version" in _states(config)["bad"].problems[0]

@@ -14,7 +14,6 @@ only-binary list, with MPICC and friends from the module and a cache folder of t
 
 import os
 import re
-from dataclasses import dataclass, field
 
 from pyenvmod import mpi as mpi_mod
 
@@ -51,15 +50,17 @@ def switches(environ) -> tuple[list, list]:
     return list(dict.fromkeys(no_binary)), list(dict.fromkeys(only_binary))
 
 
-@dataclass
 class Plan:
-    no_binary: list = field(default_factory=list)  # names (canonical) or ':all:'
-    only_binary: list = field(default_factory=list)
-    mpi: object = None  # mpi.Mpi, or None
-    mpi_built: list = field(default_factory=list)  # requested packages built from source against the MPI
-    build_env: dict = field(default_factory=dict)  # variables for the builds (MPICC, HDF5_MPI, ...)
-    hdf5: str = ""  # a parallel HDF5's HDF5_DIR
-    extra: list = field(default_factory=list)  # packages to install too (a parallel h5py needs mpi4py)
+    """How the packages of one install are built (a plain class: see config.Config)."""
+
+    def __init__(self, no_binary=None, only_binary=None):
+        self.no_binary = list(no_binary or [])  # names (canonical) or ':all:'
+        self.only_binary = list(only_binary or [])
+        self.mpi = None  # mpi.Mpi, or None
+        self.mpi_built = []  # requested packages built from source against the MPI
+        self.build_env = {}  # variables for the builds (MPICC, HDF5_MPI, ...)
+        self.hdf5 = ""  # a parallel HDF5's HDF5_DIR
+        self.extra = []  # packages to install too (a parallel h5py needs mpi4py)
 
 
 def _requested_names(packages) -> list[str]:

@@ -6,7 +6,6 @@ can name the file and line.
 
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyenvmod import platform_tag
@@ -85,12 +84,20 @@ MERGED = {"templates"}  # keys where the user file adds to the site file instead
 GROUP: dict = {}
 
 
-@dataclass
 class Config:
-    values: dict = field(default_factory=dict)
-    origins: dict = field(default_factory=dict)
-    locked: dict = field(default_factory=dict)  # key -> the site file line that locked it
-    group: str = ""  # the group tree this command works in ('' = the user's own root)
+    """The effective settings (``values``), where each came from (``origins``), what the site locked
+    (``locked``: key -> the site file line that locked it) and the group tree this command works in
+    (``group``; '' is the user's own root). A plain class: importing dataclasses took a tenth of a
+    command's start-up (issue 14)."""
+
+    def __init__(self, values=None, origins=None, locked=None, group: str = ""):
+        self.values = {} if values is None else values
+        self.origins = {} if origins is None else origins
+        self.locked = {} if locked is None else locked
+        self.group = group
+
+    def __repr__(self):
+        return f"Config(group={self.group!r}, values={self.values!r})"
 
     def __getitem__(self, key):
         return self.values[key]

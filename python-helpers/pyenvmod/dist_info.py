@@ -4,16 +4,15 @@ requirements (list, export, adopt, the dependency check, changes made outside py
 """
 
 import re
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
 
 
-@dataclass(frozen=True)
-class Distribution:
-    name: str  # as its METADATA spells it
-    version: str
-    requires: tuple  # its Requires-Dist values, as written
-    path: Path  # its .dist-info folder
+class Distribution(namedtuple("Distribution", "name version requires path")):
+    """``name`` as its METADATA spells it, ``version``, ``requires`` (its Requires-Dist values as
+    written, a tuple) and ``path`` (its .dist-info folder)."""
+
+    __slots__ = ()
 
     def requirements(self, environment: dict | None = None) -> list:
         """Its Requires-Dist, parsed (one packaging cannot read is passed over). With ``environment``

@@ -2,7 +2,6 @@
 
 import json
 import re
-from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from pyenvmod import files
@@ -11,39 +10,87 @@ from pyenvmod.errors import PyenvmodError
 SCHEMA_VERSION = 1
 
 
-@dataclass
+REQUIRED = object()  # a field without a default: every record names it
+
+# The record's fields, in the order they are written, with their defaults (a list or a mapping is
+# copied for each record).
+FIELDS = {
+    "name": REQUIRED,
+    "prefix": REQUIRED,
+    "python": REQUIRED,  # full version, e.g. 3.12.1
+    "base_python": REQUIRED,  # the interpreter the environment was made from
+    "backend": REQUIRED,
+    "module": REQUIRED,  # pyenv/NAME/TAG
+    "created": REQUIRED,  # ISO 8601, UTC
+    "owner": REQUIRED,
+    "platform": REQUIRED,
+    "description": "",
+    "requested": [],  # packages as the user asked for them
+    "extends": None,  # the base environment: name, prefix, module, modules_dir, python
+    "modules": [],  # modules loaded at create time (compiler, MPI, ...)
+    "module_paths": [],  # the MODULEPATH folders holding those modules
+    "kernels": [],  # Jupyter kernelspec folders written for it
+    "channels": [],  # conda backend: the channels it was made from
+    "adopted": False,  # registered with 'pyenvmod adopt': pyenvmod never changes or removes it
+    "no_binary": [],  # packages built from source (--no-binary)
+    "mpi": None,  # the MPI of its recorded modules at create time (mpi.Mpi): module, library, ...
+    "packages": {},  # the locked package set: {name: version}
+    "sources": {},  # packages not from an index: {name: "name @ url"}
+    "updated": "",  # ISO 8601, UTC: the last change made through pyenvmod
+    "pyenvmod_version": "",
+    "schema": SCHEMA_VERSION,
+}
+
+
+def _copied(value):
+    """A copy of JSON-like data: lists and mappings are new, all the way down."""
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    return value
+
+
 class EnvRecord:
-    name: str
-    prefix: str
-    python: str  # full version, e.g. 3.12.1
-    base_python: str  # the interpreter the environment was made from
-    backend: str
-    module: str  # pyenv/NAME/TAG
-    created: str  # ISO 8601, UTC
-    owner: str
-    platform: str
-    description: str = ""
-    requested: list = field(default_factory=list)  # packages as the user asked for them
-    extends: dict | None = None  # the base environment: name, prefix, module, modules_dir, python
-    modules: list = field(default_factory=list)  # modules loaded at create time (compiler, MPI, ...)
-    module_paths: list = field(default_factory=list)  # the MODULEPATH folders holding those modules
-    kernels: list = field(default_factory=list)  # Jupyter kernelspec folders written for it
-    channels: list = field(default_factory=list)  # conda backend: the channels it was made from
-    adopted: bool = False  # registered with 'pyenvmod adopt': pyenvmod never changes or removes it
-    no_binary: list = field(default_factory=list)  # packages built from source (--no-binary)
-    mpi: dict | None = None  # the MPI of its recorded modules at create time (mpi.Mpi): module, library, ...
-    packages: dict = field(default_factory=dict)  # the locked package set: {name: version}
-    sources: dict = field(default_factory=dict)  # packages not from an index: {name: "name @ url"}
-    updated: str = ""  # ISO 8601, UTC: the last change made through pyenvmod
-    pyenvmod_version: str = ""
-    schema: int = SCHEMA_VERSION
+    """The record of one environment: an attribute per field of ``FIELDS``, given by keyword. A plain
+    class, not a dataclass: importing dataclasses took a tenth of a command's start-up (issue 14)."""
+
+    __slots__ = tuple(FIELDS)
+
+    def __init__(self, **values):
+        unknown = values.keys() - FIELDS.keys()
+        if unknown:
+            raise TypeError(f"EnvRecord has no field {', '.join(sorted(unknown))}")
+        for key, default in FIELDS.items():
+            if key in values:
+                setattr(self, key, values[key])
+            elif default is REQUIRED:
+                raise TypeError(f"EnvRecord needs {key}")
+            else:
+                setattr(self, key, _copied(default))
+
+    def __eq__(self, other):
+        return type(other) is EnvRecord and all(getattr(self, k) == getattr(other, k) for k in FIELDS)
+
+    __hash__ = None  # changed in place: never a dict key
+
+    def __repr__(self):
+        return f"EnvRecord({', '.join(f'{k}={getattr(self, k)!r}' for k in FIELDS)})"
+
+    def to_dict(self) -> dict:
+        """Every field, in order; lists and mappings copied."""
+        return {k: _copied(getattr(self, k)) for k in FIELDS}
+
+    def replace(self, **changes) -> "EnvRecord":
+        """A new record: this one with ``changes``."""
+        return EnvRecord(**{**self.to_dict(), **changes})
 
     @property
     def tag(self) -> str:
         return self.module.rsplit("/", 1)[-1]
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, ensure_ascii=False) + "\n"
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
 MAX_BYTES = 4 << 20  # a record of thousands of packages is well below this
@@ -120,8 +167,8 @@ def parse(data: bytes, path: Path) -> EnvRecord:
         raise PyenvmodError(f"metadata file {path} is corrupt: unreadable JSON ({why}); {FIX}") from None
     if not isinstance(data, dict):
         raise PyenvmodError(f"metadata file {path} is corrupt: not a JSON object; {FIX}")
-    known = {f.name for f in fields(EnvRecord)}
-    required = {f.name for f in fields(EnvRecord) if f.default is f.default_factory is MISSING}
+    known = set(FIELDS)
+    required = {k for k, default in FIELDS.items() if default is REQUIRED}
     if not required <= data.keys():
         raise PyenvmodError(f"metadata file {path} is incomplete or corrupt (missing "
                             f"{', '.join(sorted(required - data.keys()))}); {FIX}")

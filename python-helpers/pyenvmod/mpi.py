@@ -18,7 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from collections import namedtuple
 
 from pyenvmod.errors import PyenvmodError
 
@@ -34,17 +34,16 @@ print(buf.value.decode(errors="replace").strip())
 """
 
 
-@dataclass(frozen=True)
-class Mpi:
-    module: str  # the module that provides it
-    mpicc: str  # its compiler wrapper ('' when none is on PATH)
-    library: str  # real path of its libmpi ('' when not found)
-    version: str  # first line of MPI_Get_library_version ('' when unknown)
-    flavor: str  # mpich, openmpi or other: the ABI family (conda's external_ builds)
-    identity: str  # 16 hex digits: the cache key
+class Mpi(namedtuple("Mpi", "module mpicc library version flavor identity")):
+    """An MPI: ``module`` provides it; ``mpicc`` its compiler wrapper ('' when none is on PATH);
+    ``library`` the real path of its libmpi ('' when not found); ``version`` the first line of
+    MPI_Get_library_version ('' when unknown); ``flavor`` mpich, openmpi or other (the ABI family:
+    conda's external_ builds); ``identity`` 16 hex digits, the cache key."""
+
+    __slots__ = ()
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return dict(self._asdict())
 
 
 def family(module: str) -> str:

@@ -5,7 +5,7 @@ import json
 import os
 import re
 import shutil
-from dataclasses import dataclass
+from collections import namedtuple
 
 from pyenvmod import proc
 from pyenvmod.errors import PyenvmodError
@@ -18,10 +18,10 @@ _PROBE = (
 )
 
 
-@dataclass(frozen=True)
-class PythonInfo:
-    executable: str  # absolute path of the base interpreter
-    version: str  # full version, e.g. 3.12.1
+class PythonInfo(namedtuple("PythonInfo", "executable version")):
+    """``executable``: absolute path of the base interpreter; ``version``: its full version (3.12.1)."""
+
+    __slots__ = ()
 
     @property
     def major_minor(self) -> str:

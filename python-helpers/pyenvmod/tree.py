@@ -16,7 +16,7 @@ Operations use a ``Tree`` instead of calling ``os``/``open`` on paths they compu
 
 import json
 import os
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
 
 from pyenvmod import files, locking, metadata, names
@@ -27,10 +27,10 @@ HISTORY_MAX_BYTES = 4 << 20
 PREFIX_MARKER = ".pyenvmod-prefix.json"  # in the folder of an environment made with 'create --prefix'
 
 
-@dataclass(frozen=True)
-class Tree:
-    layout: Layout
-    shared: bool = False  # a group tree: lock files group-writable
+class Tree(namedtuple("Tree", "layout shared", defaults=(False,))):
+    """``layout``: the tree's folders; ``shared``: a group tree (lock files group-writable)."""
+
+    __slots__ = ()
 
     @classmethod
     def for_config(cls, config) -> "Tree":

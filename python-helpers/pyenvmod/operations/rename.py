@@ -17,7 +17,6 @@ too many files to rewrite safely, so conda environments are refused (clone, then
 """
 
 import os
-from dataclasses import replace
 from pathlib import Path
 
 from pyenvmod import files, history, metadata, modulefiles, names, proc, stacking
@@ -98,7 +97,7 @@ def rename(config: Config, old: str, new: str, notify=lambda m: None) -> metadat
             # interrupted after the folders were swapped: OLD's folder is now a link to NEW's, which the
             # trust checks refuse as a prefix; NEW's record (checked) says all the rest needs
             base = load_record(layout, new)
-            record = replace(base, name=old, prefix=str(layout.prefix(old)), module=layout.module_name(old, base.tag))
+            record = base.replace(name=old, prefix=str(layout.prefix(old)), module=layout.module_name(old, base.tag))
         if is_loaded(layout, old):
             raise PyenvmodError(f"{old!r} is loaded in this shell; run 'module unload pyenv/{old}' first, "
                                 "then rename")
@@ -110,7 +109,7 @@ def rename(config: Config, old: str, new: str, notify=lambda m: None) -> metadat
                                 f"'pyenvmod create {new} --clone {old}' then 'pyenvmod delete {old}'")
         moves = record.prefix == str(layout.prefix(old))  # else: adopted, or made with --prefix elsewhere
         new_prefix = str(layout.prefix(new)) if moves else record.prefix
-        new_record = replace(record, name=new, prefix=new_prefix, module=layout.module_name(new, record.tag),
+        new_record = record.replace(name=new, prefix=new_prefix, module=layout.module_name(new, record.tag),
                              kernels=[])
         options = modulefiles.options_from(config)
         # 1: NEW registered, not yet loadable
