@@ -33,6 +33,19 @@ def test_a_named_command_imports_no_other_commands_module(env):
     assert not {"pyenvmod.commands.create", "pyenvmod.commands.stage", "pyenvmod.commands.doctor"} & mods
 
 
+@pytest.mark.parametrize("command", ["install", "update", "remove", "create"])
+def test_the_way_to_uv_imports_no_template_engine_parser_or_dataclasses(command):
+    """What a change needs before uv starts; the rest is imported while uv works (background.py)."""
+    mods = imported_after(f"import pyenvmod.cli, pyenvmod.config, pyenvmod.commands.{command}\n"
+                          "import pyenvmod.operations.packages, pyenvmod.operations.create, pyenvmod.backends.uv\n"
+                          "from pyenvmod.operations.common import tree_for, load_record\n"
+                          "from pyenvmod import touched, outside, buildpolicy, proc")
+    assert "pyenvmod.operations.packages" in mods
+    slow = {"dataclasses", "inspect", "jinja2", "packaging.requirements", "packaging.version", "datetime", "csv",
+            "sysconfig", "yaml"}
+    assert not slow & mods, sorted(slow & mods)
+
+
 def test_without_a_command_every_command_is_offered(capsys):
     from pyenvmod import cli
 

@@ -6,7 +6,6 @@
 import json
 import os
 import re
-from datetime import datetime, timezone
 
 from pyenvmod import files, metadata, package_diff
 from pyenvmod.errors import PyenvmodError
@@ -22,6 +21,8 @@ def _checked(entry, path) -> dict:
     if not ok:
         raise PyenvmodError(f"history file {path} is corrupt (n, time, action, args, packages of the wrong "
                             "type or missing); delete it to go on")
+    from datetime import datetime
+
     try:
         datetime.fromisoformat(entry["time"])
     except ValueError:
@@ -63,6 +64,8 @@ def entries(layout: Layout, name: str, last: int | None = None) -> list[dict]:
 
 def add(layout: Layout, name: str, action: str, args: list, packages: dict, requested: list = (),
         sources: dict | None = None) -> dict:
+    from datetime import datetime, timezone
+
     from pyenvmod.tree import Tree
 
     tree = Tree(layout)

@@ -4,20 +4,18 @@ A format knows its template, its file name and its quoting filter; the templates
 do the rest. Values only ever reach a file through a quoting filter.
 """
 
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
-from collections.abc import Callable
 
 from pyenvmod import quoting, resources
 from pyenvmod.errors import PyenvmodError
 
 
-@dataclass(frozen=True)
-class ModuleFormat:
-    name: str
-    template: str
-    suffix: str  # Lmod prefers TAG.lua over the Tcl file TAG in the same folder
-    quote: Callable[[str], str]  # the filter the template uses for values
+class ModuleFormat(namedtuple("ModuleFormat", "name template suffix quote")):
+    """A module system's file: its ``template``, its file name's ``suffix`` (Lmod prefers TAG.lua
+    over the Tcl file TAG in the same folder) and ``quote``, the filter its template uses for values."""
+
+    __slots__ = ()
 
     def filename(self, tag: str) -> str:
         return tag + self.suffix

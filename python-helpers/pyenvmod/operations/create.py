@@ -9,8 +9,7 @@ cleans up, and that ``list`` shows as incomplete.
 import os
 import re
 import shlex
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from collections import namedtuple
 
 from pyenvmod import (__version__, background, buildpolicy, capture, files, history, metadata, module_system,
                       modulefiles, names, proc, pythons, requirements, sources, stacking)
@@ -22,20 +21,19 @@ from pyenvmod.operations import packages as packages_op
 from pyenvmod.operations.common import backend_for, find_base, share, tree_for
 
 
-@dataclass
-class CreateRequest:
-    name: str
-    packages: list = field(default_factory=list)
-    python: str = ""
-    backend: str = ""
-    description: str = ""
-    extends: str = ""  # name or prefix of a base environment to layer this one on
-    modules: list = field(default_factory=list)  # --modules: added to (or replacing) the captured ones
-    capture: bool = True  # record the loaded modules
-    spec: object = None  # a spec.Spec (create --file, --clone): its python, packages, modules, backend
-    no_binary: list = field(default_factory=list)  # packages to build from source
-    channels: list = field(default_factory=list)  # conda backend: -c/--channel, as with conda
-    location: str = ""  # --prefix: a folder of the user's choosing instead of the tree's envs/NAME
+# What to create (a named tuple: dataclasses cost every command's start-up, see config.Config):
+#   packages      the packages to install
+#   python, backend, description
+#   extends       name or prefix of a base environment to layer this one on
+#   modules       --modules: added to (or replacing) the captured ones
+#   capture       record the loaded modules
+#   spec          a spec.Spec (create --file, --clone): its python, packages, modules, backend
+#   no_binary     packages to build from source
+#   channels      conda backend: -c/--channel, as with conda
+#   location      --prefix: a folder of the user's choosing instead of the tree's envs/NAME
+CreateRequest = namedtuple("CreateRequest", ["name", "packages", "python", "backend", "description", "extends",
+                                             "modules", "capture", "spec", "no_binary", "channels", "location"],
+                           defaults=((), "", "", "", "", (), True, None, (), (), ""))
 
 
 def _merge_spec(request: CreateRequest) -> CreateRequest:
@@ -194,7 +192,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 base_python=base.executable if base else os.path.realpath(prefix / "bin" / "python"),
                 backend=backend_name,
                 module=layout.module_name(name, layout.module_tag(version)),
-                created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                created=_now(),
                 owner=_owner(),
                 platform=layout.platform,
                 description=request.description,
@@ -224,6 +222,12 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             notify(f"warning: broken requirements in {name!r}: {problem}")
     spider_cache.refresh(config, layout)
     return record
+
+
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def _finished(waiter) -> None:
