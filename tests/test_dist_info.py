@@ -71,3 +71,30 @@ def test_changes_made_outside_read_canonical_names_versions_and_requirements(tmp
     app = write_dist(site, "My_App-01.0", "Name: My_App", "Version: 01.0", "Requires-Dist: Some.Lib>=1",
                      'Requires-Dist: opt-dep; extra == "all"')
     assert outside._metadata(tmp_path) == {"my-app": ("1.0", ["some-lib"], app)}
+
+
+def test_extra_only_requirements_are_left_out_without_the_parser(tmp_path, monkeypatch):
+    """Most Requires-Dist lines of a large package name an extra only; the dependency check passes
+    them over unparsed. A marker that says more than that still goes to the parser."""
+    import packaging.requirements
+
+    parsed = []
+    original = packaging.requirements.Requirement
+
+    def counting(text):
+        parsed.append(text)
+        return original(text)
+
+    monkeypatch.setattr(packaging.requirements, "Requirement", counting)
+    lines = ("lib", 'a; extra == "x"', "b ; extra=='y'", 'c;extra  ==  "z"  ',
+             'd; extra == "x" and python_version >= "3"', 'e; python_version >= "3" or extra == "x"')
+    dist = dist_info.Distribution("app", "1", lines, tmp_path)
+    environment = dict(default_environment(), extra="")
+    assert [r.name for r in dist.requirements(environment)] == ["lib", "e"]
+    assert parsed == ["lib", lines[4], lines[5]]
+    parsed.clear()
+    assert [r.name for r in dist.requirements()] == ["lib"]  # no environment: extras left out too
+    assert parsed == ["lib", lines[4], lines[5]]
+    parsed.clear()
+    assert [r.name for r in dist.requirements(dict(environment, extra="x"))] == ["lib", "a", "d", "e"]
+    assert len(parsed) == len(lines)  # an extra in force: every line is read

@@ -7,6 +7,9 @@ import re
 from collections import namedtuple
 from pathlib import Path
 
+# a Requires-Dist whose whole marker is `extra == "NAME"`
+_EXTRA_ONLY = re.compile(r""";\s*extra\s*==\s*(['"])[^'"]*\1\s*\Z""")
+
 
 class Distribution(namedtuple("Distribution", "name version requires path")):
     """``name`` as its METADATA spells it, ``version``, ``requires`` (its Requires-Dist values as
@@ -21,7 +24,10 @@ class Distribution(namedtuple("Distribution", "name version requires path")):
         from packaging.requirements import InvalidRequirement, Requirement
 
         found = []
+        in_force = (environment or {}).get("extra")  # the extra being installed, if any
         for text in self.requires:
+            if not in_force and _EXTRA_ONLY.search(text):
+                continue  # only an optional extra asks for it: most lines of a large package, left unparsed
             try:
                 requirement = Requirement(text)
             except InvalidRequirement:
