@@ -97,12 +97,18 @@ def backend_for(config: Config, name: str, channels=()):
     return backends.get(name, env)
 
 
+def tree_group(config: Config, layout: Layout) -> int | None:
+    """The group a group tree's files belong to (its root's); None for a user's own tree."""
+    return layout.root.stat().st_gid if config.group else None
+
+
 def share(config: Config, layout: Layout, path) -> None:
     """In a group tree, hand what this command made in ``path`` over to the tree's group."""
-    if config.group:
+    gid = tree_group(config, layout)
+    if gid is not None:
         from pyenvmod import files
 
-        files.share_with_group(path, layout.root.stat().st_gid)
+        files.share_with_group(path, gid)
 
 
 def read_condarc() -> dict:

@@ -8,7 +8,7 @@ from pyenvmod import background, buildpolicy, files, outside, requirements, sour
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.tree import Tree
-from pyenvmod.operations.common import backend_for, load_record, share, tree_for
+from pyenvmod.operations.common import backend_for, load_record, share, tree_for, tree_group
 
 
 def locked_set(backend, prefix) -> dict:
@@ -89,7 +89,7 @@ def refresh(config: Config, layout, record, backend, action: str, args: list, no
         files.no_world_write(record.prefix)
         share(config, layout, record.prefix)
     else:
-        files.settle(record.prefix, written, layout.root.stat().st_gid if config.group else None)
+        files.settle(record.prefix, written, tree_group(config, layout))
     from datetime import datetime, timezone
 
     record.updated = datetime.now(timezone.utc).isoformat(timespec="seconds")
