@@ -60,11 +60,16 @@ def test_absent_and_private_files_pass(folder):
     private_files.check(folder, "template folder")
 
 
-def test_world_writable_file_word_for_word(folder):
-    path = made(folder / "t.j2", 0o646)
+@pytest.mark.parametrize("mode,gid,what,writers,shown", [
+    (0o646, -1, "template", "anyone", "0646"),
+    (0o664, SYS.gr_gid, "configuration file", "its group", "0664"),  # a group others are in
+    (0o2674, SYS.gr_gid, "configuration file", "its group", "2674"),  # the mode in full, setgid included
+])
+def test_a_file_others_may_write_is_refused_word_for_word(folder, mode, gid, what, writers, shown):
+    path = made(folder / "f", mode, gid=gid)
     with pytest.raises(PyenvmodError) as err:
-        private_files.check(path, "template")
-    assert str(err.value) == (f"the template {path} is writable by anyone (mode 0646), so others could change "
+        private_files.check(path, what)
+    assert str(err.value) == (f"the {what} {path} is writable by {writers} (mode {shown}), so others could change "
                               f"what pyenvmod does; make it private: chmod go-w {path}")
 
 
@@ -72,17 +77,6 @@ def test_a_folder_is_checked_like_a_file(folder):
     os.chmod(folder, 0o777)
     with pytest.raises(PyenvmodError, match=f"the template folder {folder} is writable by anyone"):
         private_files.check(folder, "template folder")
-
-
-def test_group_writable_file_of_a_shared_group(folder):
-    path = made(folder / "c.yaml", 0o664, gid=SYS.gr_gid)
-    with pytest.raises(PyenvmodError) as err:
-        private_files.check(path, "configuration file")
-    assert str(err.value) == (f"the configuration file {path} is writable by its group (mode 0664), so others could "
-                              f"change what pyenvmod does; make it private: chmod go-w {path}")
-    os.chmod(path, 0o2674)  # mode shown in full, setgid included
-    with pytest.raises(PyenvmodError, match=r"\(mode 2674\)"):
-        private_files.check(path, "configuration file")
 
 
 def test_group_writable_in_the_owners_private_group_is_fine(folder):
