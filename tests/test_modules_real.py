@@ -6,7 +6,8 @@ import shutil
 
 import pytest
 
-from modsys import parse_env0, run_bash, user_env
+from modsys import run_bash, user_env
+from sessions import snapshots
 
 pytestmark = pytest.mark.modsys
 
@@ -28,18 +29,10 @@ def session(modsys, cli, body: str) -> str:
 
 def module_env_roundtrip(modsys, cli, env, tmp_path, load_lines: str, unload_lines: str, preset: str = ""):
     """Run load/unload in bash; return (before, during, after) environments."""
-    files = {k: tmp_path / f"{k}.env" for k in ("before", "during", "after")}
-    script = session(modsys, cli, f"""
-{preset}
-env -0 > {files['before']}
-{load_lines} || exit 11
-env -0 > {files['during']}
-{unload_lines} || exit 12
-env -0 > {files['after']}
-""")
-    result = run_bash(script, env)
+    body = f"snap before\n{load_lines} || exit 11\nsnap during\n{unload_lines} || exit 12\nsnap after"
+    result, envs = snapshots(modsys, env, body, tmp_path, [modules_dir(cli)], preset)
     assert result.returncode == 0, result.stdout + result.stderr
-    return tuple(parse_env0(files[k].read_bytes()) for k in ("before", "during", "after"))
+    return envs["before"], envs["during"], envs["after"]
 
 
 @pytest.mark.slow

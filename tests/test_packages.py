@@ -73,15 +73,6 @@ def test_remove_refuses_a_package_of_the_base(cli, root):
     assert py(root, "base", "import six").returncode == 0
 
 
-def test_broken_requirements_are_reported_after_a_change(cli, root, tmp_path):
-    needs_six, _ = localpkg.make(tmp_path / "needsix", "needsix", {"needsix.py": "import six\n"}, requires=["six"])
-    cli("create", "a", "-p", needs_six)
-    prefix = meta(root, "a")["prefix"]
-    subprocess.run([f"{prefix}/bin/python", "-m", "pip", "uninstall", "-y", "-q", "six"], check=True)
-    result = cli("install", "a", "iniconfig")
-    assert "Broken requirements in 'a'" in result.stderr and "needsix" in result.stderr and "six" in result.stderr
-
-
 def test_rollback_restores_an_earlier_package_set_and_scripts_work(cli, root, tmp_path):
     tool, _ = localpkg.make(tmp_path / "tool", "tooly", {"tooly.py": "def main():\n    print('tooly ok')\n"},
                             scripts={"tooly": "tooly:main"})

@@ -4,12 +4,11 @@ Environment Modules 5 forgets the value saved before the first pushenv when one 
 empties the stack and fills it again; the Tcl modulefile saves it itself.
 """
 
-import shlex
-
 import pytest
 
 from conftest import Cli, clean_env
-from modsys import MODULE_SYSTEMS, parse_env0, run_bash, user_env
+from modsys import MODULE_SYSTEMS
+from sessions import assert_restored, snapshots
 
 pytestmark = [pytest.mark.modsys, pytest.mark.slow]
 
@@ -40,22 +39,11 @@ def test_unload_after_reload_switch_refresh_restores_exactly(two_envs, system, o
     modsys = MODULE_SYSTEMS[system]().require()
     env, modules_dir, base = two_envs
     load, change, unload = OPERATIONS[operation]
-    files = {k: tmp_path / f"{k}.env" for k in ("before", "during", "after")}
-    script = f"""{modsys.init()}
-module use {shlex.quote(modules_dir)}
-{PRESET}
-env -0 > {files['before']}
-{load} || exit 11
-{change} || exit 12
-env -0 > {files['during']}
-{unload} || exit 13
-env -0 > {files['after']}
-"""
-    result = run_bash(script, env)
+    body = f"snap before\n{load} || exit 11\n{change} || exit 12\nsnap during\n{unload} || exit 13\nsnap after"
+    result, envs = snapshots(modsys, env, body, tmp_path, [modules_dir], PRESET)
     assert result.returncode == 0, result.stdout + result.stderr
-    before, during, after = (parse_env0(files[k].read_bytes()) for k in ("before", "during", "after"))
+    during = envs["during"]
     expected = "b" if operation.startswith("switch") or operation == "reload-stacked" else "a"
     assert during["VIRTUAL_ENV"].startswith(f"{base}/root/") and during["VIRTUAL_ENV"].endswith(f"/envs/{expected}")
     assert during["PYTHONNOUSERSITE"] == "1"
-    before, after = user_env(before, after)
-    assert after == before
+    assert_restored(envs)

@@ -1,214 +1,44 @@
-"""tree.py in-process, on real folders and symlinks: the paths it hands out, what it accepts from a
-record, and its files and locks. (The attacks through the command line, as a second Unix user, are
-in test_trust_*.py; these are the unit cases the mutation run credits.)"""
+"""tree.py in-process (mutation scope of the trust code): the paths a tree hands out, which recorded
+paths it accepts, and that its files and locks go through the descriptor walks. Real folders and
+symlinks; the attacks through the command line, as a second Unix user, are in test_trust_*.py."""
 
+import json
 import os
+import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from pyenvmod import metadata
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import Layout
-from pyenvmod.metadata import EnvRecord
-from pyenvmod.tree import Tree
+from pyenvmod.operations import external_prefix
+from pyenvmod.tree import HISTORY_MAX_BYTES, Tree
+
+PLATFORM = "x86_64-t17"
+
+
+def record(tree: Tree, name="alpha", **changes) -> metadata.EnvRecord:
+    values = dict(name=name, prefix=str(tree.layout.prefix(name)), python="3.12.1", base_python="/usr/bin/python3",
+                  backend="venv", module=f"pyenv/{name}/py3.12", created="2026-01-01T00:00:00Z", owner="me",
+                  platform=PLATFORM)
+    values.update(changes)
+    return metadata.EnvRecord(**values)
 
 
 @pytest.fixture
 def tree(tmp_path) -> Tree:
-    tree = Tree(Layout(tmp_path / "root", "testarch-testos1"))
-    tree.ensure()
-    return tree
+    t = Tree(Layout(tmp_path / "root", PLATFORM))
+    t.ensure()
+    t.layout.prefix("alpha").mkdir()
+    return t
 
 
-def record(tree, name="e", **changes) -> EnvRecord:
-    fields = dict(name=name, prefix=str(tree.prefix(name)), python="3.12.1", base_python="/usr/bin/python3",
-                  backend="uv", module=f"pyenv/{name}/py3.12", created="2026-01-01T00:00:00+00:00", owner="me",
-                  platform=tree.layout.platform)
-    fields.update(changes)
-    return EnvRecord(**fields)
-
-
-def check(tree, rec):
-    return tree.check_record(rec, Path("/meta/e.json"))
-
-
-# --- paths from the layout ---------------------------------------------------------------------
-
-@pytest.mark.parametrize("method", ["prefix", "meta_file", "history_dir", "module_dir", "activate_dir", "images_dir"])
-def test_paths_are_given_for_valid_names_only(tree, method):
-    path = getattr(tree, method)("good")
-    assert str(path).startswith(str(tree.root)) and "good" in str(path)
-    with pytest.raises(PyenvmodError):
-        getattr(tree, method)("../evil")
-
-
-def test_of_prefix_finds_the_tree_of_an_environment_folder(tree):
-    found = Tree.of_prefix(tree.prefix("e"))
-    assert found.layout == tree.layout and found.prefix("e") == tree.prefix("e")
-    with pytest.raises(PyenvmodError, match="not an environment folder"):
-        Tree.of_prefix(tree.root / "testarch-testos1" / "modules" / "e")
-    with pytest.raises(PyenvmodError):
-        Tree.of_prefix(tree.root / "bad platform" / "envs" / "e")
-
-
-def test_inside_is_strictly_inside_the_platform_folder_after_resolving_links(tree, tmp_path):
-    base = tree.layout.base
-    assert tree.inside(base / "envs" / "e")
-    assert not tree.inside(base)
-    assert not tree.inside(tmp_path / "elsewhere")
-    (base / "envs" / "out").symlink_to(tmp_path)
-    assert not tree.inside(base / "envs" / "out" / "x")
-    (tmp_path / "in").symlink_to(base / "envs")
-    assert tree.inside(tmp_path / "in" / "e")
-
-
-def test_same_place_needs_the_derived_folder_itself_not_a_link(tree, tmp_path):
-    derived = tree.prefix("e")
-    derived.mkdir()
-    (tmp_path / "alias").symlink_to(derived)
-    assert tree.same_place(str(derived), derived)
-    assert tree.same_place(str(tmp_path / "alias"), derived)  # the same folder by another name
-    assert not tree.same_place(str(tree.prefix("f")), derived)
-    derived.rmdir()
-    (tmp_path / "real").mkdir()
-    derived.symlink_to(tmp_path / "real")
-    assert not tree.same_place(str(derived), derived)
-
-
-# --- folders, files and locks --------------------------------------------------------------------
-
-def test_check_dir_refuses_a_symlinked_folder_and_accepts_a_missing_one(tree, tmp_path):
-    tree.check_dir(tree.layout.base / "history" / "missing")
-    (tree.layout.base / "history").symlink_to(tmp_path)
-    with pytest.raises(PyenvmodError):
-        tree.check_dir(tree.layout.base / "history" / "x")
-
-
-def test_write_read_remove_stay_below_the_root(tree, tmp_path):
-    folder = tree.mkdir(tree.history_dir("e"))
-    assert folder.is_dir() and not folder.stat().st_mode & 0o002
-    tree.write(folder / "0001.json", "{}\n", mode=0o640)
-    assert tree.read(folder / "0001.json", 100) == b"{}\n"
-    assert (folder / "0001.json").stat().st_mode & 0o777 == 0o640
-    with pytest.raises(PyenvmodError):
-        tree.read(folder / "0001.json", 2)
-    assert tree.remove(folder) is True and not folder.exists()
-    assert tree.remove(folder) is False
-    with pytest.raises(PyenvmodError):
-        tree.remove(tree.root)
-    with pytest.raises(PyenvmodError):
-        tree.write(tmp_path / "outside.txt", "x")
-
-
-def test_the_lock_is_taken_once_and_waited_for(tree):
-    with tree.lock("e", 5):
-        assert os.path.isfile(tree.layout.lock_file("e"))
-        start = time.monotonic()
-        with pytest.raises(PyenvmodError):
-            with tree.lock("e", 0.3):
-                pass
-        assert time.monotonic() - start >= 0.25
-    with tree.lock("e", 0):
-        pass
-    with pytest.raises(PyenvmodError):
-        tree.lock("../x", 1)
-
-
-def test_a_shared_trees_lock_file_is_group_writable(tmp_path):
-    shared = Tree(Layout(tmp_path / "root", "testarch-testos1"), shared=True)
-    shared.ensure()
-    with shared.lock("e", 1):
-        pass
-    assert shared.layout.lock_file("e").stat().st_mode & 0o060 == 0o060
-
-
-# --- records -------------------------------------------------------------------------------------
-
-def test_a_records_prefix_becomes_the_layouts(tree, tmp_path):
-    tree.prefix("e").mkdir()
-    (tmp_path / "alias").symlink_to(tree.prefix("e"))
-    checked = check(tree, record(tree, prefix=str(tmp_path / "alias")))
-    assert checked.prefix == str(tree.prefix("e"))
-
-
-@pytest.mark.parametrize("prefix", ["/usr", "relative/envs/e", "{other}"])
-def test_a_prefix_that_is_not_the_layouts_is_refused(tree, prefix):
-    tree.prefix("e").mkdir()
-    tree.prefix("other").mkdir()
-    prefix = prefix.format(other=tree.prefix("other"))
-    with pytest.raises(PyenvmodError, match="is not the folder of 'e' in this tree"):
-        check(tree, record(tree, prefix=prefix))
-
-
-def test_an_adopted_environment_lives_outside_the_tree_only(tree, tmp_path):
-    outside = tmp_path / "conda-env"
-    outside.mkdir()
-    assert check(tree, record(tree, prefix=str(outside), adopted=True)).prefix == str(outside)
-    tree.prefix("e").mkdir()
-    with pytest.raises(PyenvmodError, match="adopted environment's prefix"):
-        check(tree, record(tree, prefix=str(tree.prefix("e")), adopted=True))
-
-
-def test_a_record_of_another_platform_is_refused(tree):
-    tree.prefix("e").mkdir()
-    with pytest.raises(PyenvmodError, match="platform 'otherarch-os2'"):
-        check(tree, record(tree, platform="otherarch-os2"))
-
-
-def base_of(tree, name="base", **changes):
-    extends = {"name": name, "prefix": str(tree.prefix(name)), "module": f"pyenv/{name}/py3.12",
-               "modules_dir": str(tree.layout.modules_dir), "python": "3.12.1"}
-    extends.update(changes)
-    return extends
-
-
-def test_a_base_in_a_tree_is_accepted(tree):
-    tree.prefix("e").mkdir()
-    assert check(tree, record(tree, extends=base_of(tree))).extends["name"] == "base"
-
-
-@pytest.mark.parametrize("change", [
-    {"prefix": "relative/envs/base"},
-    {"name": "other"},
-    {"prefix": "/somewhere/notenvs/base"},
-    {"modules_dir": "/somewhere/else/modules"},
-    {"module": "pyenv/other/py3.12"},
-])
-def test_a_base_that_is_not_an_environment_of_a_tree_is_refused(tree, change):
-    tree.prefix("e").mkdir()
-    with pytest.raises(PyenvmodError, match="extends names"):
-        check(tree, record(tree, extends={**base_of(tree), **change}))
-
-
-def test_kernels_must_be_this_environments_kernelspec_folders(tree, tmp_path):
-    tree.prefix("e").mkdir()
-    good = str(tmp_path / "share" / "jupyter" / "kernels" / "pyenv-e")
-    assert check(tree, record(tree, kernels=[good])).kernels == [good]
-    for bad in ["share/jupyter/kernels/pyenv-e", str(tmp_path / "kernels" / "pyenv-f"),
-                str(tmp_path / "notkernels" / "pyenv-e"), str(tmp_path / "kernels" / ".." / "kernels" / "pyenv-e")]:
-        with pytest.raises(PyenvmodError, match="is not a kernelspec folder"):
-            check(tree, record(tree, kernels=[bad]))
-
-
-def test_write_record_then_record_round_trips_with_checks(tree):
-    tree.prefix("e").mkdir()
-    tree.write_record(record(tree, description="hello"))
-    assert tree.record("e").description == "hello"
-    assert tree.names() == ["e"]
-    with pytest.raises(FileNotFoundError):
-        tree.record("missing")
-
-
-def test_writes_are_anchored_at_the_root_or_a_marked_prefix(tree, tmp_path):
-    tree.prefix("e").mkdir()
-    assert tree.write_anchor(record(tree)) == tree.root
-    outside = tmp_path / "project"
-    outside.mkdir()
-    (outside / ".pyenvmod-prefix.json").write_text(tree.prefix_marker("e"))
-    assert tree.write_anchor(record(tree, prefix=str(outside))) == outside
-    shared = Tree(tree.layout, shared=True)
-    assert not shared._external(record(tree, prefix=str(outside)))  # a group tree keeps its environments
+def test_history_cap():
+    assert HISTORY_MAX_BYTES == 4 * 1024 * 1024
 
 
 def test_for_config_is_the_configured_root_and_this_platform(tmp_path, monkeypatch):
@@ -216,66 +46,287 @@ def test_for_config_is_the_configured_root_and_this_platform(tmp_path, monkeypat
     from pyenvmod import platform_tag
 
     monkeypatch.setenv("PYENVMOD_ROOT", str(tmp_path / "r"))
-    monkeypatch.setenv("PYENVMOD_PLATFORM", "testarch-testos9")
-    platform_tag.current.cache_clear()  # computed once per process: other tests ran with another
+    monkeypatch.setenv("PYENVMOD_PLATFORM", PLATFORM)
+    platform_tag.current.cache_clear()  # current() is cached: computed again here and after the test
     try:
         config = config_mod.load()
-        tree = Tree.for_config(config)
-        assert tree.layout == Layout(tmp_path / "r", "testarch-testos9") and tree.shared is False
+        t = Tree.for_config(config)
         config.group = tmp_path / "group"  # what --group sets
-        assert Tree.for_config(config).shared is True
+        shared = Tree.for_config(config)
     finally:
         platform_tag.current.cache_clear()
+    assert (t.layout.root, t.layout.platform, t.shared) == (tmp_path / "r", PLATFORM, False)
+    assert shared.shared is True and shared.layout == t.layout
+    assert Tree(Layout(tmp_path, PLATFORM)).shared is False
 
 
-def test_reads_records_and_locks_never_pass_a_linked_folder(tree, tmp_path):
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    (elsewhere / "e.json").write_text("{}")
-    (elsewhere / "f").write_text("x")
-    (tree.layout.base / "history").symlink_to(elsewhere)
-    with pytest.raises(PyenvmodError, match="symlink"):
-        tree.read(tree.layout.base / "history" / "f", 10)
-    meta = tree.layout.meta_dir
-    meta.rmdir()
-    meta.symlink_to(elsewhere)
-    with pytest.raises(PyenvmodError, match="symlink"):
-        tree.record("e")
-    locks = tree.layout.locks_dir
-    os.rmdir(locks)
-    locks.symlink_to(elsewhere)
-    with pytest.raises(PyenvmodError, match="symlink"):
-        with tree.lock("e", 1):
+def test_of_prefix(tmp_path):
+    t = Tree.of_prefix(f"{tmp_path}/root/{PLATFORM}/envs/alpha/")
+    assert (t.layout.root, t.layout.platform, t.shared) == (tmp_path / "root", PLATFORM, False)
+    t = Tree.of_prefix(tmp_path / "x" / ".." / "root" / PLATFORM / "envs" / "beta")
+    assert t.layout.root == tmp_path / "root"
+    with pytest.raises(PyenvmodError) as err:
+        Tree.of_prefix(tmp_path / "root" / PLATFORM / "other" / "alpha")
+    assert str(err.value) == (f"{tmp_path}/root/{PLATFORM}/other/alpha is not an environment folder of a "
+                              "pyenvmod tree (ROOT/PLATFORM/envs/NAME)")
+    with pytest.raises(PyenvmodError, match="invalid platform tag"):
+        Tree.of_prefix(tmp_path / "root" / "bad platform" / "envs" / "alpha")
+    with pytest.raises(PyenvmodError, match="invalid"):
+        Tree.of_prefix(tmp_path / "root" / PLATFORM / "envs" / "-bad name")
+
+
+def test_paths_come_from_the_layout_for_valid_names_only(tree):
+    base = tree.layout.base
+    assert tree.root == tree.layout.root
+    assert tree.prefix("alpha") == base / "envs" / "alpha"
+    assert tree.meta_file("alpha") == base / "meta" / "alpha.json"
+    assert tree.history_dir("alpha") == base / "history" / "alpha"
+    assert tree.module_dir("alpha") == base / "modules" / "pyenv" / "alpha"
+    assert tree.activate_dir("alpha") == base / "activate" / "alpha"
+    assert tree.images_dir("alpha") == base / "images" / "alpha"
+    for method in (tree.prefix, tree.meta_file, tree.history_dir, tree.module_dir, tree.activate_dir,
+                   tree.images_dir):
+        with pytest.raises(PyenvmodError, match="invalid"):
+            method("../escape")
+    with pytest.raises(PyenvmodError, match="invalid"):
+        with tree.lock("../escape", 1):
             pass
+    assert tree.names() == ["alpha"]
 
 
-def test_errors_name_the_record_the_environment_and_the_fix(tree):
-    tree.prefix("e").mkdir()
-    tree.write_record(record(tree, platform="otherarch-os2"))
-    with pytest.raises(PyenvmodError) as caught:
-        tree.record("e")
-    assert caught.value.message == (f"metadata file {tree.meta_file('e')}: platform 'otherarch-os2' is not this "
-                                    "tree's 'testarch-testos1'; repair or delete it")
-    with pytest.raises(PyenvmodError) as caught:
-        Tree.of_prefix(tree.layout.modules_dir / "e")
-    assert caught.value.message.endswith("is not an environment folder of a pyenvmod tree (ROOT/PLATFORM/envs/NAME)")
-    with tree.lock("e", 1):
-        with pytest.raises(PyenvmodError, match="environment 'e'"):
-            with tree.lock("e", 0):
+def test_inside(tree, tmp_path):
+    base = tree.layout.base
+    assert tree.inside(base / "envs" / "alpha")
+    assert tree.inside(base / "envs")
+    assert not tree.inside(base)
+    assert not tree.inside(tmp_path)
+    assert not tree.inside(str(base) + "x")
+    (tmp_path / "outlink").symlink_to(base / "envs")
+    assert tree.inside(tmp_path / "outlink")
+    assert tree.inside(tmp_path / "outlink" / "alpha")
+    (base / "envs" / "escape").symlink_to(tmp_path)
+    assert not tree.inside(base / "envs" / "escape")
+    assert not tree.inside(base / "envs" / "escape" / "x")
+
+
+def test_same_place(tree, tmp_path):
+    derived = tree.layout.prefix("alpha")
+    assert tree.same_place(str(derived), derived)
+    assert tree.same_place(f"{tree.layout.base}/envs/../envs/alpha", derived)
+    (tmp_path / "alias").symlink_to(derived)
+    assert tree.same_place(str(tmp_path / "alias"), derived)  # the same folder by another name
+    assert not tree.same_place(str(tree.layout.prefix("beta")), derived)
+    (tmp_path / "elsewhere").mkdir()
+    os.rmdir(derived)
+    derived.symlink_to(tmp_path / "elsewhere")
+    assert not tree.same_place(str(tmp_path / "elsewhere"), derived)  # a symlinked folder is never it
+    assert not tree.same_place(str(derived), derived)
+    derived.unlink()
+    derived.symlink_to(tree.layout.envs_dir / "beta")
+    (tree.layout.envs_dir / "beta").mkdir()
+    assert not tree.same_place(str(derived), derived)  # symlinked even when it points inside
+
+
+def test_files_go_through_the_descriptor_walks(tree, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    history = tree.history_dir("alpha")
+    assert tree.mkdir(history) == history and history.is_dir()
+    assert not stat.S_IMODE(os.stat(history).st_mode) & 0o002
+    tree.check_dir(history)
+    tree.check_dir(tree.layout.base / "missing" / "deeper")  # missing is fine
+    tree.write(history / "1.json", "{}", mode=0o640)
+    assert (history / "1.json").read_text() == "{}"
+    assert stat.S_IMODE(os.stat(history / "1.json").st_mode) == 0o640
+    assert tree.read(history / "1.json", 2) == b"{}"
+    with pytest.raises(PyenvmodError, match="larger than 1 bytes"):
+        tree.read(history / "1.json", 1)
+    assert tree.remove(history / "1.json") is True
+    assert tree.remove(history / "1.json") is False
+    tree.write(history / "2.json", "{}")
+    assert tree.remove(history) is True and not history.exists()  # a folder, with what it holds
+    with pytest.raises(PyenvmodError, match="the root"):
+        tree.remove(tree.root)
+    with pytest.raises(PyenvmodError, match="outside the tree"):
+        tree.write(outside / "f.txt", "x")
+    (tree.layout.base / "activate").symlink_to(outside)
+    for call in (lambda: tree.check_dir(tree.activate_dir("alpha")),
+                 lambda: tree.mkdir(tree.activate_dir("alpha")),
+                 lambda: tree.write(tree.activate_dir("alpha"), "x"),
+                 lambda: tree.read(tree.activate_dir("alpha") / "f", 10),
+                 lambda: tree.remove(tree.activate_dir("alpha"))):
+        with pytest.raises(PyenvmodError, match="never follows links"):
+            call()
+    assert list(outside.iterdir()) == []
+
+
+def test_lock_is_inside_and_shared(tmp_path):
+    t = Tree(Layout(tmp_path / "root", PLATFORM), shared=True)
+    t.ensure()
+    assert stat.S_IMODE(os.stat(t.layout.locks_dir).st_mode) & 0o3070 == 0o3070
+    assert stat.S_IMODE(os.stat(t.layout.envs_dir).st_mode) & 0o2070 == 0o2070
+    with t.lock("alpha", 1):
+        assert t.layout.lock_file("alpha").is_file()
+    assert stat.S_IMODE(os.stat(t.layout.lock_file("alpha")).st_mode) & 0o060 == 0o060
+    (tmp_path / "outside").mkdir()
+    os.rename(t.layout.locks_dir, tmp_path / "gone")
+    t.layout.locks_dir.symlink_to(tmp_path / "outside")
+    with pytest.raises(PyenvmodError, match="never follows links"):
+        with t.lock("beta", 1):
+            pass
+    assert list((tmp_path / "outside").iterdir()) == []
+
+
+def test_record_round_trip_and_prefix_normalised(tree):
+    tree.write_record(record(tree))
+    assert json.loads(tree.meta_file("alpha").read_text())["name"] == "alpha"
+    got = tree.record("alpha")
+    assert got.prefix == str(tree.layout.prefix("alpha"))
+    with pytest.raises(FileNotFoundError):
+        tree.record("beta")
+    rec = record(tree, prefix=f"{tree.layout.base}/envs/../envs/alpha/")
+    assert tree.check_record(rec, Path("src")).prefix == str(tree.layout.prefix("alpha"))
+    (tree.root / "alias").symlink_to(tree.layout.prefix("alpha"))
+    rec = record(tree, prefix=str(tree.root / "alias"))
+    assert tree.check_record(rec, Path("src")).prefix == str(tree.layout.prefix("alpha"))
+
+
+def test_record_with_another_prefix_is_refused(tree, tmp_path):
+    src = tree.meta_file("alpha")
+    for prefix in (str(tmp_path), str(tree.layout.prefix("beta")), "relative/path"):
+        with pytest.raises(PyenvmodError) as err:
+            tree.check_record(record(tree, prefix=prefix), src)
+        assert str(err.value) == (f"metadata file {src}: prefix {prefix} is not the folder of 'alpha' in this tree "
+                                  f"({tree.layout.prefix('alpha')}); repair or delete it")
+
+
+def test_record_of_another_platform_is_refused(tree):
+    src = tree.meta_file("alpha")
+    with pytest.raises(PyenvmodError) as err:
+        tree.check_record(record(tree, platform="aarch64-other"), src)
+    assert str(err.value) == (f"metadata file {src}: platform 'aarch64-other' is not this tree's '{PLATFORM}'; "
+                              "repair or delete it")
+
+
+def test_adopted_prefix_must_lie_outside(tree, tmp_path):
+    src = tree.meta_file("alpha")
+    rec = record(tree, adopted=True, prefix=str(tmp_path / "conda" / "envs" / "x"))
+    assert tree.check_record(rec, src).prefix == str(tmp_path / "conda" / "envs" / "x")  # left as recorded
+    inside = str(tree.layout.prefix("alpha"))
+    with pytest.raises(PyenvmodError) as err:
+        tree.check_record(record(tree, adopted=True, prefix=inside), src)
+    assert str(err.value) == (f"metadata file {src}: an adopted environment's prefix {inside} lies inside the tree; "
+                              "repair or delete it")
+
+
+def extends(base_tree_root: Path, name="base", **changes) -> dict:
+    value = dict(name=name, prefix=f"{base_tree_root}/{PLATFORM}/envs/{name}",
+                 modules_dir=f"{base_tree_root}/{PLATFORM}/modules", module=f"pyenv/{name}/py3.12", python="3.12.1")
+    value.update(changes)
+    return value
+
+
+def test_extends_is_an_environment_of_a_tree(tree, tmp_path):
+    src = tree.meta_file("alpha")
+    good = extends(tmp_path / "site")
+    assert tree.check_record(record(tree, extends=good), src).extends == good
+    assert tree.check_record(record(tree, extends=extends(tmp_path / "site", prefix=good["prefix"] + "/")), src)
+    assert tree.check_record(record(tree, extends=extends(tmp_path / "site",
+                                                          modules_dir=good["modules_dir"] + "/")), src)
+    bad = [
+        extends(tmp_path / "site", prefix=f"site/{PLATFORM}/envs/base"),  # relative
+        extends(tmp_path / "site", name="other", module="pyenv/other/py3.12", prefix=good["prefix"]),  # the name is not the folder's
+        extends(tmp_path / "site", prefix=f"{tmp_path}/site/{PLATFORM}/elsewhere/base"),
+        extends(tmp_path / "site", modules_dir=f"{tmp_path}/site/{PLATFORM}/modules/pyenv"),
+        extends(tmp_path / "site", modules_dir=f"{tmp_path}/other/{PLATFORM}/modules"),
+        extends(tmp_path / "site", module="pyenv/other/py3.12"),
+        extends(tmp_path / "site", module="pyenv/base"),
+        extends(tmp_path / "site", module="x/pyenv/base/py3.12"),
+    ]
+    for value in bad:
+        with pytest.raises(PyenvmodError) as err:
+            tree.check_record(record(tree, extends=value), src)
+        assert str(err.value) == (f"metadata file {src}: extends names {value['prefix']} and {value['modules_dir']}, "
+                                  "which are not an environment of a pyenvmod tree and that tree's modules folder; "
+                                  "repair or delete it"), value
+
+
+def test_kernels_are_kernelspec_folders_of_the_environment(tree, tmp_path):
+    src = tree.meta_file("Alpha.x")
+    tree.layout.prefix("Alpha.x").mkdir()
+    good = [f"{tmp_path}/share/jupyter/kernels/pyenv-alpha.x", "/usr/local/share/jupyter/kernels/pyenv-alpha.x"]
+    assert tree.check_record(record(tree, name="Alpha.x", kernels=good), src).kernels == good
+    for bad in ("share/jupyter/kernels/pyenv-alpha.x", f"{tmp_path}/kernels/pyenv-beta",
+                f"{tmp_path}/kernelz/pyenv-alpha.x", f"{tmp_path}/kernels/../kernels/pyenv-alpha.x",
+                f"/kernels/pyenv-alpha.x/../kernels/pyenv-alpha.x"):
+        with pytest.raises(PyenvmodError) as err:
+            tree.check_record(record(tree, name="Alpha.x", kernels=[good[0], bad]), src)
+        assert str(err.value) == (f"metadata file {src}: kernel {bad} is not a kernelspec folder of 'Alpha.x' "
+                                  "(.../kernels/pyenv-alpha.x); repair or delete it"), bad
+
+
+def test_an_external_prefix_needs_its_own_marker(tree, tmp_path):
+    src = tree.meta_file("alpha")
+    folder = tmp_path / "mine" / "alpha"
+    folder.mkdir(parents=True)
+    rec = record(tree, prefix=str(folder))
+    with pytest.raises(PyenvmodError, match="is not the folder of"):
+        tree.check_record(rec, src)  # no marker
+    assert tree.write_anchor(rec) == tree.root
+    external_prefix.mark(tree.layout, folder, "alpha")
+    assert tree.check_record(rec, src).prefix == str(folder)  # accepted as recorded
+    assert tree.write_anchor(rec) == folder
+    assert tree.write_anchor(record(tree)) == tree.root
+    shared = Tree(tree.layout, shared=True)
+    with pytest.raises(PyenvmodError, match="is not the folder of"):
+        shared.check_record(record(tree, prefix=str(folder)), src)  # never in a group tree
+    assert shared.write_anchor(rec) == shared.root
+    # a marker inside the tree does not make a foreign folder the environment's
+    other = tree.layout.envs_dir / "other"
+    other.mkdir()
+    external_prefix.mark(tree.layout, other, "alpha")
+    with pytest.raises(PyenvmodError, match="is not the folder of"):
+        tree.check_record(record(tree, prefix=str(other)), src)
+    relative = record(tree, prefix=os.path.relpath(folder))
+    with pytest.raises(PyenvmodError, match="is not the folder of"):
+        tree.check_record(relative, src)
+
+
+def test_records_are_read_and_written_inside_the_tree_only(tree, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "alpha.json").write_text(record(tree).to_json())
+    os.rmdir(tree.layout.meta_dir)
+    tree.layout.meta_dir.symlink_to(outside)
+    with pytest.raises(PyenvmodError, match="never follows links"):
+        tree.record("alpha")
+    with pytest.raises(PyenvmodError, match="never follows links"):
+        tree.write_record(record(tree, description="planted"))
+    assert "planted" not in (outside / "alpha.json").read_text()
+
+
+def test_a_bad_record_is_named_by_its_file(tree):
+    tree.write_record(record(tree, platform="aarch64-other"))
+    with pytest.raises(PyenvmodError) as err:
+        tree.record("alpha")
+    assert str(err.value).startswith(f"metadata file {tree.meta_file('alpha')}: platform 'aarch64-other'")
+
+
+def test_a_busy_lock_waits_its_time_and_names_the_environment(tree):
+    lock = tree.layout.lock_file("alpha")
+    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys; f = open(sys.argv[1], 'a'); "
+                               "fcntl.flock(f, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()", str(lock)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        start = time.monotonic()
+        with pytest.raises(PyenvmodError) as err:
+            with tree.lock("alpha", 0.3):
                 pass
-
-
-def test_a_shared_tree_is_made_group_writable(tmp_path):
-    shared = Tree(Layout(tmp_path / "root", "testarch-testos1"), shared=True)
-    shared.ensure()
-    assert shared.layout.envs_dir.stat().st_mode & 0o2070 == 0o2070
-
-
-def test_a_record_is_never_written_through_a_linked_folder(tree, tmp_path):
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    tree.layout.meta_dir.rmdir()
-    tree.layout.meta_dir.symlink_to(elsewhere)
-    with pytest.raises(PyenvmodError, match="symlink"):
-        tree.write_record(record(tree))
-    assert os.listdir(elsewhere) == []
+        assert time.monotonic() - start >= 0.25
+        assert str(err.value).startswith("environment 'alpha' is busy:")
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=10)
+    with tree.lock("alpha", 0):  # free again once the holder is gone
+        assert lock.is_file()

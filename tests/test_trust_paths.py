@@ -13,12 +13,19 @@ from users import PLATFORM, forge, group_env, people, snapshot, victim  # noqa: 
 pytestmark = pytest.mark.slow
 
 
-def test_module_refuses_a_prefix_in_the_maintainers_home(people):
-    base = group_env(people, "paths-module")
+def forged_prefix(people, label: str, name: str = "shared"):
+    """bob's group tree LABEL with the environment NAME, whose record alice has pointed at a folder
+    in bob's home: returns (platform folder, the record, bob's folder, a snapshot of it)."""
+    base = group_env(people, label, name)
     target = victim(people.bob)
     before = snapshot(target)
-    meta = base / "meta" / "shared.json"
+    meta = base / "meta" / f"{name}.json"
     forge(people.alice, meta, prefix=str(target))
+    return base, meta, target, before
+
+
+def test_module_refuses_a_prefix_in_the_maintainers_home(people):
+    base, meta, target, before = forged_prefix(people, "paths-module")
     result = people.bob.pyenvmod("--group", base.parent, "module", "shared")
     assert_one_line_error(result, str(meta), "prefix", str(target))
     assert snapshot(target) == before  # no stacking hook written into bob's folder
@@ -27,11 +34,7 @@ def test_module_refuses_a_prefix_in_the_maintainers_home(people):
 @pytest.mark.parametrize("command", [("install", "six"), ("update",), ("remove", "six"), ("rollback", "--to", "1"),
                                      ("kernel",)])
 def test_changing_commands_refuse_a_forged_prefix(people, command):
-    base = group_env(people, "paths-" + command[0])
-    target = victim(people.bob)
-    before = snapshot(target)
-    meta = base / "meta" / "shared.json"
-    forge(people.alice, meta, prefix=str(target))
+    base, meta, target, before = forged_prefix(people, "paths-" + command[0])
     result = people.bob.pyenvmod("--group", base.parent, command[0], "shared", *command[1:])
     assert_one_line_error(result, str(meta), "prefix")
     assert snapshot(target) == before
@@ -89,21 +92,14 @@ def test_a_symlinked_history_folder_is_refused_and_delete_removes_only_the_link(
 
 
 def test_extends_of_a_group_environment_with_a_forged_record_is_refused(people):
-    base = group_env(people, "paths-base", "base")
-    target = victim(people.bob)
-    meta = base / "meta" / "base.json"
-    forge(people.alice, meta, prefix=str(target))
+    base, meta, _, _ = forged_prefix(people, "paths-base", "base")
     result = people.bob.pyenvmod("create", "mine", "--extends", base / "envs" / "base")
     assert_one_line_error(result, str(meta), "prefix")
     assert not (people.bob.home / "pyenvmod" / PLATFORM / "meta" / "mine.json").exists()
 
 
 def test_doctor_fix_never_acts_on_a_forged_prefix(people):
-    base = group_env(people, "paths-doctor")
-    target = victim(people.bob)
-    before = snapshot(target)
-    meta = base / "meta" / "shared.json"
-    forge(people.alice, meta, prefix=str(target))
+    base, meta, target, before = forged_prefix(people, "paths-doctor")
     result = people.bob.pyenvmod("--group", base.parent, "doctor", "--fix", "--yes")
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr, result.stderr
     assert str(meta) in result.stdout
