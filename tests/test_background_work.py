@@ -28,7 +28,8 @@ def test_a_job_waits_for_the_next_helper_and_runs_beside_it():
     gate = threading.Event()
 
     def job(x):
-        ran.append(threading.current_thread().name)
+        thread = threading.current_thread()
+        ran.append((thread.name, thread.daemon))  # a daemon: it never holds pyenvmod's exit up
         gate.wait(5)
         return x + 1
 
@@ -39,7 +40,7 @@ def test_a_job_waits_for_the_next_helper_and_runs_beside_it():
         if ran:
             break
         threading.Event().wait(0.01)
-    assert ran == ["pyenvmod-prewarm"]
+    assert ran == [("pyenvmod-prewarm", True)]
     gate.set()
     assert wait() == 42
     assert background._queued == []
@@ -70,6 +71,18 @@ def test_a_jobs_error_reaches_the_waiter_and_later_jobs_still_run():
     with pytest.raises(ValueError, match="broken template"):
         first()
     assert second() == "fine"
+
+
+def test_requested_modules_are_imported_in_the_background(tmp_path, monkeypatch):
+    (tmp_path / "pyenvmod_test_warm.py").write_text("import threading\nBY = threading.current_thread().name\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "pyenvmod_test_warm", raising=False)
+    background.prewarm("pyenvmod_test_warm", "no_such_module_anywhere")
+    assert "pyenvmod_test_warm" not in sys.modules
+    done = background.later(lambda: sys.modules["pyenvmod_test_warm"].BY)
+    proc.run(["sleep", "0.5"], what="sleep")
+    assert done() == "pyenvmod-prewarm"  # imported there, before the job ran; the missing one passed over
+    sys.modules.pop("pyenvmod_test_warm", None)
 
 
 def test_jobs_run_after_the_requested_imports():

@@ -98,3 +98,21 @@ def test_extra_only_requirements_are_left_out_without_the_parser(tmp_path, monke
     parsed.clear()
     assert [r.name for r in dist.requirements(dict(environment, extra="x"))] == ["lib", "a", "d", "e"]
     assert len(parsed) == len(lines)  # an extra in force: every line is read
+
+
+def test_a_header_value_may_hold_a_colon_and_space(tmp_path):
+    folder = write_dist(tmp_path, "app-1.0", "Name: app", "Version: 1.0",
+                        'Requires-Dist: lib; platform_release != "a: b"', "Summary: one: two")
+    assert dist_info.read(folder / "METADATA").requires == ('lib; platform_release != "a: b"',)
+
+
+def test_a_folder_name_splits_at_its_last_dash():
+    assert dist_info.folder_key("zope.interface-6.0.dist-info") == ("zope-interface", "6.0")
+    assert dist_info.folder_key("old-style-name-1.2.dist-info") == ("old-style-name", "1.2")
+
+
+def test_bytes_that_are_not_utf8_do_not_stop_the_reading(tmp_path):
+    folder = tmp_path / "apX-1.0.dist-info"
+    folder.mkdir()
+    (folder / "METADATA").write_bytes(b"Name: apX\nVersion: 1.0X\nSummary: caf\xe9\nRequires-Dist: libX\n\n")
+    assert dist_info.read(folder / "METADATA") == dist_info.Distribution("apX", "1.0X", ("libX",), folder)

@@ -171,12 +171,12 @@ def test_call_returns_the_result_and_runs_beside_the_caller():
     def job(x):
         started.set()
         time.sleep(0.2)
-        return x * 2
+        return x * 2, threading.current_thread().name, threading.current_thread().daemon
 
     begin = time.monotonic()
     wait = background.call(job, 21)
     assert started.wait(5) and time.monotonic() - begin < 0.15  # the caller was not held up
-    assert wait() == 42
+    assert wait() == (42, "pyenvmod-background", True)  # a daemon: it never holds pyenvmod's exit up
 
 
 def test_call_hands_an_error_to_the_waiter():

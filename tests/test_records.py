@@ -146,3 +146,110 @@ def test_a_record_with_an_mpi_reads_back(tmp_path):
     path.write_text(rec.to_json().replace('"flavor": "mpich"', '"flavor": 3'))
     with pytest.raises(PyenvmodError, match="mpi"):
         metadata.read(path)
+
+
+# --- the record class itself, and every message parse gives (each names the file and the fix) ------
+
+def test_records_are_equal_field_by_field_only():
+    assert record() == record()
+    assert record() != record(owner="bob")
+    assert record(packages={"six": "1"}) != record(packages={"six": "2"})
+    assert record() != record().to_dict()
+    assert record() != object()
+
+
+def test_a_record_is_shown_with_its_fields_and_copied_with_changes():
+    rec = record(packages={"six": "1.16.0"})
+    shown = repr(rec)
+    assert shown.startswith("EnvRecord(name='mylab', prefix='/data/envs/mylab'") and "packages={'six': '1.16.0'}" in shown
+    moved = rec.replace(name="other", prefix="/data/envs/other")
+    assert (moved.name, moved.prefix, moved.packages) == ("other", "/data/envs/other", {"six": "1.16.0"})
+    moved.packages["numpy"] = "2.0"
+    assert rec.packages == {"six": "1.16.0"}, "a copy shares no list or mapping with its original"
+    with pytest.raises(TypeError, match="no field colour, size$"):
+        metadata.EnvRecord(**rec.to_dict(), size=3, colour="blue")
+    values = rec.to_dict()
+    del values["owner"]
+    with pytest.raises(TypeError, match="^EnvRecord needs owner$"):
+        metadata.EnvRecord(**values)
+
+
+def test_list_and_mapping_defaults_are_never_shared():
+    first, second = record(), record()
+    first.requested.append("numpy")
+    first.packages["numpy"] = "2.0"
+    assert second.requested == [] and second.packages == {}
+    assert metadata.FIELDS["requested"] == [] and metadata.FIELDS["packages"] == {}
+
+
+def write_json(tmp_path, data) -> object:
+    path = tmp_path / "mylab.json"
+    path.write_text(json.dumps(data) if not isinstance(data, str) else data)
+    return path
+
+
+def test_unreadable_json_is_named_with_the_parsers_reason(tmp_path):
+    path = write_json(tmp_path, '{"name": ')
+    with pytest.raises(PyenvmodError) as exc:
+        metadata.read(path)
+    assert exc.value.message.startswith(f"metadata file {path} is corrupt: unreadable JSON (Expecting value: line 1")
+    assert exc.value.message.endswith(f"); {FIX}")
+
+
+def test_json_nested_too_deeply_is_named_so(tmp_path):
+    path = write_json(tmp_path, "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(PyenvmodError) as exc:
+        metadata.read(path)
+    assert exc.value.message == f"metadata file {path} is corrupt: unreadable JSON (nested too deeply); {FIX}"
+
+
+def test_a_text_where_a_list_belongs_is_refused(tmp_path):
+    path = write_json(tmp_path, dict(record().to_dict(), requested="numpy"))
+    with pytest.raises(PyenvmodError) as exc:
+        metadata.read(path)
+    assert exc.value.message == f"metadata file {path} is corrupt: requested must be a list of texts; {FIX}"
+
+
+@pytest.mark.parametrize("field, value", [
+    ("requested", ["numpy", "scipy\x1b[31m"]),  # in a list
+    ("packages", {"six": "1.16.0\x07"}),  # a mapping's value
+    ("sources", {"evil\x00": "evil @ file:///x"}),  # a mapping's key
+    ("name", "mylab\t"),  # a tab: only a description may hold one
+])
+def test_control_characters_anywhere_in_a_field_are_refused(tmp_path, field, value):
+    path = write_json(tmp_path, dict(record().to_dict(), **{field: value}))
+    with pytest.raises(PyenvmodError) as exc:
+        metadata.read(path)
+    assert exc.value.message == f"metadata file {path}: {field} holds control characters; {FIX}"
+
+
+def test_a_description_may_hold_tabs_and_line_breaks_but_no_escape(tmp_path):
+    path = write_json(tmp_path, dict(record().to_dict(), description="line one\n\tline two"))
+    assert metadata.read(path).description == "line one\n\tline two"
+    path = write_json(tmp_path, dict(record().to_dict(), description="bell\x07"))
+    with pytest.raises(PyenvmodError, match="description holds control characters"):
+        metadata.read(path)
+
+
+def test_a_module_name_that_is_not_the_layouts_is_refused(tmp_path):
+    path = write_json(tmp_path, dict(record().to_dict(), module="pyenv/other/py3.12"))
+    with pytest.raises(PyenvmodError) as exc:
+        metadata.read(path)
+    assert exc.value.message == f"metadata file {path}: module must be pyenv/mylab/py3.12; {FIX}"
+
+
+def test_a_base_whose_python_is_no_version_is_refused(tmp_path):
+    extends = {"name": "base", "prefix": "/data/envs/base", "module": "pyenv/base/py3.12",
+               "modules_dir": "/data/modules", "python": "../../etc"}
+    path = write_json(tmp_path, dict(record().to_dict(), extends=extends))
+    with pytest.raises(PyenvmodError) as exc:
+        metadata.read(path)
+    assert exc.value.message == f"metadata file {path}: extends.python must be a Python version; {FIX}"
+
+
+def test_an_invalid_name_inside_is_named_with_the_file(tmp_path):
+    path = tmp_path / "..json"
+    path.write_text(json.dumps(dict(record().to_dict(), name=".")))
+    with pytest.raises(PyenvmodError) as exc:
+        metadata.read(path)
+    assert exc.value.message.startswith(f"metadata file {path}: ") and "name" in exc.value.message
