@@ -253,3 +253,12 @@ def test_an_invalid_name_inside_is_named_with_the_file(tmp_path):
     with pytest.raises(PyenvmodError) as exc:
         metadata.read(path)
     assert exc.value.message.startswith(f"metadata file {path}: ") and "name" in exc.value.message
+
+
+def test_every_missing_required_key_is_named(tmp_path):
+    data = record().to_dict()
+    del data["owner"], data["created"]
+    path = write_json(tmp_path, data)
+    with pytest.raises(PyenvmodError) as exc:
+        metadata.read(path)
+    assert exc.value.message == f"metadata file {path} is incomplete or corrupt (missing created, owner); {FIX}"
