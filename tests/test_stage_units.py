@@ -264,3 +264,32 @@ def test_relocation_never_writes_outside_the_copy(tmp_path):
     _relocate(tmp, tmp_path / "final", manifest)
     assert (tmp / "env" / "bin" / "tool").read_text() == f"#!{tmp_path}/final/env/bin/python\n#!/usr/bin/python3\n"
     assert outside.read_text() == "#!/old/envs/e/bin/python\n"
+
+
+# --- stage --clean of a name no longer registered (renamed or deleted since it was staged) -----------
+
+def test_clean_of_an_unregistered_name_removes_its_copies_by_their_names_alone(tmp_path, monkeypatch):
+    from pyenvmod import config as config_mod
+    from pyenvmod.operations import stage
+    from pyenvmod.staging import stage_root
+
+    monkeypatch.setenv("PYENVMOD_ROOT", str(tmp_path / "root"))
+    monkeypatch.setenv("PYENVMOD_STAGE_DIR", str(tmp_path / "local"))
+    config = config_mod.load()
+    root = stage_root(config)
+    ensure_private_dir(root)
+    old = copy_id("old", str(tmp_path / "root" / "x" / "envs" / "old"))
+    elsewhere = copy_id("old", "/project/envs/old")  # the same name made with --prefix elsewhere
+    mine = [root / f"{old}.{STAMP}", root / f".{old}.{STAMP}.tmp", root / f"{elsewhere}.{STAMP}"]
+    others = [root / f"{copy_id('old-b', '/x')}.{STAMP}", root / f"{copy_id('older', '/x')}.{STAMP}",
+              root / f"old-{STAMP}", root / "old-notahexnumber.0123"]
+    for folder in mine + others:
+        (folder / "bin").mkdir(parents=True)
+    (root / f"{old}.lock").write_text("")
+    removed = stage.clean(config, "old")
+    assert sorted(removed) == sorted(map(str, mine))
+    locks = {f"{old}.lock", f"{elsewhere}.lock"}  # kept: another task may hold one
+    assert sorted(p.name for p in root.iterdir()) == sorted([*(p.name for p in others), *locks])
+    assert stage.clean(config, "old") == []
+    with pytest.raises(PyenvmodError, match="not a valid environment name|invalid"):
+        stage.clean(config, "../old")

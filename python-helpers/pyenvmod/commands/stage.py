@@ -8,7 +8,8 @@ In a job script, after 'module load pyenv/mylab':
 The copy includes the base interpreter and its standard library, and goes to the stage_dir
 setting (default: $TMPDIR, else /tmp). Where there is no current copy (another node, or no
 room), python runs from the shared environment as usual. The image is packed first when it
-is missing or older than the environment. --clean removes this node's copies.
+is missing or older than the environment. --clean removes this node's copies (of a renamed or
+deleted environment too, by its old name).
 """
 
 import sys

@@ -11,6 +11,7 @@ on stderr, and python keeps running from the shared copy.
 
 import errno
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -181,18 +182,28 @@ def stage(config: Config, name: str, notify=lambda m: None, warn=lambda m: None)
 
 
 def clean(config: Config, name: str) -> list[str]:
-    """Remove this node's copies of ``name`` (every version). Returns what was removed."""
+    """Remove this node's copies of ``name`` (every version). Returns what was removed. A name that is
+    not registered (renamed or deleted since it was staged) is cleaned by its copies' names alone:
+    every copy called NAME-ID on this node, whatever the environment's folder was."""
+    from pyenvmod import names
+
     layout = layout_for(config)
-    record = load_record(layout, name)
-    ident = copy_id(name, record.prefix)
     root = stage_root(config)
+    if os.path.lexists(layout.meta_file(names.validate(name))):
+        idents = [copy_id(name, load_record(layout, name).prefix)]
+    elif root.is_dir():
+        copy_name = re.compile(rf"\.?({re.escape(name)}-[0-9a-f]{{10}})\..+")
+        idents = sorted({m.group(1) for m in map(copy_name.fullmatch, os.listdir(root)) if m})
+    else:
+        idents = []
     if not root.is_dir():
         return []
     ensure_private_dir(root)
     removed = []
-    with locking.locked(root / f"{ident}.lock", STAGE_TIMEOUT, f"staging {name!r} on this node"):
-        for path in sorted(root.iterdir()):
-            if path.name.startswith((ident + ".", f".{ident}.")) and not path.name.endswith(".lock"):
-                files.remove_inside(path, root)
-                removed.append(str(path))
+    for ident in idents:
+        with locking.locked(root / f"{ident}.lock", STAGE_TIMEOUT, f"staging {name!r} on this node"):
+            for path in sorted(root.iterdir()):
+                if path.name.startswith((ident + ".", f".{ident}.")) and not path.name.endswith(".lock"):
+                    files.remove_inside(path, root)
+                    removed.append(str(path))
     return removed
