@@ -18,7 +18,6 @@ any tool written in Python: the bare commands run by a Python program that does 
 import argparse
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys

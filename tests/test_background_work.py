@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -82,24 +83,40 @@ def test_requested_modules_are_imported_in_the_background(tmp_path, monkeypatch)
     done = background.later(lambda: sys.modules["pyenvmod_test_warm"].BY)
     proc.run(["sleep", "0.5"], what="sleep")
     assert done() == "pyenvmod-prewarm"  # imported there, before the job ran; the missing one passed over
+    assert background._wanted == [] and background._queued == []  # each is started once
     sys.modules.pop("pyenvmod_test_warm", None)
 
 
-def test_jobs_run_after_the_requested_imports():
-    code = ("from pyenvmod import background, proc\nimport sys\n"
-            "import threading\n"
-            "wait = background.later(lambda: ('json' in sys.modules, threading.current_thread().name))\n"
-            "background.prewarm('json')\n"
-            "proc.run(['sleep', '1'], what='sleep')  # long enough for the background to get there\n"
-            "print('IMPORTED-FIRST', wait())")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert "IMPORTED-FIRST (True, 'pyenvmod-prewarm')" in result.stdout, result.stdout + result.stderr
+# --- call: a job started at once, beside the caller ----------------------------------------------
+
+def test_call_returns_the_result_and_runs_beside_the_caller():
+    started = threading.Event()
+
+    def job(x):
+        started.set()
+        time.sleep(0.2)
+        return x * 2, threading.current_thread().name, threading.current_thread().daemon
+
+    begin = time.monotonic()
+    wait = background.call(job, 21)
+    assert started.wait(5) and time.monotonic() - begin < 0.15  # the caller was not held up
+    assert wait() == (42, "pyenvmod-background", True)  # a daemon: it never holds pyenvmod's exit up
+
+
+def test_call_hands_an_error_to_the_waiter():
+    def job():
+        raise ValueError("broken")
+
+    wait = background.call(job)
+    with pytest.raises(ValueError, match="broken"):
+        wait()
+
 
 
 # --- the templates: compiled while uv works, used by the writer --------------------------------------
 
 def test_prepare_compiles_every_template_the_writer_uses(tmp_path, monkeypatch):
-    from pyenvmod import modulefiles, render
+    from pyenvmod import modulefiles
     from pyenvmod.layout import Layout
     from pyenvmod.metadata import EnvRecord
 

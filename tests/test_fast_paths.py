@@ -5,14 +5,12 @@ imported, in a fresh interpreter)."""
 import os
 import subprocess
 import sys
-import threading
-import time
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pyenvmod import background, history, outside, requirements
+from pyenvmod import history, outside, requirements
 from pyenvmod.metadata import EnvRecord
 
 
@@ -161,42 +159,6 @@ def test_the_listing_names_every_site_packages_folder(tmp_path):
         dist(site, f"only-in-{version.replace('.', '-')}", "1.0")
     (tmp_path / "lib" / "python3.12" / "site-packages" / "not-a-dist").mkdir()
     assert outside._listing(tmp_path) == {"only-in-3-11": "1.0", "only-in-3-12": "1.0"}
-
-
-# --- background work -----------------------------------------------------------------------------
-
-def test_call_returns_the_result_and_runs_beside_the_caller():
-    started = threading.Event()
-
-    def job(x):
-        started.set()
-        time.sleep(0.2)
-        return x * 2, threading.current_thread().name, threading.current_thread().daemon
-
-    begin = time.monotonic()
-    wait = background.call(job, 21)
-    assert started.wait(5) and time.monotonic() - begin < 0.15  # the caller was not held up
-    assert wait() == (42, "pyenvmod-background", True)  # a daemon: it never holds pyenvmod's exit up
-
-
-def test_call_hands_an_error_to_the_waiter():
-    def job():
-        raise ValueError("broken")
-
-    wait = background.call(job)
-    with pytest.raises(ValueError, match="broken"):
-        wait()
-
-
-def test_requested_imports_start_only_with_the_next_helper():
-    code = ("from pyenvmod import background\nimport sys, time\n"
-            "background.prewarm('json', 'no_such_module_here', 'json')\n"
-            "before = 'json' in sys.modules\n"
-            "from pyenvmod import proc\nproc.run(['true'], what='true')\n"
-            "for _ in range(200):\n    time.sleep(0.01)\n    if 'json' in sys.modules: break\n"
-            "print('BEFORE', before, 'AFTER', 'json' in sys.modules, 'LEFT', background._wanted)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert "BEFORE False AFTER True LEFT []" in result.stdout, result.stdout + result.stderr
 
 
 # --- history: a command reads the newest entries only ----------------------------------------------

@@ -258,7 +258,7 @@ def test_kernels_are_kernelspec_folders_of_the_environment(tree, tmp_path):
     assert tree.check_record(record(tree, name="Alpha.x", kernels=good), src).kernels == good
     for bad in ("share/jupyter/kernels/pyenv-alpha.x", f"{tmp_path}/kernels/pyenv-beta",
                 f"{tmp_path}/kernelz/pyenv-alpha.x", f"{tmp_path}/kernels/../kernels/pyenv-alpha.x",
-                f"/kernels/pyenv-alpha.x/../kernels/pyenv-alpha.x"):
+                "/kernels/pyenv-alpha.x/../kernels/pyenv-alpha.x"):
         with pytest.raises(PyenvmodError) as err:
             tree.check_record(record(tree, name="Alpha.x", kernels=[good[0], bad]), src)
         assert str(err.value) == (f"metadata file {src}: kernel {bad} is not a kernelspec folder of 'Alpha.x' "
