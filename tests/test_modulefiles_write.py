@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from pyenvmod import modulefiles, quoting, render
+from pyenvmod import files, modulefiles, quoting, render
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import Layout
 from pyenvmod.metadata import EnvRecord
@@ -181,3 +181,41 @@ def test_every_modulefile_is_checked_even_after_a_missing_one(layout):
     tcl.write_text(tcl.read_text().replace(quoting.tcl(rec.prefix), '"/elsewhere"'))
     assert modulefiles.problems(layout, rec) == ["lua modulefile missing",
                                                  "tcl modulefile does not point at " + rec.prefix]
+
+
+# --- files that would not change are not written again ---------------------------------------------
+
+def stamps(paths) -> dict:
+    return {p: (os.lstat(p).st_ino, os.lstat(p).st_mtime_ns) for p in paths}
+
+
+def test_files_that_would_not_change_keep_their_inode_and_time(layout):
+    rec = record(layout)
+    first = stamps(modulefiles.write(layout, rec, EVERY))
+    assert stamps(modulefiles.write(layout, rec, EVERY)) == first
+    rec.packages["numpy"] = "2.0"  # the modulefiles list it (extensions); the activation scripts do not
+    second = stamps(modulefiles.write(layout, rec, EVERY))
+    changed = {p.name for p in second if second[p] != first[p]}
+    assert changed == {"py3.12.lua"}
+    assert "numpy/2.0" in (layout.module_dir("mylab") / "py3.12.lua").read_text()
+
+
+@pytest.mark.parametrize("spoil", ["text", "mode", "world", "link"])
+def test_a_file_that_differs_in_text_or_mode_is_written_again(layout, tmp_path, spoil):
+    rec = record(layout)
+    modulefiles.write(layout, rec, EVERY)
+    path = layout.module_dir("mylab") / "py3.12"
+    good = path.read_text()
+    if spoil == "text":
+        path.write_text(good + "# edited\n")
+    elif spoil == "mode":
+        path.chmod(0o600)
+    elif spoil == "world":
+        path.chmod(0o666)
+    else:  # the same text behind a symlink: never taken as the file
+        (tmp_path / "elsewhere").write_text(good)
+        path.unlink()
+        path.symlink_to(tmp_path / "elsewhere")
+    modulefiles.write(layout, rec, EVERY)
+    assert not path.is_symlink() and path.read_text() == good
+    assert os.lstat(path).st_mode & 0o777 == 0o666 & ~files.umask() & ~0o002

@@ -293,3 +293,36 @@ def test_clean_of_an_unregistered_name_removes_its_copies_by_their_names_alone(t
     assert stage.clean(config, "old") == []
     with pytest.raises(PyenvmodError, match="not a valid environment name|invalid"):
         stage.clean(config, "../old")
+
+
+# --- the launchers are written again only when they would change ------------------------------------
+
+def test_launchers_are_rewritten_only_when_the_programs_or_their_text_change(tmp_path):
+    from pyenvmod import files
+    from pyenvmod.layout import Layout
+    from pyenvmod.metadata import EnvRecord
+    from pyenvmod.staging import launchers
+
+    layout = Layout(tmp_path / "root", "testarch-testos1")
+    layout.ensure()
+    prefix = layout.prefix("e")
+    for program in ("python", "pip"):
+        _script(prefix / "bin" / program, program)
+    rec = EnvRecord(name="e", prefix=str(prefix), python="3.12.1", base_python="/usr/bin/python3", backend="uv",
+                    module="pyenv/e/py3.12", created="now", owner="me", platform=layout.platform)
+    folder = launchers.write(layout, rec)
+    first = os.lstat(folder).st_ino
+    assert sorted(os.listdir(folder)) == ["pip", "python"]
+    assert launchers.write(layout, rec) == folder and os.lstat(folder).st_ino == first  # nothing to do
+    _script(prefix / "bin" / "tool", "tool")  # a new console script: a new folder with its launcher
+    launchers.write(layout, rec)
+    assert sorted(os.listdir(folder)) == ["pip", "python", "tool"] and os.lstat(folder).st_ino != first
+    second = os.lstat(folder).st_ino
+    (folder / "pip").write_text("#!/bin/sh\necho spoiled\n")  # a launcher that is not what it should be
+    launchers.write(layout, rec)
+    assert os.lstat(folder).st_ino != second
+    assert (folder / "pip").read_text() == (folder / "python").read_text()
+    (folder / "pip").chmod(0o700)  # or has another mode
+    third = os.lstat(folder).st_ino
+    launchers.write(layout, rec)
+    assert os.lstat(folder).st_ino != third and os.lstat(folder / "pip").st_mode & 0o777 == 0o775 & ~files.umask()

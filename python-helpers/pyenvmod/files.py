@@ -46,6 +46,21 @@ def write_atomic(path: Path, text: str, inside=None, mode: int | None = None) ->
         os.close(dir_fd)
 
 
+def holds(path: Path, text: str, inside=None, mode: int | None = None) -> bool:
+    """``path`` is a regular file (no symlink on the way from ``inside``) holding exactly ``text``,
+    with the mode ``write_atomic`` would give it (``mode``, default 0666 less the umask and never
+    world-writable). Then there is nothing to write: on a parallel file system a rewrite costs
+    metadata operations and an fsync, and a new modulefile makes Lmod's caches stale."""
+    data = text.encode("utf-8")
+    try:
+        if read_bytes(path, len(data), inside=inside) != data:
+            return False
+        st = os.lstat(path)
+    except (OSError, PyenvmodError):
+        return False
+    return st.st_mode & 0o7777 == (0o666 & ~umask() if mode is None else mode) & ~0o002
+
+
 def _parts(top, path) -> list[str]:
     top = os.path.normpath(os.path.abspath(top))
     path = os.path.normpath(os.path.abspath(path))

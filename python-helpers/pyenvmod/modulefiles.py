@@ -120,7 +120,8 @@ def write(layout: Layout, record: EnvRecord, options: dict | None = None, env=No
             if path not in keep:
                 files.remove_inside(path, layout.root)
     for name, path in targets.items():
-        files.write_atomic(path, texts[name], inside=layout.root)
+        if not files.holds(path, texts[name], inside=layout.root):  # unchanged files keep their time
+            files.write_atomic(path, texts[name], inside=layout.root)
     from pyenvmod.staging import launchers  # 'pyenvmod stage': the launchers the modulefiles put on PATH
 
     launchers.write(layout, record, (options or {}).get("stage_dir"))

@@ -27,6 +27,18 @@ def programs(prefix: str) -> list[str]:
             and p.name.isprintable()]
 
 
+def _current(layout, folder: Path, wanted: list, text: str) -> bool:
+    """The launcher folder holds exactly one launcher per program in ``wanted``, each ``text`` with
+    the mode ``write`` gives it (a real folder, no symlink on the way)."""
+    try:
+        if folder.is_symlink() or sorted(os.listdir(folder)) != sorted(wanted):
+            return False
+    except OSError:
+        return False
+    mode = 0o775 & ~files.umask()
+    return all(files.holds(folder / program, text, inside=layout.root, mode=mode) for program in wanted)
+
+
 def write(layout, record, stage_dir: str | None = None) -> Path:
     """(Re)write the launchers of ``record`` atomically (the folder is swapped whole)."""
     folder = launcher_dir(layout, record.name)
@@ -36,10 +48,13 @@ def write(layout, record, stage_dir: str | None = None) -> Path:
                "site_packages": str(stacking.site_packages(record.prefix, python_mm)),
                "stage_dir": stage_dir or ""}
     text = render.render_template("stage-launcher.sh.j2", context)
+    wanted = programs(record.prefix)
+    if _current(layout, folder, wanted, text):
+        return folder  # nothing to write: the same programs, the same launcher
     files.make_dirs(layout.root, folder.parent)  # refusing a symlinked folder on the way
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".bin."))
     try:
-        for program in programs(record.prefix):
+        for program in wanted:
             path = tmp / program
             path.write_text(text, encoding="utf-8")
             os.chmod(path, 0o775 & ~files.umask())
