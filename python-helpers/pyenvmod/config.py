@@ -158,7 +158,18 @@ def _read_file(path: Path):
         raise PyenvmodError(f"cannot read configuration file {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise PyenvmodError(f"{path}: not UTF-8 text; fix the configuration file") from None
-    import yaml  # only when a file exists: most commands start without it
+    from pyenvmod import config_cache
+
+    found = config_cache.entries(path, text)  # this very text, parsed by an earlier command
+    if found is None:
+        found = list(_parse(path, text))
+        config_cache.keep(path, text, found)
+    yield from found
+
+
+def _parse(path: Path, text: str):
+    """Yield (key, value, line) from the YAML mapping ``text`` of ``path``."""
+    import yaml  # only when a file exists and is not in the cache: the import alone takes 10 ms
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
