@@ -48,7 +48,6 @@ def fabricate(env: dict, template_name: str, count: int, prefix="fake") -> None:
         env_dir = layout.prefix(name)
         (env_dir / "bin").mkdir(parents=True)
         os.symlink(os.path.join(template.prefix, "bin", "python"), env_dir / "bin" / "python")
-        record = metadata.EnvRecord(**{**template.__dict__, "name": name, "prefix": str(env_dir),
-                                       "module": layout.module_name(name, template.tag)})
+        record = template.replace(name=name, prefix=str(env_dir), module=layout.module_name(name, template.tag))
         modulefiles.write(layout, record, modulefiles.options_from(cfg))
         metadata.write(layout.meta_file(name), record)

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Start-up cost: `pyenvmod --version` and `pyenvmod list` versus `python -c pass`, and `list`
-with 10, 100 and 1000 environments. Prints ratios measured in this run.
+"""Start-up cost: `pyenvmod --version` and `pyenvmod list` versus `python -c pass`, `list`
+with 10, 100 and 1000 environments, and `pyenvmod prefix` without and with a site
+configuration file (the second time: its parsed entries come from the user's cache).
+Prints ratios measured in this run.
 Targets (issue 9): --version at most 2x `python -c pass`; list linear, at most 2 ms per env.
 
     python benchmarks/startup.py [--rounds 15]
@@ -30,6 +32,15 @@ def main():
         version = median_time([pyenvmod, "--version"], args.rounds, env)
         print(f"python -c pass {base * 1000:.1f} ms, pyenvmod --version {version * 1000:.1f} ms")
         print(f"ratio pyenvmod --version / python -c pass: {version / base:.2f}x  (target <= 2x)")
+        prefix = median_time([pyenvmod, "prefix", "seed"], args.rounds, env)
+        site = Path(tmp) / "site.yaml"
+        site.write_text("backend: uv\nkernel: false\nlock_timeout: 60\nno_binary: [mpi4py]\nlocked: [backend]\n")
+        site.chmod(0o644)
+        with_site = dict(env, PYENVMOD_SITE_CONFIG=str(site), XDG_CACHE_HOME=str(Path(tmp) / "cache"))
+        median_time([pyenvmod, "prefix", "seed"], 1, with_site)  # parses it once, and keeps it
+        cached = median_time([pyenvmod, "prefix", "seed"], args.rounds, with_site)
+        print(f"pyenvmod prefix {prefix * 1000:.1f} ms; with a site configuration file {cached * 1000:.1f} ms "
+              f"(ratio {cached / prefix:.2f}x; parsed entries from the user's cache)")
         results = {}
         for count in (10, 100, 1000):
             fabricate(env, "seed", count - 1)

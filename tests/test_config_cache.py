@@ -123,3 +123,43 @@ def test_a_symlinked_cache_is_not_read(tmp_path, monkeypatch):
     config_cache.cache_file().parent.mkdir(parents=True)
     config_cache.cache_file().symlink_to(elsewhere)
     assert config_cache.entries("/etc/x.yaml", "t") is None
+
+
+# --- in-process, where the mutation run can see them ------------------------------------------------
+
+def test_the_cache_is_the_users_own_private_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert config_cache.cache_file() == tmp_path / ".cache" / "pyenvmod" / "config.json"
+    config_cache.keep("/etc/a.yaml", "kernel: true\n", [("kernel", True, "/etc/a.yaml:1")])
+    assert (tmp_path / ".cache" / "pyenvmod").stat().st_mode & 0o777 == 0o700
+    assert config_cache.cache_file().stat().st_mode & 0o777 == 0o600
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert config_cache.cache_file() == tmp_path / "xdg" / "pyenvmod" / "config.json"
+
+
+@pytest.mark.parametrize("content", [
+    '["a list"]',
+    '{"/etc/a.yaml": {"text": "t", "entries": [["kernel", true]]}}',  # an entry without its line
+    '{"/etc/a.yaml": {"text": "t", "entries": [["kernel", true, 1]]}}',  # a line that is no text
+    '{"/etc/a.yaml": {"text": "t", "entries": ["kernel"]}}',
+    '{"/etc/a.yaml": ["t"]}',
+])
+def test_entries_refuse_what_pyenvmod_did_not_write(tmp_path, monkeypatch, content):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    config_cache.cache_file().parent.mkdir(parents=True)
+    config_cache.cache_file().write_text(content)
+    assert config_cache.entries("/etc/a.yaml", "t") is None
+    config_cache.keep("/etc/a.yaml", "t", [("kernel", True, "/etc/a.yaml:1")])  # and is replaced
+    assert config_cache.entries("/etc/a.yaml", "t") == [("kernel", True, "/etc/a.yaml:1")]
+
+
+def test_a_file_kept_again_counts_as_the_newest(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    config_cache.keep("/etc/site.yaml", "kernel: true\n", [("kernel", True, "/etc/site.yaml:1")])
+    for n in range(config_cache.KEPT - 1):
+        config_cache.keep(f"/etc/{n}.yaml", "kernel: true\n", [("kernel", True, f"/etc/{n}.yaml:1")])
+    config_cache.keep("/etc/site.yaml", "kernel: false\n", [("kernel", False, "/etc/site.yaml:1")])
+    config_cache.keep("/etc/new.yaml", "kernel: true\n", [("kernel", True, "/etc/new.yaml:1")])
+    assert config_cache.entries("/etc/site.yaml", "kernel: false\n") == [("kernel", False, "/etc/site.yaml:1")]
+    assert config_cache.entries("/etc/0.yaml", "kernel: true\n") is None  # the oldest went instead
