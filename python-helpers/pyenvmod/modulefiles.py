@@ -65,13 +65,22 @@ def _formats(options) -> list:
     return list((options or {}).get("formats") or ["lua", "tcl"])
 
 
+def _selected(options) -> dict:
+    """{file key: (template, module format or None for an activation script)} of every selected format."""
+    selected = _formats(options)
+    found = {name: (fmt.template, fmt) for name, fmt in render.FORMATS.items() if name in selected}
+    found.update({key: (template, None) for key, (fmt, template, _file) in render.SCRIPTS.items() if fmt in selected})
+    return found
+
+
 def paths(layout: Layout, record: EnvRecord, options: dict | None = None) -> dict[str, Path]:
     """Where each selected format of the environment goes."""
-    selected = _formats(options)
-    folder = layout.module_dir(record.name)
-    out = {name: folder / fmt.filename(record.tag) for name, fmt in render.FORMATS.items() if name in selected}
-    out.update({key: layout.activate_dir(record.name) / filename
-                for key, (fmt, _template, filename) in render.SCRIPTS.items() if fmt in selected})
+    out = {}
+    for key, (_template, fmt) in _selected(options).items():
+        if fmt is not None:  # a modulefile: TAG.lua or TAG
+            out[key] = layout.module_dir(record.name) / fmt.filename(record.tag)
+        else:  # an activation script
+            out[key] = layout.activate_dir(record.name) / render.SCRIPTS[key][2]
     return out
 
 
@@ -85,21 +94,11 @@ def layout_context(layout: Layout, record: EnvRecord, options: dict | None = Non
     return ctx
 
 
-def _templates(options) -> dict:
-    """{file key: template} of every selected format (modulefiles and activation scripts)."""
-    selected = _formats(options)
-    found = {name: fmt.template for name, fmt in render.FORMATS.items() if name in selected}
-    found.update({key: template for key, (fmt, template, _file) in render.SCRIPTS.items() if fmt in selected})
-    return found
-
-
 def prepare(options: dict | None = None):
     """The templates' environment with every template ``write`` needs compiled (or read from Jinja2's
     cache): done in the background while uv works (see background.later)."""
-    env = render.environment((options or {}).get("templates", ()))
-    for template in _templates(options).values():
-        render.load(template, env)
-    return env
+    return render.prepared([template for template, _fmt in _selected(options).values()],
+                           (options or {}).get("templates", ()))
 
 
 def write(layout: Layout, record: EnvRecord, options: dict | None = None, env=None) -> list[Path]:
@@ -108,8 +107,8 @@ def write(layout: Layout, record: EnvRecord, options: dict | None = None, env=No
     env = env or render.environment((options or {}).get("templates", ()))
     ctx = layout_context(layout, record, options)
     targets = paths(layout, record, options)
-    templates = _templates(options)
-    texts = {name: render.render_template(templates[name], ctx, env) for name in targets}
+    selected = _selected(options)
+    texts = {name: render.render_template(selected[name][0], ctx, env) for name in targets}
     for folder in (layout.module_dir(record.name), layout.activate_dir(record.name)):
         keep = {p for p in targets.values() if p.parent == folder}
         if not keep:  # no format of this kind selected: none of its files may stay

@@ -99,6 +99,15 @@ def load(template: str, env):
         raise PyenvmodError(f"template {template} not found in {', '.join(map(str, template_dirs()))}") from None
 
 
+def prepared(templates, extra_dirs=()):
+    """An environment (``environment(extra_dirs)``) with ``templates`` compiled, or read from Jinja2's
+    cache: made in the background while uv works (see background.later), used by the writers."""
+    env = environment(extra_dirs)
+    for template in templates:
+        load(template, env)
+    return env
+
+
 def render_template(template: str, context: dict, env=None) -> str:
     import jinja2
 

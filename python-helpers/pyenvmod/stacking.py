@@ -20,6 +20,7 @@ def site_packages(prefix: str, python_version: str) -> Path:
 
 
 BASE_HOOK = "_pyenvmod_base.pth"
+BASE_TEMPLATE = "pyenvmod_base.pth.j2"
 
 
 def prepare():
@@ -27,10 +28,7 @@ def prepare():
     ``install_hook``, made ready in the background while uv works (see background.later)."""
     from pyenvmod import render  # the templates' engine: not needed to find site-packages
 
-    env = render.environment()
-    for template in [*HOOK_FILES.values(), "pyenvmod_base.pth.j2"]:
-        render.load(template, env)
-    return env
+    return render.prepared([*HOOK_FILES.values(), BASE_TEMPLATE])
 
 
 def install_hook(prefix: str, python_version: str, base_site: str | None = None, inside=None,
@@ -49,7 +47,7 @@ def install_hook(prefix: str, python_version: str, base_site: str | None = None,
         written.append(path)
     if base_site:
         path = folder / BASE_HOOK
-        files.write_atomic(path, render.render_template("pyenvmod_base.pth.j2", {"base_site": base_site}, env),
+        files.write_atomic(path, render.render_template(BASE_TEMPLATE, {"base_site": base_site}, env),
                            inside=inside)
         written.append(path)
     return written
