@@ -11,7 +11,6 @@ on stderr, and python keeps running from the shared copy.
 
 import errno
 import os
-import re
 import shutil
 import subprocess
 import time
@@ -22,7 +21,8 @@ from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import pack as pack_op
 from pyenvmod.operations.common import layout_for, load_record
-from pyenvmod.staging import IMAGE_FORMATS, copy_id, ensure_private_dir, images_dir, read_stamp, stage_root
+from pyenvmod.staging import (IMAGE_FORMATS, copy_id, ensure_private_dir, idents_named, images_dir, is_copy_of,
+                              read_stamp, stage_root)
 from pyenvmod.staging import valid_stamp as read_stamp_text
 from pyenvmod.staging import image as image_mod
 from pyenvmod.staging import relocate
@@ -91,10 +91,7 @@ def _relocate(tmp: Path, final: Path, manifest) -> None:
 def _remove_others(root: Path, ident: str, keep: str) -> None:
     """Older versions and leftovers of crashed stages of this environment (we hold its lock)."""
     for path in root.iterdir():
-        name = path.name
-        if name == keep or name.endswith(".lock"):
-            continue
-        if name.startswith(ident + ".") or name.startswith(f".{ident}."):
+        if path.name != keep and is_copy_of(path.name, ident):
             files.remove_inside(path, root)
 
 
@@ -188,22 +185,17 @@ def clean(config: Config, name: str) -> list[str]:
     from pyenvmod import names
 
     layout = layout_for(config)
+    registered = os.path.lexists(layout.meta_file(names.validate(name)))
+    own = copy_id(name, load_record(layout, name).prefix) if registered else None
     root = stage_root(config)
-    if os.path.lexists(layout.meta_file(names.validate(name))):
-        idents = [copy_id(name, load_record(layout, name).prefix)]
-    elif root.is_dir():
-        copy_name = re.compile(rf"\.?({re.escape(name)}-[0-9a-f]{{10}})\..+")
-        idents = sorted({m.group(1) for m in map(copy_name.fullmatch, os.listdir(root)) if m})
-    else:
-        idents = []
     if not root.is_dir():
         return []
     ensure_private_dir(root)
     removed = []
-    for ident in idents:
+    for ident in [own] if registered else idents_named(os.listdir(root), name):
         with locking.locked(root / f"{ident}.lock", STAGE_TIMEOUT, f"staging {name!r} on this node"):
             for path in sorted(root.iterdir()):
-                if path.name.startswith((ident + ".", f".{ident}.")) and not path.name.endswith(".lock"):
+                if is_copy_of(path.name, ident):
                     files.remove_inside(path, root)
                     removed.append(str(path))
     return removed

@@ -25,16 +25,33 @@ from pyenvmod.layout import Layout
 IMAGE_FORMATS = {"tar": "image.tar.zst", "squashfs": "image.sqfs"}
 
 
+ID_DIGITS = 10  # of a copy's ID (pyenvmod_stack_staged.py.j2 repeats the hash and its length)
+
+
 def fnv(text: str) -> str:
     """FNV-1a (64 bit) of ``text``, 10 hex digits: short, and easy to repeat in a template without imports."""
     value = 0xCBF29CE484222325
     for byte in text.encode("utf-8", "surrogateescape"):
         value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-    return f"{value:016x}"[:10]
+    return f"{value:016x}"[:ID_DIGITS]
 
 
 def copy_id(name: str, prefix: str) -> str:
     return f"{name}-{fnv(os.path.normpath(prefix))}"
+
+
+def is_copy_of(filename: str, ident: str) -> bool:
+    """``filename`` in the stage folder is a copy of ``ident`` (NAME-ID.STAMP) or the leftover of a
+    stage of it (.NAME-ID....), not its lock file."""
+    return filename.startswith((ident + ".", f".{ident}.")) and not filename.endswith(".lock")
+
+
+def idents_named(filenames, name: str) -> list[str]:
+    """The IDs NAME-ID that files of the stage folder name for environment ``name``, whatever its folder."""
+    import re
+
+    pattern = re.compile(rf"\.?({re.escape(name)}-[0-9a-f]{{{ID_DIGITS}}})\..+")
+    return sorted({m.group(1) for m in map(pattern.fullmatch, filenames) if m})
 
 
 def images_dir(layout: Layout, name: str) -> Path:
