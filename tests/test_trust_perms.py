@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from users import group_env, people  # noqa: F401 (fixture)
+from users import PLATFORM, PREFIX, group_env, people  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +27,7 @@ def test_umask_000_as_a_user_leaves_nothing_world_writable(people):
     root = people.bob.home / "pyenvmod"
     result = people.bob.pyenvmod("create", "loose", umask=0)
     assert result.returncode == 0, result.stderr
-    base = root / "x86_64-t12a"
+    base = root / PLATFORM
     for folder in (root, base, base / "modules", base / "meta", base / "locks", base / "history",
                    base / "envs" / "loose"):
         assert folder.is_dir(), folder

@@ -10,18 +10,18 @@ import subprocess
 import pytest
 
 from conftest import assert_one_line_error
-from users import group_env, people  # noqa: F401 (fixture)
+from users import PLATFORM, PREFIX, group_env, people  # noqa: F401 (fixture)
 
 
 @pytest.mark.slow
 def test_owner_comes_from_the_real_uid_not_from_USER(people):
     base = group_env(people, "small-owner")
-    env = people.bob.env(USER="t12a_alice", LOGNAME="t12a_alice")
+    env = people.bob.env(USER=PREFIX + "alice", LOGNAME=PREFIX + "alice")
     result = people.bob.pyenvmod("--group", base.parent, "create", "mine", env=env)
     assert result.returncode == 0, result.stderr
     record = json.loads((base / "meta" / "mine.json").read_text())
-    assert record["owner"] == "t12a_bob"
-    assert "t12a_bob" in (base / "pyenvmod-tree.conf").read_text()
+    assert record["owner"] == PREFIX + "bob"
+    assert PREFIX + "bob" in (base / "pyenvmod-tree.conf").read_text()
 
 
 @pytest.mark.parametrize("platform", ["..", ".", "../../etc", "a/b", "-x", "x" * 65])

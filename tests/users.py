@@ -27,11 +27,14 @@ import pytest
 
 from modsys import REPO
 
-PREFIX = "t12a_"
+# Helpers working at once in separate worktrees each set their own tag (PYENVMOD_TEST_USERS=t12b):
+# the users, group and platform of one run never meet another's.
+TAG = os.environ.get("PYENVMOD_TEST_USERS", "t12a")
+PREFIX = TAG + "_"
 GROUP = PREFIX + "lab"
 MEMBERS = ("alice", "bob")
 OUTSIDERS = ("carol",)
-PLATFORM = "x86_64-t12a"  # every test user's PYENVMOD_PLATFORM: paths are known in advance
+PLATFORM = "x86_64-" + TAG  # every test user's PYENVMOD_PLATFORM: paths are known in advance
 
 
 @dataclass
@@ -140,7 +143,7 @@ def people():
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is missing")
     _remove_accounts()  # a leftover of an interrupted session
-    base = Path(tempfile.mkdtemp(prefix="t12a-trust-"))
+    base = Path(tempfile.mkdtemp(prefix=TAG + "-trust-"))
     os.chmod(base, 0o755)
     try:
         bindir = _make_venv(base)
