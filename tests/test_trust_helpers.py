@@ -149,18 +149,15 @@ def test_the_watchdog_kills_what_the_helper_started(tmp_path):
 
 
 def test_no_watchdog_or_helper_is_left_after_a_normal_command(cli, env, tmp_path):
-    before = {p for p, (_, c) in processes().items() if is_watchdog(c)}
-    runner = start_runner("true")
+    # This runner's own watchdog, found while its helper runs: other pyenvmod processes on the
+    # machine (another test run) have watchdogs of their own, which this test must not count.
+    runner = start_runner("sleep", "1")
+    found = wait_children(runner.pid, 2)  # the watchdog and sleep
+    (watchdog,) = [p for p, c in found.items() if is_watchdog(c)]
+    (helper,) = [p for p, c in found.items() if c.startswith("sleep")]
     assert runner.wait(timeout=30) == 0
-    # The watchdog leaves when its pipe closes, at once on a quiet machine, later under load:
-    # wait for that (bounded), so that only a watchdog that never leaves fails the test.
-    deadline = time.monotonic() + 15
-    while True:
-        after = {p for p, (_, c) in processes().items() if is_watchdog(c)}
-        if after <= before or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
-    assert after <= before, "the watchdog outlived the process that started it"
+    # It leaves when its pipe closes: at once on a quiet machine, later under load (bounded wait).
+    assert wait_gone([watchdog, helper], 15) == [], "the watchdog outlived the process that started it"
 
 
 def test_an_interrupt_still_stops_the_whole_helper_group(tmp_path):
