@@ -45,7 +45,7 @@ exec(WHEEL_WRITER, _namespace)
 write_wheel = _namespace["write_wheel"]
 
 BACKEND = WHEEL_WRITER + '''
-import json, time
+import json, sys, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC = json.load(open(os.path.join(HERE, "spec.json")))
@@ -61,7 +61,11 @@ get_requires_for_build_editable = get_requires_for_build_wheel
 def _wheel(directory, files):
     with open(os.path.join(HERE, "building.pid"), "w") as fh:
         fh.write(str(os.getpid()))
-    time.sleep(SPEC["seconds"])
+    say = SPEC.get("say", [])  # lines the build prints, spread over its seconds (a compiler's, say)
+    for line in say:
+        time.sleep(SPEC["seconds"] / (len(say) + 1))
+        print(line, file=sys.stderr, flush=True)
+    time.sleep(SPEC["seconds"] / (len(say) + 1))
     return write_wheel(directory, SPEC["name"], SPEC["version"], files, SPEC["scripts"], SPEC["requires"])
 
 
@@ -85,15 +89,16 @@ version = "{version}"
 """
 
 
-def make(folder: Path, name: str, files: dict, *, version="0.1", scripts=None, seconds=0.0, requires=()):
+def make(folder: Path, name: str, files: dict, *, version="0.1", scripts=None, seconds=0.0, requires=(), say=()):
     """Write the project; its sources also go to ``folder/src`` (what an editable install uses).
+    ``say``: lines its build prints on standard error, one after another over its ``seconds``.
 
     Returns (requirement string, path of the pid file the build writes)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "pyproject.toml").write_text(PYPROJECT.format(name=name, version=version, backend="localbackend"))
     (folder / "localbackend.py").write_text(BACKEND)
     spec = {"name": name, "version": version, "files": files, "scripts": scripts or {}, "seconds": seconds,
-            "requires": list(requires)}
+            "requires": list(requires), "say": list(say)}
     (folder / "spec.json").write_text(json.dumps(spec))
     for path, text in files.items():
         target = folder / "src" / path

@@ -33,7 +33,10 @@ def test_doctor_exits_zero_on_a_fresh_default_set_up(fresh, home, tmp_path):
     assert code == 0, findings
     assert by_check["caches"]["severity"] == "info" and "default place" in by_check["caches"]["message"]
     assert by_check["locations"]["severity"] == "info" and "(the default)" in by_check["locations"]["message"]
-    assert "No problems found." not in fresh("doctor").stdout and "INFO" in fresh("doctor").stdout
+    # notes are not problems: printed with --verbose only
+    plain, verbose = fresh("doctor").stdout, fresh("doctor", "--verbose").stdout
+    assert "No problems found." in plain and "INFO" not in plain and "--verbose shows them" in plain
+    assert "INFO    [caches]" in verbose and "INFO    [locations]" in verbose
     # the site chose where caches go: a cache in home is then a warning naming that place
     site = tmp_path / "site.yaml"
     site.write_text(f"cache_dir: {tmp_path / 'scratch'}\n")

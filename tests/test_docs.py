@@ -124,3 +124,19 @@ def test_man_page_renders_without_warnings():
     text = subprocess.run(["groff", "-man", "-Tutf8", str(man)], capture_output=True, text=True).stdout
     for command in ("create", "doctor", "rollback", "kernel"):
         assert f"pyenvmod {command}" in text
+
+
+def first_bash_block(page: Path) -> str:
+    return re.findall(r"^```bash\n(.*?)^```", page.read_text(), flags=re.S | re.M)[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", ["stacking.md", "extends.md"])
+def test_the_first_example_of_a_page_runs_as_typed(env, tmp_path, page):
+    """The opening example of the stacking and extends pages, typed as it stands (real packages from
+    PyPI, no placeholder that fails), under real Lmod: each line succeeds, the last imports them all."""
+    block = first_bash_block(REPO / "docs" / "user-guide" / page)
+    lmod = Lmod().require()
+    script = "\n".join(["set -euo pipefail", lmod.init(), 'module use "$(pyenvmod modulepath)"', block])
+    result = run_bash(script, env, cwd=tmp_path, timeout=900)
+    assert result.returncode == 0, block + "\n" + result.stdout + result.stderr

@@ -35,6 +35,21 @@ def test_clean_state_exits_zero(cli, doc):
     assert "No problems found." in cli("doctor").stdout
 
 
+def test_notes_are_printed_only_with_verbose(cli, doc, home):
+    (home / ".conda" / "pkgs").mkdir(parents=True)  # a cache in its default place: a note, not a problem
+    code, findings, _ = doc()
+    assert code == 0 and [f["severity"] for f in findings] == ["info"], findings
+    plain, verbose = cli("doctor"), cli("doctor", "--verbose")
+    assert plain.stdout.splitlines() == [
+        "No problems found.", "(notes that need nothing done: 1; pyenvmod doctor --verbose shows them)"]
+    assert verbose.stdout.splitlines()[0] == "No problems found."
+    assert verbose.stdout.splitlines()[1].startswith("INFO    [caches] conda packages in your home directory")
+    (home / ".local" / "lib" / "python3.11" / "site-packages" / "x-1.0.dist-info").mkdir(parents=True)
+    problem = cli("doctor", check=False)  # a problem is printed, the note still only counted
+    assert problem.returncode == 1 and "[user-site]" in problem.stdout and "INFO" not in problem.stdout
+    assert "No problems found." not in problem.stdout and "notes that need nothing done: 1" in problem.stdout
+
+
 def test_packages_in_the_user_site(doc, home):
     site = home / ".local" / "lib" / "python3.11" / "site-packages" / "numpy-1.0.dist-info"
     site.mkdir(parents=True)

@@ -71,6 +71,30 @@ def test_create_with_a_folder_an_editable_folder_and_a_file_url(cli, env, root, 
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("backend", ["uv", "venv"])
+def test_folders_are_requested_and_switching_to_editable_is_reported(cli, env, root, projects, backend):
+    cli("create", "dev", "--backend", backend)
+    assert run(env, projects, "install", "dev", "./mypkg", "-e", "./edpkg").returncode == 0
+    listed = {p["name"]: p["source"] for p in json.loads(cli("list", "dev", "--json").stdout)}
+    assert listed["mypkg"] == "requested" and listed["edpkg"] == "requested", listed
+    table = [ln.split() for ln in cli("list", "dev").stdout.splitlines()]
+    assert ["mypkg", "0.1", "requested"] in table and ["edpkg", "0.1", "requested"] in table
+    switched = run(env, projects, "install", "dev", "-e", "./mypkg")
+    assert switched.returncode == 0, switched.stderr
+    assert "Nothing changed" not in switched.stdout
+    assert f"mypkg now editable (-e {projects / 'mypkg'})" in switched.stdout, switched.stdout
+    (projects / "mypkg" / "src" / "mypkg.py").write_text("VALUE = 'edited'\n")
+    assert py(root, "dev", "import mypkg; print(mypkg.VALUE)").stdout.strip() == "edited"
+    assert meta(root, "dev")["requested"] == [f"-e {projects / 'edpkg'}", f"-e {projects / 'mypkg'}"]
+    back = run(env, projects, "install", "dev", "./mypkg")
+    assert f"mypkg no longer editable ({projects / 'mypkg'})" in back.stdout, back.stdout
+    (projects / "mypkg" / "src" / "mypkg.py").write_text("VALUE = 'later'\n")
+    # a copy again (uv may reuse its build of the folder from before the edit: not 'later' is what counts)
+    assert py(root, "dev", "import mypkg; print(mypkg.VALUE)").stdout.strip() in ("edited", "plain")
+    assert {p["name"]: p["source"] for p in json.loads(cli("list", "dev", "--json").stdout)}["mypkg"] == "requested"
+
+
+@pytest.mark.slow
 def test_a_git_url(cli, root, tmp_path):
     repo = tmp_path / "repo"
     localpkg.make(repo, "gitpkg", {"gitpkg.py": "X = 'git'\n"})
@@ -83,6 +107,7 @@ def test_a_git_url(cli, root, tmp_path):
     assert py(root, "g", "import gitpkg; print(gitpkg.X)").stdout.strip() == "git"
     commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     assert meta(root, "g")["sources"]["gitpkg"] == f"gitpkg @ git+file://{repo}@{commit}"
+    assert {p["name"]: p["source"] for p in json.loads(cli("list", "g", "--json").stdout)}["gitpkg"] == "requested"
     pins = yaml.safe_load(cli("export", "g").stdout)["dependencies"][-1]["pip"]
     assert f"gitpkg @ git+file://{repo}@{commit}" in pins
     cli("create", "g2", "--clone", "g")

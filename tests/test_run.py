@@ -46,6 +46,21 @@ def test_a_missing_environment_exits_1_with_a_suggestion(cli, root):
     run_fails(cli, ["nothere", "--", "python"], 1, "no environment named 'nothere'")
 
 
+def test_everything_after_the_name_is_the_command_options_included(cli, root):
+    # no "unrecognized arguments: -V": the command's options are its own, with or without --
+    run_fails(cli, ["nothere", "python", "-V"], 1, "no environment named 'nothere'")
+    run_fails(cli, ["nothere", "python", "--flag", "-c", "x"], 1, "no environment named 'nothere'")
+
+
+@pytest.mark.slow
+def test_a_command_with_options_runs_without_the_double_dash(cli):
+    cli("create", "x")
+    assert cli("run", "x", "python", "-V").stdout.startswith("Python 3.")
+    result = cli("run", "x", "sh", "-c", 'echo "$1"; exit 3', "sh", "--help", check=False)
+    assert result.returncode == 3 and result.stdout == "--help\n"
+    assert cli("run", "x", "--", "python", "-V").stdout.startswith("Python 3.")
+
+
 @pytest.mark.slow
 def test_unknown_name_suggests_the_closest(cli):
     cli("create", "mylab")

@@ -77,4 +77,27 @@ def helper_env(config, env: dict) -> dict:
     if config["extra_index_urls"]:
         env["PIP_EXTRA_INDEX_URL"] = " ".join(config["extra_index_urls"])
         env["UV_EXTRA_INDEX_URL"] = " ".join(config["extra_index_urls"])
+    return trust_system_certificates(env)
+
+
+# Where the system keeps its CA bundle (OpenSSL's default file): Debian/Ubuntu, RHEL/Fedora, SUSE, Alpine
+SYSTEM_BUNDLES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
+                  "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", "/etc/ssl/ca-bundle.pem", "/etc/ssl/cert.pem")
+
+
+def trust_system_certificates(env: dict) -> dict:
+    """uv and pip trust what the system trusts (a site's own CA in the system store, or the bundle
+    SSL_CERT_FILE / SSL_CERT_DIR name), as curl and the system's Python do: by default uv trusts only its
+    built-in Mozilla roots, and a pip older than 24.2 only its certifi bundle. What the user set for them
+    wins: UV_SYSTEM_CERTS / UV_NATIVE_TLS, and pip's cert (pip.conf, PIP_CERT, REQUESTS_CA_BUNDLE)."""
+    cert_dir = (env.get("SSL_CERT_DIR") or "").split(":")[0]
+    store = env.get("SSL_CERT_FILE") or (cert_dir if os.path.isdir(cert_dir) else "") or \
+        next((b for b in SYSTEM_BUNDLES if os.path.isfile(b)), "")
+    if not store:  # no system store to trust: the helpers' own roots
+        return env
+    if "UV_SYSTEM_CERTS" not in env and "UV_NATIVE_TLS" not in env:
+        env["UV_SYSTEM_CERTS"] = "1"  # uv 0.11 and later (it reads SSL_CERT_FILE, SSL_CERT_DIR too)
+        env["UV_NATIVE_TLS"] = "1"  # the same for older uv; with UV_SYSTEM_CERTS set, newer uv ignores it
+    if not any(env.get(var) for var in ("PIP_CERT", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")):
+        env["REQUESTS_CA_BUNDLE"] = store  # below pip's own cert settings (pip.conf's cert wins)
     return env

@@ -109,6 +109,13 @@ class Backend(ABC):
             hint = " (a file size limit or a full quota)" if name == "SIGXFSZ" else ""
             raise PyenvmodError(f"{failure or what + ' failed'}: {what} was killed by {name}{hint}")
         if result.returncode != 0:
+            output = result.stderr + result.stdout
+            untrusted = certificate_problem(output)
+            if untrusted:
+                raise PyenvmodError(f"{failure or what + ' failed'}: the package index's TLS certificate is not "
+                                    f"trusted ({untrusted}); if your site has its own certificate authority, "
+                                    "export SSL_CERT_FILE=/path/to/its-ca-bundle.pem (or SSL_CERT_DIR), or ask "
+                                    "your admin to add it to the system's trust store")
             raise PyenvmodError(f"{failure or what + ' failed'}: {summarise(result.stderr or result.stdout)}")
         return result
 
@@ -122,6 +129,21 @@ class Backend(ABC):
 
         found = {(canonicalize_name(n) if canonical else n): v for n, v in dist_versions(prefix).items()}
         return [{"name": n, "version": v} for n, v in sorted(found.items())]
+
+
+# what uv (rustls) and pip (OpenSSL) say when no trusted CA signed a server's certificate, most telling first
+_UNTRUSTED = [re.compile(r"invalid peer certificate: (\w+)"),
+              re.compile(r"certificate verify failed: ([^(')\]]+)", re.I),
+              re.compile(r"(certificate verify failed|problem confirming the ssl certificate)", re.I)]
+
+
+def certificate_problem(output: str) -> str | None:
+    """What a helper said about an untrusted certificate (uv: 'UnknownIssuer'), or None."""
+    for pattern in _UNTRUSTED:
+        found = pattern.search(output)
+        if found:
+            return found.group(1).strip()
+    return None
 
 
 _NOISE = re.compile(r"^\s*(hint:|note:|\[notice\]|Using Python|Resolved|Prepared|Audited|×|╰─▶|help:)", re.I)

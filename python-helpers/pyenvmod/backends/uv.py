@@ -32,6 +32,9 @@ class UvBackend(Backend):
         super().__init__(env)
         # Never fetch an interpreter from the internet: environments use the site's Pythons.
         self.env.setdefault("UV_PYTHON_DOWNLOADS", "never")
+        # A build's own output, line by line as it comes ("DEBUG ..." lines of uv's build frontend, and only
+        # those): the progress line shows the last one, so a long source build is seen to move (progress.py).
+        self.env.setdefault("RUST_LOG", "uv_build_frontend=debug")
         self.uv = uv_binary()
 
     def create(self, prefix: Path, base: PythonInfo, prompt: str) -> None:

@@ -7,6 +7,9 @@ gone; modulefiles pointing at missing environments; environments without modulef
 module tree not on MODULEPATH; world-writable files in pyenvmod's trees; recorded modules
 that no longer exist.
 
+Problems (warnings, errors) are printed; notes that need nothing done (INFO) only with
+--verbose (--json always has them all).
+
 --fix does only what is safe and reversible (empty caches, write or remove stale
 modulefiles, remove leftovers, chmod o-w), asking first on a terminal (--yes: no questions).
 Exit status: 0 when nothing needs attention, 1 otherwise.
@@ -20,6 +23,8 @@ def add_arguments(parser):
     parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     parser.add_argument("--fix", action="store_true", help="fix what is safe to fix")
     parser.add_argument("-y", "--yes", action="store_true", help="with --fix: do not ask")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="also print the notes that need nothing done (INFO)")
 
 
 def run(args) -> int:
@@ -53,8 +58,12 @@ def run(args) -> int:
 
     for line in fixed:
         print(clean(f"fixed: {line}"))
-    if not findings:
+    shown = findings if args.verbose else attention  # notes (INFO) only on request: problems stand out
+    if not attention:
         print("No problems found.")
-    for f in findings:
+    for f in shown:
         print(clean(f"{f.severity.upper():7s} [{f.check}] {f.message}") + "\n" + clean(f"        fix: {f.fix}"))
+    if len(shown) < len(findings):
+        print(f"(notes that need nothing done: {len(findings) - len(shown)}; "
+              "pyenvmod doctor --verbose shows them)")
     return 1 if attention else 0

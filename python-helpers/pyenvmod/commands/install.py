@@ -33,6 +33,23 @@ def editable(paths) -> list:
     return [EDITABLE + path for path in paths]
 
 
+def editable_changes(before: list, record) -> list:
+    """Folders asked for again, now with -e or now without it: same version, so no package line says so."""
+    from pyenvmod.operations.env_packages import installed_from
+    from pyenvmod.requirements import EDITABLE
+
+    def folders(specs, editable):
+        return {s[len(EDITABLE):].strip() if s.startswith(EDITABLE) else s for s in specs
+                if s.startswith(EDITABLE) == editable}
+
+    out = []
+    for now, was, change in ((True, False, "now editable"), (False, True, "no longer editable")):
+        for folder in sorted(folders(record.requested, now) & folders(before, was)):
+            names = sorted(installed_from(folder, record.sources)) or [folder.rstrip("/").rsplit("/", 1)[-1]]
+            out += [f"{name} {change} ({EDITABLE if now else ''}{folder})" for name in names]
+    return out
+
+
 def report(config, record, problems, heading=""):
     """What this change did, package by package (from the last two history entries), or that nothing
     changed; then the broken requirements, once."""
@@ -41,6 +58,7 @@ def report(config, record, problems, heading=""):
 
     entries = history.entries(layout_for(config), record.name, last=2)
     lines = outside.describe(entries[-2]["packages"] if len(entries) > 1 else {}, record.packages)
+    lines += editable_changes(entries[-2].get("requested", []) if len(entries) > 1 else [], record)
     if lines:
         print(heading or f"Updated {record.name!r}:")
         for line in lines:

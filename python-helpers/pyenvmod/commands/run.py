@@ -1,7 +1,10 @@
 """Run a command in an environment, with its recorded modules, without changing your shell.
 
-  pyenvmod run mylab -- python analysis.py --input data.h5
+  pyenvmod run mylab python analysis.py --input data.h5
   pyenvmod run mylab -- mpirun -n 4 python solver.py      # in a batch script or a cron job
+
+Everything after NAME is the command, its options included (as with conda run and srun); a
+'--' before it is accepted and dropped.
 
 The environment is loaded as 'module load pyenv/NAME' would load it (through Lmod or
 Environment Modules when there is one, with the compiler and MPI modules it was built with;
@@ -14,8 +17,11 @@ import sys
 
 def add_arguments(parser):
     parser.add_argument("name", help="environment")
-    parser.add_argument("command", nargs="*", metavar="COMMAND",
-                        help="after --: the command and its arguments (the -- keeps its options its own)")
+    import argparse
+
+    # REMAINDER: everything after NAME is the command, its options too (pyenvmod run x python -V)
+    parser.add_argument("command", nargs=argparse.REMAINDER, metavar="COMMAND ...",
+                        help="the command and its arguments (a '--' before them is accepted)")
 
 
 def run(args) -> int:

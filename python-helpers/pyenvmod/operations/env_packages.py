@@ -45,11 +45,42 @@ def _requested_names(record) -> set:
 
     names = set()
     for spec in record.requested:
+        if record.backend != "conda" and _from_folder_or_url(spec):
+            names.update(installed_from(spec, record.sources))
+            continue
         try:
             names.add(canonicalize_name(Requirement(spec).name))
         except InvalidRequirement:  # a conda match spec: its name comes first
             names.add(canonicalize_name(spec.split()[0].split("=")[0].split("<")[0].split(">")[0]))
     return names
+
+
+def _from_folder_or_url(spec: str) -> bool:
+    from pyenvmod import requirements
+
+    return spec.startswith(requirements.EDITABLE) or requirements.is_url(spec) or requirements.is_path(spec)
+
+
+def installed_from(spec: str, sources: dict) -> set:
+    """Canonical names of the packages installed from a folder or URL spec (-e ./tools, ./mypkg,
+    git+https://...), read from the recorded direct sources ({name: "name @ url"}); a VCS source is
+    recorded at its commit (URL@COMMIT), asked for with or without a ref."""
+    from pyenvmod import requirements
+
+    try:
+        url = requirements.source_url(spec)
+    except ValueError:
+        return set()
+    if not url:
+        return set()
+    url = url.split("#", 1)[0].rstrip("/")
+    wanted = {url, url.rsplit("@", 1)[0]} if "+" in url.split("://", 1)[0] else {url}
+    found = set()
+    for name, pinned in sources.items():
+        have = pinned.split(" @ ", 1)[-1].rstrip("/")
+        if have in wanted or have.rsplit("@", 1)[0] in wanted:
+            found.add(name)
+    return found
 
 
 def packages(config: Config, name: str) -> tuple:
