@@ -16,6 +16,10 @@
 --   modulepath_hint  when `module load pyenv/NAME` fails as unknown and the user's
 --                  pyenvmod tree is not on MODULEPATH, say `module use $(pyenvmod
 --                  modulepath)` in Lmod's error (errWarnMsgHook; error path only)
+--   swap_check     after a module command, warn when a loaded pyenv/* module was built
+--                  with other modulefiles than the loaded ones (module swap gcc/12
+--                  gcc/13 reloads openmpi from gcc/13's branch and keeps pyenv/*),
+--                  naming the recorded and the loaded files (finalize hook)
 --   usage_log      false (default), "syslog" (recommended), or the path of a
 --                  file the site created (never created here): one line per
 --                  pyenv/* load; syslog_socket: logger's socket (default /dev/log)
@@ -35,6 +39,7 @@ local defaults = {
     hide_foreign  = true,
     usage_log     = false,
     modulepath_hint = true,
+    swap_check    = true,
     label         = "Python environments (pyenvmod)",
 }
 
@@ -256,6 +261,96 @@ function M.modulepath_hint(module_list)
 end
 
 --------------------------------------------------------------------------------
+-- Swap check: a pyenv/* modulefile records the modulefiles its compiler and MPI modules
+-- were loaded from at create time in PYENVMOD_BUILT_WITH (NAME=MODULE=FILE entries). Lmod
+-- does not re-run it when `module swap` replaces one of them (or reloads one from another
+-- branch of the hierarchy), so the finalize hook compares them with the loaded ones.
+--------------------------------------------------------------------------------
+-- The entries of a PYENVMOD_BUILT_WITH value: { {name=, module=, file=}, ... }.
+function M.built_with(value)
+    local list = {}
+    for entry in tostring(value or ""):gmatch("[^:]+") do
+        local name, module, file = entry:match("^([^=]+)=([^=]+)=(/.*)$")
+        if name then list[#list + 1] = { name = name, module = module, file = file } end
+    end
+    return list
+end
+
+-- The entries whose environment is loaded (active(name)) and whose module is not loaded
+-- from the recorded file; loaded(module) gives the loaded module of that name's family as
+-- (full name, file), or nil. Each mismatch gets now / now_file (nil when none is loaded).
+function M.mismatches(entries, active, loaded)
+    local found = {}
+    for _, e in ipairs(entries) do
+        if active(e.name) then
+            local now, now_file = loaded(e.module)
+            if now ~= e.module or now_file ~= e.file then
+                found[#found + 1] = { name = e.name, module = e.module, file = e.file,
+                                      now = now, now_file = now_file }
+            end
+        end
+    end
+    return found
+end
+
+-- One message per environment, naming each recorded file and what is loaded instead.
+function M.mismatch_messages(found)
+    local order, by_name = {}, {}
+    for _, m in ipairs(found) do
+        if not by_name[m.name] then by_name[m.name] = {}; order[#order + 1] = m.name end
+        table.insert(by_name[m.name], m)
+    end
+    local messages = {}
+    for _, name in ipairs(order) do
+        local lines, back = {}, nil
+        for _, m in ipairs(by_name[name]) do
+            if m.now then
+                lines[#lines + 1] = "  " .. m.module .. " (" .. m.file .. "), now " .. m.now .. " ("
+                    .. tostring(m.now_file) .. ")"
+                if not back and m.now ~= m.module then back = "module swap " .. m.now .. " " .. m.module end
+            else
+                lines[#lines + 1] = "  " .. m.module .. " (" .. m.file .. "), now not loaded"
+                back = back or ("module load " .. m.module)
+            end
+        end
+        messages[#messages + 1] = "WARNING: pyenv/" .. name .. " was built with modules that are no longer "
+            .. "the loaded ones:\n" .. table.concat(lines, "\n") .. "\nIts compiled packages (mpi4py, ...) "
+            .. "would run with another compiler or MPI. " .. (back and ("Go back (" .. back .. "), or ") or "")
+            .. "unload it (module unload pyenv/" .. name .. "), or create it again with today's modules."
+    end
+    return messages
+end
+
+-- Commands after which the loaded modules may have changed.
+local CHANGING = { load = true, try_load = true, swap = true, unload = true, purge = true, reset = true,
+                   restore = true, update = true, use = true, unuse = true, refresh = true }
+
+-- The module table's view: (full name, file) of the loaded module of MODULE's family.
+local function loaded_in(mt)
+    return function(module)
+        local sn = module
+        while sn and sn ~= "" do
+            if mt:have(sn, "active") then return mt:fullName(sn), mt:fn(sn) end
+            sn = sn:match("^(.*)/[^/]*$")
+        end
+        return nil
+    end
+end
+
+function M.swap_check(command)
+    if not CHANGING[command] then return end
+    local value = os.getenv("PYENVMOD_BUILT_WITH")   -- as before this command: the loaded environments'
+    if not value or value == "" then return end
+    local mt = require("FrameStk"):singleton():mt()
+    local found = M.mismatches(M.built_with(value),
+                               function(name) return mt:have("pyenv/" .. name, "active") end, loaded_in(mt))
+    for _, message in ipairs(M.mismatch_messages(found)) do
+        -- a message, not LmodWarning: the command itself worked and exits 0
+        LmodMessage(message)
+    end
+end
+
+--------------------------------------------------------------------------------
 -- Behaviours
 --------------------------------------------------------------------------------
 local function shell_quote(text)
@@ -425,6 +520,13 @@ function M.setup(options)
             if LISTING[M.command] and is_pyenv(modT.fullName or modT.sn) and foreign(modT.fn) then
                 modT.isVisible = false
             end
+        end)
+    end
+
+    if opts.swap_check then
+        hook.register("finalize", function(command)
+            local ok, err = pcall(M.swap_check, command)   -- a check never fails a module command
+            if not ok then once("swap", "pyenvmod: the swap check failed (" .. tostring(err) .. ")", LmodMessage) end
         end)
     end
 

@@ -186,8 +186,8 @@ def test_shipped_sitepackage_sets_up_the_defaults(runtime):
     options = h.lua.eval(b'require("pyenvmod_hooks").options')
     assert options[b"conda_warning"] is True and options[b"avail_label"] is True
     assert options[b"hide_foreign"] is True and options[b"usage_log"] is False
-    assert options[b"modulepath_hint"] is True
-    for name in ("load", "avail", "isVisibleHook", "startup", "errWarnMsgHook"):
+    assert options[b"modulepath_hint"] is True and options[b"swap_check"] is True
+    for name in ("load", "avail", "isVisibleHook", "startup", "errWarnMsgHook", "finalize"):
         assert h.lua.eval(f'require("Hook").registered("{name}")'.encode()), name
 
 
@@ -560,3 +560,84 @@ def test_the_hint_agrees_with_pyenvmod_modulepath(runtime, cli, env):
         h = hooks(runtime, **environ)
         assert h.lua.eval(b'require("pyenvmod_hooks").user_modules_dir()').decode() == expected
     assert expected.startswith(f"{env['HOME']}/projects/")
+
+
+# --- the swap check (issue 24, item 2): PYENVMOD_BUILT_WITH against Lmod's module table ----------
+
+FAKE_MT = """
+package.preload["FrameStk"] = function()
+    local loaded = __loaded   -- {short name = {full name, file}}
+    local mt = {
+        have = function(self, sn, how) return loaded[sn] ~= nil end,
+        fullName = function(self, sn) return loaded[sn][1] end,
+        fn = function(self, sn) return loaded[sn][2] end,
+    }
+    return { singleton = function() return { mt = function() return mt end } end }
+end
+"""
+
+BUILT = "x=gcc/12=/h/Core/gcc/12.lua:x=openmpi/4=/h/gcc/12/openmpi/4.lua:y=intel/oneapi/2023=/h/intel/oneapi/2023.lua"
+
+
+def swap_checked(runtime, loaded, command="swap", built=BUILT, setup="{}"):
+    h = hooks(runtime, setup, PYENVMOD_BUILT_WITH=built)
+    h.lua.execute(b"__loaded = {}")
+    for sn, (full, fn) in loaded.items():
+        h.lua.execute(f'__loaded["{sn}"] = {{"{full}", "{fn}"}}'.encode())
+    h.run(FAKE_MT)
+    _, error = h.apply("finalize", command)
+    assert error is None
+    return [c[1] for c in h.calls() if c[0] == "LmodMessage"]
+
+
+AS_BUILT = {"pyenv/x": ("pyenv/x/py3.12", "/t/modules/pyenv/x/py3.12.lua"),
+            "gcc": ("gcc/12", "/h/Core/gcc/12.lua"), "openmpi": ("openmpi/4", "/h/gcc/12/openmpi/4.lua")}
+
+
+def test_a_swap_that_replaced_the_recorded_modules_is_named_with_both_files(runtime):
+    swapped = dict(AS_BUILT, gcc=("gcc/13", "/h/Core/gcc/13.lua"), openmpi=("openmpi/4", "/h/gcc/13/openmpi/4.lua"))
+    (message,) = swap_checked(runtime, swapped)
+    assert message.split("\n") == [
+        "WARNING: pyenv/x was built with modules that are no longer the loaded ones:",
+        "  gcc/12 (/h/Core/gcc/12.lua), now gcc/13 (/h/Core/gcc/13.lua)",
+        "  openmpi/4 (/h/gcc/12/openmpi/4.lua), now openmpi/4 (/h/gcc/13/openmpi/4.lua)",
+        "Its compiled packages (mpi4py, ...) would run with another compiler or MPI. Go back (module swap gcc/13 "
+        "gcc/12), or unload it (module unload pyenv/x), or create it again with today's modules."]
+
+
+def test_only_the_file_changed_or_a_module_unloaded(runtime):
+    moved = dict(AS_BUILT, openmpi=("openmpi/4", "/elsewhere/openmpi/4.lua"))
+    (message,) = swap_checked(runtime, moved, "use")
+    assert "  openmpi/4 (/h/gcc/12/openmpi/4.lua), now openmpi/4 (/elsewhere/openmpi/4.lua)\n" in message
+    assert "gcc/12 (" not in message and "Go back" not in message
+    gone = {k: v for k, v in AS_BUILT.items() if k != "gcc"}
+    (message,) = swap_checked(runtime, gone, "unload")
+    assert "  gcc/12 (/h/Core/gcc/12.lua), now not loaded\n" in message and "Go back (module load gcc/12)" in message
+
+
+def test_deeper_module_names_are_found_by_their_family(runtime):
+    loaded = {"pyenv/y": ("pyenv/y/py3.12", "/t/y.lua"), "intel/oneapi": ("intel/oneapi/2024", "/h/intel/oneapi/2024.lua")}
+    (message,) = swap_checked(runtime, loaded)
+    assert "intel/oneapi/2023 (/h/intel/oneapi/2023.lua), now intel/oneapi/2024 (/h/intel/oneapi/2024.lua)" in message
+    assert "module swap intel/oneapi/2024 intel/oneapi/2023" in message
+
+
+@pytest.mark.parametrize("loaded,command,built,setup", [
+    (AS_BUILT, "swap", BUILT, "{}"),  # everything as built
+    ({k: v for k, v in AS_BUILT.items() if k != "pyenv/x"}, "swap", BUILT, "{}"),  # pyenv/x not loaded (any more)
+    (dict(AS_BUILT, gcc=("gcc/13", "/h/Core/gcc/13.lua")), "list", BUILT, "{}"),  # a command that changes nothing
+    (dict(AS_BUILT, gcc=("gcc/13", "/h/Core/gcc/13.lua")), "swap", "", "{}"),  # no environment records files
+    (dict(AS_BUILT, gcc=("gcc/13", "/h/Core/gcc/13.lua")), "swap", "bad:x=gcc/12=relative", "{}"),  # not an entry
+    (dict(AS_BUILT, gcc=("gcc/13", "/h/Core/gcc/13.lua")), "swap", BUILT, "{swap_check = false}"),
+])
+def test_nothing_is_said_otherwise(runtime, loaded, command, built, setup):
+    assert swap_checked(runtime, loaded, command, built, setup) == []
+
+
+def test_a_failing_swap_check_never_fails_the_command(runtime):
+    h = hooks(runtime, PYENVMOD_BUILT_WITH=BUILT)
+    h.run('package.preload["FrameStk"] = function() error("no module table") end')
+    _, error = h.apply("finalize", "swap")
+    assert error is None
+    (message,) = [c[1] for c in h.calls()]
+    assert message.startswith("pyenvmod: the swap check failed (") and "no module table" in message
