@@ -313,7 +313,7 @@ function M.mismatch_messages(found)
                 back = back or ("module load " .. m.module)
             end
         end
-        messages[#messages + 1] = "WARNING: pyenv/" .. name .. " was built with modules that are no longer "
+        messages[#messages + 1] = "WARNING: pyenv/" .. name .. " was built with other modules than "
             .. "the loaded ones:\n" .. table.concat(lines, "\n") .. "\nIts compiled packages (mpi4py, ...) "
             .. "would run with another compiler or MPI. " .. (back and ("Go back (" .. back .. "), or ") or "")
             .. "unload it (module unload pyenv/" .. name .. "), or create it again with today's modules."
@@ -337,11 +337,24 @@ local function loaded_in(mt)
     end
 end
 
+-- PYENVMOD_BUILT_WITH as this command leaves it: Lmod's own record of the variables it
+-- changed, else (untouched by this command) the value it started with.
+local function built_with_now(frameStk)
+    local ok, value = pcall(function()
+        local var = frameStk:varT()["PYENVMOD_BUILT_WITH"]
+        if var == nil then return nil end
+        return var:expand() or ""
+    end)
+    if ok and value ~= nil then return value end
+    return os.getenv("PYENVMOD_BUILT_WITH")
+end
+
 function M.swap_check(command)
     if not CHANGING[command] then return end
-    local value = os.getenv("PYENVMOD_BUILT_WITH")   -- as before this command: the loaded environments'
+    local frameStk = require("FrameStk"):singleton()
+    local value = built_with_now(frameStk)
     if not value or value == "" then return end
-    local mt = require("FrameStk"):singleton():mt()
+    local mt = frameStk:mt()
     local found = M.mismatches(M.built_with(value),
                                function(name) return mt:have("pyenv/" .. name, "active") end, loaded_in(mt))
     for _, message in ipairs(M.mismatch_messages(found)) do

@@ -572,7 +572,9 @@ package.preload["FrameStk"] = function()
         fullName = function(self, sn) return loaded[sn][1] end,
         fn = function(self, sn) return loaded[sn][2] end,
     }
-    return { singleton = function() return { mt = function() return mt end } end }
+    local varT = __varT   -- nil: a module table without varT (the environment's value is used)
+    return { singleton = function() return { mt = function() return mt end,
+                                             varT = function() return varT or {} end } end }
 end
 """
 
@@ -598,7 +600,7 @@ def test_a_swap_that_replaced_the_recorded_modules_is_named_with_both_files(runt
     swapped = dict(AS_BUILT, gcc=("gcc/13", "/h/Core/gcc/13.lua"), openmpi=("openmpi/4", "/h/gcc/13/openmpi/4.lua"))
     (message,) = swap_checked(runtime, swapped)
     assert message.split("\n") == [
-        "WARNING: pyenv/x was built with modules that are no longer the loaded ones:",
+        "WARNING: pyenv/x was built with other modules than the loaded ones:",
         "  gcc/12 (/h/Core/gcc/12.lua), now gcc/13 (/h/Core/gcc/13.lua)",
         "  openmpi/4 (/h/gcc/12/openmpi/4.lua), now openmpi/4 (/h/gcc/13/openmpi/4.lua)",
         "Its compiled packages (mpi4py, ...) would run with another compiler or MPI. Go back (module swap gcc/13 "
@@ -641,3 +643,26 @@ def test_a_failing_swap_check_never_fails_the_command(runtime):
     assert error is None
     (message,) = [c[1] for c in h.calls()]
     assert message.startswith("pyenvmod: the swap check failed (") and "no module table" in message
+
+
+def test_an_environment_loaded_by_this_command_is_checked_too(runtime):
+    """The value this command leaves (Lmod's varT) counts, not only the one it started with: a
+    load with dependencies 'none' next to another build is named; an unload says nothing."""
+    swapped = dict(AS_BUILT, gcc=("gcc/13", "/h/Core/gcc/13.lua"))
+    h = hooks(runtime)  # PYENVMOD_BUILT_WITH unset before the command
+    h.lua.execute(b"__loaded = {}")
+    for sn, (full, fn) in swapped.items():
+        h.lua.execute(f'__loaded["{sn}"] = {{"{full}", "{fn}"}}'.encode())
+    h.lua.execute(f'__varT = {{PYENVMOD_BUILT_WITH = {{expand = function() return "{BUILT}" end}}}}'.encode())
+    h.run(FAKE_MT)
+    h.apply("finalize", "load")
+    (message,) = [c[1] for c in h.calls()]
+    assert "gcc/12 (/h/Core/gcc/12.lua), now gcc/13 (/h/Core/gcc/13.lua)" in message
+    h = hooks(runtime, PYENVMOD_BUILT_WITH=BUILT)  # loaded before; this command emptied it (expand: false)
+    h.lua.execute(b"__loaded = {}")
+    for sn, (full, fn) in swapped.items():
+        h.lua.execute(f'__loaded["{sn}"] = {{"{full}", "{fn}"}}'.encode())
+    h.lua.execute(b'__varT = {PYENVMOD_BUILT_WITH = {expand = function() return false end}}')
+    h.run(FAKE_MT)
+    h.apply("finalize", "unload")
+    assert h.calls() == []

@@ -78,7 +78,7 @@ snap after
     if modsys.name == "lmod":
         # Lmod keeps pyenv/x loaded: the hook names the recorded and the loaded files
         assert envs["swapped"]["VIRTUAL_ENV"].endswith("/envs/x")
-        assert "WARNING: pyenv/x was built with modules that are no longer the loaded ones:" in said
+        assert "WARNING: pyenv/x was built with other modules than the loaded ones:" in said
         assert f"gcc/12 ({files['gcc/12']}), now gcc/13 ({files['gcc/13']})" in said
         assert f"openmpi/4 ({files['gcc/12/openmpi/4']}), now openmpi/4 ({files['gcc/13/openmpi/4']})" in said
         assert "module swap gcc/13 gcc/12" in said
@@ -123,3 +123,22 @@ def test_loading_the_environment_again_goes_back_to_its_modules(modsys, env, cli
         said = " ".join(result.stderr.split())
         assert "rc=1" in result.stdout and "VIRTUAL_ENV" not in envs["after"]
         assert "Cannot load pyenv/x: it was built with gcc/12" in said and "module switch gcc/13 gcc/12" in said
+
+
+def test_a_load_next_to_another_build_without_dependencies(modsys, env, cli, core, tmp_path, hooks_dir):
+    """With the site's dependencies 'none', nothing loads the recorded modules: Lmod loads pyenv/x
+    and the hooks warn, naming the files; Environment Modules refuses, naming them."""
+    env = dict(env, PYENVMOD_DEPENDENCIES="none")
+    create_x(modsys, env, cli, core, tmp_path)
+    body = "module load gcc/13 openmpi/4 || exit 11\nmodule load pyenv/x; echo rc=$?\nsnap after"
+    result, envs = session(modsys, env, cli, core, tmp_path, body, hooks_dir)
+    said = " ".join(result.stderr.split())
+    gcc12, gcc13 = (hierarchy.modulefile(core, modsys.name, m) for m in ("gcc/12", "gcc/13"))
+    assert envs["after"]["GCC_HOME"] == "/opt/gcc/13"
+    if modsys.name == "lmod":
+        assert "rc=0" in result.stdout and envs["after"]["VIRTUAL_ENV"].endswith("/envs/x")
+        assert f"WARNING: pyenv/x was built with other modules than the loaded ones: gcc/12 ({gcc12}), " \
+               f"now gcc/13 ({gcc13})" in said
+    else:
+        assert "rc=1" in result.stdout and "VIRTUAL_ENV" not in envs["after"]
+        assert f"Cannot load pyenv/x: it was built with gcc/12 ({gcc12}), and gcc/13 ({gcc13}) is loaded instead" in said
