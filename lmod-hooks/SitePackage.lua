@@ -15,6 +15,9 @@ pyenvmod.setup{
     conda_warning = true,    -- warn when a conda environment is active at load
     avail_label   = true,    -- own heading for pyenvmod trees in `module avail`
     hide_foreign  = true,    -- hide/refuse modules built for another arch/OS
+    modulepath_hint = true,  -- unknown pyenv/NAME: say `module use $(pyenvmod modulepath)`
+    swap_check    = true,    -- warn when a swap replaced a module a loaded pyenv/* was built with
+                             -- when the user's pyenvmod tree is not on MODULEPATH
     usage_log     = false,   -- false, "syslog" (recommended), or "/path/to/pyenv-usage.log"
                              -- (a file the site created: see the admin guide, "The usage log")
 }

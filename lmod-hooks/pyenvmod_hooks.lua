@@ -13,6 +13,13 @@
 --                  labels only with LMOD_AVAIL_STYLE=grouped:system or similar)
 --   hide_foreign   hide modules built for another CPU architecture / OS than this
 --                  node's, and refuse to load them with where they were built
+--   modulepath_hint  when `module load pyenv/NAME` fails as unknown and the user's
+--                  pyenvmod tree is not on MODULEPATH, say `module use $(pyenvmod
+--                  modulepath)` in Lmod's error (errWarnMsgHook; error path only)
+--   swap_check     after a module command, warn when a loaded pyenv/* module was built
+--                  with other modulefiles than the loaded ones (module swap gcc/12
+--                  gcc/13 reloads openmpi from gcc/13's branch and keeps pyenv/*),
+--                  naming the recorded and the loaded files (finalize hook)
 --   usage_log      false (default), "syslog" (recommended), or the path of a
 --                  file the site created (never created here): one line per
 --                  pyenv/* load; syslog_socket: logger's socket (default /dev/log)
@@ -31,6 +38,8 @@ local defaults = {
     avail_label   = true,
     hide_foreign  = true,
     usage_log     = false,
+    modulepath_hint = true,
+    swap_check    = true,
     label         = "Python environments (pyenvmod)",
 }
 
@@ -39,7 +48,7 @@ local defaults = {
 --------------------------------------------------------------------------------
 -- Hooks whose return value Lmod uses, and which argument that value replaces
 -- when passed on to the next function in the chain.
-local RETURNS = { msgHook = 2, listHook = 1, errWarnMsgHook = 4 }
+local RETURNS = { msgHook = 2, listHook = 1, errWarnMsgHook = 3 }   -- errWarnMsgHook(kind, key, msg, t)
 local unpack = table.unpack or unpack
 
 local function install_chaining(hook)
@@ -151,6 +160,207 @@ local function foreign(fn)
     local info = M.module_tree(fn)
     if info and info.platform and info.platform ~= M.node_platform() then return info end
     return nil
+end
+
+--------------------------------------------------------------------------------
+-- The user's own pyenvmod tree, found as pyenvmod finds it (config.py): PYENVMOD_ROOT,
+-- else `root:` in the user's then the site's configuration file, else the default root
+-- ($XDG_DATA_HOME or ~/.local/share, then /pyenvmod); modules in ROOT/<platform>/modules.
+-- Only read on the error path of an unknown pyenv/* module.
+--------------------------------------------------------------------------------
+local function env(name)
+    local value = os.getenv(name)
+    if value == nil or value == "" then return nil end
+    return value
+end
+
+-- A top-level `root:` of a YAML configuration file (plain or quoted scalar), or nil.
+function M.config_root(path)
+    for _, line in ipairs(read_lines(path) or {}) do
+        local value = line:match("^root%s*:%s*(.-)%s*$")
+        if value then
+            value = value:gsub("%s+#.*$", "")
+            local quoted = value:match('^"(.*)"$') or value:match("^'(.*)'$")
+            if quoted then value = quoted end
+            if value ~= "" and value ~= "null" and value ~= "~" then return value end
+        end
+    end
+    return nil
+end
+
+-- ~, $VAR, ${VAR} and {arch} expanded as pyenvmod does; nil when that is not enough
+-- (an unset variable, or {python}, which needs the Python interpreter).
+function M.expand(value)
+    local home = env("HOME") or ""
+    value = value:gsub("^~/", home .. "/"):gsub("^~$", home)
+    local unset = false
+    local function var(name)
+        local v = os.getenv(name)
+        if v == nil then unset = true; return "" end
+        return v
+    end
+    value = value:gsub("%${([%w_]+)}", var):gsub("%$([%w_]+)", var)
+    value = value:gsub("{arch}", function() return M.node_platform() end)
+    if unset or value:find("{python}", 1, true) or value:sub(1, 1) ~= "/" then return nil end
+    return value
+end
+
+local function normal(path)
+    return (path:gsub("/+", "/"):gsub("(.)/$", "%1"))
+end
+
+-- The folder `pyenvmod modulepath` prints, or nil when it cannot be known without running it.
+function M.user_modules_dir()
+    local root = env("PYENVMOD_ROOT")
+    if not root then
+        local user_file = (env("XDG_CONFIG_HOME") or ((env("HOME") or "") .. "/.config")) .. "/pyenvmod/config.yaml"
+        local site_file = env("PYENVMOD_SITE_CONFIG") or "/etc/pyenvmod/config.yaml"
+        root = M.config_root(user_file) or M.config_root(site_file)
+    end
+    if root then
+        root = M.expand(root)
+        if not root then return nil end
+    else
+        root = (env("XDG_DATA_HOME") or ((env("HOME") or "") .. "/.local/share")) .. "/pyenvmod"
+    end
+    return normal(root .. "/" .. M.node_platform() .. "/modules")
+end
+
+local function on_modulepath(dir)
+    for entry in (os.getenv("MODULEPATH") or ""):gmatch("[^:]+") do
+        if normal(entry) == dir then return true end
+    end
+    return false
+end
+
+-- The hint for unknown modules MODULE_LIST (Lmod's space-separated list), or nil: only for
+-- pyenv/* names, and only when the user's pyenvmod tree exists and is not on MODULEPATH.
+function M.modulepath_hint(module_list)
+    local names = {}
+    for name in tostring(module_list or ""):gmatch("[^%s\"]+") do   -- Lmod quotes each name
+        if is_pyenv(name) then names[#names + 1] = name end
+    end
+    if #names == 0 then return nil end
+    local dir = M.user_modules_dir()
+    if not dir or not M.tree_info(dir) or on_modulepath(dir) then return nil end
+    local mine = {}
+    for _, name in ipairs(names) do
+        local short = name:match("^(pyenv/[^/]+)")
+        local folder = short and io.open(dir .. "/" .. short .. "/", "r")   -- opens only if a folder
+        if folder then folder:close(); mine[#mine + 1] = short end
+    end
+    local head
+    if #mine > 0 then
+        head = table.concat(mine, ", ") .. " is in your pyenvmod module tree " .. dir
+            .. ", which is not on your MODULEPATH."
+    else
+        head = "Your pyenvmod module tree " .. dir .. " is not on your MODULEPATH."
+    end
+    return head .. " Run:\n  module use $(pyenvmod modulepath)\n(add that line to your shell start-up"
+        .. " file to keep it), then load again."
+end
+
+--------------------------------------------------------------------------------
+-- Swap check: a pyenv/* modulefile records the modulefiles its compiler and MPI modules
+-- were loaded from at create time in PYENVMOD_BUILT_WITH (NAME=MODULE=FILE entries). Lmod
+-- does not re-run it when `module swap` replaces one of them (or reloads one from another
+-- branch of the hierarchy), so the finalize hook compares them with the loaded ones.
+--------------------------------------------------------------------------------
+-- The entries of a PYENVMOD_BUILT_WITH value: { {name=, module=, file=}, ... }.
+function M.built_with(value)
+    local list = {}
+    for entry in tostring(value or ""):gmatch("[^:]+") do
+        local name, module, file = entry:match("^([^=]+)=([^=]+)=(/.*)$")
+        if name then list[#list + 1] = { name = name, module = module, file = file } end
+    end
+    return list
+end
+
+-- The entries whose environment is loaded (active(name)) and whose module is not loaded
+-- from the recorded file; loaded(module) gives the loaded module of that name's family as
+-- (full name, file), or nil. Each mismatch gets now / now_file (nil when none is loaded).
+function M.mismatches(entries, active, loaded)
+    local found = {}
+    for _, e in ipairs(entries) do
+        if active(e.name) then
+            local now, now_file = loaded(e.module)
+            if now ~= e.module or now_file ~= e.file then
+                found[#found + 1] = { name = e.name, module = e.module, file = e.file,
+                                      now = now, now_file = now_file }
+            end
+        end
+    end
+    return found
+end
+
+-- One message per environment, naming each recorded file and what is loaded instead.
+function M.mismatch_messages(found)
+    local order, by_name = {}, {}
+    for _, m in ipairs(found) do
+        if not by_name[m.name] then by_name[m.name] = {}; order[#order + 1] = m.name end
+        table.insert(by_name[m.name], m)
+    end
+    local messages = {}
+    for _, name in ipairs(order) do
+        local lines, back = {}, nil
+        for _, m in ipairs(by_name[name]) do
+            if m.now then
+                lines[#lines + 1] = "  " .. m.module .. " (" .. m.file .. "), now " .. m.now .. " ("
+                    .. tostring(m.now_file) .. ")"
+                if not back and m.now ~= m.module then back = "module swap " .. m.now .. " " .. m.module end
+            else
+                lines[#lines + 1] = "  " .. m.module .. " (" .. m.file .. "), now not loaded"
+                back = back or ("module load " .. m.module)
+            end
+        end
+        messages[#messages + 1] = "WARNING: pyenv/" .. name .. " was built with other modules than "
+            .. "the loaded ones:\n" .. table.concat(lines, "\n") .. "\nIts compiled packages (mpi4py, ...) "
+            .. "would run with another compiler or MPI. " .. (back and ("Go back (" .. back .. "), or ") or "")
+            .. "unload it (module unload pyenv/" .. name .. "), or create it again with today's modules."
+    end
+    return messages
+end
+
+-- Commands after which the loaded modules may have changed.
+local CHANGING = { load = true, try_load = true, swap = true, unload = true, purge = true, reset = true,
+                   restore = true, update = true, use = true, unuse = true, refresh = true }
+
+-- The module table's view: (full name, file) of the loaded module of MODULE's family.
+local function loaded_in(mt)
+    return function(module)
+        local sn = module
+        while sn and sn ~= "" do
+            if mt:have(sn, "active") then return mt:fullName(sn), mt:fn(sn) end
+            sn = sn:match("^(.*)/[^/]*$")
+        end
+        return nil
+    end
+end
+
+-- PYENVMOD_BUILT_WITH as this command leaves it: Lmod's own record of the variables it
+-- changed, else (untouched by this command) the value it started with.
+local function built_with_now(frameStk)
+    local ok, value = pcall(function()
+        local var = frameStk:varT()["PYENVMOD_BUILT_WITH"]
+        if var == nil then return nil end
+        return var:expand() or ""
+    end)
+    if ok and value ~= nil then return value end
+    return os.getenv("PYENVMOD_BUILT_WITH")
+end
+
+function M.swap_check(command)
+    if not CHANGING[command] then return end
+    local frameStk = require("FrameStk"):singleton()
+    local value = built_with_now(frameStk)
+    if not value or value == "" then return end
+    local mt = frameStk:mt()
+    local found = M.mismatches(M.built_with(value),
+                               function(name) return mt:have("pyenv/" .. name, "active") end, loaded_in(mt))
+    for _, message in ipairs(M.mismatch_messages(found)) do
+        -- a message, not LmodWarning: the command itself worked and exits 0
+        LmodMessage(message)
+    end
 end
 
 --------------------------------------------------------------------------------
@@ -323,6 +533,25 @@ function M.setup(options)
             if LISTING[M.command] and is_pyenv(modT.fullName or modT.sn) and foreign(modT.fn) then
                 modT.isVisible = false
             end
+        end)
+    end
+
+    if opts.swap_check then
+        hook.register("finalize", function(command)
+            local ok, err = pcall(M.swap_check, command)   -- a check never fails a module command
+            if not ok then once("swap", "pyenvmod: the swap check failed (" .. tostring(err) .. ")", LmodMessage) end
+        end)
+    end
+
+    if opts.modulepath_hint then
+        -- Lmod reports unknown modules with the message key e_Failed_Load; our hint goes
+        -- right under its first line ("The following module(s) are unknown: ...").
+        hook.register("errWarnMsgHook", function(kind, key, msg, t)
+            if key ~= "e_Failed_Load" or type(t) ~= "table" then return msg end
+            local ok, hint = pcall(M.modulepath_hint, t.module_list)   -- a hint never breaks the error
+            if not ok or not hint then return msg end
+            local first, rest = tostring(msg):match("^([^\n]*)\n?(.*)$")
+            return first .. "\n\n" .. hint .. "\n" .. (rest ~= "" and ("\n" .. rest) or "")
         end)
     end
 

@@ -6,6 +6,7 @@ The same behaviours run in real Lmod in test_hooks_real.py.
 import importlib
 import os
 import platform as py_platform
+from pathlib import Path
 
 import pytest
 
@@ -185,7 +186,8 @@ def test_shipped_sitepackage_sets_up_the_defaults(runtime):
     options = h.lua.eval(b'require("pyenvmod_hooks").options')
     assert options[b"conda_warning"] is True and options[b"avail_label"] is True
     assert options[b"hide_foreign"] is True and options[b"usage_log"] is False
-    for name in ("load", "avail", "isVisibleHook", "startup"):
+    assert options[b"modulepath_hint"] is True and options[b"swap_check"] is True
+    for name in ("load", "avail", "isVisibleHook", "startup", "errWarnMsgHook", "finalize"):
         assert h.lua.eval(f'require("Hook").registered("{name}")'.encode()), name
 
 
@@ -279,7 +281,7 @@ def chained(runtime, name, *functions):
     return h
 
 
-@pytest.mark.parametrize("name,slot", [("msgHook", 2), ("listHook", 1), ("errWarnMsgHook", 4)])
+@pytest.mark.parametrize("name,slot", [("msgHook", 2), ("listHook", 1), ("errWarnMsgHook", 3)])
 def test_chained_hooks_pass_each_return_value_on_and_return_the_last(runtime, name, slot):
     """Each function gets the value the previous one returned in the slot Lmod uses; one that
     returns nothing leaves the value as it was."""
@@ -444,3 +446,223 @@ def test_a_chain_file_error_names_the_file_and_the_reason(runtime, tmp_path):
     missing = tmp_path / "missing.lua"
     error = h.run(f'require("pyenvmod_hooks").chain_file("{missing}")')
     assert f"pyenvmod_hooks: cannot load {missing}: cannot open {missing}" in error
+
+
+# --- the `module use` hint for an unknown pyenv/* module (issue 24, item 6) ----------------
+
+UNKNOWN = ("The following module(s) are unknown: \"pyenv/mylab\"\n\nPlease check the spelling or version "
+           "number. Also try \"module spider ...\"\n")
+
+
+@pytest.fixture
+def home_tree(tmp_path):
+    """A user's default pyenvmod root (~/.local/share/pyenvmod) holding pyenv/mylab for this node."""
+    home = tmp_path / "home"
+    modules = home / ".local" / "share" / "pyenvmod" / NODE / "modules"
+    (modules / "pyenv" / "mylab").mkdir(parents=True)
+    (modules.parent / "pyenvmod-tree.conf").write_text(f"platform={NODE}\nowner=alice\n")
+    return home, modules
+
+
+def unknown(h, text=UNKNOWN, names='"pyenv/mylab"', key="e_Failed_Load"):
+    result, error = h.apply("errWarnMsgHook", "lmoderror", key, text, h.table(module_list=names, msg=key))
+    assert error is None
+    return text if result is None else result.decode()  # Lmod: hook.apply(...) or msg
+
+
+def test_an_unknown_pyenv_module_says_module_use_when_the_tree_is_not_on_modulepath(runtime, home_tree):
+    home, modules = home_tree
+    h = hooks(runtime, HOME=str(home), MODULEPATH="/opt/modulefiles")
+    message = unknown(h)
+    first, blank, hint, rest = message.split("\n", 3)
+    assert first == 'The following module(s) are unknown: "pyenv/mylab"' and blank == ""
+    assert hint == f"pyenv/mylab is in your pyenvmod module tree {modules}, which is not on your MODULEPATH. Run:"
+    assert rest.startswith("  module use $(pyenvmod modulepath)\n")
+    assert rest.endswith("\n\nPlease check the spelling or version number. Also try \"module spider ...\"\n")
+
+
+def test_a_name_not_in_the_tree_still_gets_the_hint_naming_the_tree(runtime, home_tree):
+    home, modules = home_tree
+    h = hooks(runtime, HOME=str(home))
+    message = unknown(h, names='"pyenv/other/py3.12"')
+    assert f"\nYour pyenvmod module tree {modules} is not on your MODULEPATH. Run:\n" in message
+    assert "module use $(pyenvmod modulepath)" in message
+
+
+@pytest.mark.parametrize("modulepath", ["{m}", "/opt/a:{m}/", "{m}//:/opt/b"])
+def test_no_hint_when_the_tree_is_on_modulepath(runtime, home_tree, modulepath):
+    home, modules = home_tree
+    h = hooks(runtime, HOME=str(home), MODULEPATH=modulepath.format(m=modules))
+    assert unknown(h) == UNKNOWN
+
+
+@pytest.mark.parametrize("names,key", [('"gcc/99"', "e_Failed_Load"), ('"pyenvx/mylab"', "e_Failed_Load"),
+                                       ('"pyenv/mylab"', "e_Failed_Load_2"), ('"pyenv/mylab"', "e_Missing_Module")])
+def test_no_hint_for_other_modules_or_other_messages(runtime, home_tree, names, key):
+    h = hooks(runtime, HOME=str(home_tree[0]))
+    assert unknown(h, names=names, key=key) == UNKNOWN
+
+
+def test_no_hint_without_a_tree_or_when_switched_off(runtime, home_tree, tmp_path):
+    h = hooks(runtime, HOME=str(tmp_path / "elsewhere"))
+    assert unknown(h) == UNKNOWN, "no pyenvmod tree: nothing to say"
+    h = hooks(runtime, "{modulepath_hint = false}", HOME=str(home_tree[0]))
+    assert unknown(h) == UNKNOWN
+
+
+def test_the_tree_is_found_as_pyenvmod_finds_its_root(runtime, tmp_path):
+    """PYENVMOD_ROOT, else root: in the user's then the site's file, else XDG_DATA_HOME or ~/.local/share."""
+    def tree(root):
+        modules = root / NODE / "modules"
+        modules.mkdir(parents=True)
+        (root / NODE / "pyenvmod-tree.conf").write_text(f"platform={NODE}\n")
+        return modules
+
+    home = tmp_path / "home"
+    site = tmp_path / "site.yaml"
+    site.write_text("# site\nroot: '/nonexistent/$USER/pyenvmod'   # project storage\n")
+    user_cfg = home / ".config" / "pyenvmod" / "config.yaml"
+    user_cfg.parent.mkdir(parents=True)
+    user_cfg.write_text(f'python: "3.12"\nroot: "~/{{arch}}-x/$PROJECT_DIR"\n')
+    env = dict(HOME=str(home), PYENVMOD_SITE_CONFIG=str(site), PROJECT_DIR="proj")
+
+    def found(**extra):
+        h = hooks(runtime, **{**env, **extra})
+        return h.lua.eval(b'require("pyenvmod_hooks").user_modules_dir()')
+
+    assert found(PYENVMOD_ROOT=str(tmp_path / "r") + "/").decode() == f"{tmp_path}/r/{NODE}/modules"
+    assert found().decode() == f"{home}/{NODE}-x/proj/{NODE}/modules"
+    user_cfg.write_text("root: /x/$NOT_SET_ANYWHERE\n")
+    assert found() is None, "an unset variable: pyenvmod itself would refuse it"
+    user_cfg.write_text("root: /x/{python}\n")
+    assert found() is None, "{python} needs the interpreter"
+    user_cfg.unlink()
+    assert found().decode() == f"/nonexistent/alice/pyenvmod/{NODE}/modules"
+    site.unlink()
+    assert found().decode() == f"{home}/.local/share/pyenvmod/{NODE}/modules"
+    assert found(XDG_DATA_HOME=str(tmp_path / "data")).decode() == f"{tmp_path}/data/pyenvmod/{NODE}/modules"
+    modules = tree(tmp_path / "data" / "pyenvmod")
+    h = hooks(runtime, **{**env, "XDG_DATA_HOME": str(tmp_path / "data")})
+    assert f"Your pyenvmod module tree {modules} is not" in unknown(h, names='"pyenv/x"')
+
+
+def test_the_hint_agrees_with_pyenvmod_modulepath(runtime, cli, env):
+    """The folder the hook names is the one `pyenvmod modulepath` prints: from PYENVMOD_ROOT,
+    and from the user's configuration file."""
+    keys = ("HOME", "USER", "PYENVMOD_ROOT", "PYENVMOD_SITE_CONFIG", "XDG_CONFIG_HOME", "XDG_DATA_HOME")
+    config = Path(env["XDG_CONFIG_HOME"]) / "pyenvmod" / "config.yaml"
+    config.parent.mkdir(parents=True)
+    config.write_text("root: ~/projects/$USER/{arch}/pyenvmod\n")
+    for without in ((), ("PYENVMOD_ROOT",)):
+        environ = {k: env[k] for k in keys if k not in without}
+        cli.env = dict(environ, PATH=env["PATH"], PYENVMOD_PLATFORM=NODE)
+        expected = cli("modulepath").stdout.strip()
+        h = hooks(runtime, **environ)
+        assert h.lua.eval(b'require("pyenvmod_hooks").user_modules_dir()').decode() == expected
+    assert expected.startswith(f"{env['HOME']}/projects/")
+
+
+# --- the swap check (issue 24, item 2): PYENVMOD_BUILT_WITH against Lmod's module table ----------
+
+FAKE_MT = """
+package.preload["FrameStk"] = function()
+    local loaded = __loaded   -- {short name = {full name, file}}
+    local mt = {
+        have = function(self, sn, how) return loaded[sn] ~= nil end,
+        fullName = function(self, sn) return loaded[sn][1] end,
+        fn = function(self, sn) return loaded[sn][2] end,
+    }
+    local varT = __varT   -- nil: a module table without varT (the environment's value is used)
+    return { singleton = function() return { mt = function() return mt end,
+                                             varT = function() return varT or {} end } end }
+end
+"""
+
+BUILT = "x=gcc/12=/h/Core/gcc/12.lua:x=openmpi/4=/h/gcc/12/openmpi/4.lua:y=intel/oneapi/2023=/h/intel/oneapi/2023.lua"
+
+
+def swap_checked(runtime, loaded, command="swap", built=BUILT, setup="{}"):
+    h = hooks(runtime, setup, PYENVMOD_BUILT_WITH=built)
+    h.lua.execute(b"__loaded = {}")
+    for sn, (full, fn) in loaded.items():
+        h.lua.execute(f'__loaded["{sn}"] = {{"{full}", "{fn}"}}'.encode())
+    h.run(FAKE_MT)
+    _, error = h.apply("finalize", command)
+    assert error is None
+    return [c[1] for c in h.calls() if c[0] == "LmodMessage"]
+
+
+AS_BUILT = {"pyenv/x": ("pyenv/x/py3.12", "/t/modules/pyenv/x/py3.12.lua"),
+            "gcc": ("gcc/12", "/h/Core/gcc/12.lua"), "openmpi": ("openmpi/4", "/h/gcc/12/openmpi/4.lua")}
+
+
+def test_a_swap_that_replaced_the_recorded_modules_is_named_with_both_files(runtime):
+    swapped = dict(AS_BUILT, gcc=("gcc/13", "/h/Core/gcc/13.lua"), openmpi=("openmpi/4", "/h/gcc/13/openmpi/4.lua"))
+    (message,) = swap_checked(runtime, swapped)
+    assert message.split("\n") == [
+        "WARNING: pyenv/x was built with other modules than the loaded ones:",
+        "  gcc/12 (/h/Core/gcc/12.lua), now gcc/13 (/h/Core/gcc/13.lua)",
+        "  openmpi/4 (/h/gcc/12/openmpi/4.lua), now openmpi/4 (/h/gcc/13/openmpi/4.lua)",
+        "Its compiled packages (mpi4py, ...) would run with another compiler or MPI. Go back (module swap gcc/13 "
+        "gcc/12), or unload it (module unload pyenv/x), or create it again with today's modules."]
+
+
+def test_only_the_file_changed_or_a_module_unloaded(runtime):
+    moved = dict(AS_BUILT, openmpi=("openmpi/4", "/elsewhere/openmpi/4.lua"))
+    (message,) = swap_checked(runtime, moved, "use")
+    assert "  openmpi/4 (/h/gcc/12/openmpi/4.lua), now openmpi/4 (/elsewhere/openmpi/4.lua)\n" in message
+    assert "gcc/12 (" not in message and "Go back" not in message
+    gone = {k: v for k, v in AS_BUILT.items() if k != "gcc"}
+    (message,) = swap_checked(runtime, gone, "unload")
+    assert "  gcc/12 (/h/Core/gcc/12.lua), now not loaded\n" in message and "Go back (module load gcc/12)" in message
+
+
+def test_deeper_module_names_are_found_by_their_family(runtime):
+    loaded = {"pyenv/y": ("pyenv/y/py3.12", "/t/y.lua"), "intel/oneapi": ("intel/oneapi/2024", "/h/intel/oneapi/2024.lua")}
+    (message,) = swap_checked(runtime, loaded)
+    assert "intel/oneapi/2023 (/h/intel/oneapi/2023.lua), now intel/oneapi/2024 (/h/intel/oneapi/2024.lua)" in message
+    assert "module swap intel/oneapi/2024 intel/oneapi/2023" in message
+
+
+@pytest.mark.parametrize("loaded,command,built,setup", [
+    (AS_BUILT, "swap", BUILT, "{}"),  # everything as built
+    ({k: v for k, v in AS_BUILT.items() if k != "pyenv/x"}, "swap", BUILT, "{}"),  # pyenv/x not loaded (any more)
+    (dict(AS_BUILT, gcc=("gcc/13", "/h/Core/gcc/13.lua")), "list", BUILT, "{}"),  # a command that changes nothing
+    (dict(AS_BUILT, gcc=("gcc/13", "/h/Core/gcc/13.lua")), "swap", "", "{}"),  # no environment records files
+    (dict(AS_BUILT, gcc=("gcc/13", "/h/Core/gcc/13.lua")), "swap", "bad:x=gcc/12=relative", "{}"),  # not an entry
+    (dict(AS_BUILT, gcc=("gcc/13", "/h/Core/gcc/13.lua")), "swap", BUILT, "{swap_check = false}"),
+])
+def test_nothing_is_said_otherwise(runtime, loaded, command, built, setup):
+    assert swap_checked(runtime, loaded, command, built, setup) == []
+
+
+def test_a_failing_swap_check_never_fails_the_command(runtime):
+    h = hooks(runtime, PYENVMOD_BUILT_WITH=BUILT)
+    h.run('package.preload["FrameStk"] = function() error("no module table") end')
+    _, error = h.apply("finalize", "swap")
+    assert error is None
+    (message,) = [c[1] for c in h.calls()]
+    assert message.startswith("pyenvmod: the swap check failed (") and "no module table" in message
+
+
+def test_an_environment_loaded_by_this_command_is_checked_too(runtime):
+    """The value this command leaves (Lmod's varT) counts, not only the one it started with: a
+    load with dependencies 'none' next to another build is named; an unload says nothing."""
+    swapped = dict(AS_BUILT, gcc=("gcc/13", "/h/Core/gcc/13.lua"))
+    h = hooks(runtime)  # PYENVMOD_BUILT_WITH unset before the command
+    h.lua.execute(b"__loaded = {}")
+    for sn, (full, fn) in swapped.items():
+        h.lua.execute(f'__loaded["{sn}"] = {{"{full}", "{fn}"}}'.encode())
+    h.lua.execute(f'__varT = {{PYENVMOD_BUILT_WITH = {{expand = function() return "{BUILT}" end}}}}'.encode())
+    h.run(FAKE_MT)
+    h.apply("finalize", "load")
+    (message,) = [c[1] for c in h.calls()]
+    assert "gcc/12 (/h/Core/gcc/12.lua), now gcc/13 (/h/Core/gcc/13.lua)" in message
+    h = hooks(runtime, PYENVMOD_BUILT_WITH=BUILT)  # loaded before; this command emptied it (expand: false)
+    h.lua.execute(b"__loaded = {}")
+    for sn, (full, fn) in swapped.items():
+        h.lua.execute(f'__loaded["{sn}"] = {{"{full}", "{fn}"}}'.encode())
+    h.lua.execute(b'__varT = {PYENVMOD_BUILT_WITH = {expand = function() return false end}}')
+    h.run(FAKE_MT)
+    h.apply("finalize", "unload")
+    assert h.calls() == []

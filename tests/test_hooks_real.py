@@ -1,6 +1,7 @@
 """pyenvmod's Lmod hooks in real Lmod, installed the way a site does (LMOD_PACKAGE_PATH)."""
 
 import shlex
+import shutil
 import subprocess
 import sys
 
@@ -36,7 +37,7 @@ def lmod_run(lmod, env, trees, body, package_path):
 export LMOD_PACKAGE_PATH={shlex.quote(str(package_path))}
 export LMOD_AVAIL_STYLE=grouped:system
 {lmod.init()}
-module use {' '.join(shlex.quote(t) for t in trees)}
+{"module use " + " ".join(shlex.quote(t) for t in trees) if trees else ""}
 {body}
 """
     return run_bash(script, env)
@@ -139,3 +140,75 @@ def test_python_side_and_hooks_agree_on_the_node_platform(lmod, env, hooks_dir):
                               capture_output=True, text=True, env={k: v for k, v in env.items()
                                                                    if k != "PYENVMOD_PLATFORM"}).stdout.strip()
     assert result.stdout == expected == platform_tag.current()
+
+
+def test_loading_before_module_use_says_module_use(lmod, env, cli, hooks_dir):
+    """`module load pyenv/NAME` without the user's tree on MODULEPATH: Lmod's "unknown" error
+    carries the `module use` line, and typing that line makes the load work."""
+    cli("create", "alpha")
+    modules = cli("modulepath").stdout.strip()
+    body = ("module load pyenv/alpha; echo rc=$?\n"
+            "module use $(pyenvmod modulepath) && module load pyenv/alpha && echo VE=$VIRTUAL_ENV\n"
+            "module load pyenv/nosuch; echo rc=$?")
+    result = lmod_run(lmod, env, [], body, hooks_dir)
+    first, second = result.stderr.split("The following module(s) are unknown:")[1:]
+    flat = " ".join(first.split())  # Lmod wraps the message to the terminal's width
+    assert f"pyenv/alpha is in your pyenvmod module tree {modules}, which is not on your MODULEPATH." in flat
+    assert "module use $(pyenvmod modulepath)" in first
+    assert "pyenvmod" not in second, "on MODULEPATH now: an unknown name gets Lmod's message only"
+    assert result.stdout.splitlines()[0] == "rc=1" and "/envs/alpha" in result.stdout.splitlines()[1]
+    without = lmod_run(lmod, env, [], "module load pyenv/alpha", "/nonexistent")
+    assert "unknown" in without.stderr and "pyenvmod modulepath" not in without.stderr
+
+
+def test_environment_modules_loading_before_module_use_says_module_use(env, cli, hooks_dir):
+    """The same hint in Environment Modules 5, through pyenvmod_siteconfig.tcl (MODULES_SITECONFIG,
+    the line `pyenvmod site hooks` prints)."""
+    from modsys import EnvironmentModules
+
+    em = EnvironmentModules().require()
+    siteconfig = f"{hooks_dir}/pyenvmod_siteconfig.tcl"
+    assert f"export MODULES_SITECONFIG={siteconfig}" in cli("site", "hooks").stdout
+    cli("create", "alpha")
+    modules = cli("modulepath").stdout.strip()
+    body = ("module load pyenv/alpha; echo rc=$?\nmodule load gcc/99\n"
+            "module use $(pyenvmod modulepath) && module load pyenv/alpha && echo VE=$VIRTUAL_ENV\n"
+            "module load pyenv/nosuch; echo rc=$?")
+    # a site's own module tree is on MODULEPATH (with none at all, Environment Modules stops at
+    # "No module path defined" before looking for any module)
+    script = f"export MODULEPATH=/nonexistent/site-modules\n{em.init()}\n"
+    result = run_bash(f"export MODULES_SITECONFIG={shlex.quote(siteconfig)}\n{script}{body}", env)
+    errors = result.stderr.split("ERROR: ")[1:]
+    assert errors[0].startswith("Unable to locate a modulefile for 'pyenv/alpha'\n")
+    assert f"pyenv/alpha is in your pyenvmod module tree {modules}, which is not on your MODULEPATH." in errors[0]
+    assert "    module use $(pyenvmod modulepath)\n" in errors[0]
+    assert errors[1].strip() == "Unable to locate a modulefile for 'gcc/99'", "other modules: as before"
+    assert errors[2].strip() == "Unable to locate a modulefile for 'pyenv/nosuch'", "on MODULEPATH: no hint"
+    assert result.stdout.splitlines()[0] == "rc=1" and "/envs/alpha" in result.stdout.splitlines()[1]
+    without = run_bash(script + "module load pyenv/alpha", env)
+    assert "Unable to locate" in without.stderr and "pyenvmod modulepath" not in without.stderr
+
+
+def test_environment_modules_finds_the_tree_as_pyenvmod_does(env, cli, hooks_dir, tmp_path):
+    """pyenvmod_siteconfig.tcl's modules_dir in tclsh equals `pyenvmod modulepath`: from
+    PYENVMOD_ROOT, from `root:` in the user's file, from the site's file, and the default."""
+    from pathlib import Path
+
+    from modsys import require
+
+    require(shutil.which("tclsh") is not None, "tclsh", "apt-get install tcl")
+    user_cfg = Path(env["XDG_CONFIG_HOME"]) / "pyenvmod" / "config.yaml"
+    user_cfg.parent.mkdir(parents=True)
+    site = tmp_path / "site.yaml"
+    site.write_text("root: '/site/$USER/{arch}/pyenvmod'   # project storage\n")
+    code = f'source {hooks_dir}/pyenvmod_siteconfig.tcl; puts [::pyenvmod::modules_dir]'
+    cases = [({}, ""), ({"PYENVMOD_ROOT": None}, 'root: "~/proj/${USER}/x"\n'),
+             ({"PYENVMOD_ROOT": None, "PYENVMOD_SITE_CONFIG": str(site)}, ""),
+             ({"PYENVMOD_ROOT": None}, ""), ({"PYENVMOD_ROOT": None, "XDG_DATA_HOME": None}, "")]
+    for change, user_text in cases:
+        case_env = {k: v for k, v in {**env, **change}.items() if v is not None}
+        user_cfg.write_text(user_text)
+        cli.env = case_env
+        expected = cli("modulepath").stdout.strip()
+        found = subprocess.run(["tclsh"], input=code, env=case_env, capture_output=True, text=True)
+        assert found.stdout.strip() == expected, (change, user_text, found.stderr)

@@ -375,3 +375,19 @@ def test_lua_conda_environment_sources_its_activate_scripts_with_bash(lua, tmp_p
     assert error is None
     assert [c for c in calls if c[0] == "source_sh"] == [["source_sh", "bash", f"'{scripts}/it'\\''s.sh'"]]
     assert ["pushenv", "CONDA_PREFIX", str(tmp_path)] in calls and ["pushenv", "CONDA_DEFAULT_ENV", "mylab"] in calls
+
+
+@settings(max_examples=60, deadline=None)
+@given(file=path_text)
+def test_lua_records_the_module_files_it_was_built_with(file):
+    """Each recorded (module, file) becomes one PYENVMOD_BUILT_WITH entry NAME=MODULE=FILE, byte for
+    byte, for the Lmod hooks' swap check; a module given without a file (--modules) has none."""
+    rec = record(modules=["gcc/12", "extra/1.0", "openmpi/4"], module_files=[file, "", "/h/gcc/12/openmpi/4.lua"])
+    for runtime in lmod_fake.runtimes():
+        for mode in ("load", "unload"):
+            calls, error = lmod_fake.run_modulefile(runtime, rendered("lua", rec), mode=mode, existing_dirs=[rec.prefix])
+            assert error is None
+            assert [c for c in calls if c[0] == "append_path"] == [
+                ["append_path", "PYENVMOD_BUILT_WITH", f"mylab=gcc/12={file}"],
+                ["append_path", "PYENVMOD_BUILT_WITH", "mylab=openmpi/4=/h/gcc/12/openmpi/4.lua"]]
+    assert "PYENVMOD_BUILT_WITH" not in rendered("lua", record(modules=["gcc/12"]))

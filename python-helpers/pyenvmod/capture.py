@@ -60,3 +60,12 @@ def module_paths(environ, modules: list[str]) -> list[str]:
                 if folder not in folders:
                     folders.append(folder)
     return folders
+
+
+def module_files(environ, modules: list[str]) -> list[str]:
+    """Beside each of ``modules``, the modulefile it is loaded from (``_LMFILES_``), or "" when it
+    is not loaded (given with --modules): the build a swap must not silently replace."""
+    environ = os.environ if environ is None else environ
+    files = [f for f in environ.get("_LMFILES_", "").split(":") if f]
+    found = dict(zip(loaded(environ), files))
+    return [found.get(module, "") for module in modules]

@@ -29,6 +29,7 @@ FIELDS = {
     "extends": None,  # the base environment: name, prefix, module, modules_dir, python
     "modules": [],  # modules loaded at create time (compiler, MPI, ...)
     "module_paths": [],  # the MODULEPATH folders holding those modules
+    "module_files": [],  # beside "modules": the modulefile each was loaded from at create time ("" if not loaded)
     "kernels": [],  # Jupyter kernelspec folders written for it
     "channels": [],  # conda backend: the channels it was made from
     "adopted": False,  # registered with 'pyenvmod adopt': pyenvmod never changes or removes it
@@ -129,6 +130,7 @@ SCHEMA = {
     "modules": (_is_str_list, _STR_LIST),
     "mpi": (lambda v: v is None or _is_str_map(v), "null or a mapping of texts (module, mpicc, library, ...)"),
     "module_paths": (_is_str_list, _STR_LIST),
+    "module_files": (_is_str_list, _STR_LIST),
     "kernels": (_is_str_list, _STR_LIST),
     "channels": (_is_str_list, _STR_LIST),
     "adopted": (lambda v: isinstance(v, bool), "true or false"),

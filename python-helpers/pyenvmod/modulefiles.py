@@ -41,6 +41,8 @@ def context(record: EnvRecord, modules_dir: Path | None = None, options: dict | 
         "platform": record.platform,
         "extends": record.extends,
         "modules": list(record.modules),
+        # (module, the modulefile it was loaded from at create time): checked after a swap
+        "built_with": [(m, f) for m, f in zip(record.modules, record.module_files) if f],
         # installed distributions as NAME/VERSION, for Lmod's extensions() (module spider)
         "extensions": [f"{n}/{v}" for n, v in sorted(record.packages.items()) if n not in TOOLING],
         "dependencies": options.get("dependencies", "load"),

@@ -88,6 +88,12 @@ Switch behaviours on or off in {folder}/SitePackage.lua (or in a copy of it).
 If you already have a SitePackage.lua, keep it and add at its top instead:
   package.path = "{folder}/?.lua;" .. package.path
   require("pyenvmod_hooks").setup{{}}
-Hooks your file registers after that line chain with pyenvmod's instead of replacing them.""")
+Hooks your file registers after that line chain with pyenvmod's instead of replacing them.
+
+For Environment Modules 5, the site configuration script that adds the `module use` hint to
+"Unable to locate a modulefile for 'pyenv/...'" (in the same start-up file):
+  export MODULES_SITECONFIG={folder}/pyenvmod_siteconfig.tcl
+or, when the site has its own siteconfig.tcl, add to it:
+  source {folder}/pyenvmod_siteconfig.tcl""")
     sys.stdout.flush()
     return 0

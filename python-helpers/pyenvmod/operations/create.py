@@ -200,6 +200,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 extends=extends,
                 modules=modules,
                 module_paths=capture.module_paths(os.environ, modules),
+                module_files=capture.module_files(os.environ, modules),
                 no_binary=no_binary,
                 mpi=build.mpi.as_dict() if build.mpi else None,
                 channels=channels,

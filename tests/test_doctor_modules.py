@@ -1,0 +1,42 @@
+"""The doctor's comparison of a loaded environment's recorded module files with the loaded ones
+(operations/doctor_modules.py), in-process on real files; the same check runs after a real swap in
+test_swap_real.py."""
+
+from pyenvmod import metadata
+from pyenvmod.operations import doctor_modules
+
+
+def record(modules, files):
+    return metadata.EnvRecord(name="x", prefix="/p/x", python="3.12.1", base_python="/usr/bin/python3",
+                              backend="uv", module="pyenv/x/py3.12", created="", owner="me", platform="p",
+                              modules=modules, module_files=files)
+
+
+def test_loaded_modules_pairs_names_and_files():
+    environ = {"LOADEDMODULES": "gcc/12:openmpi/4", "_LMFILES_": "/h/gcc/12:/h/b/openmpi/4"}
+    assert doctor_modules.loaded_modules(environ) == [("gcc/12", "/h/gcc/12"), ("openmpi/4", "/h/b/openmpi/4")]
+    assert doctor_modules.loaded_modules({}) == []
+
+
+def test_mismatches(tmp_path):
+    real = tmp_path / "real" / "4.lua"
+    real.parent.mkdir()
+    real.write_text("")
+    link = tmp_path / "link"
+    link.symlink_to(real.parent)
+    r = record(["gcc/12", "openmpi/4", "extra/1.0"], ["/h/Core/gcc/12.lua", str(real), ""])
+    as_built = [("gcc/12", "/h/Core/gcc/12.lua"), ("openmpi/4", str(link / "4.lua")), ("other/2", "/h/o")]
+    assert doctor_modules.mismatches(r, as_built) == [], "the same file through a link; extra/1.0 has no file"
+    swapped = [("gcc/13", "/h/Core/gcc/13.lua"), ("openmpi/4", "/h/gcc/13/openmpi/4.lua")]
+    assert doctor_modules.mismatches(r, swapped) == [
+        ("gcc/12", "/h/Core/gcc/12.lua", "gcc/13", "/h/Core/gcc/13.lua"),
+        ("openmpi/4", str(real), "openmpi/4", "/h/gcc/13/openmpi/4.lua")]
+    assert doctor_modules.mismatches(r, [("gcc/12", "/h/Core/gcc/12.lua")]) == [("openmpi/4", str(real), None, None)]
+    unversioned = record(["StdEnv"], ["/h/StdEnv.lua"])
+    assert doctor_modules.mismatches(unversioned, [("gcc/12", "/x"), ("StdEnv", "/h/StdEnv.lua")]) == []
+    assert doctor_modules.mismatches(unversioned, [("Other", "/h/Other.lua")]) == [("StdEnv", "/h/StdEnv.lua", None, None)]
+
+
+def test_older_records_without_files_are_not_checked():
+    old = record(["gcc/12"], [])
+    assert doctor_modules.mismatches(old, [("gcc/13", "/h/gcc/13")]) == []
