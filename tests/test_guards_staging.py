@@ -1,0 +1,173 @@
+"""Issue 23, staging: the guards and the cache key of pack and stage, in-process on real folders.
+The stage folder's mode and owner, the image stamp's inputs (the environment, the one it extends,
+its base interpreter), and an image that is gone while its stamp is current."""
+
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from guardenv import PYTHON, World
+from pyenvmod.errors import PyenvmodError
+from pyenvmod.staging import IMAGE_FORMATS, ensure_private_dir, image, read_stamp
+from test_stage_units import _run, _script, launcher  # noqa: F401  (the launcher fixture)
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch) -> World:
+    return World(tmp_path, monkeypatch)
+
+
+# --- the stage folder: ours, a folder, and nobody else may write to it -----------------------------
+
+@pytest.mark.parametrize("mode", [0o720, 0o770, 0o702, 0o722])
+def test_a_stage_folder_others_or_the_group_may_write_is_refused(tmp_path, mode):
+    mine = tmp_path / "local" / "pyenvmod-me"
+    ensure_private_dir(mine)
+    mine.chmod(mode)
+    with pytest.raises(PyenvmodError, match="not a private folder of yours"):
+        ensure_private_dir(mine)
+
+
+@pytest.mark.parametrize("mode", [0o700, 0o750, 0o755])
+def test_a_stage_folder_only_we_may_write_is_accepted(tmp_path, mode):
+    mine = tmp_path / "local" / "pyenvmod-me"
+    mine.parent.mkdir()
+    mine.mkdir(mode=0o700)
+    mine.chmod(mode)
+    ensure_private_dir(mine)  # no error
+    assert mine.stat().st_mode & 0o777 == mode  # and left as it is
+
+
+def test_a_symlink_to_a_private_folder_is_not_the_stage_folder(tmp_path):
+    real = tmp_path / "elsewhere"
+    real.mkdir(mode=0o700)
+    link = tmp_path / "local" / "pyenvmod-me"
+    link.parent.mkdir()
+    link.symlink_to(real)  # whoever may write the stage_dir could point it anywhere
+    with pytest.raises(PyenvmodError, match="not a private folder of yours"):
+        ensure_private_dir(link)
+    plain = tmp_path / "local" / "pyenvmod-you"
+    plain.write_text("")
+    with pytest.raises(PyenvmodError, match="not a private folder of yours"):
+        ensure_private_dir(plain)
+
+
+@pytest.mark.parametrize("mode", [0o770, 0o707])
+def test_the_launcher_ignores_a_stage_folder_the_group_or_others_may_write(launcher, mode):  # noqa: F811
+    launcher["top"].mkdir(parents=True, mode=0o700)
+    _script(launcher["copy"] / "env" / "bin" / "prog", "planted")
+    assert _run(launcher) == ["planted"]  # ours and private: the copy runs
+    launcher["top"].chmod(mode)  # a group member may have put that copy there
+    assert _run(launcher) == ["shared"]
+    launcher["top"].chmod(0o755)  # others may read it: fine
+    assert _run(launcher) == ["planted"]
+
+
+def test_the_launcher_ignores_a_stage_folder_that_is_a_symlink(launcher, tmp_path):  # noqa: F811
+    real = tmp_path / "real-top"
+    real.mkdir(mode=0o700)
+    _script(real / launcher["copy"].name / "env" / "bin" / "prog", "planted")
+    launcher["top"].parent.mkdir(parents=True)
+    launcher["top"].symlink_to(real)  # ours at its end, but not the folder pyenvmod made
+    assert _run(launcher) == ["shared"]
+
+
+# --- the image stamp: every tree the image holds is part of it --------------------------------------
+
+def _trees(tmp_path):
+    """An environment, the one it extends, and a base interpreter, as folders."""
+    out = {}
+    for key in ("env", "ext"):
+        prefix = tmp_path / key
+        (prefix / "lib" / "python3.12" / "site-packages").mkdir(parents=True)
+        (prefix / "bin").mkdir()
+        out[key] = prefix
+    exe = tmp_path / "base" / "bin" / "python3.12"
+    exe.parent.mkdir(parents=True)
+    exe.write_text("")
+    out["exe"] = exe
+    source = image.Source("e", str(out["env"]), "3.12", "uv", "2026-01-01T00:00:00+00:00",
+                          base_prefix=str(tmp_path / "base"), base_executable=str(exe), ext_prefix=str(out["ext"]))
+    return source, out
+
+
+@pytest.mark.parametrize("change", [
+    "env site-packages", "env bin", "env top", "ext site-packages", "ext bin", "ext top", "ext file time",
+    "interpreter", "updated", "ext folder"])
+def test_the_stamp_changes_with_every_input(tmp_path, change):
+    source, trees = _trees(tmp_path)
+    (trees["ext"] / "lib" / "python3.12" / "site-packages" / "six.py").write_text("")
+    before = image.stamp(source)
+    assert image.stamp(source) == before  # nothing changed: the same version
+    later = time.time() + 100
+    if change.endswith("site-packages"):
+        (trees[change[:3]] / "lib" / "python3.12" / "site-packages" / "new-1.0.dist-info").mkdir()
+    elif change.endswith("bin"):
+        (trees[change[:3]] / "bin" / "tool").write_text("")
+    elif change.endswith("top"):
+        (trees[change[:3]] / "uv.lock").write_text("")
+    elif change == "ext file time":  # a package of the base rewritten in place (same names)
+        os.utime(trees["ext"] / "lib" / "python3.12" / "site-packages" / "six.py", (later, later))
+    elif change == "interpreter":  # the base interpreter was rebuilt
+        os.utime(trees["exe"], (later, later))
+    elif change == "updated":
+        source.updated = "2026-01-02T00:00:00+00:00"
+    else:  # the environment now extends another folder
+        other = tmp_path / "other"
+        shutil.copytree(trees["ext"], other, copy_function=shutil.copy2)
+        source.ext_prefix = str(other)
+    assert image.stamp(source) != before
+
+
+def test_the_source_of_an_extending_environment_names_its_base_and_interpreter(world):
+    base = world.make("base")
+    child = world.make("child", extends=base)
+    source = image.source_for(child)
+    assert source.ext_prefix == base.prefix and source.prefix == child.prefix
+    assert source.trees() == {"env": child.prefix, "ext": base.prefix, "base": source.base_prefix}
+    real = os.path.realpath(os.path.join(child.prefix, "bin", "python"))
+    assert source.base_executable == real and source.base_prefix == os.path.dirname(os.path.dirname(real))
+    before = image.stamp(source)
+    (world.site(base.prefix) / "added-1.0.dist-info").mkdir()  # a 'pip install' into the base
+    assert image.stamp(image.source_for(child)) != before
+    assert image.source_for(base).ext_prefix == ""
+
+
+# --- a deleted image is never current, whatever its stamp says --------------------------------------
+
+def _conda_like(world, name="e"):
+    """An environment whose interpreter is inside it (as conda's): its image holds only env/, so packing
+    it takes a moment."""
+    return world.make(name, backend="conda")
+
+
+def test_pack_makes_the_image_again_when_it_is_gone_and_its_stamp_current(world):
+    from pyenvmod.operations import pack
+
+    _conda_like(world)
+    manifest, path = pack.pack(world.config, "e")
+    assert manifest is not None and path.is_file()
+    assert pack.pack(world.config, "e") == (None, path)  # current: nothing to do
+    stamp = read_stamp(path.parent / "stamp")
+    path.unlink()  # removed by hand, or a full disk's leftover
+    manifest, again = pack.pack(world.config, "e")
+    assert manifest is not None and manifest.stamp == stamp and again.is_file()
+    assert subprocess.run(["zstd", "-t", "-q", str(again)]).returncode == 0
+
+
+def test_stage_packs_again_when_the_image_is_gone_and_its_stamp_current(world):
+    from pyenvmod.operations import pack, stage
+
+    _conda_like(world)
+    _manifest, path = pack.pack(world.config, "e")
+    stamp = read_stamp(path.parent / "stamp")
+    path.unlink()
+    result = stage.stage(world.config, "e")
+    assert result["action"] == "staged" and result["packed"] is True and result["stamp"] == stamp
+    assert (path.parent / IMAGE_FORMATS["tar"]).is_file()
+    copy = result["copy"]
+    assert os.path.isfile(os.path.join(copy, "env", "pyvenv.cfg"))
+    assert os.path.isdir(os.path.join(copy, "env", "lib", f"python{PYTHON.rsplit('.', 1)[0]}", "site-packages"))
