@@ -46,6 +46,9 @@ def write(layout, record, stage_dir: str | None = None) -> Path:
     context = {"name": record.name, "prefix": record.prefix, "copy_id": copy_id(record.name, record.prefix),
                "stamp_file": str(images_dir(layout, record.name) / "stamp"),
                "site_packages": str(stacking.site_packages(record.prefix, python_mm)),
+               # --extends: the image holds the base too, so a change to it makes the copy stale as well
+               "ext_site_packages": str(stacking.site_packages(record.extends["prefix"], python_mm))
+               if record.extends and record.extends.get("prefix") else "",
                "stage_dir": stage_dir or ""}
     text = render.render_template("stage-launcher.sh.j2", context)
     wanted = programs(record.prefix)
