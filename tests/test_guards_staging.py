@@ -171,3 +171,30 @@ def test_stage_packs_again_when_the_image_is_gone_and_its_stamp_current(world):
     copy = result["copy"]
     assert os.path.isfile(os.path.join(copy, "env", "pyvenv.cfg"))
     assert os.path.isdir(os.path.join(copy, "env", "lib", f"python{PYTHON.rsplit('.', 1)[0]}", "site-packages"))
+
+
+# --- the launcher of an --extends environment: a change to the base makes the copy stale too ----------
+
+def test_the_launcher_leaves_the_copy_once_the_extended_environment_changed(world):
+    from pyenvmod.staging import copy_id, launchers
+
+    base = world.make("base")
+    child = world.make("child", extends=base)
+    folder = launchers.write(world.layout, child, world.config["stage_dir"])
+    stamp_file = folder.parent / "stamp"
+    stamp = "0123456789ab"
+    stamp_file.write_text(stamp + "\n")
+    later = time.time() + 5
+    os.utime(stamp_file, (later, later))
+    top = world.tmp_path / "local" / f"pyenvmod-{os.environ.get('USER') or 'root'}"
+    top.mkdir(parents=True, mode=0o700)
+    _script(top / f"{copy_id('child', child.prefix)}.{stamp}" / "env" / "bin" / "python", "staged")
+    env = {"PATH": "/usr/bin:/bin", "USER": os.environ.get("USER") or "root", "PYENVMOD_STAGE_DIR": str(top.parent)}
+
+    def runs():
+        return subprocess.run([str(folder / "python"), "-c", "print('shared')"], env=env, capture_output=True,
+                              text=True, check=True).stdout.split()[0]
+
+    assert runs() == "staged"
+    os.utime(world.site(base.prefix), (later + 10, later + 10))  # 'pip install' into the base after the pack
+    assert runs() == "shared"
