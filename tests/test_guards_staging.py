@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -198,3 +199,75 @@ def test_the_launcher_leaves_the_copy_once_the_extended_environment_changed(worl
     assert runs() == "staged"
     os.utime(world.site(base.prefix), (later + 10, later + 10))  # 'pip install' into the base after the pack
     assert runs() == "shared"
+
+
+# --- more guards of pack and stage: the images folder, the manifest's stamp, the stage folder ---------
+
+def test_pack_never_writes_through_a_symlinked_images_folder(world, tmp_path):
+    from pyenvmod.operations import pack
+
+    _conda_like(world)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    images = world.tree.images_dir("e")
+    images.parent.mkdir(parents=True, exist_ok=True)
+    images.symlink_to(elsewhere)  # a group member pointed the images folder somewhere
+    with pytest.raises((PyenvmodError, OSError)):
+        pack.pack(world.config, "e")
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_stage_refuses_a_manifest_whose_stamp_is_a_path(world):
+    import json
+
+    from pyenvmod.operations import pack, stage
+
+    _conda_like(world)
+    _manifest, path = pack.pack(world.config, "e")
+    manifest_file = path.parent / "manifest.json"
+    data = json.loads(manifest_file.read_text())
+    data["stamp"] = "../../../../tmp/x"  # names the copy's folder: anyone who may repack writes it
+    manifest_file.write_text(json.dumps(data))  # the image and its stamp file stay current: not repacked
+    with pytest.raises(PyenvmodError, match="has no valid version stamp"):
+        stage.stage(world.config, "e")
+    assert not (world.tmp_path / "tmp").exists()  # where that stamp leads from the stage folder
+    assert [p.name for p in (world.tmp_path / "local").rglob("*") if not p.name.endswith(".lock")] == [
+        f"pyenvmod-{os.environ.get('USER') or 'root'}"]
+
+
+@pytest.mark.parametrize("action", ["stage", "clean"])
+def test_stage_and_clean_refuse_a_stage_folder_others_may_write(world, action):
+    from pyenvmod.operations import stage
+    from pyenvmod.staging import copy_id, stage_root
+
+    record = _conda_like(world)
+    source = image.source_for(record)
+    root = stage_root(world.config)
+    planted = root / f"{copy_id('e', record.prefix)}.{image.stamp(source)}"
+    (planted / "env" / "bin").mkdir(parents=True)
+    root.chmod(0o770)
+    with pytest.raises(PyenvmodError, match="not a private folder of yours"):
+        stage.stage(world.config, "e") if action == "stage" else stage.clean(world.config, "e")
+    assert planted.is_dir()  # neither used as 'reused' nor removed
+
+
+def test_the_stage_folder_is_the_configured_one_then_tmpdir_then_tmp(monkeypatch, tmp_path):
+    from pyenvmod.staging import stage_dir, stage_root
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "tmpdir"))
+    monkeypatch.setenv("USER", "alice")
+    assert stage_dir({"stage_dir": "/local/site"}) == "/local/site"
+    assert stage_dir({"stage_dir": ""}) == str(tmp_path / "tmpdir")
+    assert stage_root({"stage_dir": "/local/site"}) == Path("/local/site/pyenvmod-alice")
+    monkeypatch.delenv("TMPDIR")
+    assert stage_dir({"stage_dir": None}) == "/tmp"
+
+
+def test_a_copy_is_named_by_the_environments_name_and_folder(tmp_path):
+    from pyenvmod.staging import copy_id
+
+    same = copy_id("e", "/tree/a/envs/e")
+    assert copy_id("e", "/tree/a/envs/e/") == same and copy_id("e", "/tree/a/envs//e") == same
+    assert copy_id("e", "/tree/b/envs/e") != same  # two trees may hold the same name
+    assert copy_id("f", "/tree/a/envs/e").split("-", 1)[1] == same.split("-", 1)[1]
+    assert copy_id("f", "/tree/a/envs/e") != same
