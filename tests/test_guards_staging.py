@@ -67,6 +67,16 @@ def test_the_launcher_ignores_a_stage_folder_the_group_or_others_may_write(launc
     assert _run(launcher) == ["planted"]
 
 
+def test_the_launchers_variables_never_come_from_the_callers_environment(launcher):  # noqa: F811
+    from test_stage_units import STAMP
+
+    launcher["top"].mkdir(parents=True, mode=0o700)
+    _script(launcher["copy"] / "env" / "bin" / "prog", "staged")
+    launcher["stamp"].unlink()  # not packed (any more): no version to use
+    env = dict(launcher["env"], want=STAMP, stamp_file="/dev/null", top=str(launcher["top"]))
+    assert _run(launcher, env=env) == ["shared"]
+
+
 def test_the_launcher_ignores_a_stage_folder_that_is_a_symlink(launcher, tmp_path):  # noqa: F811
     real = tmp_path / "real-top"
     real.mkdir(mode=0o700)
