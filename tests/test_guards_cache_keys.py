@@ -137,3 +137,23 @@ def test_the_config_cache_follows_xdg_cache_home(cache_home, monkeypatch):
     assert (cache_home / "cache" / "pyenvmod" / "config.json").is_file()
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache_home / "other"))  # another user's view: its own cache
     assert config_cache.entries(path, text) is None
+
+
+# --- which mpicc is the MPI's: $MPICC first, then PATH; never one of a module that is not loaded ------
+
+def test_mpicc_from_the_environment_comes_before_the_one_on_path(tmp_path):
+    one, two = _install(tmp_path / "one"), _install(tmp_path / "two")
+    environ = {"PATH": f"{one}/bin:/usr/bin:/bin", "MPICC": str(two / "bin" / "mpicc"), "LOADEDMODULES": "mpich/4.1"}
+    found = mpi.detect(["mpich/4.1"], environ, MPI_PATTERNS)
+    assert found.mpicc == str(two / "bin" / "mpicc") and found.library == str(two / "lib" / "libmpich.so.12")
+    environ["MPICC"] = "mpicc"  # a name: looked up on PATH
+    assert mpi.detect(["mpich/4.1"], environ, MPI_PATTERNS).mpicc == str(one / "bin" / "mpicc")
+    environ["MPICC"] = str(tmp_path / "missing" / "mpicc")  # not there: none (never PATH's in its place)
+    assert mpi.detect(["mpich/4.1"], environ, MPI_PATTERNS).mpicc == ""
+
+
+def test_a_recorded_mpi_that_is_not_loaded_never_takes_the_mpicc_on_path(tmp_path):
+    one = _install(tmp_path / "one")
+    loaded = mpi.detect(["mpich/4.1"], {"PATH": f"{one}/bin", "LOADEDMODULES": "mpich/4.1"}, MPI_PATTERNS)
+    other = mpi.detect(["mpich/4.1"], {"PATH": f"{one}/bin", "LOADEDMODULES": "openmpi/5"}, MPI_PATTERNS)
+    assert loaded.mpicc and other.mpicc == "" and other.identity != loaded.identity
