@@ -121,3 +121,26 @@ def test_run_of_an_environment_set_its_variables_over_the_callers(world):
                                                       "PYTHONNOUSERSITE": ""})
     assert env["VIRTUAL_ENV"] == str(world.layout.prefix("solo")) and env["PYTHONNOUSERSITE"] == "1"
     assert env["PATH"] == f"{world.layout.prefix('solo')}/bin:/usr/bin"
+
+
+def test_run_of_a_loop_of_extends_ends(world):
+    from pyenvmod.operations import run_in
+
+    a = world.make("a")
+    b = world.make("b", extends=a)
+    looped = a.replace(extends=dict(b.extends, name="b", prefix=b.prefix, module=b.module))
+    world.tree.write_record(looped)  # a now extends b: written by hand, or by two renames racing
+    env = run_in.environment(world.config, "b", {"PATH": "/usr/bin"})
+    assert env["PATH"].split(":") == [f"{b.prefix}/bin", f"{a.prefix}/bin", "/usr/bin"]
+
+
+def test_run_refuses_an_environment_without_its_python(world):
+    from pyenvmod.errors import PyenvmodError
+    from pyenvmod.operations import run_in
+
+    record = world.make("gone")
+    os.unlink(os.path.join(record.prefix, "bin", "python"))
+    with pytest.raises(PyenvmodError, match="'gone' at .* is missing or broken"):
+        run_in.environment(world.config, "gone", {"PATH": "/usr/bin"})
+    with pytest.raises(run_in.CommandNotFound, match="command not found: 'python'"):
+        run_in.resolve_command("python", {"PATH": os.path.join(record.prefix, "bin")})
