@@ -63,9 +63,9 @@ def write(layout, record, stage_dir: str | None = None) -> Path:
             os.chmod(path, 0o775 & ~files.umask())
         # mkdtemp makes 0700; keep the setgid bit a group tree's folders pass on
         os.chmod(tmp, (0o775 & ~files.umask()) | (folder.parent.stat().st_mode & 0o2000))
-        if folder.is_dir():
+        if os.path.lexists(folder):
             files.exchange(folder, tmp)
-            shutil.rmtree(tmp)
+            files.remove_inside(tmp, layout.root)  # the old folder, or a symlink left in its place
         else:
             os.rename(tmp, folder)
     except BaseException:
