@@ -17,7 +17,8 @@ def dist(site, name, version, *requires, files=(), record=True):
     """A distribution: its METADATA, its files, and a RECORD listing them (unless ``record`` is False)."""
     folder = site / f"{name.replace('-', '_')}-{version}.dist-info"
     folder.mkdir(parents=True)
-    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}", *(f"Requires-Dist: {r}" for r in requires)]
+    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}",
+             *(f"Requires-Dist: {r}" for r in requires)]
     (folder / "METADATA").write_text("\n".join(lines) + "\n")
     rows = [f"{folder.name}/METADATA,,", f"{folder.name}/RECORD,,"]
     for rel in files:

@@ -4,6 +4,7 @@ system (the environment's own python and packages first, then each base inward).
 
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -53,10 +54,7 @@ def test_rename_leaves_a_folder_the_layout_does_not_name_in_place(world, tmp_pat
     from pyenvmod.operations import external_prefix, rename
 
     folder = tmp_path / "elsewhere" / "ext"
-    import subprocess as sp
-    import sys
-
-    sp.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
     external_prefix.mark(world.layout, folder, "ext")
     world.tree.write_record(world.record("ext", prefix=str(folder)))
     activate = (folder / "bin" / "activate").read_text()

@@ -281,3 +281,28 @@ def test_a_copy_is_named_by_the_environments_name_and_folder(tmp_path):
     assert copy_id("e", "/tree/b/envs/e") != same  # two trees may hold the same name
     assert copy_id("f", "/tree/a/envs/e").split("-", 1)[1] == same.split("-", 1)[1]
     assert copy_id("f", "/tree/a/envs/e") != same
+
+
+@pytest.mark.parametrize("target", ["a folder", "nothing"])
+def test_a_symlinked_launcher_folder_is_replaced_never_followed(tmp_path, target):
+    from pyenvmod.layout import Layout
+    from pyenvmod.metadata import EnvRecord
+    from pyenvmod.staging import launcher_dir, launchers
+
+    layout = Layout(tmp_path / "root", "testarch-testos1")
+    layout.ensure()
+    prefix = layout.prefix("e")
+    _script(prefix / "bin" / "python", "python")
+    rec = EnvRecord(name="e", prefix=str(prefix), python="3.12.1", base_python="/usr/bin/python3", backend="uv",
+                    module="pyenv/e/py3.12", created="now", owner="me", platform=layout.platform)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "python").write_text("#!/bin/sh\necho planted\n")
+    folder = launcher_dir(layout, "e")
+    folder.parent.mkdir(parents=True)
+    folder.symlink_to(elsewhere if target == "a folder" else tmp_path / "nothing")  # a link where they go
+    assert launchers.write(layout, rec) == folder
+    assert not folder.is_symlink() and os.listdir(folder) == ["python"]
+    assert "copy" in (folder / "python").read_text()  # a launcher, not the planted script
+    assert os.listdir(elsewhere) == ["python"] and (elsewhere / "python").read_text().endswith("planted\n")
+    assert os.listdir(folder.parent) == ["bin"]  # nothing left beside it
