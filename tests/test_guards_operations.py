@@ -142,3 +142,33 @@ def test_run_refuses_an_environment_without_its_python(world):
         run_in.environment(world.config, "gone", {"PATH": "/usr/bin"})
     with pytest.raises(run_in.CommandNotFound, match="command not found: 'python'"):
         run_in.resolve_command("python", {"PATH": os.path.join(record.prefix, "bin")})
+
+
+# --- sys.path of several loaded environments: the most recently loaded wins an import ----------------
+
+def _which(world, names, loaded, run_in):
+    """Run ``run_in``'s python with PYENVMOD_SITE_PATH = ``loaded`` (most recent first, as the
+    modulefiles prepend): (the environment 'import which' finds, the loaded sites in sys.path order)."""
+    sites = {n: str(world.site(world.layout.prefix(n))) for n in names}
+    code = ("import json, sys, which; print(json.dumps([which.WHERE, [p for p in sys.path if p in %r]]))"
+            % sorted(sites.values()))
+    env = {"PATH": "/usr/bin:/bin", "PYENVMOD_SITE_PATH": ":".join(sites[n] for n in loaded)}
+    out = subprocess.run([str(world.layout.prefix(run_in) / "bin" / "python"), "-c", code], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    import json
+
+    where, order = json.loads(out)
+    return where, [next(n for n, s in sites.items() if s == p) for p in order]
+
+
+def test_the_most_recently_loaded_environment_wins_an_import(world):
+    names = ["a", "b", "c"]
+    for name in names:
+        record = world.make(name)
+        stacking.install_hook(record.prefix, PYTHON)
+        (world.site(record.prefix) / "which.py").write_text(f"WHERE = {name!r}\n")
+    # loaded a, then b, then c: PYENVMOD_SITE_PATH is c:b:a, whichever python runs
+    assert _which(world, names, ["c", "b", "a"], "b") == ("c", ["c", "b", "a"])
+    assert _which(world, names, ["c", "b", "a"], "a") == ("c", ["c", "b", "a"])
+    assert _which(world, names, ["a", "c", "b"], "c") == ("a", ["a", "c", "b"])
+    assert _which(world, names, ["a", "b"], "c") == ("c", ["c"])  # not loaded: its python sees only itself
