@@ -172,3 +172,53 @@ def test_the_most_recently_loaded_environment_wins_an_import(world):
     assert _which(world, names, ["c", "b", "a"], "a") == ("c", ["c", "b", "a"])
     assert _which(world, names, ["a", "c", "b"], "c") == ("a", ["a", "c", "b"])
     assert _which(world, names, ["a", "b"], "c") == ("c", ["c"])  # not loaded: its python sees only itself
+
+
+def test_rename_never_writes_through_a_link_in_the_environments_folder(world, tmp_path):
+    """In a group tree anyone in the group may put a link into an environment's folder: rename rewrites
+    the old prefix in the files there, never in what a link points at."""
+    from pyenvmod.operations import rename
+
+    record = world.make("a")
+    prefix = record.prefix
+    victims = {}
+    for rel in ("pyvenv.cfg", "bin/activate", "bin/tool"):
+        victim = tmp_path / "victims" / rel.replace("/", "-")
+        victim.parent.mkdir(exist_ok=True)
+        victim.write_text(f"#!{prefix}/bin/python\nhome = {prefix}\nprompt = a\n")
+        victims[victim] = victim.read_text()
+        path = os.path.join(prefix, rel)
+        if os.path.lexists(path):
+            os.unlink(path)
+        os.symlink(victim, path)
+    renamed = rename.rename(world.config, "a", "b")
+    assert renamed.prefix == str(world.layout.prefix("b"))
+    for victim, text in victims.items():
+        assert victim.read_text() == text, victim
+    for rel in ("pyvenv.cfg", "bin/activate", "bin/tool"):  # nor read through: what a link points at
+        assert os.path.islink(os.path.join(renamed.prefix, rel)), rel  # would land in a file the group reads
+
+
+def test_stage_never_rewrites_a_pyvenv_cfg_that_leads_out_of_the_copy(tmp_path):
+    from pyenvmod.operations.stage import _relocate
+
+    victim = tmp_path / "victim.cfg"
+    victim.write_text("home = /old/base/bin\n")
+    tmp = tmp_path / "copy.tmp"
+    (tmp / "env").mkdir(parents=True)
+    (tmp / "env" / "pyvenv.cfg").symlink_to(victim)
+    from pyenvmod.staging import image
+
+    manifest = image.Manifest(stamp="0123456789ab", name="e", python_mm="3.12", backend="venv",
+                              trees={"env": "/old/envs/e", "base": "/old/base"}, site_packages={},
+                              mapping={"/old/envs/e": "env"})
+    _relocate(tmp, tmp_path / "final", manifest)
+    assert victim.read_text() == "home = /old/base/bin\n"
+    (tmp / "env" / "pyvenv.cfg").unlink()
+    (tmp / "env" / "pyvenv.cfg").write_text("home = /old/base/bin\nversion = 3.12.1\n")  # its own: rewritten
+    _relocate(tmp, tmp_path / "final", manifest)
+    assert (tmp / "env" / "pyvenv.cfg").read_text() == f"home = {tmp_path}/final/base/bin\nversion = 3.12.1\n"
+    (tmp / "env" / "pyvenv.cfg").write_text("home = /opt/conda/bin\n")
+    del manifest.trees["base"]  # no base interpreter in the image (conda): its home stays
+    _relocate(tmp, tmp_path / "final", manifest)
+    assert (tmp / "env" / "pyvenv.cfg").read_text() == "home = /opt/conda/bin\n"
