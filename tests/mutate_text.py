@@ -46,10 +46,13 @@ TARGETS = {t.name: t for t in (
            ("tests/test_render.py", "tests/test_modulefile_guards.py", "-k", TEMPLATE_TESTS), start=r"^local prefix ="),
     Target("templates/modulefile.tcl.j2", "modulefiles-templates/modulefile.tcl.j2", "tcl",
            ("tests/test_render.py", "tests/test_modulefile_guards.py", "-k", TEMPLATE_TESTS), start=r"^set prefix "),
+    # the launcher of a staged copy (issue 23): real /bin/sh runs of it, on real folders
+    Target("templates/stage-launcher.sh.j2", "modulefiles-templates/stage-launcher.sh.j2", "sh",
+           ("tests/test_guards_staging.py", "tests/test_stage_units.py", "-k", "launcher"), start=r"^stamp_file="),
 )}
 
 # Lines that only close or continue a block: dropping them is a syntax error, not a mutant.
-STRUCTURE = re.compile(r"^\s*(end[),]*|else|\}|\}\s*else\s*\{|\{%-?\s*(end\w+|else)\s*-?%\}|\)|\]|return M)\s*$")
+STRUCTURE = re.compile(r"^\s*(end[),]*|else|fi|esac|\}|\}\s*else\s*\{|\{%-?\s*(end\w+|else)\s*-?%\}|\)|\]|return M)\s*$")
 STRING = re.compile(r'"(?:[^"\\]|\\.)*"' + r"|'(?:[^'\\]|\\.)*'")
 
 

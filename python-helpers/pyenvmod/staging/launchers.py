@@ -46,6 +46,9 @@ def write(layout, record, stage_dir: str | None = None) -> Path:
     context = {"name": record.name, "prefix": record.prefix, "copy_id": copy_id(record.name, record.prefix),
                "stamp_file": str(images_dir(layout, record.name) / "stamp"),
                "site_packages": str(stacking.site_packages(record.prefix, python_mm)),
+               # --extends: the image holds the base too, so a change to it makes the copy stale as well
+               "ext_site_packages": str(stacking.site_packages(record.extends["prefix"], python_mm))
+               if record.extends and record.extends.get("prefix") else "",
                "stage_dir": stage_dir or ""}
     text = render.render_template("stage-launcher.sh.j2", context)
     wanted = programs(record.prefix)
@@ -60,9 +63,9 @@ def write(layout, record, stage_dir: str | None = None) -> Path:
             os.chmod(path, 0o775 & ~files.umask())
         # mkdtemp makes 0700; keep the setgid bit a group tree's folders pass on
         os.chmod(tmp, (0o775 & ~files.umask()) | (folder.parent.stat().st_mode & 0o2000))
-        if folder.is_dir():
+        if os.path.lexists(folder):
             files.exchange(folder, tmp)
-            shutil.rmtree(tmp)
+            files.remove_inside(tmp, layout.root)  # the old folder, or a symlink left in its place
         else:
             os.rename(tmp, folder)
     except BaseException:
