@@ -112,7 +112,12 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                                 "set up in this shell (neither LMOD_CMD nor MODULES_CMD is set)")
         notify(f"loading {' '.join(spec.modules)} with {system.name} before building")
         system.load([capture.validate(m) for m in spec.modules])
-    modules = capture.modules_for(os.environ, config["capture_exclude"], request.modules, request.capture)
+    base, python_module = None, None
+    wanted_python = request.python or ("" if request.extends else config["python"])
+    if not conda and wanted_python:  # before the modules are read: a Python module it loads is recorded too
+        base, python_module = pythons.locate(wanted_python, config, notify)
+    given_modules = [*request.modules, python_module] if python_module else request.modules
+    modules = capture.modules_for(os.environ, config["capture_exclude"], given_modules, request.capture)
     tree = tree_for(config)
     layout = tree.layout
     backend = backend_for(config, backend_name, channels)
@@ -150,12 +155,11 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             extends = {"name": layered_on.name, "prefix": layered_on.prefix, "module": layered_on.module,
                        "modules_dir": str(base_modules), "python": layered_on.python}
         if backend.provides_python:
-            base = None
             wanted = request.python
             if wanted and not re.fullmatch(r"\d+\.\d+", wanted):
                 raise PyenvmodError(f"--python {wanted}: the conda backend takes a version like 3.12 (the "
                                     "interpreter comes from the channels)")
-        else:
+        elif base is None:
             base = pythons.resolve(request.python or (layered_on.base_python if layered_on else config["python"]))
         if layered_on and base.major_minor != ".".join(layered_on.python.split(".")[:2]):
             raise PyenvmodError(
