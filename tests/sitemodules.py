@@ -70,3 +70,13 @@ def make_broken_python(root: Path, version: str = "3.14.0") -> str:
     _write(root / "Python", version, ['LmodError("this Python build is broken, see the site news")'],
            ['error "this Python build is broken, see the site news"'])
     return f"Python/{version}"
+
+
+def make_bundle(root: Path, site: Path, python_module: str, module: str = "SciPy-bundle/2023.07-gfbf-2023b") -> str:
+    """An EasyBuild-style bundle module: loads ``python_module`` and puts ``site`` (a folder of
+    installed packages) on PYTHONPATH, in both formats; returns its name."""
+    family, version = module.split("/")
+    _write(root / family, version,
+           [f'depends_on("{python_module}")', f'prepend_path("PYTHONPATH", "{site}")'],
+           [f"depends-on {python_module}", f"prepend-path PYTHONPATH {site}"])
+    return module

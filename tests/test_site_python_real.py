@@ -108,3 +108,79 @@ def test_a_python_module_that_fails_to_load_creates_nothing(modsys, stack, cli, 
     line = assert_one_line_error(result, f"the Python module {broken} (for --python 3.14) does not load")
     assert "nothing was created" in line
     assert leftovers(root) == []
+
+
+@pytest.fixture
+def bundle(stack, tmp_path, env):
+    """A SciPy-bundle-like module: bundlepkg 1.26.4 (a real wheel, unpacked) on PYTHONPATH; a find-links
+    folder with bundlepkg 1.26.4 and 2.1.0 and userpkg (which needs bundlepkg); no index."""
+    import zipfile
+
+    from localpkg import write_wheel
+
+    tree, module, version = stack
+    links = tmp_path / "links"
+    links.mkdir()
+    for v in ("1.26.4", "2.1.0"):
+        write_wheel(str(links), "bundlepkg", v, {"bundlepkg/__init__.py": f"V = {v!r}\n"})
+    write_wheel(str(links), "userpkg", "1.0", {"userpkg/__init__.py": "import bundlepkg\n"}, requires=["bundlepkg>=1.0"])
+    site = tmp_path / "easybuild" / "SciPy-bundle" / "lib" / "site-packages"
+    site.mkdir(parents=True)
+    with zipfile.ZipFile(links / "bundlepkg-1.26.4-py3-none-any.whl") as zf:
+        zf.extractall(site)
+    name = sitemodules.make_bundle(tree, site, module)
+    env.update(PIP_FIND_LINKS=str(links), UV_FIND_LINKS=str(links), PIP_NO_INDEX="1", UV_NO_INDEX="1")
+    return tree, module, version, name, links
+
+
+def test_a_bundles_packages_count_as_installed_and_a_conflict_is_refused(modsys, bundle, cli, env, root):
+    tree, module, version, name, links = bundle
+    major_minor = ".".join(version.split(".")[:2])
+    result = run_bash(in_shell(modsys, tree, cli, f"""module purge
+module load {name} || exit 10
+pyenvmod create x --python {major_minor} -p userpkg || exit 11
+pyenvmod install x bundlepkg || exit 12
+pyenvmod install x 'bundlepkg==2.1.0'; echo "conflict=$?"
+pyenvmod list x || exit 13
+"""), env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = json.loads(next(root.glob("*/meta/x.json")).read_text())
+    assert name in record["modules"] and module in record["modules"]
+    site = next(Path(record["prefix"]).glob("lib/python*/site-packages"))
+    assert (site / "userpkg").is_dir() and not list(site.glob("bundlepkg*")), "no second copy of the bundle's package"
+    assert f"bundlepkg 1.26.4 comes from the module {name}: not installed again" in result.stderr
+    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("pyenvmod: error:")]
+    assert len(errors) == 1 and "bundlepkg==2.1.0 conflicts with bundlepkg 1.26.4 from the module " + name in errors[0]
+    assert "conflict=0" not in result.stdout and "Traceback" not in result.stderr
+    listed = [ln.split() for ln in result.stdout.splitlines() if ln.startswith("bundlepkg")]
+    assert listed == [["bundlepkg", "1.26.4", "from", "module", name]], result.stdout
+    assert "broken requirements" not in result.stderr, "userpkg's need for bundlepkg is met by the module"
+    # a fresh shell: the environment imports the bundle's copy through its module
+    result = run_bash(in_shell(modsys, tree, cli, """module purge
+module load pyenv/x || exit 11
+python -c 'import bundlepkg, userpkg; print("BV=" + bundlepkg.V)'
+"""), env)
+    assert "BV=1.26.4" in result.stdout, result.stdout + result.stderr
+
+
+def test_doctor_flags_a_copy_a_module_hides_and_another_compiler(modsys, bundle, cli, env, root):
+    tree, module, version, name, links = bundle
+    major_minor = ".".join(version.split(".")[:2])
+    sitemodules._write(tree / "GCCcore", "12.3.0", ['setenv("EBROOTGCCCORE", "/opt/GCCcore/12.3.0")'],
+                       ["setenv EBROOTGCCCORE /opt/GCCcore/12.3.0"])
+    result = run_bash(in_shell(modsys, tree, cli, f"""module purge
+module load {name} || exit 10
+pyenvmod create x --python {major_minor} || exit 11
+pyenvmod doctor x; echo "clean=$?"
+$(pyenvmod prefix x)/bin/python -m pip install -q --no-deps {links}/bundlepkg-2.1.0-py3-none-any.whl || exit 12
+module purge
+module load GCCcore/12.3.0 || exit 13
+pyenvmod doctor x
+pyenvmod list x
+"""), env)
+    assert result.returncode in (0, 1), result.stdout + result.stderr
+    first, second = result.stdout.split("clean=", 1)
+    assert "never imported" not in first and "GCCcore/12.3.0" not in first
+    assert f"bundlepkg 2.1.0 is installed in it but never imported: the module {name} puts bundlepkg 1.26.4" in second
+    assert f"GCCcore/12.3.0 is loaded, but its Python was built with GCCcore/13.2.0" in second
+    assert "hides 2.1.0 installed here" in second

@@ -121,3 +121,47 @@ def test_a_module_naming_its_micro_version_comes_before_one_that_does_not():
     best, why, same = pythons.choose(modules, "3.13", NAMES)
     assert best.module == "Python/3.13.0-GCCcore-13.2.0" and same == [modules[0]]
     assert "python/3.13 gives the same version, Python/3.13.0-GCCcore-13.2.0 names the full version 3.13.0" in why
+
+
+# --- packages modules put on PYTHONPATH (module_packages.py) and the toolchain (doctor_shadow.py) ---
+
+from pyenvmod import module_packages  # noqa: E402
+from pyenvmod.operations import doctor_shadow  # noqa: E402
+
+
+def test_pythonpath_folders_from_real_show_output():
+    assert module_packages.parse_show(listing("lmod-show.txt")) == ["/opt/scipy-bundle/lib/python3.13/site-packages"]
+    assert module_packages.parse_show(listing("envmodules-show.txt")) == [
+        "/opt/scipy-bundle/lib/python3.13/site-packages", "/opt/with space"]
+    assert module_packages.parse_show('prepend_path("PYTHONPATH","/a:/b")\nprepend_path("PATH","/c")') == ["/a", "/b"]
+
+
+P = module_packages.Provided("numpy", "numpy", "1.26.4", "SciPy-bundle/2023.07", "/opt/sb")
+
+
+@pytest.mark.parametrize("spec", ["numpy", "numpy>=1.20", "NumPy==1.26.4", "numpy~=1.26"])
+def test_a_request_the_module_satisfies_is_not_installed_again(spec):
+    assert module_packages.check_requested([spec, "six"], [P]) == [P]
+    assert module_packages.without([spec, "six"], [P]) == ["six"]
+
+
+@pytest.mark.parametrize("spec", ["numpy==2.1", "numpy>=2", "numpy<1.26"])
+def test_a_request_the_module_does_not_satisfy_is_refused_naming_the_module(spec):
+    with pytest.raises(PyenvmodError) as exc:
+        module_packages.check_requested([spec], [P])
+    assert "SciPy-bundle/2023.07" in exc.value.message and "numpy 1.26.4" in exc.value.message
+    assert "\n" not in exc.value.message
+
+
+def test_requests_without_module_packages_pass_untouched():
+    assert module_packages.check_requested(["numpy==2.1"], []) == []
+    assert module_packages.check_requested(["./mypkg", "scipy"], [P]) == []
+
+
+def test_toolchain_from_an_easybuild_suffix_or_a_recorded_compiler():
+    names = ["python", "Python"]
+    assert doctor_shadow.toolchain(["GCCcore/13.2.0", "Python/3.11.5-GCCcore-13.2.0"], names) == {
+        "gcc": "GCCcore/13.2.0"}
+    assert doctor_shadow.toolchain(["Python/3.11.5-GCCcore-13.2.0"], names) == {"gcc": "GCCcore/13.2.0"}
+    assert doctor_shadow.toolchain(["gcc/13.2", "mpich/4.0", "python/3.12"], names) == {"gcc": "gcc/13.2"}
+    assert doctor_shadow.toolchain(["mpich/4.0"], names) == {}

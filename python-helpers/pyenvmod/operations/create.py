@@ -118,6 +118,12 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
         base, python_module = pythons.locate(wanted_python, config, notify)
     given_modules = [*request.modules, python_module] if python_module else request.modules
     modules = capture.modules_for(os.environ, config["capture_exclude"], given_modules, request.capture)
+    from_modules, module_satisfied = [], []
+    if not conda:  # what the modules put on PYTHONPATH counts as installed; a version they lack is refused
+        from pyenvmod import module_packages
+
+        from_modules = module_packages.provided(modules)
+        module_satisfied = module_packages.check_requested(packages, from_modules)
     tree = tree_for(config)
     layout = tree.layout
     backend = backend_for(config, backend_name, channels)
@@ -185,9 +191,13 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             base_site = str(stacking.site_packages(layered_on.prefix, layered_on.python)) if layered_on else None
             stacking.install_hook(str(prefix), version, base_site,
                                   inside=layout.root if external is None else prefix, env=hook_templates())
-            if packages:
-                notify("installing " + " ".join(packages))
-                backend.install(prefix, requirements.as_args(packages + build.extra), layered=bool(layered_on),
+            backend.module_packages = from_modules
+            for have in module_satisfied:
+                notify(f"{have.name} {have.version} comes from the module {have.module}: not installed again")
+            to_install = module_packages.without(packages, module_satisfied) if module_satisfied else packages
+            if to_install:
+                notify("installing " + " ".join(to_install))
+                backend.install(prefix, requirements.as_args(to_install + build.extra), layered=bool(layered_on),
                                 no_binary=build_flags)
             record = metadata.EnvRecord(
                 name=name,
