@@ -165,3 +165,4 @@ def test_toolchain_from_an_easybuild_suffix_or_a_recorded_compiler():
     assert doctor_shadow.toolchain(["Python/3.11.5-GCCcore-13.2.0"], names) == {"gcc": "GCCcore/13.2.0"}
     assert doctor_shadow.toolchain(["gcc/13.2", "mpich/4.0", "python/3.12"], names) == {"gcc": "gcc/13.2"}
     assert doctor_shadow.toolchain(["mpich/4.0"], names) == {}
+

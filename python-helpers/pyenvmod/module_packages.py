@@ -63,8 +63,14 @@ def provided(modules, environ=None) -> list[Provided]:
     system = module_system.current(environ)
     if system is None:
         return []
+    from pyenvmod import capture
+
     found = {}
     for module in reversed(list(modules)):
+        try:
+            capture.validate(module)  # a record's list, which a group member could edit: never an option
+        except PyenvmodError:
+            continue
         for path in python_paths(system, module):
             for dist in dist_info.in_site(Path(path)):
                 key = dist_info.canonical_name(dist.name)
