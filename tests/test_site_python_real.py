@@ -141,6 +141,7 @@ module load {name} || exit 10
 pyenvmod create x --python {major_minor} -p userpkg || exit 11
 pyenvmod install x bundlepkg || exit 12
 pyenvmod install x 'bundlepkg==2.1.0'; echo "conflict=$?"
+pyenvmod update x || exit 14
 pyenvmod list x || exit 13
 """), env)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -149,6 +150,7 @@ pyenvmod list x || exit 13
     site = next(Path(record["prefix"]).glob("lib/python*/site-packages"))
     assert (site / "userpkg").is_dir() and not list(site.glob("bundlepkg*")), "no second copy of the bundle's package"
     assert f"bundlepkg 1.26.4 comes from the module {name}: not installed again" in result.stderr
+    assert f"bundlepkg 1.26.4 comes from the module {name}: not updated here" in result.stderr
     errors = [ln for ln in result.stderr.splitlines() if ln.startswith("pyenvmod: error:")]
     assert len(errors) == 1 and "bundlepkg==2.1.0 conflicts with bundlepkg 1.26.4 from the module " + name in errors[0]
     assert "conflict=0" not in result.stdout and "Traceback" not in result.stderr

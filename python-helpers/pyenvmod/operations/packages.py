@@ -215,6 +215,16 @@ def update(config: Config, name: str, specs: list, notify=lambda m: None):
         targets = specs or list(record.requested)
         if not targets:
             raise PyenvmodError(f"{name!r} has no requested packages to update; name the packages to update")
+        from pyenvmod import module_packages
+
+        # a package a recorded module provides is the module's to update: never a second copy here
+        backend.module_packages = module_packages.provided(record.modules) if record.backend != "conda" else []
+        satisfied = module_packages.check_requested(targets, backend.module_packages)
+        for have in satisfied:
+            notify(f"{have.name} {have.version} comes from the module {have.module}: not updated here")
+        targets = module_packages.without(targets, satisfied)
+        if not targets:
+            return
         flags = _build_flags(config, record, backend, to_update := list(targets), notify)
         notify("updating " + " ".join(targets))
         backend.upgrade(record.prefix, requirements.as_args(to_update), layered=bool(record.extends),
