@@ -320,21 +320,25 @@ def inventory(config) -> list[Found]:
             match = re.fullmatch(r"python3\.(\d+)", os.path.basename(path))
             if match:
                 minors.add(int(match.group(1)))
+    candidates = []
     for minor in sorted(minors):
         for source, candidate in _sourced_candidates("3", str(minor)):
-            if not _runnable(candidate):
-                continue
             real = os.path.realpath(candidate)
-            if real in seen:
+            if real not in seen and _runnable(candidate):
+                seen.add(real)
+                candidates.append((minor, source, candidate, real))
+    # each probe starts an interpreter (a pyenv shim: a shell script first): side by side
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        infos = list(pool.map(lambda c: probe(c[2]), candidates))
+    for (minor, source, candidate, real), info in zip(candidates, infos):
+        if info and os.path.realpath(info.executable) != real:  # a shim, or a link to one seen already
+            if os.path.realpath(info.executable) in seen:
                 continue
-            seen.add(real)
-            info = probe(candidate)
-            if info and os.path.realpath(info.executable) != real:  # a shim, or a link to one seen already
-                if os.path.realpath(info.executable) in seen:
-                    continue
-                seen.add(os.path.realpath(info.executable))
-            if info and info.major_minor == f"3.{minor}":
-                found.append(Found(info.version, source, candidate))
+            seen.add(os.path.realpath(info.executable))
+        if info and info.major_minor == f"3.{minor}":
+            found.append(Found(info.version, source, candidate))
     modules = _available_modules(config)
     found += [Found(m.version, "module", m.module, m.default) for m in modules]
     return found
