@@ -87,6 +87,13 @@ def test_pythons_lists_every_source_and_explains_the_choice(modsys, stack, cli, 
     preferred = run_bash(in_shell(modsys, tree, cli, f"PYENVMOD_PYTHON_FROM=modules pyenvmod pythons {other_mm} --json"),
                          env)
     assert json.loads(preferred.stdout)["picks"][other_mm]["where"] == f"Python/{other.name}", preferred.stdout
+    # and create takes it, though pyenv's folder has the same version
+    made = run_bash(in_shell(modsys, tree, cli, f"PYENVMOD_PYTHON_FROM=modules pyenvmod create m --python {other_mm}"),
+                    env)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert f"Recorded modules (loaded with it): Python/{other.name}" in made.stdout
+    without = run_bash(in_shell(modsys, tree, cli, f"pyenvmod create n --python {other_mm}"), env)
+    assert without.returncode == 0 and "Recorded modules" not in without.stdout, without.stdout + without.stderr
 
 
 def stack_bindir(version):
