@@ -131,6 +131,7 @@ def bundle(stack, tmp_path, env):
     for v in ("1.26.4", "2.1.0"):
         write_wheel(str(links), "bundlepkg", v, {"bundlepkg/__init__.py": f"V = {v!r}\n"})
     write_wheel(str(links), "userpkg", "1.0", {"userpkg/__init__.py": "import bundlepkg\n"}, requires=["bundlepkg>=1.0"])
+    write_wheel(str(links), "newerpkg", "1.0", {"newerpkg/__init__.py": ""}, requires=["bundlepkg>=2"])
     site = tmp_path / "easybuild" / "SciPy-bundle" / "lib" / "site-packages"
     site.mkdir(parents=True)
     with zipfile.ZipFile(links / "bundlepkg-1.26.4-py3-none-any.whl") as zf:
@@ -193,3 +194,12 @@ pyenvmod list x
     assert f"bundlepkg 2.1.0 is installed in it but never imported: the module {name} puts bundlepkg 1.26.4" in second
     assert f"GCCcore/12.3.0 is loaded, but its Python was built with GCCcore/13.2.0" in second
     assert "hides 2.1.0 installed here" in second
+
+
+def test_a_package_needing_another_version_than_the_modules_is_refused_and_nothing_is_created(
+        modsys, bundle, cli, env, root):
+    tree, module, version, name, links = bundle
+    result = run_bash(in_shell(modsys, tree, cli, f"module purge\nmodule load {name}\npyenvmod create y -p newerpkg"), env)
+    assert_one_line_error(result, "newerpkg 1.0 needs bundlepkg>=2, but the module " + name,
+                          "gives bundlepkg 1.26.4")
+    assert leftovers(root) == []

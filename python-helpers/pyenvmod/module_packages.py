@@ -141,3 +141,34 @@ def shadowed(prefix, modules_provide: list[Provided]) -> list[tuple]:
     by_key = {p.key: p for p in modules_provide}
     return [(dist, by_key[dist_info.canonical_name(dist.name)]) for dist in dist_info.installed(prefix)
             if dist_info.canonical_name(dist.name) in by_key]
+
+
+def check_installed(prefix, python_version: str, modules_provide: list[Provided]) -> None:
+    """Refuse (one line naming the module) when a package installed in the environment needs a
+    version of a module's package that the module does not have: uv left that package out, and the
+    module's copy is the one imported."""
+    if not modules_provide:
+        return
+    from packaging.markers import default_environment
+    from packaging.version import InvalidVersion, Version
+
+    from pyenvmod import dist_info
+
+    by_key = {p.key: p for p in modules_provide}
+    environment = default_environment()
+    environment.update(python_full_version=python_version,
+                       python_version=".".join(python_version.split(".")[:2]), extra="")
+    for dist in dist_info.installed(prefix):
+        for requirement in dist.requirements(environment):
+            have = by_key.get(dist_info.canonical_name(requirement.name))
+            if have is None:
+                continue
+            try:
+                ok = requirement.specifier.contains(Version(have.version), prereleases=True)
+            except InvalidVersion:
+                ok = True
+            if not ok:
+                raise PyenvmodError(
+                    f"{dist.name} {dist.version} needs {requirement}, but the module {have.module} gives {have.name} "
+                    f"{have.version}, which comes first on sys.path (PYTHONPATH); ask for a {dist.name} version that "
+                    f"works with it, or make the environment without {have.module}")

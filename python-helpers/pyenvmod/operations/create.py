@@ -199,6 +199,8 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 notify("installing " + " ".join(to_install))
                 backend.install(prefix, requirements.as_args(to_install + build.extra), layered=bool(layered_on),
                                 no_binary=build_flags)
+                if from_modules:  # what uv left out for a module must be what the packages need
+                    module_packages.check_installed(prefix, version, from_modules)
             record = metadata.EnvRecord(
                 name=name,
                 prefix=str(prefix),
