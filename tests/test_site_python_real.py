@@ -203,3 +203,8 @@ def test_a_package_needing_another_version_than_the_modules_is_refused_and_nothi
     assert_one_line_error(result, "newerpkg 1.0 needs bundlepkg>=2, but the module " + name,
                           "gives bundlepkg 1.26.4")
     assert leftovers(root) == []
+    # into an environment that exists, install says so (the dependency check counts the module's copy)
+    result = run_bash(in_shell(modsys, tree, cli, f"module purge\nmodule load {name}\npyenvmod create z || exit 10\n"
+                                                  "pyenvmod install z newerpkg"), env)
+    assert "newerpkg 1.0 has requirement bundlepkg>=2, but you have bundlepkg 1.26.4" in result.stderr, \
+        result.stdout + result.stderr
