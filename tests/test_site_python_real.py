@@ -40,6 +40,7 @@ module use {shlex.quote(cli('modulepath').stdout.strip())}
 """
 
 
+@pytest.mark.slow
 def test_create_finds_records_and_reloads_the_python_module(modsys, stack, cli, env, root):
     tree, module, version = stack
     major_minor = ".".join(version.split(".")[:2])
@@ -60,6 +61,7 @@ echo "EB=$EBROOTPYTHON LOADED=$LOADEDMODULES"
     assert f"EB={os.path.dirname(record['base_python'])}" in result.stdout and module in result.stdout
 
 
+@pytest.mark.slow
 def test_pythons_lists_every_source_and_explains_the_choice(modsys, stack, cli, env, tmp_path):
     tree, module, version = stack
     major_minor = ".".join(version.split(".")[:2])
@@ -141,6 +143,7 @@ def bundle(stack, tmp_path, env):
     return tree, module, version, name, links
 
 
+@pytest.mark.slow
 def test_a_bundles_packages_count_as_installed_and_a_conflict_is_refused(modsys, bundle, cli, env, root):
     tree, module, version, name, links = bundle
     major_minor = ".".join(version.split(".")[:2])
@@ -173,6 +176,7 @@ python -c 'import bundlepkg, userpkg; print("BV=" + bundlepkg.V)'
     assert "BV=1.26.4" in result.stdout, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_doctor_flags_a_copy_a_module_hides_and_another_compiler(modsys, bundle, cli, env, root):
     tree, module, version, name, links = bundle
     major_minor = ".".join(version.split(".")[:2])
@@ -196,6 +200,7 @@ pyenvmod list x
     assert "hides 2.1.0 installed here" in second
 
 
+@pytest.mark.slow
 def test_a_package_needing_another_version_than_the_modules_is_refused_and_nothing_is_created(
         modsys, bundle, cli, env, root):
     tree, module, version, name, links = bundle
