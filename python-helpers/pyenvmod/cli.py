@@ -26,6 +26,7 @@ COMMANDS = {
     "remove": ("pyenvmod.commands.remove", "remove packages from an environment"),
     "history": ("pyenvmod.commands.history", "list the changes made to an environment"),
     "rollback": ("pyenvmod.commands.rollback", "roll an environment back to an earlier state"),
+    "pythons": ("pyenvmod.commands.pythons", "list the Python interpreters to build on, and which --python takes"),
     "kernel": ("pyenvmod.commands.kernel", "make or remove a Jupyter kernel for an environment"),
     "doctor": ("pyenvmod.commands.doctor", "find and explain common problems; fix the safe ones"),
     "module": ("pyenvmod.commands.module", "regenerate the modulefiles of an environment"),

@@ -24,6 +24,11 @@ SCHEMA = {
     "root": (None, lambda v: isinstance(v, str) and v != "", "a path"),
     "backend": ("uv", lambda v: v in BACKENDS, "one of " + ", ".join(BACKENDS)),
     "python": ("python3", lambda v: isinstance(v, str) and v != "", "a Python version or path"),
+    # --python VERSION: where interpreters come from ('any': PATH, pyenv, uv, then the module system;
+    # 'modules': the module system first), and the names of the modules that are a Python
+    "python_from": ("any", lambda v: v in ("any", "modules"), "any or modules"),
+    "python_modules": (["python", "Python", "cpython"], lambda v: isinstance(v, list) and all(
+        isinstance(x, str) and x and "/" not in x for x in v), "a list of module names (without version)"),
     "lock_timeout": (10, _positive_number, "a number of seconds >= 0"),
     # where package caches go during every create and install (pip/, uv/ below it); unset: the tools' own
     "cache_dir": (None, lambda v: isinstance(v, str) and v != "", "a path"),

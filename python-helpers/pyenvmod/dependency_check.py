@@ -33,14 +33,15 @@ def sites(prefix, python_version: str) -> list[Path]:
     return found
 
 
-def problems(prefix, python_version: str) -> list[str]:
-    """Broken or missing requirements, one line each, worded as pip check words them."""
+def problems(prefix, python_version: str, module_paths=()) -> list[str]:
+    """Broken or missing requirements, one line each, worded as pip check words them. ``module_paths``:
+    the folders the recorded modules put on PYTHONPATH, first on sys.path (module_packages.py)."""
     from packaging.markers import default_environment
     from packaging.utils import canonicalize_name
     from packaging.version import InvalidVersion, Version
 
     installed = {}  # canonical name: (name, version, distribution); the first site wins, as on sys.path
-    for site in sites(prefix, python_version):
+    for site in [*map(Path, module_paths), *sites(prefix, python_version)]:
         for dist in dist_info.in_site(site):
             installed.setdefault(canonicalize_name(dist.name), (dist.name, dist.version, dist))
     environment = default_environment()

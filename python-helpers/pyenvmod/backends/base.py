@@ -40,6 +40,14 @@ class Backend(ABC):
         """
 
     only_binary: list = []  # packages (or ':all:') only installed from wheels (buildpolicy.apply sets it)
+    # module_packages.Provided: packages the recorded modules put on PYTHONPATH, counted as installed
+    module_packages: list = []
+
+    def module_paths_env(self) -> dict:
+        """The helpers' environment, with the modules' PYTHONPATH folders when there are any: pip then
+        counts their packages as installed (and never touches them: they are outside the environment)."""
+        paths = list(dict.fromkeys(p.path for p in self.module_packages))
+        return dict(self.env, PYTHONPATH=os.pathsep.join(paths)) if paths else self.env
 
     def no_binary_args(self, no_binary) -> list:
         """--no-binary and --only-binary flags; ':all:' first, so a package named after it wins (pip, uv)."""
@@ -56,6 +64,7 @@ class Backend(ABC):
             self.pip(prefix, "install", "--quiet", *self.no_binary_args(no_binary), *packages),
             what="pip install",
             failure="could not install " + ", ".join(packages),
+            env=self.module_paths_env(),
         )
 
     @abstractmethod
@@ -75,7 +84,8 @@ class Backend(ABC):
         reports them; read from the dist-info files (no interpreter is started)."""
         from pyenvmod import dependency_check
 
-        return dependency_check.problems(prefix, self.python_version(prefix))
+        return dependency_check.problems(prefix, self.python_version(prefix),
+                                         list(dict.fromkeys(p.path for p in self.module_packages)))
 
     def pip_check(self, prefix: Path) -> list[str]:
         """``pip check`` run inside the environment, one line per problem."""
@@ -100,8 +110,8 @@ class Backend(ABC):
                            what="the environment's python")
         return result.stdout.strip()
 
-    def _run(self, cmd, *, what: str, failure: str | None = None):
-        result = proc.run(cmd, env=self.env, what=what)
+    def _run(self, cmd, *, what: str, failure: str | None = None, env=None):
+        result = proc.run(cmd, env=self.env if env is None else env, what=what)
         if result.returncode < 0:
             import signal
 

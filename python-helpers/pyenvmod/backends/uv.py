@@ -53,19 +53,40 @@ class UvBackend(Backend):
             # base's packages in again; pip sees the whole sys.path.
             self.pip_install(prefix, packages, no_binary)
         else:
-            self._run(
-                [self.uv, "pip", "install", "--python", self.python(prefix), *self.no_binary_args(no_binary),
-                 *packages],
-                what="uv pip install",
-                failure="could not install " + ", ".join(packages),
-            )
+            with self._excludes() as excludes:
+                self._run(
+                    [self.uv, "pip", "install", "--python", self.python(prefix), *self.no_binary_args(no_binary),
+                     *excludes, *packages],
+                    what="uv pip install",
+                    failure="could not install " + ", ".join(packages),
+                )
+
+    def _excludes(self):
+        """``--excludes FILE`` naming the packages the recorded modules provide: uv reads only the
+        environment's own site-packages, and would install a second copy that PYTHONPATH hides."""
+        import contextlib
+        import tempfile
+
+        names = sorted({p.key for p in self.module_packages})
+        if not names:
+            return contextlib.nullcontext([])
+
+        @contextlib.contextmanager
+        def written():
+            with tempfile.NamedTemporaryFile("w", prefix="pyenvmod-excludes-", suffix=".txt") as fh:
+                fh.write("\n".join(names) + "\n")
+                fh.flush()
+                yield ["--excludes", fh.name]
+
+        return written()
 
     def upgrade(self, prefix: Path, packages: list[str], layered: bool = False, no_binary=()) -> None:
         if layered:
             return super().upgrade(prefix, packages, layered, no_binary)
-        self._run([self.uv, "pip", "install", "--upgrade", "--python", self.python(prefix),
-                   *self.no_binary_args(no_binary), *packages],
-                  what="uv pip install --upgrade", failure="could not update " + ", ".join(packages))
+        with self._excludes() as excludes:
+            self._run([self.uv, "pip", "install", "--upgrade", "--python", self.python(prefix),
+                       *self.no_binary_args(no_binary), *excludes, *packages],
+                      what="uv pip install --upgrade", failure="could not update " + ", ".join(packages))
 
     def uninstall(self, prefix: Path, names: list[str]) -> None:
         self._run([self.uv, "pip", "uninstall", "--python", self.python(prefix), *names],

@@ -25,7 +25,9 @@ def add_arguments(parser):
     parser.add_argument("-e", "--editable", action="append", default=[], metavar="PATH",
                         help="also install the project in PATH in editable mode")
     parser.add_argument("--python", metavar="VERSION|PATH",
-                        help="base interpreter: a version (3.12), a path, or a command (default: python3 on PATH)")
+                        help="base interpreter: a version (3.12: on PATH, in pyenv's or uv's folders, else a Python "
+                             "module of the site, loaded and recorded; see 'pyenvmod pythons'), a path, or a "
+                             "command (default: python3 on PATH)")
     parser.add_argument("--backend", choices=backends.NAMES, help="how to build it (default: uv)")
     parser.add_argument("-c", "--channel", dest="channels", action="append", default=[], metavar="CHANNEL",
                         help="conda backend: a channel (URL, folder or name), repeatable, as with conda")

@@ -112,7 +112,18 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                                 "set up in this shell (neither LMOD_CMD nor MODULES_CMD is set)")
         notify(f"loading {' '.join(spec.modules)} with {system.name} before building")
         system.load([capture.validate(m) for m in spec.modules])
-    modules = capture.modules_for(os.environ, config["capture_exclude"], request.modules, request.capture)
+    base, python_module = None, None
+    wanted_python = request.python or ("" if request.extends else config["python"])
+    if not conda and wanted_python:  # before the modules are read: a Python module it loads is recorded too
+        base, python_module = pythons.locate(wanted_python, config, notify)
+    given_modules = [*request.modules, python_module] if python_module else request.modules
+    modules = capture.modules_for(os.environ, config["capture_exclude"], given_modules, request.capture)
+    from_modules, module_satisfied = [], []
+    if not conda:  # what the modules put on PYTHONPATH counts as installed; a version they lack is refused
+        from pyenvmod import module_packages
+
+        from_modules = module_packages.provided(modules)
+        module_satisfied = module_packages.check_requested(packages, from_modules)
     tree = tree_for(config)
     layout = tree.layout
     backend = backend_for(config, backend_name, channels)
@@ -150,12 +161,11 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             extends = {"name": layered_on.name, "prefix": layered_on.prefix, "module": layered_on.module,
                        "modules_dir": str(base_modules), "python": layered_on.python}
         if backend.provides_python:
-            base = None
             wanted = request.python
             if wanted and not re.fullmatch(r"\d+\.\d+", wanted):
                 raise PyenvmodError(f"--python {wanted}: the conda backend takes a version like 3.12 (the "
                                     "interpreter comes from the channels)")
-        else:
+        elif base is None:
             base = pythons.resolve(request.python or (layered_on.base_python if layered_on else config["python"]))
         if layered_on and base.major_minor != ".".join(layered_on.python.split(".")[:2]):
             raise PyenvmodError(
@@ -181,10 +191,16 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             base_site = str(stacking.site_packages(layered_on.prefix, layered_on.python)) if layered_on else None
             stacking.install_hook(str(prefix), version, base_site,
                                   inside=layout.root if external is None else prefix, env=hook_templates())
-            if packages:
-                notify("installing " + " ".join(packages))
-                backend.install(prefix, requirements.as_args(packages + build.extra), layered=bool(layered_on),
+            backend.module_packages = from_modules
+            for have in module_satisfied:
+                notify(f"{have.name} {have.version} comes from the module {have.module}: not installed again")
+            to_install = module_packages.without(packages, module_satisfied) if module_satisfied else packages
+            if to_install:
+                notify("installing " + " ".join(to_install))
+                backend.install(prefix, requirements.as_args(to_install + build.extra), layered=bool(layered_on),
                                 no_binary=build_flags)
+                if from_modules:  # what uv left out for a module must be what the packages need
+                    module_packages.check_installed(prefix, version, from_modules)
             record = metadata.EnvRecord(
                 name=name,
                 prefix=str(prefix),

@@ -14,7 +14,7 @@ from pathlib import Path
 from pyenvmod import files, loaded, modulefiles, tombstones
 from pyenvmod.config import Config, default_root, site_file
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.operations import doctor_modules, doctor_mpi, listing
+from pyenvmod.operations import doctor_modules, doctor_mpi, doctor_shadow, listing
 from pyenvmod.operations.common import layout_for
 
 CONDA_BLOCK = ">>> conda initialize >>>"
@@ -334,7 +334,8 @@ def _remove_modulefiles(ctx, name):
 CHECKS = (check_user_site, check_caches, check_env_locations, check_conda_init, check_conda_active,
           check_python_vars, check_environments, check_stale_modulefiles, check_loaded_deleted,
           doctor_modules.check_loaded_builds, check_tombstones,
-          check_modulepath, check_permissions, check_recorded_modules, doctor_mpi.check_mpi)
+          check_modulepath, check_permissions, check_recorded_modules, doctor_mpi.check_mpi,
+          doctor_shadow.check_shadowed, doctor_shadow.check_toolchain)
 GLOBAL_ONLY = {check_user_site, check_caches, check_env_locations, check_conda_init, check_conda_active,
                check_python_vars, check_modulepath}
 

@@ -5,6 +5,7 @@ the files (dist-info METADATA, conda-meta): no interpreter is started.
     dependency   installed through pyenvmod to satisfy a requested one
     base         from the environment it extends (--extends), not installed here
     outside      installed or changed without pyenvmod (a pip install after module load, say)
+    module       put on PYTHONPATH by a recorded module (module_packages.py): what the environment imports
 """
 
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 from pyenvmod.config import Config
 from pyenvmod.operations.common import layout_for, load_record
 
-SOURCES = ("requested", "dependency", "base", "outside")
+SOURCES = ("requested", "dependency", "base", "outside", "module")
 
 
 @dataclass(frozen=True)
@@ -20,9 +21,14 @@ class Package:
     name: str
     version: str
     source: str  # one of SOURCES
+    module: str = ""  # source 'module': the module's NAME/VERSION
+    shadows: str = ""  # source 'module': the version installed in the environment that it hides, if any
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "version": self.version, "source": self.source}
+        found = {"name": self.name, "version": self.version, "source": self.source}
+        if self.module:
+            found.update(module=self.module, shadows=self.shadows or None)
+        return found
 
 
 def installed(record) -> dict:
@@ -106,4 +112,10 @@ def packages(config: Config, name: str) -> tuple:
 
         for pkg, version in dist_versions(record.extends["prefix"]).items():
             result.setdefault(canonicalize_name(pkg), Package(pkg, version, "base"))
+    if record.modules and record.backend != "conda":  # PYTHONPATH comes first on sys.path: these win
+        from pyenvmod import module_packages
+
+        for have in module_packages.provided(record.modules):
+            hidden = result.get(have.key)
+            result[have.key] = Package(have.name, have.version, "module", have.module, hidden.version if hidden else "")
     return record, [result[k] for k in sorted(result)]

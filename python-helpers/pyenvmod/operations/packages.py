@@ -182,6 +182,11 @@ def install(config: Config, name: str, specs: list, notify=lambda m: None, no_bi
     specs = requirements.absolute_paths(specs)  # ./mypkg is recorded as the folder it names
 
     def apply(record, backend):
+        from pyenvmod import module_packages
+
+        # what the recorded modules put on PYTHONPATH counts as installed; a version they lack is refused
+        backend.module_packages = module_packages.provided(record.modules) if record.backend != "conda" else []
+        satisfied = module_packages.check_requested(specs, backend.module_packages)
         record.no_binary = list(dict.fromkeys([*record.no_binary, *no_binary]))
         flags = _build_flags(config, record, backend, to_install := list(specs), notify)
         if rebuild:
@@ -190,9 +195,13 @@ def install(config: Config, name: str, specs: list, notify=lambda m: None, no_bi
             if installed:
                 notify("rebuilding " + " ".join(installed) + ": removing the installed build first")
                 backend.uninstall(record.prefix, installed)
-        notify("installing " + " ".join(specs))
-        backend.install(record.prefix, requirements.as_args(to_install), layered=bool(record.extends),
-                        no_binary=flags)
+        for have in satisfied:
+            notify(f"{have.name} {have.version} comes from the module {have.module}: not installed again")
+        to_install = module_packages.without(to_install, satisfied)
+        if to_install:
+            notify("installing " + " ".join(module_packages.without(specs, satisfied)))
+            backend.install(record.prefix, requirements.as_args(to_install), layered=bool(record.extends),
+                            no_binary=flags)
         named = {_canonical(s, record) for s in specs}
         record.requested = [r for r in record.requested if _canonical(r, record) not in named] + specs
 
@@ -206,6 +215,16 @@ def update(config: Config, name: str, specs: list, notify=lambda m: None):
         targets = specs or list(record.requested)
         if not targets:
             raise PyenvmodError(f"{name!r} has no requested packages to update; name the packages to update")
+        from pyenvmod import module_packages
+
+        # a package a recorded module provides is the module's to update: never a second copy here
+        backend.module_packages = module_packages.provided(record.modules) if record.backend != "conda" else []
+        satisfied = module_packages.check_requested(targets, backend.module_packages)
+        for have in satisfied:
+            notify(f"{have.name} {have.version} comes from the module {have.module}: not updated here")
+        targets = module_packages.without(targets, satisfied)
+        if not targets:
+            return
         flags = _build_flags(config, record, backend, to_update := list(targets), notify)
         notify("updating " + " ".join(targets))
         backend.upgrade(record.prefix, requirements.as_args(to_update), layered=bool(record.extends),
