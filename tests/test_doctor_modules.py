@@ -40,3 +40,29 @@ def test_mismatches(tmp_path):
 def test_older_records_without_files_are_not_checked():
     old = record(["gcc/12"], [])
     assert doctor_modules.mismatches(old, [("gcc/13", "/h/gcc/13")]) == []
+
+
+def test_toolchain_check_looks_at_the_named_or_the_loaded_environments_only(tmp_path):
+    """A compiler loaded for other work says nothing about an environment that is not in use."""
+    from pyenvmod.layout import Layout
+    from pyenvmod.operations import doctor, doctor_shadow, listing
+
+    layout = Layout(tmp_path / "root", "x86_64-t")
+    r = record(["gcc/12", "python/3.11"], ["/h/gcc/12.lua", "/h/python.lua"])
+    entries = [listing.Entry("x", r, [], "ok")]
+    swapped = {"LOADEDMODULES": "gcc/13", "_LMFILES_": "/h/gcc/13.lua"}
+    loaded = {"LOADEDMODULES": "gcc/13:pyenv/x/py3.12",
+              "_LMFILES_": f"/h/gcc/13.lua:{layout.modules_dir / 'pyenv' / 'x' / 'py3.12.lua'}"}
+    config = {"python_modules": ["python", "Python", "cpython"]}
+
+    def found(environ, name=None):
+        ctx = doctor.Context(config, layout, tmp_path, environ, name, entries)
+        return [f.message for f in doctor_shadow.check_toolchain(ctx)]
+
+    assert found(swapped) == [], "x is not loaded"
+    (named,) = found(swapped, "x")
+    assert "x: gcc/13 is loaded, but its Python was built with gcc/12" in named
+    assert found(loaded) == [named]
+    assert found({"LOADEDMODULES": "gcc/12:pyenv/x/py3.12", "_LMFILES_": loaded["_LMFILES_"]}) == []
+    entries[0] = listing.Entry("x", record(["gcc/12", "openmpi/4"], ["/h/gcc/12.lua", "/h/openmpi/4.lua"]), [], "ok")
+    assert found(loaded, "x") == [], "its Python is no module's: the built-with check covers its compilers"

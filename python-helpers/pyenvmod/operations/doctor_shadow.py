@@ -45,11 +45,18 @@ def check_toolchain(ctx):
                         if "/" in m and m.rpartition("/")[0].lower() in COMPILERS]
     if not loaded_compilers:
         return []
+    # 'doctor NAME' checks that environment; plain 'doctor' the loaded ones only: a compiler loaded for
+    # other work says nothing about an environment that is not in use.
+    from pyenvmod import loaded as loaded_envs
+
+    wanted = {ctx.name} if ctx.name else set(loaded_envs.loaded_names(ctx.layout, ctx.environ))
     out = []
     for entry in ctx.entries:
         record = entry.record
-        if record is None or not record.modules or (ctx.name and entry.name != ctx.name):
+        if record is None or not record.modules or entry.name not in wanted:
             continue
+        if not any(m.rpartition("/")[0] in ctx.config["python_modules"] for m in record.modules):
+            continue  # its Python is not a module's: the loaded-builds check compares its compilers
         built_with = toolchain(record.modules, ctx.config["python_modules"])
         for family, module in loaded_compilers:
             recorded = built_with.get(family)
