@@ -111,7 +111,7 @@ class Layout(namedtuple("Layout", "root platform")):
         for path in (self.root, self.base, self.envs_dir, self.modules_dir, self.meta_dir, self.locks_dir):
             try:
                 if path != self.root and os.path.islink(path):
-                    from pyenvmod.files import refusal
+                    from pyenvmod.trust.files import refusal
 
                     raise PyenvmodError(refusal(path, self.root))
                 _make(path)

@@ -72,7 +72,7 @@ def probe(executable: str) -> PythonInfo | None:
     if info is not None and key:
         from pathlib import Path
 
-        from pyenvmod import files
+        from pyenvmod.trust import files
 
         cache[key] = {"executable": info.executable, "version": info.version}
         try:

@@ -47,7 +47,7 @@ def environment(extra_dirs=()):
     import jinja2
     from jinja2.sandbox import SandboxedEnvironment
 
-    from pyenvmod import private_files
+    from pyenvmod.trust import private_files
 
     for folder in extra_dirs:
         private_files.check(folder, "template folder")

@@ -23,7 +23,8 @@ def ask(question: str, default: str, yes: bool) -> str:
 
 def run(args) -> int:
     from pyenvmod import config as config_mod
-    from pyenvmod import files, render
+    from pyenvmod import render
+    from pyenvmod.trust import files
     from pyenvmod.errors import PyenvmodError
 
     if not args.yes and not sys.stdin.isatty():

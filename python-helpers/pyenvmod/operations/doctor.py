@@ -11,7 +11,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyenvmod import files, loaded, modulefiles, tombstones
+from pyenvmod import loaded, modulefiles, tombstones
+from pyenvmod.trust import files
 from pyenvmod.config import Config, default_root, site_file
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import doctor_mpi, listing
@@ -81,7 +82,7 @@ def check_user_site(ctx):
 
 
 def check_caches(ctx):
-    from pyenvmod import caches as caches_mod
+    from pyenvmod.trust import caches as caches_mod
 
     env = ctx.environ
     caches = {  # what: (folder, tool, the variable naming it)

@@ -9,10 +9,10 @@ record pointing at some other folder (metadata in a group tree is anyone's word)
 import os
 from pathlib import Path
 
-from pyenvmod import files
+from pyenvmod.trust import files
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import Layout
-from pyenvmod.tree import PREFIX_MARKER, Tree
+from pyenvmod.trust.tree import PREFIX_MARKER, Tree
 
 MARKER = PREFIX_MARKER
 

@@ -10,7 +10,8 @@ import shlex
 import stat
 from pathlib import Path
 
-from pyenvmod import files, module_system, render, stacking
+from pyenvmod import module_system, render, stacking
+from pyenvmod.trust import files
 from pyenvmod.names import kernel_name
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError

@@ -17,7 +17,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from pyenvmod import files
+from pyenvmod.trust import files
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import load_record, tree_for

@@ -4,10 +4,11 @@ history entry, and a consistency check (``pip check``)."""
 
 import os
 
-from pyenvmod import background, buildpolicy, files, outside, requirements, sources, stacking, touched
+from pyenvmod import background, buildpolicy, outside, requirements, sources, stacking, touched
+from pyenvmod.trust import files
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.tree import Tree
+from pyenvmod.trust.tree import Tree
 from pyenvmod.operations.common import backend_for, load_record, share, tree_for, tree_group
 
 

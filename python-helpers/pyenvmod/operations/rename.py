@@ -19,7 +19,8 @@ too many files to rewrite safely, so conda environments are refused (clone, then
 import os
 from pathlib import Path
 
-from pyenvmod import files, history, metadata, modulefiles, names, proc, stacking
+from pyenvmod import history, metadata, modulefiles, names, proc, stacking
+from pyenvmod.trust import files
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import Layout
@@ -27,7 +28,7 @@ from pyenvmod.loaded import is_loaded
 from pyenvmod.operations import external_prefix
 from pyenvmod.operations.common import load_record, share, tree_for
 from pyenvmod.staging import launchers
-from pyenvmod.tree import Tree
+from pyenvmod.trust.tree import Tree
 
 
 def _placeholder(layout: Layout, new: str) -> bool:

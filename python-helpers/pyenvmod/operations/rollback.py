@@ -10,7 +10,8 @@ import os
 import shlex
 from datetime import datetime, timezone
 
-from pyenvmod import files, history, modulefiles, outside, proc, pythons, sources, stacking
+from pyenvmod import history, modulefiles, outside, proc, pythons, sources, stacking
+from pyenvmod.trust import files
 from pyenvmod import spider_cache
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError

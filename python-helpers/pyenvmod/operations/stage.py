@@ -16,7 +16,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from pyenvmod import files, locking, render
+from pyenvmod import render
+from pyenvmod.trust import files, locking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import pack as pack_op

@@ -12,7 +12,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from pyenvmod import files, render, stacking
+from pyenvmod import render, stacking
+from pyenvmod.trust import files
 from pyenvmod.staging import copy_id, images_dir, launcher_dir
 
 

@@ -19,7 +19,8 @@ import os
 from collections import namedtuple
 from pathlib import Path
 
-from pyenvmod import files, locking, metadata, names
+from pyenvmod import metadata, names
+from pyenvmod.trust import files, locking
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import Layout
 
