@@ -61,7 +61,7 @@ def keep(path, text: str, found: list) -> None:
     cache[str(path)] = {"text": text, "entries": rows}
     target = cache_file()
     try:
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        files.make_root(target.parent, 0o700)
         files.write_atomic(target, json.dumps(dict(list(cache.items())[-KEPT:])), mode=0o600)
     except OSError:
         pass  # a cache that cannot be written only costs time

@@ -76,7 +76,7 @@ def probe(executable: str) -> PythonInfo | None:
 
         cache[key] = {"executable": info.executable, "version": info.version}
         try:
-            Path(_cache_file()).parent.mkdir(parents=True, exist_ok=True)
+            files.make_root(Path(_cache_file()).parent)
             files.write_atomic(Path(_cache_file()), json.dumps(dict(list(cache.items())[-50:])))
         except OSError:
             pass  # a cache that cannot be written only costs time

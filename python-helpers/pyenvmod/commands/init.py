@@ -56,7 +56,7 @@ def run(args) -> int:
     while backend not in ("uv", "venv"):
         backend = ask("  Please answer uv or venv", "uv", args.yes)
     kernel = ask("Make a Jupyter kernel with every environment? (yes/no)", "no", args.yes).lower() in ("y", "yes")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    files.make_root(target.parent)
     files.write_atomic(target, render.render_template("user-config.yaml.j2",
                                                       {"root": root, "backend": backend, "kernel": kernel}))
     config_mod.load()  # what was written must load

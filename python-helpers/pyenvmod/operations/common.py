@@ -108,7 +108,7 @@ def share(config: Config, layout: Layout, path) -> None:
     if gid is not None:
         from pyenvmod.trust import files
 
-        files.share_with_group(path, gid)
+        files.share_with_group(path, gid, inside=files.below(path, layout.root))
 
 
 def read_condarc() -> dict:

@@ -208,7 +208,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             )
             problems = background.call(backend.check, prefix)  # beside the bookkeeping, which writes elsewhere
             packages_op.snapshot(record, backend)
-            files.no_world_write(prefix)
+            files.no_world_write(prefix, inside=files.below(prefix, layout.root))
             share(config, layout, prefix)
             record.updated = record.created
             modulefiles.write(layout, record, modulefiles.options_from(config), templates())

@@ -47,14 +47,7 @@ class Context:
 
 
 def _size(path: Path) -> int:
-    total = 0
-    for folder, _dirs, names in os.walk(path, onerror=lambda e: None):
-        for n in names:
-            try:
-                total += os.lstat(os.path.join(folder, n)).st_size
-            except OSError:
-                pass
-    return total
+    return files.tree_size(path)
 
 
 def _human(n: int) -> str:

@@ -87,7 +87,7 @@ def refresh(config: Config, layout, record, backend, action: str, args: list, no
     snapshot(record, backend)
     written = touched.written(record.prefix, before) if before is not None else None
     if written is None:
-        files.no_world_write(record.prefix)
+        files.no_world_write(record.prefix, inside=files.below(record.prefix, layout.root))
         share(config, layout, record.prefix)
     else:
         files.settle(record.prefix, written, tree_group(config, layout))
