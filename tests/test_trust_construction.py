@@ -298,3 +298,26 @@ def test_the_launcher_never_takes_a_planted_link_for_the_users_stage_folder(peop
     assert people.bob.run("sh", "-c", made).returncode == 0
     result = people.bob.run(launcher, env=people.bob.env(PYENVMOD_STAGE_DIR=scratch))
     assert (result.returncode, result.stdout) == (0, "staged\n"), result.stderr
+
+
+# -- hole 12: delete meets a member's 0755 folder -------------------------------------------------
+def test_delete_in_a_group_tree_finishes_what_it_can_and_names_what_is_left(people):
+    """Hole 12: alice made a folder of her own (0755) inside a group environment; bob's delete can
+    not remove what is in it. It removes everything else, leaves the environment unregistered,
+    and says in one line what is left and what to do, with no traceback."""
+    from conftest import assert_one_line_error
+
+    base = group_env(people, "delete-left")
+    prefix = base / "envs" / "shared"
+    assert people.alice.run("sh", "-c", f"mkdir -p {prefix}/hers && echo x > {prefix}/hers/f",
+                            umask=0o022).returncode == 0
+    result = people.bob.pyenvmod("--group", base.parent, "delete", "shared", "--yes", umask=0o002)
+    line = assert_one_line_error(result, "deleted 'shared'", "/hers/f", "could not be removed", "rm -rf")
+    assert not (base / "meta" / "shared.json").exists() and not os.path.lexists(prefix)
+    (aside,) = [p for p in (base / "envs").iterdir() if p.name.startswith(".shared.deleted-")]
+    assert f"{aside}/hers/f" in line and f"rm -rf {aside}" in line, line
+    assert sorted(p.name for p in aside.iterdir()) == ["hers"]  # everything else went
+    listed = people.bob.pyenvmod("--group", base.parent, "list")
+    assert listed.returncode == 0 and "shared" not in listed.stdout, listed.stdout
+    again = people.bob.pyenvmod("--group", base.parent, "create", "shared", umask=0o002)  # the name is free
+    assert again.returncode == 0, again.stderr

@@ -331,13 +331,15 @@ def share_with_group(top, gid: int, inside=None) -> None:
                 _fchmod_at(dir_fd, name, shared, gid)
 
 
-def remove_inside(path: Path, root: Path) -> bool:
+def remove_inside(path: Path, root: Path, left=None) -> bool:
     """Remove a file or folder tree at ``path`` only if it lies inside ``root``.
 
     The folders from ``root`` down to ``path`` are reached without following symlinks (one
     there is refused); ``path`` itself, if a symlink, is removed as a link, never followed; a
     folder is removed through descriptors (``rmtree`` with ``dir_fd``), so nothing inside it
-    is followed either. Returns whether anything was removed.
+    is followed either. Returns whether anything was removed. ``left``: a list that collects
+    (path, reason) of what could not be removed (another user's folder, say) while the rest is
+    removed; without it the first failure is raised.
     """
     import stat
 
@@ -356,10 +358,18 @@ def remove_inside(path: Path, root: Path) -> bool:
         if stat.S_ISDIR(st.st_mode):
             import sys
 
+            def failed(_func, where, exc_info):
+                if left is None:
+                    raise exc_info[1]
+                where = str(where)
+                if where.startswith("/proc/self/fd/"):
+                    where = where.split("/", 5)[-1]
+                left.append((str(path.parent / where), getattr(exc_info[1], "strerror", None) or str(exc_info[1])))
+
             if sys.version_info >= (3, 11):
-                shutil.rmtree(path.name, dir_fd=dir_fd)
+                shutil.rmtree(path.name, dir_fd=dir_fd, onerror=failed)
             else:  # the same descriptor-based walk, reached through the folder's descriptor
-                shutil.rmtree(f"/proc/self/fd/{dir_fd}/{path.name}")
+                shutil.rmtree(f"/proc/self/fd/{dir_fd}/{path.name}", onerror=failed)
         else:
             os.unlink(path.name, dir_fd=dir_fd)
         return True
