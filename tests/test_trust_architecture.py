@@ -34,9 +34,6 @@ WRITE_MODES = set("wax+")
 
 # (module, call) -> why it may stay by path. Only files private to the user running pyenvmod
 # (their own $HOME, cache, configuration, a file they named) or set-up done as root.
-STAGE = ("inside the user's private stage folder (PYENVMOD_STAGE_DIR/pyenvmod-USER, made and checked by "
-         "trust.files.private_dir: the user's own, 0700, not a link), where no other user can create, swap or "
-         "rename a name; to move into the trust package next")
 ALLOWED = {
     ("commands/export.py", "open(write)"):
         "--output FILE: a file the user named on the command line, written with their own rights like a shell "
@@ -52,15 +49,6 @@ ALLOWED = {
         "expects; not in a tree",
     ("spider_cache.py", "os.utime"):
         "the time of the site's lmod_cache_timestamp file (a site setting), one second ahead as Lmod compares",
-    ("operations/stage.py", "Path.mkdir"): STAGE,
-    ("operations/stage.py", "Path.touch"): STAGE,
-    ("operations/stage.py", "Path.unlink"): STAGE,
-    ("operations/stage.py", "Path.write_text"): STAGE,
-    ("operations/stage.py", "os.rename"): STAGE,
-    ("operations/stage.py", "shutil.rmtree"): STAGE,
-    ("staging/relocate.py", "open(write)"): STAGE,
-    ("staging/relocate.py", "os.chmod"): STAGE,
-    ("staging/relocate.py", "os.replace"): STAGE,
 }
 
 

@@ -235,6 +235,11 @@ def no_world_write(top, inside=None) -> int:
             changed += 1
         for _folder, dirs, names, dir_fd in held.walk():
             for name in [*dirs, *names]:
+                try:  # a cheap look first: only what others may write is opened and changed
+                    if not _loose(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+                        continue
+                except OSError:
+                    continue
                 changed += _fchmod_at(dir_fd, name, lambda st: stat.S_IMODE(st.st_mode) & ~0o002
                                       if _loose(st.st_mode) else None)
     return changed
