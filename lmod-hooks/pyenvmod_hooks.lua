@@ -399,8 +399,25 @@ function M.field(value)
     return (text:gsub("[^%w%._/+:@,%-]", function(c) return string.format("%%%02X", c:byte()) end))
 end
 
+-- In a user namespace (unshare -r, a rootless container) the kernel shows the process its uid as
+-- that namespace sees it, root often; /proc/self/uid_map maps it to the uid in the parent
+-- namespace, which is what the log records (and the namespace's own uid as ns_uid).
+local function outside_uid(uid)
+    local n = tonumber(uid)
+    if not n then return uid end
+    for _, line in ipairs(read_lines("/proc/self/uid_map") or {}) do
+        local inside, outside, count = line:match("^%s*(%d+)%s+(%d+)%s+(%d+)")
+        inside, outside, count = tonumber(inside), tonumber(outside), tonumber(count)
+        if inside and n >= inside and n < inside + count then
+            return string.format("%d", outside + (n - inside))
+        end
+    end
+    return uid
+end
+
 local identity_cache
--- (uid, user name, host name) of the process running Lmod, from the kernel.
+-- (uid, user name, host name) of the process running Lmod, from the kernel; in a user namespace
+-- the uid of the parent namespace, with the namespace's own as ns_uid.
 function M.identity()
     if identity_cache then return identity_cache end
     local uid
@@ -410,6 +427,8 @@ function M.identity()
     local unistd = try_require("posix.unistd")
     if not uid and unistd and unistd.getuid then uid = tostring(unistd.getuid()) end
     uid = uid or first_line_of_command("id -u")
+    local ns_uid
+    if uid and outside_uid(uid) ~= uid then ns_uid, uid = uid, outside_uid(uid) end
     local name
     local pwd = try_require("posix.pwd")
     if uid and pwd and pwd.getpwuid then
@@ -429,7 +448,7 @@ function M.identity()
         if posix and posix.uname then host = posix.uname("%n") end
     end
     if not host or host == "" then host = first_line_of_command("uname -n") end
-    identity_cache = { uid = uid, user = name, host = host }
+    identity_cache = { uid = uid, user = name, host = host, ns_uid = ns_uid }
     return identity_cache
 end
 
@@ -477,6 +496,7 @@ local function log_usage(opts, full_name, fn)
     local who = M.identity()
     local line = string.format("%s user=%s uid=%s host=%s module=%s file=%s", os.date("!%Y-%m-%dT%H:%M:%SZ"),
         M.field(who.user), M.field(who.uid), M.field(who.host), M.field(full_name), M.field(fn))
+    if who.ns_uid then line = line .. " ns_uid=" .. M.field(who.ns_uid) end
     local where = opts.usage_log
     if where ~= "syslog" then
         local problem = append(where, line)

@@ -182,7 +182,8 @@ def test_entries_last_reads_only_the_newest(tmp_path, monkeypatch):
 
 # --- permissions after a change: only what the change wrote is looked at --------------------------
 
-from pyenvmod import files, touched  # noqa: E402
+from pyenvmod import touched  # noqa: E402
+from pyenvmod.trust import files  # noqa: E402
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pyenvmod import files
+from pyenvmod.trust import files
 from pyenvmod.errors import PyenvmodError
 
 

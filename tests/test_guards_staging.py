@@ -57,14 +57,16 @@ def test_a_symlink_to_a_private_folder_is_not_the_stage_folder(tmp_path):
 
 
 @pytest.mark.parametrize("mode", [0o770, 0o707])
-def test_the_launcher_ignores_a_stage_folder_the_group_or_others_may_write(launcher, mode):  # noqa: F811
+def test_the_launcher_runs_only_a_copy_of_its_own_user_whoever_may_write_the_stage_folder(launcher, mode):  # noqa: F811
     launcher["top"].mkdir(parents=True, mode=0o700)
     _script(launcher["copy"] / "env" / "bin" / "prog", "planted")
     assert _run(launcher) == ["planted"]  # ours and private: the copy runs
-    launcher["top"].chmod(mode)  # a group member may have put that copy there
+    launcher["top"].chmod(mode)  # a group member may put a copy of their own there
+    assert _run(launcher) == ["planted"], "a copy of ours (0700 as pyenvmod makes it) is still ours"
+    os.chown(launcher["copy"], 65534, 65534)  # ... and then the copy is theirs
     assert _run(launcher) == ["shared"]
-    launcher["top"].chmod(0o755)  # others may read it: fine
-    assert _run(launcher) == ["planted"]
+    launcher["top"].chmod(0o755)  # nor is it used where only we may write to the folder above
+    assert _run(launcher) == ["shared"]
 
 
 def test_the_launchers_variables_never_come_from_the_callers_environment(launcher):  # noqa: F811

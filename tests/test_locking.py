@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from pyenvmod import locking
+from pyenvmod.trust import locking
 from pyenvmod.errors import PyenvmodError
 
 ME = f"pid {os.getpid()} on {os.uname().nodename}\n"

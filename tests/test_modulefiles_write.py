@@ -5,7 +5,8 @@ import os
 
 import pytest
 
-from pyenvmod import files, modulefiles, quoting, render
+from pyenvmod import modulefiles, quoting, render
+from pyenvmod.trust import files
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import Layout
 from pyenvmod.metadata import EnvRecord

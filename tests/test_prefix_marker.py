@@ -10,7 +10,7 @@ from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import Layout
 from pyenvmod.metadata import EnvRecord
 from pyenvmod.operations import external_prefix
-from pyenvmod.tree import PREFIX_MARKER, Tree
+from pyenvmod.trust.tree import PREFIX_MARKER, Tree
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from pyenvmod import identity, private_files
+from pyenvmod.trust import identity, private_files
 from pyenvmod.errors import PyenvmodError
 
 pytestmark = pytest.mark.skipif(os.getuid() != 0 and os.environ.get("CI") != "true",

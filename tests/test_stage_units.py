@@ -298,7 +298,7 @@ def test_clean_of_an_unregistered_name_removes_its_copies_by_their_names_alone(t
 # --- the launchers are written again only when they would change ------------------------------------
 
 def test_launchers_are_rewritten_only_when_the_programs_or_their_text_change(tmp_path):
-    from pyenvmod import files
+    from pyenvmod.trust import files
     from pyenvmod.layout import Layout
     from pyenvmod.metadata import EnvRecord
     from pyenvmod.staging import launchers

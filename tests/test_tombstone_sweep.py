@@ -8,7 +8,7 @@ import pytest
 from pyenvmod import tombstones
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import Layout
-from pyenvmod.tree import Tree
+from pyenvmod.trust.tree import Tree
 from test_render import record
 
 

@@ -16,7 +16,7 @@ from pyenvmod import metadata
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import Layout
 from pyenvmod.operations import external_prefix
-from pyenvmod.tree import HISTORY_MAX_BYTES, Tree
+from pyenvmod.trust.tree import HISTORY_MAX_BYTES, Tree
 
 PLATFORM = "x86_64-t17"
 

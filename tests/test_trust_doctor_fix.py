@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pyenvmod import caches
+from pyenvmod.trust import caches
 
 TAG = "Signature: 8a477f597d28d172789f06886806bc55\n# uv\n"
 

@@ -166,10 +166,13 @@ def _h5py_builds_with_the_env_mpi4py(env) -> None:
         return
     path = os.path.join(os.path.dirname(env["UV_CACHE_DIR"]), "pyenvmod-h5py-uv.toml")
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write("# written by pyenvmod: h5py builds with the environment's mpi4py, built against this MPI\n"
-                     '[extra-build-dependencies]\nh5py = ["mpi4py"]\n')
+        from pathlib import Path
+
+        from pyenvmod.trust import files
+
+        files.make_root(os.path.dirname(path))
+        files.write_atomic(Path(path), "# written by pyenvmod: h5py builds with the environment's mpi4py, built "
+                           'against this MPI\n[extra-build-dependencies]\nh5py = ["mpi4py"]\n')
     except OSError:
         return  # h5py then builds its own pinned mpi4py, from source too
     env["UV_CONFIG_FILE"] = path

@@ -147,7 +147,7 @@ MAX_BYTES = 1_000_000
 
 def _read_file(path: Path):
     """Yield (key, value, line) from a YAML mapping file; errors name the file and line."""
-    from pyenvmod import private_files
+    from pyenvmod.trust import private_files
 
     private_files.check(path, "configuration file")
     try:

@@ -23,7 +23,7 @@ def cache_file() -> Path:
 
 
 def _load() -> dict:
-    from pyenvmod import files
+    from pyenvmod.trust import files
     from pyenvmod.errors import PyenvmodError
 
     try:
@@ -49,7 +49,7 @@ def entries(path, text: str) -> list | None:
 def keep(path, text: str, found: list) -> None:
     """Remember what ``text`` of ``path`` parsed to, when JSON holds it exactly (YAML may also give
     dates or mappings with other keys than texts: those are parsed every time)."""
-    from pyenvmod import files
+    from pyenvmod.trust import files
 
     rows = [list(e) for e in found]
     try:
@@ -61,7 +61,7 @@ def keep(path, text: str, found: list) -> None:
     cache[str(path)] = {"text": text, "entries": rows}
     target = cache_file()
     try:
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        files.make_root(target.parent, 0o700)
         files.write_atomic(target, json.dumps(dict(list(cache.items())[-KEPT:])), mode=0o600)
     except OSError:
         pass  # a cache that cannot be written only costs time

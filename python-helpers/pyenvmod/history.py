@@ -7,7 +7,8 @@ import json
 import os
 import re
 
-from pyenvmod import files, metadata, package_diff
+from pyenvmod import metadata, package_diff
+from pyenvmod.trust import files
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import Layout
 
@@ -34,7 +35,7 @@ def entries(layout: Layout, name: str, last: int | None = None) -> list[dict]:
     """The checked entries, read from the folder the layout gives (never through a symlink, each a
     regular file of at most ``HISTORY_MAX_BYTES``); with ``last``, only the newest ``last`` of them
     (a command needs one or two, and a long history would be read whole every time)."""
-    from pyenvmod.tree import HISTORY_MAX_BYTES, Tree
+    from pyenvmod.trust.tree import HISTORY_MAX_BYTES, Tree
 
     tree = Tree(layout)
     folder = tree.history_dir(name)
@@ -66,7 +67,7 @@ def add(layout: Layout, name: str, action: str, args: list, packages: dict, requ
         sources: dict | None = None) -> dict:
     from datetime import datetime, timezone
 
-    from pyenvmod.tree import Tree
+    from pyenvmod.trust.tree import Tree
 
     tree = Tree(layout)
     folder = tree.mkdir(tree.history_dir(name))

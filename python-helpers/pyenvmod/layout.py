@@ -19,24 +19,6 @@ from pyenvmod.errors import PyenvmodError
 MODULE_FAMILY = "pyenv"
 
 
-def _make(path: Path) -> None:
-    """mkdir -p whose new folders are never world-writable whatever the umask (umask 000 too)."""
-    missing = []
-    while not os.path.isdir(path):
-        missing.append(path)
-        path = path.parent
-    for folder in reversed(missing):
-        try:
-            folder.mkdir(mode=0o700)
-        except FileExistsError:
-            if not folder.is_dir():
-                raise
-            continue
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(folder, 0o777 & ~mask & ~0o002)
-
-
 class Layout(namedtuple("Layout", "root platform")):
     """The folders of one platform under ``root`` (a Path). Immutable; a named tuple, not a
     dataclass: importing dataclasses took a tenth of a command's start-up (issue 14)."""
@@ -108,25 +90,29 @@ class Layout(namedtuple("Layout", "root platform")):
         symlinks; ``locks/`` is sticky (nobody removes or swaps another's lock file)."""
         import stat
 
+        from pyenvmod.trust import files
+        from pyenvmod.trust.folders import Folder
+
         for path in (self.root, self.base, self.envs_dir, self.modules_dir, self.meta_dir, self.locks_dir):
             try:
                 if path != self.root and os.path.islink(path):
-                    from pyenvmod.files import refusal
-
-                    raise PyenvmodError(refusal(path, self.root))
-                _make(path)
-                st = path.stat()
-                if st.st_uid == os.getuid():
-                    mode = stat.S_IMODE(st.st_mode)
-                    if shared:
-                        # the tree's group owns everything in it; maintainers write, nobody else does
-                        if st.st_gid != self.root.stat().st_gid:
-                            os.chown(path, -1, self.root.stat().st_gid)
-                        mode |= 0o2070
-                    if path == self.locks_dir:
-                        mode |= stat.S_ISVTX
-                    if mode & ~0o002 != stat.S_IMODE(st.st_mode):
-                        os.chmod(path, mode & ~0o002)
+                    raise PyenvmodError(files.refusal(path, self.root))
+                if path == self.root:
+                    files.make_root(path)  # the configured root: trusted
+                # below it, each folder made and changed through its descriptor, never through a link
+                with Folder.open(self.root, path, create_mode=0o777) as held:
+                    st = os.fstat(held.fd)
+                    if st.st_uid == os.getuid():
+                        mode = stat.S_IMODE(st.st_mode)
+                        if shared:
+                            # the tree's group owns everything in it; maintainers write, nobody else does
+                            if st.st_gid != self.root.stat().st_gid:
+                                held.fchown_self(self.root.stat().st_gid)
+                            mode |= 0o2070
+                        if path == self.locks_dir:
+                            mode |= stat.S_ISVTX
+                        if mode & ~0o002 != stat.S_IMODE(st.st_mode):
+                            held.fchmod_self(mode & ~0o002)
             except OSError as exc:
                 raise PyenvmodError(
                     f"cannot create {path}: {exc.strerror}; set PYENVMOD_ROOT or 'root' in "

@@ -4,7 +4,7 @@ import json
 import re
 from pathlib import Path
 
-from pyenvmod import files
+from pyenvmod.trust import files
 from pyenvmod.errors import PyenvmodError
 
 SCHEMA_VERSION = 1

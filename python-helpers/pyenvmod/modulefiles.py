@@ -3,7 +3,8 @@
 import os
 from pathlib import Path
 
-from pyenvmod import __version__, files, render, stacking
+from pyenvmod import __version__, render, stacking
+from pyenvmod.trust import files
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import Layout
 from pyenvmod.metadata import EnvRecord

@@ -154,7 +154,7 @@ def describe(before: dict, after: dict) -> list[str]:
 def reconcile_now(config, layout, name: str, notify) -> list[str]:
     """For commands that only read an environment (history, export): take its lock and record a change
     made outside pyenvmod, if there is one. Nothing is taken when nothing changed."""
-    from pyenvmod import locking
+    from pyenvmod.trust import locking
     from pyenvmod.errors import PyenvmodError
     from pyenvmod.operations.common import backend_for, load_record
 

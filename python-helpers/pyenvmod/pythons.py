@@ -72,11 +72,11 @@ def probe(executable: str) -> PythonInfo | None:
     if info is not None and key:
         from pathlib import Path
 
-        from pyenvmod import files
+        from pyenvmod.trust import files
 
         cache[key] = {"executable": info.executable, "version": info.version}
         try:
-            Path(_cache_file()).parent.mkdir(parents=True, exist_ok=True)
+            files.make_root(Path(_cache_file()).parent)
             files.write_atomic(Path(_cache_file()), json.dumps(dict(list(cache.items())[-50:])))
         except OSError:
             pass  # a cache that cannot be written only costs time

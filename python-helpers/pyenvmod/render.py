@@ -47,7 +47,7 @@ def environment(extra_dirs=()):
     import jinja2
     from jinja2.sandbox import SandboxedEnvironment
 
-    from pyenvmod import private_files
+    from pyenvmod.trust import private_files
 
     for folder in extra_dirs:
         private_files.check(folder, "template folder")
@@ -78,13 +78,26 @@ def environment(extra_dirs=()):
     return env
 
 
+def bytecode_folder() -> Path:
+    """Where compiled templates are kept: the user's own cache ($XDG_CACHE_HOME, else ~/.cache)."""
+    import os
+
+    return Path(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")) / "pyenvmod" / "jinja"
+
+
 def _bytecode_cache(jinja2):
-    """Compiled templates kept between runs (compiling them was a tenth of a create): Jinja2's own
-    per-user cache folder (mode 0700, refused when another user owns it), keyed on the source."""
+    """Compiled templates kept between runs (compiling them was a tenth of a create), keyed on the
+    source, in the user's private cache folder (ours, 0700, not a link). Never Jinja2's default
+    ``/tmp/_jinja2-cache-UID``: in a shared /tmp another user may plant a link at that name, which
+    Jinja2 chmods before it checks."""
+    from pyenvmod.trust import files
+
+    folder = bytecode_folder()
     try:
-        return jinja2.FileSystemBytecodeCache()
-    except (OSError, RuntimeError):
+        files.private_dir(folder, "", "")
+    except (OSError, PyenvmodError):
         return None  # no safe folder: compile every time
+    return jinja2.FileSystemBytecodeCache(str(folder))
 
 
 def load(template: str, env):

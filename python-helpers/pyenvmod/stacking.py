@@ -6,7 +6,7 @@ from whichever loaded environment's python runs; see the template for how.
 
 from pathlib import Path
 
-from pyenvmod import files
+from pyenvmod.trust import files
 
 HOOK_FILES = {
     "_pyenvmod_stack.py": "pyenvmod_stack.py.j2",

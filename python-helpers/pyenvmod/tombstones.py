@@ -26,11 +26,12 @@ import os
 import re
 from pathlib import Path
 
-from pyenvmod import __version__, files, modulefiles, names, render
+from pyenvmod import __version__, modulefiles, names, render
+from pyenvmod.trust import files
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import MODULE_FAMILY, Layout
 from pyenvmod.metadata import EnvRecord
-from pyenvmod.tree import Tree
+from pyenvmod.trust.tree import Tree
 
 RC_FILES = {".modulerc.lua": "modulerc.lua.j2", ".modulerc": "modulerc.tcl.j2"}
 SHELLS = frozenset({"bash", "sh", "dash", "zsh", "ksh", "mksh", "tcsh", "csh", "fish"})

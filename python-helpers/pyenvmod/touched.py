@@ -44,7 +44,7 @@ def _record_rows(folder: str) -> list | None:
     import csv
     import io
 
-    from pyenvmod import files
+    from pyenvmod.trust import files
     from pyenvmod.errors import PyenvmodError
 
     try:

@@ -128,6 +128,8 @@ def print_next_steps(layout, name: str) -> None:
 
 def _note_default_root(layout) -> None:
     """Say once per root that environments live in the home directory by default."""
+    from pyenvmod.trust import files
+
     marker = layout.root / ".default-root-noted"
     if marker.exists():
         return
@@ -138,7 +140,7 @@ def _note_default_root(layout) -> None:
         file=sys.stderr,
     )
     try:
-        layout.root.mkdir(parents=True, exist_ok=True)
-        marker.touch()
+        files.make_root(layout.root)
+        files.write_atomic(marker, "")
     except OSError:
         pass

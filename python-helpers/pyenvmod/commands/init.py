@@ -23,7 +23,8 @@ def ask(question: str, default: str, yes: bool) -> str:
 
 def run(args) -> int:
     from pyenvmod import config as config_mod
-    from pyenvmod import files, render
+    from pyenvmod import render
+    from pyenvmod.trust import files
     from pyenvmod.errors import PyenvmodError
 
     if not args.yes and not sys.stdin.isatty():
@@ -55,7 +56,7 @@ def run(args) -> int:
     while backend not in ("uv", "venv"):
         backend = ask("  Please answer uv or venv", "uv", args.yes)
     kernel = ask("Make a Jupyter kernel with every environment? (yes/no)", "no", args.yes).lower() in ("y", "yes")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    files.make_root(target.parent)
     files.write_atomic(target, render.render_template("user-config.yaml.j2",
                                                       {"root": root, "backend": backend, "kernel": kernel}))
     config_mod.load()  # what was written must load

@@ -30,7 +30,8 @@ def site_init(args) -> int:
     import os
 
     from pyenvmod import config as config_mod
-    from pyenvmod import files, render, requirements
+    from pyenvmod import render, requirements
+    from pyenvmod.trust import files
     from pyenvmod.commands.init import ask
     from pyenvmod.errors import PyenvmodError
 
@@ -51,7 +52,7 @@ def site_init(args) -> int:
                "pip_cache": os.path.join(cache, "pip"), "conda_pkgs": os.path.join(cache, "conda-pkgs"),
                "conda_envs": os.path.join(os.path.dirname(root.rstrip("/")) or "/", "conda-envs")}
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        files.make_root(target.parent)
         outputs = {target: "site-config.yaml.j2", target.parent / "pip.conf.sample": "pip.conf.j2",
                    target.parent / "condarc.sample": "condarc.j2"}
         texts = {path: render.render_template(template, context) for path, template in outputs.items()}

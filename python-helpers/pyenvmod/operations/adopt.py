@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pyenvmod import __version__, capture, metadata, modulefiles, names, pythons
-from pyenvmod.identity import user_name
+from pyenvmod.trust.identity import user_name
 from pyenvmod import spider_cache
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError

@@ -15,14 +15,14 @@ def layout_for(config: Config) -> Layout:
 
 def tree_for(config: Config):
     """The tree this command works in: every path and file goes through it (see tree.py)."""
-    from pyenvmod.tree import Tree
+    from pyenvmod.trust.tree import Tree
 
     return Tree(layout_for(config), bool(config.group))
 
 
 def load_record(layout: Layout, name: str) -> metadata.EnvRecord:
     """The checked record of ``name`` (schema and paths, see ``Tree.check_record``)."""
-    from pyenvmod.tree import Tree
+    from pyenvmod.trust.tree import Tree
 
     names.validate(name)
     try:
@@ -45,7 +45,7 @@ def find_base(layout: Layout, spec: str) -> tuple[metadata.EnvRecord, Path]:
     """The environment another one extends: a name in this root, or the prefix folder of an
     environment pyenvmod made elsewhere (a group's or a site's). Returns (record, its modules dir),
     both checked: the record's prefix is the folder given, the modules dir that tree's."""
-    from pyenvmod.tree import Tree
+    from pyenvmod.trust.tree import Tree
 
     if "/" in spec:
         prefix = Path(os.path.normpath(os.path.abspath(spec)))
@@ -106,9 +106,9 @@ def share(config: Config, layout: Layout, path) -> None:
     """In a group tree, hand what this command made in ``path`` over to the tree's group."""
     gid = tree_group(config, layout)
     if gid is not None:
-        from pyenvmod import files
+        from pyenvmod.trust import files
 
-        files.share_with_group(path, gid)
+        files.share_with_group(path, gid, inside=files.below(path, layout.root))
 
 
 def read_condarc() -> dict:

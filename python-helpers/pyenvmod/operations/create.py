@@ -11,8 +11,9 @@ import re
 import shlex
 from collections import namedtuple
 
-from pyenvmod import (__version__, background, buildpolicy, capture, files, history, metadata, module_system,
+from pyenvmod import (__version__, background, buildpolicy, capture, history, metadata, module_system,
                       modulefiles, names, proc, pythons, requirements, sources, stacking)
+from pyenvmod.trust import files
 from pyenvmod import spider_cache, tombstones
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
@@ -57,7 +58,7 @@ def _merge_spec(request: CreateRequest) -> CreateRequest:
 
 
 def _owner() -> str:
-    from pyenvmod.identity import user_name
+    from pyenvmod.trust.identity import user_name
 
     return user_name()
 
@@ -224,7 +225,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             )
             problems = background.call(backend.check, prefix)  # beside the bookkeeping, which writes elsewhere
             packages_op.snapshot(record, backend)
-            files.no_world_write(prefix)
+            files.no_world_write(prefix, inside=files.below(prefix, layout.root))
             share(config, layout, prefix)
             record.updated = record.created
             modulefiles.write(layout, record, modulefiles.options_from(config), templates())

@@ -60,15 +60,39 @@ def delete(config: Config, name: str, confirm=lambda name, prefix: True, force: 
             tombstones.bury(layout, record, modulefiles.options_from(config))
         else:
             modulefiles.remove(layout, name)
-        tree.remove(tree.meta_file(name))
-        tree.remove(prefix)
+        tree.remove(tree.meta_file(name))  # from here on it is gone: the rest is finished as far as it can be
+        left = []  # what other members made in a group tree and we may not remove (their 0755 folders)
+        tree.remove(prefix, left)
+        if left and os.path.lexists(prefix):  # what is left goes aside: the name is free, nothing lists it
+            prefix = _set_aside(layout, name)
         if record is not None:
             external_prefix.remove(layout, record)  # made with create --prefix: only if provably its folder
-        tree.remove(tree.history_dir(name))
-        tree.remove(layout.base / "images" / name)  # 'pyenvmod pack': image, launchers
+        tree.remove(tree.history_dir(name), left)
+        tree.remove(layout.base / "images" / name, left)  # 'pyenvmod pack': image, launchers
     tombstones.sweep(layout, shared=bool(config.group))
     spider_cache.refresh(config, layout)
+    if left:
+        import shlex
+
+        first, reason = left[0]
+        more = f" and {len(left) - 1} more" if len(left) > 1 else ""
+        if str(first).startswith(str(layout.prefix(name)) + "/"):  # it was moved aside with its folder
+            first = str(prefix) + str(first)[len(str(layout.prefix(name))):]
+        raise PyenvmodError(f"deleted {name!r}, but {first} ({reason}){more} could not be removed: another member "
+                            f"made it; ask them, or the tree's owner, to run 'rm -rf {shlex.quote(str(prefix))}'")
     return True
+
+
+def _set_aside(layout, name: str):
+    """Rename the environment folder ``envs/NAME`` to a hidden ``envs/.NAME.deleted-XXXXXXXX``."""
+    import secrets
+
+    from pyenvmod.trust.folders import Folder
+
+    aside = f".{name}.deleted-{secrets.token_hex(4)}"
+    with Folder.open(layout.root, layout.envs_dir) as envs:
+        envs.rename_new(name, aside)
+    return layout.envs_dir / aside
 
 
 def _extended_by(tree, prefix: str) -> list[str]:

@@ -11,7 +11,8 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyenvmod import files, loaded, modulefiles, tombstones
+from pyenvmod import loaded, modulefiles, tombstones
+from pyenvmod.trust import files
 from pyenvmod.config import Config, default_root, site_file
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import doctor_modules, doctor_mpi, doctor_shadow, listing
@@ -46,14 +47,7 @@ class Context:
 
 
 def _size(path: Path) -> int:
-    total = 0
-    for folder, _dirs, names in os.walk(path, onerror=lambda e: None):
-        for n in names:
-            try:
-                total += os.lstat(os.path.join(folder, n)).st_size
-            except OSError:
-                pass
-    return total
+    return files.tree_size(path)
 
 
 def _human(n: int) -> str:
@@ -81,7 +75,7 @@ def check_user_site(ctx):
 
 
 def check_caches(ctx):
-    from pyenvmod import caches as caches_mod
+    from pyenvmod.trust import caches as caches_mod
 
     env = ctx.environ
     caches = {  # what: (folder, tool, the variable naming it)

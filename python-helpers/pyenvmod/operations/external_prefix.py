@@ -9,10 +9,10 @@ record pointing at some other folder (metadata in a group tree is anyone's word)
 import os
 from pathlib import Path
 
-from pyenvmod import files
+from pyenvmod.trust import files
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import Layout
-from pyenvmod.tree import PREFIX_MARKER, Tree
+from pyenvmod.trust.tree import PREFIX_MARKER, Tree
 
 MARKER = PREFIX_MARKER
 
@@ -51,22 +51,22 @@ def owned(layout: Layout, prefix: str, name: str) -> bool:
 
 
 def remove(layout: Layout, record) -> bool:
-    """Remove an external environment's folder when it is provably this one's."""
-    import shutil
-
+    """Remove an external environment's folder when it is provably this one's (through descriptors:
+    nothing in it is followed)."""
     if not is_external(layout, record) or not owned(layout, record.prefix, record.name):
         return False
-    shutil.rmtree(record.prefix)
+    files.remove_inside(Path(record.prefix), Path(record.prefix).parent)
     return True
 
 
 def empty(prefix: Path) -> None:
     """Undo a create at ``prefix``: the folder as it was before, absent or empty."""
-    import shutil
+    from pyenvmod.trust.folders import Folder
 
-    if prefix.is_dir() and not prefix.is_symlink():
-        for entry in prefix.iterdir():
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
+    try:
+        held = Folder.open_last(prefix)
+    except (OSError, PyenvmodError):
+        return  # missing, or a link: never followed
+    with held:
+        for name in held.names():
+            held.remove(name)

@@ -10,7 +10,8 @@ import shlex
 import stat
 from pathlib import Path
 
-from pyenvmod import files, module_system, render, stacking
+from pyenvmod import module_system, render, stacking
+from pyenvmod.trust import files
 from pyenvmod.names import kernel_name
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
@@ -83,7 +84,7 @@ def install(config: Config, name: str, with_=(), prefix_dir: str | None = None, 
                                     f"into {record.prefix} yourself, then run 'pyenvmod kernel {name}' again")
             notify(f"installing ipykernel into {name!r}")
             backend.install(record.prefix, ["ipykernel"], layered=bool(record.extends))
-            files.no_world_write(record.prefix)
+            files.no_world_write(record.prefix, inside=files.below(record.prefix, layout.root))
         base = Path(prefix_dir) / "share" / "jupyter" if prefix_dir else jupyter_data_dir()
         folder = base / "kernels" / kernel_name(name)
         if folder.exists() and not _is_ours(folder, record.prefix):

@@ -17,7 +17,8 @@ import tarfile
 import time
 from pathlib import Path
 
-from pyenvmod import files
+from pyenvmod.trust import files
+from pyenvmod.trust.folders import Folder
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import load_record, tree_for
@@ -38,58 +39,62 @@ def _compile_bytecode(source) -> None:
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1800)
 
 
-def _walk(top: str, skip=None):
-    """Yield (relative path, full path) of everything under ``top``, folders before their content;
-    a folder ``skip`` refuses is not entered (the base prefix may be /usr)."""
-    yield "", top
-    for folder, dirs, names in os.walk(top):
-        rel_folder = os.path.relpath(folder, top)
-        kept = []
-        for name in sorted(dirs) + sorted(names):
-            rel = name if rel_folder == "." else f"{rel_folder}/{name}"
-            if skip and skip(rel):
-                continue
-            if name in dirs:
-                kept.append(name)
-            yield rel, os.path.join(folder, name)
-        dirs[:] = [d for d in dirs if d in kept]
-
-
 class _Writer:
-    """Streams members into a tar archive, noting which files mention an old prefix."""
+    """Streams members into a tar archive, noting which files mention an old prefix. Every folder is
+    held by its descriptor and every file opened without following a link (``trust.folders``): a
+    member who swaps a file or folder for a link while we pack never gets another file packed."""
 
     def __init__(self, tar, source):
         self.tar, self.source = tar, source
         self.olds = [os.fsencode(p) for p in source.relocations()]
         self.relocate, self.size = [], 0
 
-    def add_tree(self, folder: str, top: str, skip=None) -> None:
-        for rel, path in _walk(top, skip):
-            arcname = f"{folder}/{rel}" if rel else folder
-            self.add(arcname, path)
+    def add_tree(self, folder: str, top: str, skip=None, follow_top: bool = False) -> None:
+        """Everything under ``top``, folders before their content; a folder ``skip`` refuses is not
+        entered (the base prefix may be /usr). ``follow_top``: ``top`` may be a link (a base
+        interpreter's prefix, which no member can write); an environment's folder may not."""
+        with Folder.open_last(os.path.realpath(top) if follow_top else top) as held:
+            self._add(folder, os.fstat(held.fd), held.fd, None)
+            for rel_folder, dirs, names, dir_fd in held.walk():
+                rel_folder = os.path.relpath(rel_folder, ".")
+                kept = []
+                for name in sorted(dirs) + sorted(names):
+                    rel = name if rel_folder == "." else f"{rel_folder}/{name}"
+                    if skip and skip(rel):
+                        continue
+                    if name in dirs:
+                        kept.append(name)
+                    try:
+                        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue  # gone while packing (a cache file, say)
+                    self._add(f"{folder}/{rel}", st, dir_fd, name)
+                dirs[:] = [d for d in dirs if d in kept]
 
-    def add(self, arcname: str, path: str) -> None:
-        try:
-            st = os.lstat(path)
-        except FileNotFoundError:
-            return  # gone while packing (a cache file, say)
+    def _add(self, arcname: str, st, dir_fd: int, name) -> None:
         info = tarfile.TarInfo(arcname)
         info.mode, info.mtime, info.uid, info.gid = stat.S_IMODE(st.st_mode), st.st_mtime, 0, 0
         if stat.S_ISDIR(st.st_mode):
             info.type = tarfile.DIRTYPE
             self.tar.addfile(info)
         elif stat.S_ISLNK(st.st_mode):
-            info.type, info.linkname = tarfile.SYMTYPE, self._link(arcname, os.readlink(path))
+            info.type, info.linkname = tarfile.SYMTYPE, self._link(arcname, os.readlink(name, dir_fd=dir_fd))
             self.tar.addfile(info)
         elif stat.S_ISREG(st.st_mode):
-            info.size = st.st_size
-            self.size += st.st_size
-            if st.st_size > relocate.SCAN_LIMIT:
-                with open(path, "rb") as fh:
+            try:
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+            except OSError:
+                return  # gone, or swapped for a link meanwhile: never followed
+            with os.fdopen(fd, "rb") as fh:
+                now = os.fstat(fd)
+                if not stat.S_ISREG(now.st_mode):
+                    return
+                info.size = now.st_size
+                self.size += now.st_size
+                if now.st_size > relocate.SCAN_LIMIT:
                     self.tar.addfile(info, fh)
-                return
-            with open(path, "rb") as fh:
-                data = fh.read()
+                    return
+                data = fh.read(now.st_size)
             if arcname.startswith("base/") and self.source.base_prefix:
                 to_lib = os.path.relpath("base/lib", os.path.dirname(arcname))
                 data = relocate.relative_runpath(data, self.source.base_prefix, to_lib)
@@ -111,35 +116,35 @@ class _Writer:
         return target
 
 
-def _build_tar(source, stamp: str, out: Path) -> image_mod.Manifest:
+def _build_tar(source, stamp: str, sink, out: Path) -> image_mod.Manifest:
+    """The image, written to the open file ``sink`` (``out`` names it in messages)."""
     manifest = image_mod.Manifest(stamp=stamp, name=source.name, python_mm=source.python_mm,
                                   backend=source.backend, trees=source.trees())
     zstd = shutil.which("zstd")
     if not zstd:
         raise PyenvmodError("pyenvmod pack needs the zstd command; install it (apt-get install zstd)")
-    # a new file, never through a link someone left at that name
-    with os.fdopen(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600), "wb") as sink:
-        proc_ = subprocess.Popen([zstd, "-q", "-3", "-T0", "-c"], stdin=subprocess.PIPE, stdout=sink)
-        try:
-            with tarfile.open(fileobj=proc_.stdin, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-                writer = _Writer(tar, source)
-                writer.add_tree("env", source.prefix)
-                if source.ext_prefix:
-                    writer.add_tree("ext", source.ext_prefix)
-                if source.base_prefix:
-                    mm = source.python_mm
-                    writer.add_tree("base", source.base_prefix, skip=lambda rel: image_mod.stdlib_skipped(rel, mm))
-                manifest.size, manifest.relocate = writer.size, writer.relocate
-                manifest.mapping = source.relocations()
-                manifest.site_packages = {folder: os.path.relpath(source.site_packages(shared), shared)
-                                          for folder, shared in source.trees().items() if folder != "base"}
-                data = manifest.to_json().encode()
-                info = tarfile.TarInfo("manifest.json")
-                info.size, info.mtime, info.mode = len(data), time.time(), 0o644
-                tar.addfile(info, io.BytesIO(data))
-        finally:
-            proc_.stdin.close()
-            code = proc_.wait()
+    proc_ = subprocess.Popen([zstd, "-q", "-3", "-T0", "-c"], stdin=subprocess.PIPE, stdout=sink)
+    try:
+        with tarfile.open(fileobj=proc_.stdin, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+            writer = _Writer(tar, source)
+            writer.add_tree("env", source.prefix)
+            if source.ext_prefix:
+                writer.add_tree("ext", source.ext_prefix)
+            if source.base_prefix:
+                mm = source.python_mm
+                writer.add_tree("base", source.base_prefix, skip=lambda rel: image_mod.stdlib_skipped(rel, mm),
+                                follow_top=True)
+            manifest.size, manifest.relocate = writer.size, writer.relocate
+            manifest.mapping = source.relocations()
+            manifest.site_packages = {folder: os.path.relpath(source.site_packages(shared), shared)
+                                      for folder, shared in source.trees().items() if folder != "base"}
+            data = manifest.to_json().encode()
+            info = tarfile.TarInfo("manifest.json")
+            info.size, info.mtime, info.mode = len(data), time.time(), 0o644
+            tar.addfile(info, io.BytesIO(data))
+    finally:
+        proc_.stdin.close()
+        code = proc_.wait()
     if code != 0:
         raise PyenvmodError(f"zstd failed ({code}) writing {out}; check the free space there")
     return manifest
@@ -170,16 +175,30 @@ def pack(config: Config, name: str, force: bool = False, timeout: float | None =
         if not record.adopted:
             _compile_bytecode(source)
         stamp = image_mod.stamp(source)
-        tree.mkdir(folder)  # refusing a symlinked folder on the way
-        tmp = folder / f".{image.name}.{os.getpid()}.{time.monotonic_ns()}.tmp"
-        try:
-            manifest = _build_tar(source, stamp, tmp)
-            os.chmod(tmp, 0o664 & ~files.umask())  # group trees: umask 002, the maintainers may repack
-            os.replace(tmp, image)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        manifest = _write_image(tree, folder, image.name, source, stamp)
         tree.write(folder / "manifest.json", manifest.to_json())
         launchers.write(layout, record, config["stage_dir"])
         tree.write(stamp_file, stamp + "\n")
     return manifest, image
+
+
+def _write_image(tree, folder: Path, name: str, source, stamp: str) -> image_mod.Manifest:
+    """The image written beside the old one under an unpredictable name, made group-readable through
+    its descriptor and renamed into place in the folder we hold: a member who swaps the temporary
+    name for a link (to a maintainer's private file, say) changes no file but the image's name."""
+    with Folder.open(tree.root, folder, create_mode=0o777) as held:  # no symlinked folder on the way
+        tmp, fd = held.create_temp(f".{name}.")
+        try:
+            with os.fdopen(fd, "wb") as sink:
+                manifest = _build_tar(source, stamp, sink, folder / name)
+                os.fchmod(sink.fileno(), 0o664 & ~files.umask())  # group trees: the maintainers may repack
+                mine = os.fstat(sink.fileno())
+                held.rename(tmp, name)
+                if not os.path.samestat(mine, held.lstat(name)):
+                    held.unlink(name)
+                    raise PyenvmodError(f"someone replaced the image being written in {folder}; nothing "
+                                        "was published; check who can write there, then pack again")
+        except BaseException:
+            held.unlink(tmp, missing_ok=True)
+            raise
+    return manifest

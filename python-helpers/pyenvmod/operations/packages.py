@@ -4,10 +4,11 @@ history entry, and a consistency check (``pip check``)."""
 
 import os
 
-from pyenvmod import background, buildpolicy, files, outside, requirements, sources, stacking, touched
+from pyenvmod import background, buildpolicy, outside, requirements, sources, stacking, touched
+from pyenvmod.trust import files
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.tree import Tree
+from pyenvmod.trust.tree import Tree
 from pyenvmod.operations.common import backend_for, load_record, share, tree_for, tree_group
 
 
@@ -86,7 +87,7 @@ def refresh(config: Config, layout, record, backend, action: str, args: list, no
     snapshot(record, backend)
     written = touched.written(record.prefix, before) if before is not None else None
     if written is None:
-        files.no_world_write(record.prefix)
+        files.no_world_write(record.prefix, inside=files.below(record.prefix, layout.root))
         share(config, layout, record.prefix)
     else:
         files.settle(record.prefix, written, tree_group(config, layout))

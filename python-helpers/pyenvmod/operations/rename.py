@@ -19,7 +19,8 @@ too many files to rewrite safely, so conda environments are refused (clone, then
 import os
 from pathlib import Path
 
-from pyenvmod import files, history, metadata, modulefiles, names, proc, stacking
+from pyenvmod import history, metadata, modulefiles, names, proc, stacking
+from pyenvmod.trust import files
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import Layout
@@ -27,7 +28,13 @@ from pyenvmod.loaded import is_loaded
 from pyenvmod.operations import external_prefix
 from pyenvmod.operations.common import load_record, share, tree_for
 from pyenvmod.staging import launchers
-from pyenvmod.tree import Tree
+from pyenvmod.trust.folders import Folder
+from pyenvmod.trust.tree import Tree
+
+
+def _envs(layout: Layout) -> Folder:
+    """The tree's envs folder, held by its descriptor."""
+    return Folder.open(layout.root, layout.envs_dir)
 
 
 def _placeholder(layout: Layout, new: str) -> bool:
@@ -115,14 +122,16 @@ def rename(config: Config, old: str, new: str, notify=lambda m: None) -> metadat
         # 1: NEW registered, not yet loadable
         modulefiles.write(layout, new_record, options)
         if moves and not os.path.lexists(layout.prefix(new)):
-            os.symlink(new, layout.prefix(new))
+            with _envs(layout) as envs:
+                envs.symlink(new, new)
         tree.write_record(new_record)
         # 2: the folder moves, atomically; OLD stays usable through a symlink
         if moves and _placeholder(layout, new):
-            files.exchange(layout.prefix(old), layout.prefix(new))
+            with _envs(layout) as envs:
+                envs.exchange(old, new)
         # 3: the prefix inside the environment and in the environments extending it
         if moves:
-            _rewrite_prefix(Path(new_prefix), record.prefix, new_prefix, old, new)
+            _rewrite_prefix(tree, Path(new_prefix), record.prefix, new_prefix, old, new)
             # the launchers of step 1 saw only the placeholder: one per program of the folder now there
             launchers.write(layout, new_record, options.get("stage_dir"))
         elif external_prefix.owned(layout, record.prefix, old):
@@ -130,7 +139,8 @@ def rename(config: Config, old: str, new: str, notify=lambda m: None) -> metadat
         for dependent in _dependents(layout, {record.prefix, new_prefix}):
             _repoint(tree, dependent, new_record, options)
         if os.path.isdir(layout.history_dir(old)) and not os.path.lexists(layout.history_dir(new)):
-            os.rename(layout.history_dir(old), layout.history_dir(new))  # one step: it is in one place or the other
+            with Folder.open(layout.root, layout.history_dir(old).parent) as folder:
+                folder.rename(old, new)  # one step: it is in one place or the other
         history.add(layout, new, "rename", [old, new], new_record.packages, new_record.requested,
                     new_record.sources)
         share(config, layout, layout.history_dir(new))
@@ -139,7 +149,8 @@ def rename(config: Config, old: str, new: str, notify=lambda m: None) -> metadat
         tree.remove(tree.images_dir(old))  # its image names OLD and its folder: the next pack makes NEW's
         tree.remove(tree.meta_file(old))
         if os.path.islink(layout.prefix(old)):
-            os.unlink(layout.prefix(old))
+            with _envs(layout) as envs:
+                envs.unlink(old, missing_ok=True)
         files.remove_inside(layout.history_dir(old), layout.root)
     if record.kernels:
         _move_kernels(config, record, new, notify)
@@ -159,7 +170,8 @@ def _finished(tree: Tree, old: str, new: str) -> bool:
     modulefiles.remove(layout, old)
     tree.remove(tree.images_dir(old))
     if ours:
-        os.unlink(path)
+        with _envs(layout) as envs:
+            envs.unlink(old, missing_ok=True)
     files.remove_inside(layout.history_dir(old), layout.root)
     return True
 
@@ -170,7 +182,8 @@ def _check_new_name(layout: Layout, record, new: str) -> None:
                             f"first with 'pyenvmod delete {new}'")
     path = layout.prefix(new)
     if os.path.islink(path) and not _placeholder(layout, new):
-        os.unlink(path)  # a symlink left by a finished but interrupted rename away from NEW: only a link
+        with _envs(layout) as envs:  # a symlink left by a finished but interrupted rename away from NEW
+            envs.unlink(new, missing_ok=True)
     if os.path.lexists(path) and not _placeholder(layout, new):
         raise PyenvmodError(f"{path} exists (the leftover of an interrupted create?); remove it with "
                             f"'pyenvmod delete {new}', then rename")
@@ -179,38 +192,65 @@ def _check_new_name(layout: Layout, record, new: str) -> None:
     files.remove_inside(layout.history_dir(new), layout.root)
 
 
-def _rewrite_prefix(prefix: Path, old_prefix: str, new_prefix: str, old: str, new: str) -> None:
-    """A venv names its folder in its scripts' #! lines and activation scripts, and in pyvenv.cfg."""
-    if (prefix / "bin").is_dir():
-        files.replace_in_text_files(prefix / "bin", old_prefix, new_prefix)
+def _rewrite_prefix(tree: Tree, prefix: Path, old_prefix: str, new_prefix: str, old: str, new: str) -> None:
+    """A venv names its folder in its scripts' #! lines and activation scripts, and in pyvenv.cfg.
+    Everything is read and written from the tree's root without following a link: a member who
+    swaps the folder or its bin for a link never gets another user's files rewritten."""
+    root = tree.root
+    try:
+        Folder.open(root, prefix / "bin").close()
+        has_bin = True
+    except (OSError, PyenvmodError):
+        has_bin = False
+    if has_bin:
+        files.replace_in_text_files(prefix / "bin", old_prefix, new_prefix, inside=root)
     cfg = prefix / "pyvenv.cfg"
-    if cfg.is_file() and not cfg.is_symlink():
+    try:
+        text = files.read_bytes(cfg, 1 << 20, inside=root).decode("utf-8", errors="replace")
+    except (OSError, PyenvmodError):
+        text = None
+    if text is not None:
         lines = []
-        for line in cfg.read_text(encoding="utf-8", errors="replace").splitlines():
+        for line in text.splitlines():
             key, _, value = line.partition("=")
             if key.strip() == "prompt" and value.strip().strip("'\"") == old:
                 line = f"{key}= {value.strip().replace(old, new)}"
             lines.append(line.replace(old_prefix, new_prefix))
-        files.write_atomic(cfg, "\n".join(lines) + "\n")
+        files.write_atomic(cfg, "\n".join(lines) + "\n", inside=root)
     # the prompt the activation scripts show: "(OLD) " (venv), "OLD" / 'OLD' (uv)
     prompts = [(f"({old}) ", f"({new}) "), (f'"{old}"', f'"{new}"'), (f"'{old}'", f"'{new}'"),
                (f'"x{old}"', f'"x{new}"'), (f'={old}"', f'={new}"')]
-    for script in sorted((prefix / "bin").glob("activate*")):
-        if script.is_file() and not script.is_symlink():
-            text = script.read_text(encoding="utf-8", errors="replace")
+    if not has_bin:
+        return
+    with Folder.open(root, prefix / "bin") as bin_dir:
+        for script in bin_dir.names():
+            if not script.startswith("activate"):
+                continue
+            try:
+                fd = bin_dir.open_file(script)
+            except (OSError, PyenvmodError):
+                continue  # a link or not a file: never followed
+            try:
+                mode = os.fstat(fd).st_mode & 0o7777
+                with os.fdopen(os.dup(fd), "rb") as fh:
+                    text = fh.read().decode("utf-8", errors="replace")
+            finally:
+                os.close(fd)
             for before, after in prompts:
                 text = text.replace(before, after)
-            files.write_atomic(script, text)
+            bin_dir.write(script, text, mode=mode)
 
 
 def _repoint(tree: Tree, dependent, base, options) -> None:
     """An environment made with --extends on the renamed one: its record, hook and modulefiles."""
     layout = tree.layout
     dependent.extends = dict(dependent.extends, name=base.name, prefix=base.prefix, module=base.module)
-    if dependent.prefix == str(layout.prefix(dependent.name)) and os.path.isdir(dependent.prefix):
-        # only a folder the layout names: in a group tree, a record's prefix is anyone's word
+    if dependent.prefix == str(layout.prefix(dependent.name)) and os.path.isdir(dependent.prefix) \
+            and not os.path.islink(dependent.prefix):
+        # only a folder the layout names: in a group tree, a record's prefix is anyone's word; written
+        # from the root without following a link (a member may swap the folder meanwhile)
         stacking.install_hook(dependent.prefix, dependent.python,
-                              str(stacking.site_packages(base.prefix, base.python)))
+                              str(stacking.site_packages(base.prefix, base.python)), inside=layout.root)
     modulefiles.write(layout, dependent, options)
     tree.write_record(dependent)
 

@@ -10,7 +10,8 @@ import os
 import shlex
 from datetime import datetime, timezone
 
-from pyenvmod import files, history, modulefiles, outside, proc, pythons, sources, stacking
+from pyenvmod import history, modulefiles, outside, proc, pythons, sources, stacking
+from pyenvmod.trust import files
 from pyenvmod import spider_cache
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
@@ -61,9 +62,11 @@ def rollback(config: Config, name: str, to: int, notify=lambda m: None):
             stacking.install_hook(str(staging), record.python, base_site, inside=layout.root)
             if pinned:
                 backend.install(staging, pinned, layered=bool(record.extends), no_binary=flags)
-            files.replace_in_text_files(staging / "bin", str(staging), str(prefix))
-            files.replace_in_text_files(staging, str(staging), str(prefix))  # pyvenv.cfg
-            files.no_world_write(staging)
+            files.replace_in_text_files(staging / "bin", str(staging), str(prefix),
+                                        inside=files.below(staging, layout.root))
+            files.replace_in_text_files(staging, str(staging), str(prefix),  # pyvenv.cfg
+                                        inside=files.below(staging, layout.root))
+            files.no_world_write(staging, inside=files.below(staging, layout.root))
         except BaseException:
             tree.remove(staging)
             raise

@@ -11,12 +11,13 @@ on stderr, and python keeps running from the shared copy.
 
 import errno
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
 
-from pyenvmod import files, locking, render
+from pyenvmod import render
+from pyenvmod.trust import files, locking
+from pyenvmod.trust.folders import Folder
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import pack as pack_op
@@ -70,12 +71,15 @@ def _relocate(tmp: Path, final: Path, manifest) -> None:
     for member in manifest.relocate:
         path = tmp / member
         if _inside(tmp, path) and path.is_file() and not path.is_symlink():
-            relocate.rewrite(str(path), mapping)
+            try:
+                relocate.rewrite(str(path), mapping, inside=tmp)  # no link inside the copy followed
+            except PyenvmodError:
+                continue  # a link on the way (the image is anyone's in a group tree): never followed
     cfg = tmp / "env" / "pyvenv.cfg"
     if "base" in manifest.trees and _inside(tmp, cfg) and cfg.is_file():  # the venv's interpreter: the copied one
-        lines = cfg.read_text(encoding="utf-8").splitlines()
+        lines = files.read_bytes(cfg, 1 << 20, inside=tmp).decode("utf-8").splitlines()
         lines = [f"home = {final / 'base' / 'bin'}" if ln.split("=")[0].strip() == "home" else ln for ln in lines]
-        cfg.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        files.write_atomic(cfg, "\n".join(lines) + "\n", inside=tmp)
     along = {str(Path(manifest.trees[f]) / rel): f"{f}/{rel}" for f, rel in manifest.site_packages.items()
              if f in manifest.trees}
     env = render.environment()
@@ -85,7 +89,14 @@ def _relocate(tmp: Path, final: Path, manifest) -> None:
             shared = str(Path(manifest.trees[folder]) / rel)
             context = {"shared_site": shared, "depth": len(Path(folder, rel).parts),
                        "along": {k: v for k, v in along.items() if k != shared}}
-            hook.write_text(render.render_template("pyenvmod_stack_staged.py.j2", context, env), encoding="utf-8")
+            files.write_atomic(hook, render.render_template("pyenvmod_stack_staged.py.j2", context, env), inside=tmp)
+
+
+def _remove_quietly(held, name: str) -> None:
+    try:
+        held.remove(name)
+    except OSError:
+        pass
 
 
 def _remove_others(root: Path, ident: str, keep: str) -> None:
@@ -140,8 +151,9 @@ def stage(config: Config, name: str, notify=lambda m: None, warn=lambda m: None)
                 return dict(result, action="reused", seconds=time.monotonic() - started)
         result["packed"] = packed is not None
         _remove_others(root, ident, keep=final.name)
+        held = Folder.open_last(root)  # the private stage folder (checked above), held by its descriptor
         tmp = root / f".{ident}.{stamp}.tmp-{os.getpid()}"
-        tmp.mkdir(mode=0o700)
+        held.mkdir(tmp.name, 0o700)
         try:
             try:
                 _unpack(image, tmp, manifest.size)
@@ -153,28 +165,31 @@ def stage(config: Config, name: str, notify=lambda m: None, warn=lambda m: None)
                     stamp, final = manifest.stamp, root / f"{ident}.{manifest.stamp}"
                     result.update(copy=str(final), stamp=stamp)
                 _relocate(tmp, final, manifest)
-                (tmp / ".stamp").write_text(stamp + "\n", encoding="ascii")
+                files.write_atomic(tmp / ".stamp", stamp + "\n", inside=root)
             except OSError as exc:
                 if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                     raise NoSpace(f"the disk filled up while unpacking ({exc.strerror})") from None
                 raise
             if final.is_dir():  # the same version, staged meanwhile: keep that one
-                shutil.rmtree(tmp)
+                held.remove(tmp.name)
             else:
-                os.rename(tmp, final)
+                held.rename(tmp.name, final.name)
         except NoSpace as exc:
-            shutil.rmtree(tmp, ignore_errors=True)
+            _remove_quietly(held, tmp.name)
             try:
-                marker.touch()  # the node's other tasks stay quiet
+                held.write(marker.name, "")  # the node's other tasks stay quiet
             except OSError:
                 pass
+            held.close()
             warn(f"cannot stage {name!r} on {result['node']}: no space left in {root} ({exc.message}); python "
                  f"runs from the shared copy on this node. Set stage_dir (or $TMPDIR) to a larger node-local disk")
             return dict(result, action="no-space", seconds=time.monotonic() - started)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            _remove_quietly(held, tmp.name)
+            held.close()
             raise
-        marker.unlink(missing_ok=True)
+        held.unlink(marker.name, missing_ok=True)
+        held.close()
     return dict(result, action="staged", seconds=time.monotonic() - started, size=manifest.size)
 
 

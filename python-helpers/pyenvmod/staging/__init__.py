@@ -91,17 +91,7 @@ def read_stamp(path: Path) -> str:
 
 def ensure_private_dir(path: Path) -> None:
     """Create ``path`` (mode 0700) or check that it is ours and private: launchers run what is in it."""
-    try:
-        os.makedirs(path.parent, exist_ok=True)
-        os.mkdir(path, 0o700)
-    except FileExistsError:
-        pass
-    except OSError as exc:
-        raise PyenvmodError(f"cannot create {path}: {exc.strerror}; set stage_dir (or $TMPDIR) to a "
-                            "writable node-local folder") from None
-    st = os.lstat(path)
-    import stat
+    from pyenvmod.trust import files
 
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
-        raise PyenvmodError(f"{path} is not a private folder of yours (someone else made it, or others may "
-                            "write to it); remove it or set stage_dir (or $TMPDIR) to another folder")
+    files.private_dir(path, "set stage_dir (or $TMPDIR) to a writable node-local folder",
+                      "set stage_dir (or $TMPDIR) to another folder")

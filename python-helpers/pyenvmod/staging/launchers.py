@@ -8,11 +8,12 @@ executable by searching PATH for that name, would take the launcher's folder for
 """
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
-from pyenvmod import files, render, stacking
+from pyenvmod import render, stacking
+from pyenvmod.errors import PyenvmodError
+from pyenvmod.trust import files
+from pyenvmod.trust.folders import Folder
 from pyenvmod.staging import copy_id, images_dir, launcher_dir
 
 
@@ -54,21 +55,30 @@ def write(layout, record, stage_dir: str | None = None) -> Path:
     wanted = programs(record.prefix)
     if _current(layout, folder, wanted, text):
         return folder  # nothing to write: the same programs, the same launcher
-    files.make_dirs(layout.root, folder.parent)  # refusing a symlinked folder on the way
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".bin."))
-    try:
-        for program in wanted:
-            path = tmp / program
-            path.write_text(text, encoding="utf-8")
-            os.chmod(path, 0o775 & ~files.umask())
-        # mkdtemp makes 0700; keep the setgid bit a group tree's folders pass on
-        os.chmod(tmp, (0o775 & ~files.umask()) | (folder.parent.stat().st_mode & 0o2000))
-        if os.path.lexists(folder):
-            files.exchange(folder, tmp)
-            files.remove_inside(tmp, layout.root)  # the old folder, or a symlink left in its place
-        else:
-            os.rename(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    mode = 0o775 & ~files.umask()
+    # the image folder held by its descriptor (no symlinked folder on the way), the new launchers
+    # made in a folder with an unpredictable name inside it, then swapped in whole: a member who
+    # swaps a name for a link meanwhile never gets a file of someone else written or chmod-ed
+    with Folder.open(layout.root, folder.parent, create_mode=0o777) as parent:
+        tmp = parent.mkdtemp(".bin.", 0o700)
+        try:
+            with parent.sub(tmp) as made:
+                for program in wanted:
+                    made.write(program, text, mode=mode)
+                # keep the setgid bit a group tree's folders pass on
+                made.fchmod_self(mode | (os.fstat(parent.fd).st_mode & 0o2000))
+                mine = os.fstat(made.fd)
+            if parent.exists(folder.name) and not parent.is_link(folder.name):
+                parent.exchange(folder.name, tmp)
+                parent.remove(tmp)
+            else:
+                parent.unlink(folder.name, missing_ok=True)  # a link left there: only the link goes
+                parent.rename_new(tmp, folder.name)
+            if not os.path.samestat(mine, parent.lstat(folder.name)):
+                parent.remove(folder.name)  # what a member swapped in (a link goes as a link)
+                raise PyenvmodError(f"someone replaced the launcher folder being written in {folder.parent}; "
+                                    "check who can write there, then run the command again")
+        except BaseException:
+            parent.remove(tmp)
+            raise
     return folder

@@ -53,11 +53,29 @@ def _replace_padded(data: bytes, old: bytes, new: bytes) -> bytes:
         start = end
 
 
-def rewrite(path: str, mapping: dict[str, str]) -> bool:
+def rewrite(path: str, mapping: dict[str, str], inside=None) -> bool:
     """Rewrite the old prefixes in one file (longest first). Returns False when a binary file
-    could not be changed because a new path is longer than the old one."""
-    with open(path, "rb") as fh:
-        data = fh.read()
+    could not be changed because a new path is longer than the old one. The file is read and
+    replaced through its folder's descriptor (reached from ``inside`` without following a link,
+    else only the folder itself must not be one), never through a link."""
+    import stat
+
+    from pyenvmod.trust.folders import Folder
+
+    folder = Folder.open(inside, os.path.dirname(path)) if inside is not None else \
+        Folder.open_last(os.path.dirname(path))
+    with folder:
+        name = os.path.basename(path)
+        with os.fdopen(folder.open_file(name), "rb") as fh:
+            data = fh.read()
+            mode = stat.S_IMODE(os.fstat(fh.fileno()).st_mode)
+        complete, new_data = _rewritten(data, mapping)
+        if new_data != data:
+            folder.write(name, new_data, mode=mode)
+    return complete
+
+
+def _rewritten(data: bytes, mapping: dict[str, str]) -> tuple[bool, bytes]:
     ordered = sorted(((os.fsencode(o), os.fsencode(n)) for o, n in mapping.items()), key=lambda p: -len(p[0]))
     text, complete = is_text(data), True
     new_data = data
@@ -70,11 +88,4 @@ def rewrite(path: str, mapping: dict[str, str]) -> bool:
             new_data = _replace_padded(new_data, old, new)
         else:
             complete = False
-    if new_data != data:
-        mode = os.stat(path).st_mode
-        tmp = path + ".pyenvmod-tmp"
-        with open(tmp, "wb") as fh:
-            fh.write(new_data)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    return complete
+    return complete, new_data

@@ -19,7 +19,8 @@ import os
 from collections import namedtuple
 from pathlib import Path
 
-from pyenvmod import files, locking, metadata, names
+from pyenvmod import metadata, names
+from pyenvmod.trust import files, locking
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import Layout
 
@@ -107,8 +108,9 @@ class Tree(namedtuple("Tree", "layout shared", defaults=(False,))):
     def read(self, path, limit: int) -> bytes:
         return files.read_bytes(path, limit, inside=self.root)
 
-    def remove(self, path) -> bool:
-        return files.remove_inside(path, self.root)
+    def remove(self, path, left=None) -> bool:
+        """Remove ``path`` below the root (``left``: collect what cannot be removed, see files)."""
+        return files.remove_inside(path, self.root, left)
 
     def lock(self, name: str, timeout: float):
         return locking.locked(self.layout.lock_file(names.validate(name)), timeout, f"environment {name!r}",

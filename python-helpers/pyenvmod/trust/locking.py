@@ -23,7 +23,7 @@ def _open(path: Path, inside, shared: bool) -> tuple[int, bool]:
     regular file will do. Returns (descriptor, writable)."""
     import stat
 
-    from pyenvmod import files
+    from pyenvmod.trust import files
 
     dir_fd = files.open_dir(inside, path.parent) if inside is not None else \
         os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)

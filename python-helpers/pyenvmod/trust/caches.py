@@ -12,7 +12,7 @@ import os
 import re
 from pathlib import Path
 
-from pyenvmod import files
+from pyenvmod.trust import files
 
 CACHEDIR_SIGNATURE = b"Signature: 8a477f597d28d172789f06886806bc55"  # https://bford.info/cachedir/
 _UV_BUCKET = re.compile(r"[a-z][a-z0-9-]*-v\d+")

@@ -169,20 +169,47 @@ def chmod_nofollow(path, mode: int) -> None:
         os.close(fd)
 
 
-def world_writable(top):
-    """Yield (path, mode) of everything under ``top`` that others may write; symlinks and
-    sticky folders (like /tmp) are not counted."""
+def _open_top(top, inside=None):
+    """The folder ``top`` held by its descriptor (reached from ``inside`` without following a link
+    when it is given, else only ``top`` itself must not be a link); None when it is missing."""
+    from pyenvmod.trust.folders import Folder
+
+    try:
+        return Folder.open(inside, top) if inside is not None else Folder.open_last(top)
+    except (FileNotFoundError, PyenvmodError):  # missing, or a link: never followed
+        return None
+
+
+def below(path, root):
+    """``root`` when ``path`` lies (by its spelling) below it, else None: the ``inside`` to reach
+    ``path`` from, for the functions here that take one."""
+    try:
+        return root if _parts(root, path) else None
+    except PyenvmodError:
+        return None
+
+
+def _loose(mode) -> bool:
     import stat
 
-    for folder, dirs, names in os.walk(top):
-        for name in [*dirs, *names]:
-            path = os.path.join(folder, name)
-            try:
-                mode = os.lstat(path).st_mode
-            except OSError:
-                continue
-            if mode & stat.S_IWOTH and not stat.S_ISLNK(mode) and not (stat.S_ISDIR(mode) and mode & stat.S_ISVTX):
-                yield path, mode
+    return bool(mode & stat.S_IWOTH) and not stat.S_ISLNK(mode) and not (stat.S_ISDIR(mode) and mode & stat.S_ISVTX)
+
+
+def world_writable(top, inside=None):
+    """Yield (path, mode) of everything under ``top`` that others may write; symlinks and
+    sticky folders (like /tmp) are not counted. The walk never follows a link."""
+    held = _open_top(top, inside)
+    if held is None:
+        return
+    with held:
+        for folder, dirs, names, dir_fd in held.walk():
+            for name in [*dirs, *names]:
+                try:
+                    mode = os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode
+                except OSError:
+                    continue
+                if _loose(mode):
+                    yield os.path.normpath(os.path.join(str(top), folder, name)), mode
 
 
 def drop_world_write(path, mode) -> None:
@@ -191,19 +218,54 @@ def drop_world_write(path, mode) -> None:
     chmod_nofollow(path, stat.S_IMODE(mode) & ~stat.S_IWOTH)
 
 
-def no_world_write(top) -> int:
+def no_world_write(top, inside=None) -> int:
     """Take write permission for others off everything under ``top`` (helpers such as uv
-    leave world-writable lock files). Returns how many were changed."""
-    found = list(world_writable(top))
+    leave world-writable lock files), through descriptors: a folder swapped for a link while
+    we walk is never followed. Returns how many were changed."""
+    import stat
+
+    held = _open_top(top, inside)
+    if held is None:
+        return 0
+    changed = 0
+    with held:
+        mode = os.fstat(held.fd).st_mode
+        if mode & 0o002:  # the folder itself (made under umask 000, say)
+            os.fchmod(held.fd, stat.S_IMODE(mode) & ~0o002)
+            changed += 1
+        for _folder, dirs, names, dir_fd in held.walk():
+            for name in [*dirs, *names]:
+                try:  # a cheap look first: only what others may write is opened and changed
+                    if not _loose(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode):
+                        continue
+                except OSError:
+                    continue
+                changed += _fchmod_at(dir_fd, name, lambda st: stat.S_IMODE(st.st_mode) & ~0o002
+                                      if _loose(st.st_mode) else None)
+    return changed
+
+
+def _fchmod_at(dir_fd: int, name: str, new_mode, gid: int | None = None) -> int:
+    """Open ``name`` in ``dir_fd`` without following a link and, when ``new_mode(fstat)`` gives a
+    mode (and the file is ours), set it (and the group ``gid``) through the descriptor."""
+    import stat
+
     try:
-        mode = os.lstat(top).st_mode
-        if mode & 0o002 and not os.path.islink(top):
-            found.append((str(top), mode))  # the folder itself (made under umask 000, say)
-    except FileNotFoundError:
-        pass
-    for path, mode in found:
-        drop_world_write(path, mode)
-    return len(found)
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return 0  # a link (never followed), a socket, gone, or unreadable
+    try:
+        st = os.fstat(fd)
+        mode = new_mode(st)
+        if mode is None or st.st_uid != os.getuid():
+            return 0
+        if gid is not None and st.st_gid != gid:
+            os.fchown(fd, -1, gid)
+        if mode != stat.S_IMODE(st.st_mode):
+            os.fchmod(fd, mode)
+        return 1
+    finally:
+        os.close(fd)
 
 
 def settle(top, paths, gid: int | None = None) -> int:
@@ -251,39 +313,38 @@ def settle(top, paths, gid: int | None = None) -> int:
     return changed
 
 
-def share_with_group(top, gid: int) -> None:
+def share_with_group(top, gid: int, inside=None) -> None:
     """For a group tree: everything under ``top`` we own belongs to the tree's group, which gets the
-    owner's permissions (read, write, search); others never get write. Symlinks are left alone."""
+    owner's permissions (read, write, search); others never get write. Symlinks are left alone,
+    and the walk holds each folder by its descriptor (a folder swapped for a link is not followed)."""
     import stat
 
-    for folder, dirs, names in os.walk(top):
-        for name in [folder, *(os.path.join(folder, n) for n in [*dirs, *names])]:
-            try:
-                st = os.lstat(name)
-            except OSError:
-                continue
-            if stat.S_ISLNK(st.st_mode) or st.st_uid != os.getuid():
-                continue
-            owner = (st.st_mode & 0o700) >> 3
-            try:
-                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-            except OSError:
-                continue  # swapped for a symlink meanwhile, or unreadable: never followed
-            try:
-                if st.st_gid != gid:
-                    os.fchown(fd, -1, gid)
-                os.fchmod(fd, (stat.S_IMODE(st.st_mode) | owner) & ~0o002)
-            finally:
-                os.close(fd)
+    held = _open_top(top, inside)
+    if held is None:
+        return
+    with held:
+        def shared(st):
+            return (stat.S_IMODE(st.st_mode) | (st.st_mode & 0o700) >> 3) & ~0o002
+
+        st = os.fstat(held.fd)
+        if st.st_uid == os.getuid():
+            if st.st_gid != gid:
+                os.fchown(held.fd, -1, gid)
+            os.fchmod(held.fd, shared(st))
+        for _folder, dirs, names, dir_fd in held.walk():
+            for name in [*dirs, *names]:
+                _fchmod_at(dir_fd, name, shared, gid)
 
 
-def remove_inside(path: Path, root: Path) -> bool:
+def remove_inside(path: Path, root: Path, left=None) -> bool:
     """Remove a file or folder tree at ``path`` only if it lies inside ``root``.
 
     The folders from ``root`` down to ``path`` are reached without following symlinks (one
     there is refused); ``path`` itself, if a symlink, is removed as a link, never followed; a
     folder is removed through descriptors (``rmtree`` with ``dir_fd``), so nothing inside it
-    is followed either. Returns whether anything was removed.
+    is followed either. Returns whether anything was removed. ``left``: a list that collects
+    (path, reason) of what could not be removed (another user's folder, say) while the rest is
+    removed; without it the first failure is raised.
     """
     import stat
 
@@ -302,10 +363,18 @@ def remove_inside(path: Path, root: Path) -> bool:
         if stat.S_ISDIR(st.st_mode):
             import sys
 
+            def failed(_func, where, exc_info):
+                if left is None:
+                    raise exc_info[1]
+                where = str(where)
+                if where.startswith("/proc/self/fd/"):
+                    where = where.split("/", 5)[-1]
+                left.append((str(path.parent / where), getattr(exc_info[1], "strerror", None) or str(exc_info[1])))
+
             if sys.version_info >= (3, 11):
-                shutil.rmtree(path.name, dir_fd=dir_fd)
+                shutil.rmtree(path.name, dir_fd=dir_fd, onerror=failed)
             else:  # the same descriptor-based walk, reached through the folder's descriptor
-                shutil.rmtree(f"/proc/self/fd/{dir_fd}/{path.name}")
+                shutil.rmtree(f"/proc/self/fd/{dir_fd}/{path.name}", onerror=failed)
         else:
             os.unlink(path.name, dir_fd=dir_fd)
         return True
@@ -346,19 +415,87 @@ def _exchange_by_renames(a: Path, b: Path) -> None:
     os.rename(parked, b)
 
 
-def replace_in_text_files(folder: Path, old: str, new: str) -> int:
+def replace_in_text_files(folder: Path, old: str, new: str, inside=None) -> int:
     """Replace ``old`` by ``new`` in the text files directly in ``folder`` (scripts' #! lines,
-    activation scripts). Returns how many files changed."""
+    activation scripts), each replaced atomically with its mode, through the folder's
+    descriptor (reached from ``inside`` without following a link). Returns how many changed."""
+    import stat
+
     changed = 0
     old_b, new_b = os.fsencode(old), os.fsencode(new)
-    for path in folder.iterdir():
-        if path.is_symlink() or not path.is_file():
-            continue
-        data = path.read_bytes()
-        if b"\0" in data or old_b not in data:
-            continue
-        mode = path.stat().st_mode
-        path.write_bytes(data.replace(old_b, new_b))
-        os.chmod(path, mode)
-        changed += 1
+    held = _open_top(folder, inside)
+    if held is None:
+        return 0
+    with held:
+        for name in held.names():
+            try:
+                fd = held.open_file(name)
+            except (OSError, PyenvmodError):
+                continue  # a link, a folder, a FIFO: never followed nor read
+            try:
+                mode = stat.S_IMODE(os.fstat(fd).st_mode)
+                with os.fdopen(os.dup(fd), "rb") as fh:
+                    data = fh.read()
+            finally:
+                os.close(fd)
+            if b"\0" in data or old_b not in data:
+                continue
+            held.write(name, data.replace(old_b, new_b), mode=mode)
+            changed += 1
     return changed
+
+
+def make_root(path, mode: int = 0o777) -> Path:
+    """mkdir -p of a trusted folder (a configured root, the user's own cache or configuration folder)
+    whose new folders get ``mode`` less the umask, never world-writable (umask 000 too)."""
+    wanted = path = Path(path)
+    missing = []
+    while not os.path.isdir(path):
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:
+            if not os.path.isdir(folder):
+                raise
+            continue
+        chmod_nofollow(folder, mode & ~umask() & ~0o002)
+    return wanted
+
+
+def tree_size(top) -> int:
+    """The bytes of the files under ``top`` (links not followed, unreadable parts skipped)."""
+    held = _open_top(top)
+    if held is None:
+        return 0
+    total = 0
+    with held:
+        for _folder, _dirs, names, dir_fd in held.walk():
+            for name in names:
+                try:
+                    total += os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_size
+                except OSError:
+                    pass
+    return total
+
+
+def private_dir(path, fix: str, elsewhere: str) -> None:
+    """Create ``path`` (mode 0700) or check that it is ours and private (not a link, not writable by
+    others): what is in it runs. ``fix``: what to do when it cannot be made; ``elsewhere``: when it is
+    not private."""
+    import stat
+
+    path = Path(path)
+    try:
+        os.makedirs(path.parent, exist_ok=True)
+        try:
+            os.mkdir(path, 0o700)
+        except FileExistsError:
+            pass
+        st = os.lstat(path)
+    except OSError as exc:
+        raise PyenvmodError(f"cannot create {path}: {exc.strerror}; {fix}") from None
+    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
+        raise PyenvmodError(f"{path} is not a private folder of yours (someone else made it, or others may "
+                            f"write to it); remove it or {elsewhere}")
