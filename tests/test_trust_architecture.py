@@ -47,6 +47,9 @@ ALLOWED = {
     ("spider_cache.py", "open(write)"):
         "the site's lmod_cache_timestamp file (a site setting), touched with the user's rights the way Lmod "
         "expects; not in a tree",
+    ("backends/uv.py", "tempfile.NamedTemporaryFile"):
+        "uv's --excludes list of the packages the recorded modules provide: a private temporary file (O_EXCL, "
+        "0600) in the user's TMPDIR, removed when uv is done; never in a tree",
     ("spider_cache.py", "os.utime"):
         "the time of the site's lmod_cache_timestamp file (a site setting), one second ahead as Lmod compares",
 }
