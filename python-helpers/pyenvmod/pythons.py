@@ -85,7 +85,7 @@ def probe(executable: str) -> PythonInfo | None:
 
 def _probe(executable: str) -> PythonInfo | None:
     try:
-        result = proc.run([executable, "-I", "-c", _PROBE], what="python", timeout=60)
+        result = proc.run([executable, "-I", "-S", "-c", _PROBE], what="python", timeout=60)
     except PyenvmodError:
         return None
     if result.returncode != 0:

@@ -96,7 +96,8 @@ class Backend(ABC):
             key, _, value = line.partition("=")
             if key.strip() in ("version_info", "version") and re.fullmatch(r"\d+\.\d+\.\d+", value.strip()):
                 return value.strip()
-        result = self._run([self.python(prefix), "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+        result = self._run([self.python(prefix), "-I", "-S", "-c",
+                            "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
                            what="the environment's python")
         return result.stdout.strip()
 

@@ -44,7 +44,7 @@ def adopt(config: Config, path: str, name: str = "", modules=(), notify=lambda m
     modulefiles.write_tree_marker(layout, user_name())
     if layout.contains(prefix) and prefix.parent == layout.envs_dir:
         raise PyenvmodError(f"{prefix} is already one of pyenvmod's environments")
-    result = subprocess.run([str(python), "-I", "-c", _VERSION], capture_output=True, text=True)
+    result = subprocess.run([str(python), "-I", "-S", "-c", _VERSION], capture_output=True, text=True)
     if result.returncode != 0:
         raise PyenvmodError(f"{python} does not run ({result.stderr.strip()[:200]}); is its base interpreter gone?")
     version = result.stdout.strip()

@@ -29,12 +29,15 @@ PACK_TIMEOUT = 3600  # waiting for another pack of the same environment (64 node
 
 
 def _compile_bytecode(source) -> None:
-    """Compile missing .pyc files into the environment (and the one it extends) where we may write."""
-    python = os.path.join(source.prefix, "bin", "python")
+    """Compile missing .pyc files into the environment (and the one it extends) where we may write.
+
+    compileall is the standard library's: the base interpreter runs it (the environment's own one for
+    conda), with -I -S so that no .pth file or sitecustomize of the tree runs as whoever packs."""
+    python = source.base_executable or os.path.join(source.prefix, "bin", "python")
     for prefix in filter(None, (source.prefix, source.ext_prefix)):
         folder = source.site_packages(prefix)
         if os.access(folder, os.W_OK):
-            subprocess.run([python, "-I", "-m", "compileall", "-q", "-j0", folder],
+            subprocess.run([python, "-I", "-S", "-m", "compileall", "-q", "-j0", folder],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1800)
 
 
