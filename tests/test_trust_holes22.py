@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -43,3 +44,40 @@ def test_hole4_a_members_pth_does_not_run_as_the_maintainer_running_doctor(peopl
         assert not owned.exists(), f"bob's 'pyenvmod {' '.join(args)}' ran alice's code"
     doctor = people.bob.pyenvmod("--group", tree, "doctor", "sim")
     assert "MPI.cpython-311-x86_64-linux-gnu.so loads " in doctor.stdout, doctor.stdout
+
+
+@pytest.mark.slow
+def test_hole11_a_fifo_stamp_or_a_huge_manifest_from_a_member_neither_hangs_nor_exhausts(people):
+    """alice swaps bob's image stamp for a FIFO, then the manifest for a 1 GB file: bob's stage,
+    pack and the launchers go on (or refuse in one line), within seconds."""
+    tree = people.tree("hole11")
+    made = people.bob.pyenvmod("--group", tree, "create", "sim", umask=0o002)
+    assert made.returncode == 0, made.stderr
+    stage_env = people.bob.env(PYENVMOD_STAGE_DIR=people.bob.home / "stage")
+    packed = people.bob.pyenvmod("--group", tree, "pack", "sim", umask=0o002, env=stage_env)
+    assert packed.returncode == 0, packed.stderr
+    first = people.bob.pyenvmod("--group", tree, "stage", "sim", env=stage_env)  # bob's stage folder exists
+    assert first.returncode == 0, first.stderr
+    images = tree / PLATFORM / "images" / "sim"
+    assert people.alice.run("sh", "-c", f"rm -f {images}/stamp && mkfifo -m 666 {images}/stamp").returncode == 0
+    launcher = images / "bin" / "python"
+    ran = people.bob.run(launcher, "-c", "print('ran')", env=stage_env, timeout=30)
+    assert ran.stdout.strip() == "ran", ran.stderr
+    # stage finds its copy; pack sees no current image and packs again (a stamp replaces the FIFO)
+    staged = people.bob.pyenvmod("--group", tree, "stage", "sim", umask=0o002, env=stage_env, timeout=120)
+    assert staged.returncode == 0, staged.stderr
+    repacked = people.bob.pyenvmod("--group", tree, "pack", "sim", umask=0o002, env=stage_env, timeout=120)
+    assert repacked.returncode == 0, repacked.stderr
+    assert (images / "stamp").is_file() and not (images / "stamp").is_symlink()
+    # a 1 GB manifest (sparse: it costs alice nothing) is refused in one line, not read
+    code = f"import os; os.unlink({str(images / 'manifest.json')!r}); " \
+           f"f = open({str(images / 'manifest.json')!r}, 'wb'); f.truncate(1 << 30); f.close()"
+    assert people.alice.run("/usr/bin/python3", "-c", code).returncode == 0
+    for user in (people.bob, people.alice):
+        shutil.rmtree(user.home / "stage", ignore_errors=True)
+    started = time.monotonic()
+    refused = people.bob.pyenvmod("--group", tree, "stage", "sim", env=stage_env, timeout=120)
+    assert time.monotonic() - started < 60
+    lines = [ln for ln in refused.stderr.splitlines() if ln.startswith("pyenvmod: error:")]
+    assert refused.returncode != 0 and len(lines) == 1 and "Traceback" not in refused.stderr, refused.stderr
+    assert "manifest" in lines[0] and "larger than" in lines[0], lines[0]

@@ -167,10 +167,19 @@ class Manifest:
         return json.dumps(asdict(self), indent=1) + "\n"
 
 
+MANIFEST_MAX_BYTES = 64 << 20  # the list of files to relocate: a few MB for the largest environments
+
+
 def read_manifest(path: Path) -> Manifest:
+    """The manifest beside an image (a file a group member may write): a regular file of at most
+    MANIFEST_MAX_BYTES, opened without following a symlink or waiting on a FIFO."""
+    from pyenvmod import files
+
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(files.read_bytes(path, MANIFEST_MAX_BYTES).decode("utf-8"))
         return Manifest(**data)
+    except PyenvmodError as exc:
+        raise PyenvmodError(f"the image manifest is refused: {exc}; run 'pyenvmod pack NAME' again") from None
     except (OSError, ValueError, TypeError) as exc:
         raise PyenvmodError(f"the image manifest {path} is unreadable ({exc}); run 'pyenvmod pack NAME' again") \
             from None
