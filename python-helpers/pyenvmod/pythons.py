@@ -51,11 +51,14 @@ def _cache_key(executable: str) -> str | None:
 
 
 def _cached() -> dict:
+    """The user's own cache of probes (private_files.read_own): an entry another user planted in a
+    shared XDG_CACHE_HOME would name the interpreter pyenvmod builds with."""
+    from pyenvmod import private_files
+
     try:
-        with open(_cache_file(), encoding="utf-8") as fh:
-            data = json.load(fh)
+        data = json.loads(private_files.read_own(_cache_file(), 1 << 20, "interpreter cache").decode("utf-8"))
         return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, PyenvmodError):
         return {}
 
 
@@ -72,12 +75,14 @@ def probe(executable: str) -> PythonInfo | None:
     if info is not None and key:
         from pathlib import Path
 
-        from pyenvmod import files
+        from pyenvmod import files, private_files
 
         cache[key] = {"executable": info.executable, "version": info.version}
         try:
-            Path(_cache_file()).parent.mkdir(parents=True, exist_ok=True)
-            files.write_atomic(Path(_cache_file()), json.dumps(dict(list(cache.items())[-50:])))
+            Path(_cache_file()).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not private_files.own_folder(Path(_cache_file()).parent, "interpreter cache folder"):
+                return info  # another user's folder: nothing of ours goes there
+            files.write_atomic(Path(_cache_file()), json.dumps(dict(list(cache.items())[-50:])), mode=0o600)
         except OSError:
             pass  # a cache that cannot be written only costs time
     return info
