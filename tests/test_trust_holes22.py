@@ -81,3 +81,67 @@ def test_hole11_a_fifo_stamp_or_a_huge_manifest_from_a_member_neither_hangs_nor_
     lines = [ln for ln in refused.stderr.splitlines() if ln.startswith("pyenvmod: error:")]
     assert refused.returncode != 0 and len(lines) == 1 and "Traceback" not in refused.stderr, refused.stderr
     assert "manifest" in lines[0] and "larger than" in lines[0], lines[0]
+
+
+@pytest.mark.slow
+def test_hole9_another_users_cache_in_a_shared_xdg_cache_home_is_not_used(people):
+    """bob and alice share XDG_CACHE_HOME (a sticky 1777 folder): alice plants the configuration
+    cache entry for bob's site file with an lmod_cache_update command, and a pythons.json; bob's
+    create must neither run her command nor build with her interpreter, nor write into her folder."""
+    shared = people.base / "shared-cache-h9"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    site = people.base / "site-h9.yaml"
+    site.write_text("kernel: false\n")
+    site.chmod(0o644)
+    marker = people.bob.home / "owned-h9"
+    planted = {str(site): {"text": site.read_text(), "entries": [
+        ["kernel", False, f"{site}:1"], ["lmod_cache_update", f"touch {marker}", f"{site}:1"]]}}
+    code = ("import json, os, sys; d = os.path.join(sys.argv[1], 'pyenvmod'); os.makedirs(d, 0o755); "
+            "open(os.path.join(d, 'config.json'), 'w').write(sys.argv[2]); "
+            "open(os.path.join(d, 'pythons.json'), 'w').write('{}')")
+    assert people.alice.run("/usr/bin/python3", "-c", code, shared, json.dumps(planted)).returncode == 0
+    env = people.bob.env(XDG_CACHE_HOME=shared, PYENVMOD_SITE_CONFIG=site)
+    made = people.bob.pyenvmod("create", "h9", env=env)
+    assert made.returncode == 0, made.stderr
+    assert not marker.exists(), "bob ran the command alice planted in the shared cache"
+    assert json.loads((shared / "pyenvmod" / "config.json").read_text()) == planted  # nothing of bob's in it
+    # the same entry in bob's own cache is his own choice, and is used: the check is the owner, not the entry
+    own = people.bob.home / "cache-h9"
+    code = ("import json, os, sys; d = os.path.join(sys.argv[1], 'pyenvmod'); os.makedirs(d, 0o700); "
+            "p = os.path.join(d, 'config.json'); open(p, 'w').write(sys.argv[2]); os.chmod(p, 0o600)")
+    assert people.bob.run("/usr/bin/python3", "-c", code, own, json.dumps(planted)).returncode == 0
+    again = people.bob.pyenvmod("create", "h9b", env=people.bob.env(XDG_CACHE_HOME=own, PYENVMOD_SITE_CONFIG=site))
+    assert again.returncode == 0, again.stderr
+    assert marker.exists()
+
+
+@pytest.mark.slow
+def test_hole10_a_locked_site_key_holds_whatever_the_users_environment_and_cache_say(people):
+    """The installation's fixed site file (PREFIX/etc/pyenvmod/config.yaml) locks allowed_sources;
+    alice points PYENVMOD_SITE_CONFIG at /nonexistent and forges her cache entry for the site file:
+    the lock and its value stay."""
+    fixed = people.alice.bindir.parent / "etc" / "pyenvmod" / "config.yaml"
+    fixed.parent.mkdir(parents=True)
+    text = "allowed_sources: [pypi]\nlocked: [allowed_sources]\n"
+    fixed.write_text(text)
+    fixed.chmod(0o644)
+    try:
+        cache = people.alice.home / ".cache"
+        forged = {str(fixed): {"text": text, "entries": [["allowed_sources", ["anything"], f"{fixed}:1"]]}}
+        code = ("import json, os, sys; d = os.path.join(sys.argv[1], 'pyenvmod'); os.makedirs(d, 0o700); "
+                "p = os.path.join(d, 'config.json'); open(p, 'w').write(sys.argv[2]); os.chmod(p, 0o600)")
+        assert people.alice.run("/usr/bin/python3", "-c", code, cache, json.dumps(forged)).returncode == 0
+        # the variable naming the site file itself (the old code then took the forged cache entry), or
+        # naming no file (the old code then read no site file at all)
+        for site in (fixed, "/nonexistent/config.yaml", people.alice.home / "no-site-config.yaml"):
+            env = people.alice.env(XDG_CACHE_HOME=cache, PYENVMOD_SITE_CONFIG=site)
+            shown = people.alice.pyenvmod("config", "show", "--origin", env=env)
+            assert shown.returncode == 0, shown.stderr
+            line = next(ln for ln in shown.stdout.splitlines() if ln.startswith("allowed_sources:"))
+            assert line == f'allowed_sources: ["pypi"]    # {fixed}:1 (locked by the site)', line
+        refused = people.alice.pyenvmod("config", "show", env=people.alice.env(
+            XDG_CACHE_HOME=cache, PYENVMOD_ALLOWED_SOURCES="anything"))
+        assert refused.returncode != 0 and "locked by the site" in refused.stderr
+    finally:
+        shutil.rmtree(fixed.parent.parent)
