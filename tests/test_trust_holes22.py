@@ -145,3 +145,26 @@ def test_hole10_a_locked_site_key_holds_whatever_the_users_environment_and_cache
         assert refused.returncode != 0 and "locked by the site" in refused.stderr
     finally:
         shutil.rmtree(fixed.parent.parent)
+
+
+@pytest.mark.slow
+def test_hole8_create_prefix_refuses_an_empty_folder_another_member_made(people):
+    """alice makes an empty 2775 folder in the group's shared folder; bob's 'create --prefix' there
+    must refuse it (she could later swap its bin, and bob's 'run' would run her code)."""
+    shared = people.tree("hole8")  # bob's group folder, 2775
+    planted = shared / "bobs-env"
+    assert people.alice.run("sh", "-c", f"mkdir {planted} && chmod 2775 {planted}", umask=0o002).returncode == 0
+    result = people.bob.pyenvmod("create", "h8", "--prefix", planted, umask=0o002)
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("pyenvmod: error:")]
+    assert result.returncode != 0 and len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert f"belongs to {PREFIX}alice, not to you" in lines[0], lines[0]
+    assert list(planted.iterdir()) == [] and not list((people.bob.home / "pyenvmod").glob("*/meta/h8.json"))
+    # bob's own empty folder that his group may write: refused too (a member could swap what is in it)
+    own = shared / "bobs-own"
+    assert people.bob.run("sh", "-c", f"mkdir {own} && chmod 2775 {own}", umask=0o002).returncode == 0
+    result = people.bob.pyenvmod("create", "h8", "--prefix", own, umask=0o002)
+    assert result.returncode != 0 and "writable by its group" in result.stderr, result.stderr
+    # a folder that does not exist yet: pyenvmod makes it, it is bob's
+    made = people.bob.pyenvmod("create", "h8", "--prefix", shared / "new-env", umask=0o002)
+    assert made.returncode == 0, made.stderr
+    assert (shared / "new-env").stat().st_uid == people.bob.uid

@@ -120,3 +120,21 @@ def _own(st, path, what: str) -> None:
         raise PyenvmodError(f"the {what} {path} belongs to {_user(st.st_uid)}, not to you: pyenvmod does not "
                             f"use what others put in your cache; remove it, or set XDG_CACHE_HOME to a folder "
                             "of your own")
+
+
+def claim_folder(path, what: str) -> None:
+    """Make the folder ``path`` (``what`` names it in messages), or accept it as it is when it is the
+    user's own and nobody else may write it: a folder another user made (a group member, in a shared
+    2775 folder) must not become the user's (they could swap what is in it later)."""
+    try:
+        os.mkdir(path, 0o755)
+        return
+    except FileExistsError:
+        pass
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        raise PyenvmodError(f"{what} {path} exists and is not a folder; give a new or empty folder")
+    if st.st_uid != os.getuid():
+        raise PyenvmodError(f"{what} {path} belongs to {_user(st.st_uid)}, not to you: only a folder of yours, "
+                            "or one pyenvmod makes, may hold your environment; give a path that does not exist yet")
+    _writable_by_others(st, path, f"{what} {path}", f"chmod go-w {path}")
