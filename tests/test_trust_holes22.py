@@ -168,3 +168,80 @@ def test_hole8_create_prefix_refuses_an_empty_folder_another_member_made(people)
     made = people.bob.pyenvmod("create", "h8", "--prefix", shared / "new-env", umask=0o002)
     assert made.returncode == 0, made.stderr
     assert (shared / "new-env").stat().st_uid == people.bob.uid
+
+
+def _secret(user, folder: Path) -> Path:
+    secret = folder / "secret.txt"
+    assert user.run("sh", "-c", f"echo bob-only > {secret} && chmod 600 {secret}").returncode == 0
+    return secret
+
+
+def _images_hold(tree: Path, name: str, text: bytes) -> bool:
+    image = tree / PLATFORM / "images" / name / "image.tar.zst"
+    if not image.exists():
+        return False
+    raw = subprocess.run(["zstd", "-dc", str(image)], capture_output=True).stdout
+    return text in raw
+
+
+@pytest.mark.slow
+def test_hole5_a_forged_adopted_record_does_not_make_bob_pack_his_home(people):
+    tree = people.tree("hole5a")
+    made = people.bob.pyenvmod("--group", tree, "create", "sim", umask=0o002)
+    assert made.returncode == 0, made.stderr
+    # bob's private environment, in his own tree in his 0700 home (a folder that is a venv, as a home can be)
+    assert people.bob.pyenvmod("create", "private5a").returncode == 0
+    private = people.bob.home / "pyenvmod" / PLATFORM / "envs" / "private5a"
+    _secret(people.bob, private)
+    meta = tree / PLATFORM / "meta"
+    record = json.loads((meta / "sim.json").read_text())
+    record.update(name="fake", adopted=True, prefix=str(private), module="pyenv/fake/py3.11",
+                  owner=people.bob.name)
+    code = "import sys; open(sys.argv[1], 'w').write(sys.argv[2])"
+    assert people.alice.run("/usr/bin/python3", "-c", code, meta / "fake.json", json.dumps(record),
+                            umask=0o002).returncode == 0
+    env = people.bob.env(PYENVMOD_STAGE_DIR=people.bob.home / "stage")
+    for command in ("pack", "stage"):
+        result = people.bob.pyenvmod("--group", tree, command, "fake", umask=0o002, env=env)
+        lines = [ln for ln in result.stderr.splitlines() if ln.startswith("pyenvmod: error:")]
+        assert result.returncode != 0 and len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+        assert "adopted from" in lines[0] and "owner" in lines[0], lines[0]
+    assert not _images_hold(tree, "fake", b"bob-only")
+    # bob's own adoption of a folder of his, in the group tree, still packs (its marker proves it)
+    own = people.bob.home / "tool"
+    assert people.bob.run("/usr/bin/python3", "-m", "venv", own).returncode == 0
+    adopted = people.bob.pyenvmod("--group", tree, "adopt", own, umask=0o002)
+    assert adopted.returncode == 0, adopted.stderr
+    packed = people.bob.pyenvmod("--group", tree, "pack", "tool", umask=0o002, env=env)
+    assert packed.returncode == 0, packed.stderr
+    # alice's record for another name, pointing at bob's adopted folder, is refused: the marker names 'tool'
+    record.update(name="fake2", prefix=str(own), module="pyenv/fake2/py3.11")
+    assert people.alice.run("/usr/bin/python3", "-c", code, meta / "fake2.json", json.dumps(record),
+                            umask=0o002).returncode == 0
+    result = people.bob.pyenvmod("--group", tree, "pack", "fake2", umask=0o002, env=env)
+    assert result.returncode != 0 and "names another tree or environment" in result.stderr, result.stderr
+
+
+@pytest.mark.slow
+def test_hole5_an_extends_naming_bobs_private_environment_is_refused(people):
+    tree = people.tree("hole5b")
+    made = people.bob.pyenvmod("--group", tree, "create", "sim", umask=0o002)
+    assert made.returncode == 0, made.stderr
+    private = people.bob.pyenvmod("create", "private5b")  # in bob's own tree, in his 0700 home
+    assert private.returncode == 0, private.stderr
+    ptree = people.bob.home / "pyenvmod" / PLATFORM
+    _secret(people.bob, ptree / "envs" / "private5b")
+    meta = tree / PLATFORM / "meta" / "sim.json"
+    record = json.loads(meta.read_text())
+    record["extends"] = {"name": "private5b", "prefix": str(ptree / "envs" / "private5b"),
+                         "module": "pyenv/private5b/py3.11", "modules_dir": str(ptree / "modules"),
+                         "python": record["python"]}
+    code = "import sys; open(sys.argv[1], 'w').write(sys.argv[2])"
+    assert people.alice.run("/usr/bin/python3", "-c", code, meta, json.dumps(record)).returncode == 0
+    before = sorted(p.name for p in (ptree / "envs" / "private5b").rglob("*.pyc"))
+    result = people.bob.pyenvmod("--group", tree, "pack", "sim", umask=0o002)
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("pyenvmod: error:")]
+    assert result.returncode != 0 and len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "private place" in lines[0], lines[0]
+    assert not _images_hold(tree, "sim", b"bob-only")
+    assert sorted(p.name for p in (ptree / "envs" / "private5b").rglob("*.pyc")) == before  # nothing compiled

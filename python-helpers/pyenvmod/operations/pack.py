@@ -17,7 +17,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from pyenvmod import files
+from pyenvmod import files, provenance
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import load_record, tree_for
@@ -28,13 +28,14 @@ from pyenvmod.staging import relocate
 PACK_TIMEOUT = 3600  # waiting for another pack of the same environment (64 nodes start at once)
 
 
-def _compile_bytecode(source) -> None:
+def _compile_bytecode(source, tree) -> None:
     """Compile missing .pyc files into the environment (and the one it extends) where we may write.
 
     compileall is the standard library's: the base interpreter runs it (the environment's own one for
     conda), with -I -S so that no .pth file or sitecustomize of the tree runs as whoever packs."""
     python = source.base_executable or os.path.join(source.prefix, "bin", "python")
-    for prefix in filter(None, (source.prefix, source.ext_prefix)):
+    ext = source.ext_prefix if source.ext_prefix and tree.inside(source.ext_prefix) else ""  # never another tree's
+    for prefix in filter(None, (source.prefix, ext)):
         folder = source.site_packages(prefix)
         if os.access(folder, os.W_OK):
             subprocess.run([python, "-I", "-S", "-m", "compileall", "-q", "-j0", folder],
@@ -161,6 +162,7 @@ def pack(config: Config, name: str, force: bool = False, timeout: float | None =
     tree = tree_for(config)
     layout = tree.layout
     record = load_record(layout, name)
+    provenance.check_for_pack(tree, record)  # a record never leads pack to read outside what it may share
     folder = tree.images_dir(name)
     lock_wait = config["lock_timeout"] if timeout is None else timeout
     with tree.lock(name, lock_wait):
@@ -171,7 +173,7 @@ def pack(config: Config, name: str, force: bool = False, timeout: float | None =
             return None, image
         notify(f"packing {name!r} (compiling bytecode, then one image)")
         if not record.adopted:
-            _compile_bytecode(source)
+            _compile_bytecode(source, tree)
         stamp = image_mod.stamp(source)
         tree.mkdir(folder)  # refusing a symlinked folder on the way
         tmp = folder / f".{image.name}.{os.getpid()}.{time.monotonic_ns()}.tmp"

@@ -16,11 +16,11 @@ import subprocess
 import time
 from pathlib import Path
 
-from pyenvmod import files, locking, render
+from pyenvmod import files, locking, provenance, render
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import pack as pack_op
-from pyenvmod.operations.common import layout_for, load_record
+from pyenvmod.operations.common import layout_for, load_record, tree_for
 from pyenvmod.staging import (IMAGE_FORMATS, copy_id, ensure_private_dir, idents_named, images_dir, is_copy_of,
                               read_stamp, stage_root)
 from pyenvmod.staging import valid_stamp as read_stamp_text
@@ -100,6 +100,7 @@ def stage(config: Config, name: str, notify=lambda m: None, warn=lambda m: None)
     started = time.monotonic()
     layout = layout_for(config)
     record = load_record(layout, name)
+    provenance.check_for_pack(tree_for(config), record)  # what pack would refuse to read, stage refuses too
     source = image_mod.source_for(record)
     ident = copy_id(name, record.prefix)
     folder = images_dir(layout, name)
