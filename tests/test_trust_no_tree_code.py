@@ -71,3 +71,25 @@ def test_read_only_commands_start_no_interpreter_of_the_tree(cli, env, tmp_path)
     assert f"mpi4py/MPI.cpython-311-x86_64-linux-gnu.so loads {library}" in doctor, doctor
     # bytecode was compiled into the environment by pack, without the tree's site (-I -S)
     assert list((prefix / "lib").glob("python*/site-packages/mpi4py/__pycache__/__init__.*.pyc"))
+
+
+@pytest.mark.slow
+def test_pip_of_the_venv_backend_runs_no_pth_of_the_environment_and_still_sees_the_base(cli, env, tmp_path):
+    """install/remove with the venv backend run the environment's pip (its code by nature) under
+    -I -S: a planted .pth or sitecustomize does not run, and for --extends the base's packages still
+    count as installed (read from the stacking hook's file, not by running it)."""
+    cli("create", "base", "--backend", "venv", "-p", "six", "--no-kernel")
+    cli("create", "v", "--backend", "venv", "--extends", "base", "--no-kernel")
+    prefix = Path(cli("prefix", "v").stdout.strip())
+    (site,) = prefix.glob("lib/python*/site-packages")
+    marker = tmp_path / "ran"
+    write = f"open({str(marker)!r}, 'a').write"
+    (site / "zz_planted.pth").write_text(f"import os; {write}('pth\\n')\n")
+    (site / "sitecustomize.py").write_text(f"{write}('sitecustomize\\n')\n")
+    cli("install", "v", "six", "iniconfig")
+    assert not marker.exists(), marker.read_text()
+    names = {p.name.split("-")[0].lower() for p in site.glob("*.dist-info")}
+    assert "iniconfig" in names and "six" not in names  # six is the base's: pip saw it there
+    cli("remove", "v", "iniconfig")
+    assert not marker.exists(), marker.read_text()
+    assert not list(site.glob("iniconfig-*.dist-info"))
