@@ -2,7 +2,6 @@
 group member may write, so they are read like records: regular files only, a size cap, never
 waiting on a FIFO (the launcher in /bin/sh and the staged stacking hook included)."""
 
-import json
 import os
 import subprocess
 import threading
@@ -10,7 +9,6 @@ import time
 
 import pytest
 
-from pyenvmod import render
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.staging import copy_id, image, read_stamp
 

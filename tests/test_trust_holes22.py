@@ -3,7 +3,6 @@ alice is the attacking group member, bob the maintainer whose account must stay 
 
 import inspect
 import json
-import os
 import shutil
 import subprocess
 import time
@@ -12,15 +11,9 @@ from pathlib import Path
 import pytest
 
 from test_trust_no_tree_code import MPICH_CXX, plant
-from users import PLATFORM, PREFIX, group_env, people  # noqa: F401 (fixture)
+from users import PLATFORM, PREFIX, people  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow  # real users, real environments
-
-
-def as_user(user, code: str, *args):
-    result = user.python(code, *map(str, args))
-    assert result.returncode == 0, result.stderr
-    return result
 
 
 @pytest.mark.slow
