@@ -106,3 +106,20 @@ def test_the_staged_hook_does_not_hang_on_a_fifo_stamp(tmp_path):
     later = time.time() + 5
     os.utime(stamp, (later, later))
     assert hook["_staged"](str(site), str(top)) == str(copied)  # a real stamp still maps it
+
+
+def test_pack_leaves_out_a_file_swapped_for_a_fifo_or_a_link_after_it_was_seen(tmp_path):
+    from pyenvmod.operations import pack
+
+    path = tmp_path / "module.py"
+    path.write_text("x = 1\n")
+    seen = os.lstat(path)
+    with pack._open_regular(str(path), seen) as fh:
+        assert fh.read() == b"x = 1\n"
+    path.unlink()
+    os.mkfifo(path)  # what a member swaps in between pack's lstat and its open
+    assert _within(10, lambda: pack._open_regular(str(path), seen)) is None
+    path.unlink()
+    path.symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "elsewhere").write_text("x = 1\n")
+    assert pack._open_regular(str(path), seen) is None

@@ -59,6 +59,20 @@ def _walk(top: str, skip=None):
         dirs[:] = [d for d in dirs if d in kept]
 
 
+def _open_regular(path: str, seen):
+    """The file ``path`` opened for reading when it is still the regular file lstat saw (``seen``):
+    never following a symlink, never waiting on a FIFO a group member swapped in; else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino, st.st_size) != (seen.st_dev, seen.st_ino, seen.st_size):
+        os.close(fd)
+        return None
+    return os.fdopen(fd, "rb")
+
+
 class _Writer:
     """Streams members into a tar archive, noting which files mention an old prefix."""
 
@@ -86,14 +100,17 @@ class _Writer:
             info.type, info.linkname = tarfile.SYMTYPE, self._link(arcname, os.readlink(path))
             self.tar.addfile(info)
         elif stat.S_ISREG(st.st_mode):
+            fh = _open_regular(path, st)
+            if fh is None:
+                return  # swapped for something else while packing (a FIFO would hang pack): left out
             info.size = st.st_size
             self.size += st.st_size
             if st.st_size > relocate.SCAN_LIMIT:
-                with open(path, "rb") as fh:
+                with fh:
                     self.tar.addfile(info, fh)
                 return
-            with open(path, "rb") as fh:
-                data = fh.read()
+            with fh:
+                data = fh.read(st.st_size)
             if arcname.startswith("base/") and self.source.base_prefix:
                 to_lib = os.path.relpath("base/lib", os.path.dirname(arcname))
                 data = relocate.relative_runpath(data, self.source.base_prefix, to_lib)
