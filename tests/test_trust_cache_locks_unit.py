@@ -183,3 +183,16 @@ def test_the_site_files_are_the_fixed_ones_then_the_variables(monkeypatch, tmp_p
     assert config.site_files() == [*fixed, tmp_path / "x.yaml"]
     monkeypatch.setenv("PYENVMOD_SITE_CONFIG", config.SITE_FILE)
     assert config.site_files() == fixed
+
+
+@pytest.mark.parametrize("owner, mode, expected", [
+    (ME, 0o700, True), (0, 0o755, True), (OTHER, 0o700, False), (ME, 0o770, False), (ME, 0o703, False),
+])
+def test_a_cache_is_written_only_into_a_folder_of_the_users_that_others_cannot_write(as_me, tmp_path, owner,
+                                                                                      mode, expected):
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    os.chown(folder, owner, owner)
+    folder.chmod(mode)
+    assert private_files.own_folder(folder, "cache folder") is expected
+    assert private_files.own_folder(tmp_path / "absent", "cache folder") is False
