@@ -123,3 +123,19 @@ def test_pack_leaves_out_a_file_swapped_for_a_fifo_or_a_link_after_it_was_seen(t
     path.symlink_to(tmp_path / "elsewhere")
     (tmp_path / "elsewhere").write_text("x = 1\n")
     assert pack._open_regular(str(path), seen) is None
+
+
+def test_stage_refuses_an_image_that_is_a_fifo_or_a_link_without_blocking(tmp_path):
+    from pyenvmod.operations import stage
+
+    into = tmp_path / "copy"
+    into.mkdir()
+    fifo = tmp_path / "image.tar.zst"
+    os.mkfifo(fifo)
+    with pytest.raises(PyenvmodError, match="not a regular file"):
+        _within(10, lambda: stage._unpack(fifo, into, 0))
+    fifo.unlink()
+    (tmp_path / "real.tar.zst").write_bytes(b"")
+    fifo.symlink_to(tmp_path / "real.tar.zst")
+    with pytest.raises(PyenvmodError, match="cannot read the image"):
+        stage._unpack(fifo, into, 0)

@@ -12,6 +12,7 @@ on stderr, and python keeps running from the shared copy.
 import errno
 import os
 import shutil
+import stat
 import subprocess
 import time
 from pathlib import Path
@@ -47,8 +48,22 @@ def _unpack(image: Path, into: Path, manifest_size: int) -> None:
     needed = int(manifest_size * 1.1) + (16 << 20)
     if free < needed:
         raise NoSpace(f"needs {needed >> 20} MB, {free >> 20} MB free")
-    result = subprocess.run(["tar", "--use-compress-program=zstd", "-x", "--no-same-owner", "-f", str(image), "-C", str(into)],
-                            capture_output=True, text=True)
+    # the image is a file any member may swap: tar reads it from a descriptor opened without following
+    # a link or waiting on a FIFO, and checked to be a regular file
+    try:
+        fd = os.open(image, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise PyenvmodError(f"cannot read the image {image} ({exc.strerror}); run 'pyenvmod pack --force NAME' "
+                            "and stage again") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise PyenvmodError(f"the image {image} is not a regular file; run 'pyenvmod pack --force NAME' and "
+                                "stage again")
+        os.set_blocking(fd, True)
+        result = subprocess.run(["tar", "--use-compress-program=zstd", "-x", "--no-same-owner", "-f", "-",
+                                 "-C", str(into)], stdin=fd, capture_output=True, text=True)
+    finally:
+        os.close(fd)
     if result.returncode != 0:
         if "No space left" in result.stderr or "Disk quota" in result.stderr:
             raise NoSpace(f"needs {needed >> 20} MB; the disk filled up while unpacking")
