@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Start-up cost: `pyenvmod --version` and `pyenvmod list` versus `python -c pass`, `list`
 with 10, 100 and 1000 environments, and `pyenvmod prefix` without and with a site
-configuration file (the second time: its parsed entries come from the user's cache).
+configuration file (the second time: its parsed entries come from the user's cache), and with one
+that locks keys (parsed every time).
 Prints ratios measured in this run.
 Targets (issue 9): --version at most 2x `python -c pass`; list linear, at most 2 ms per env.
 
@@ -34,13 +35,18 @@ def main():
         print(f"ratio pyenvmod --version / python -c pass: {version / base:.2f}x  (target <= 2x)")
         prefix = median_time([pyenvmod, "prefix", "seed"], args.rounds, env)
         site = Path(tmp) / "site.yaml"
-        site.write_text("backend: uv\nkernel: false\nlock_timeout: 60\nno_binary: [mpi4py]\nlocked: [backend]\n")
+        site.write_text("backend: uv\nkernel: false\nlock_timeout: 60\nno_binary: [mpi4py]\n")
         site.chmod(0o644)
         with_site = dict(env, PYENVMOD_SITE_CONFIG=str(site), XDG_CACHE_HOME=str(Path(tmp) / "cache"))
         median_time([pyenvmod, "prefix", "seed"], 1, with_site)  # parses it once, and keeps it
         cached = median_time([pyenvmod, "prefix", "seed"], args.rounds, with_site)
         print(f"pyenvmod prefix {prefix * 1000:.1f} ms; with a site configuration file {cached * 1000:.1f} ms "
               f"(ratio {cached / prefix:.2f}x; parsed entries from the user's cache)")
+        # a site file that locks keys is parsed every time (the user's cache must not drop a lock)
+        site.write_text(site.read_text() + "locked: [backend]\n")
+        locking = median_time([pyenvmod, "prefix", "seed"], args.rounds, with_site)
+        print(f"pyenvmod prefix with a site file that locks keys {locking * 1000:.1f} ms "
+              f"(ratio {locking / prefix:.2f}x; parsed every time: the YAML parser's import)")
         results = {}
         for count in (10, 100, 1000):
             fabricate(env, "seed", count - 1)

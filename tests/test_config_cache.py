@@ -27,7 +27,7 @@ def show(env) -> dict:
 @pytest.fixture
 def site(env, tmp_path) -> Path:
     path = Path(env["PYENVMOD_SITE_CONFIG"])
-    path.write_text("backend: venv\nlock_timeout: 7\nlocked: [backend]\nno_binary: [mpi4py, h5py]\n")
+    path.write_text("backend: venv\nlock_timeout: 7\nno_binary: [mpi4py, h5py]\n")  # locks nothing
     path.chmod(0o644)
     env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
     return path
@@ -37,7 +37,7 @@ def test_an_unchanged_file_is_read_without_the_yaml_parser(env, site, tmp_path):
     first = show(env)
     assert first["yaml"] is True
     assert first["values"]["backend"] == "venv" and first["values"]["no_binary"] == ["mpi4py", "h5py"]
-    assert first["origins"]["lock_timeout"] == f"{site}:2" and first["locked"] == {"backend": f"{site}:3"}
+    assert first["origins"]["lock_timeout"] == f"{site}:2" and first["locked"] == {}
     second = show(env)
     assert second["yaml"] is False
     assert {k: second[k] for k in ("values", "origins", "locked")} == {k: first[k] for k in ("values", "origins",

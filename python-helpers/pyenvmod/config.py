@@ -137,7 +137,22 @@ def user_file() -> Path:
 
 
 def site_file() -> Path:
+    """The site file 'pyenvmod site' writes and messages name: $PYENVMOD_SITE_CONFIG, else the fixed one."""
     return Path(os.environ.get(ENV_PREFIX + "SITE_CONFIG") or SITE_FILE)
+
+
+def site_files() -> list:
+    """The site files read, in order: the fixed ones (/etc/pyenvmod/config.yaml, then the one in
+    the installation's own prefix, for a site that installs pyenvmod in a folder of its own), then
+    $PYENVMOD_SITE_CONFIG. The variable only ADDS a file: what a fixed file locks stays locked
+    whatever the user's environment says (pointing it at /nonexistent drops nothing)."""
+    import sys
+
+    found = [Path(SITE_FILE), Path(sys.prefix) / "etc" / "pyenvmod" / "config.yaml"]
+    extra = os.environ.get(ENV_PREFIX + "SITE_CONFIG")
+    if extra and Path(extra) not in found:
+        found.append(Path(extra))
+    return list(dict.fromkeys(found))
 
 
 # A configuration is a few dozen values (see yaml_files for the alias bombs this stops)
@@ -145,8 +160,12 @@ MAX_VALUES = 10_000
 MAX_BYTES = 1_000_000
 
 
-def _read_file(path: Path):
-    """Yield (key, value, line) from a YAML mapping file; errors name the file and line."""
+def _read_file(path: Path, site: bool = False):
+    """Yield (key, value, line) from a YAML mapping file; errors name the file and line.
+
+    ``site``: a site file. One that locks keys is parsed every time, never taken from the user's
+    configuration cache: the user writes that cache, and an entry of theirs must not drop a lock
+    (a key spelled with an escape, possible only in quotes with a backslash, counts as locking)."""
     from pyenvmod.trust import private_files
 
     private_files.check(path, "configuration file")
@@ -165,10 +184,12 @@ def _read_file(path: Path):
         raise PyenvmodError(f"{path}: not UTF-8 text; fix the configuration file") from None
     from pyenvmod import config_cache
 
-    found = config_cache.entries(path, text)  # this very text, parsed by an earlier command
+    trusted_only = site and ("locked" in text or "\\" in text)
+    found = None if trusted_only else config_cache.entries(path, text)  # this text, parsed before
     if found is None:
         found = list(_parse(path, text))
-        config_cache.keep(path, text, found)
+        if not trusted_only:
+            config_cache.keep(path, text, found)
     yield from found
 
 
@@ -232,9 +253,10 @@ def load(overrides: dict | None = None) -> Config:
     config.values["root"] = str(default_root())
 
     locked = {}  # key -> where the site locked it
-    for path in (site_file(), user_file()):
-        for key, value, origin in _read_file(path):
-            if key == "locked" and path == site_file():
+    sites = site_files()
+    for path in (*sites, user_file()):
+        for key, value, origin in _read_file(path, site=path in sites):
+            if key == "locked" and path in sites:
                 if not isinstance(value, list) or not all(isinstance(k, str) and k in SCHEMA for k in value):
                     raise PyenvmodError(f"{origin}: locked must be a list of keys from {', '.join(sorted(SCHEMA))}")
                 locked.update({k: origin for k in value})

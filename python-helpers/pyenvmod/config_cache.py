@@ -6,7 +6,10 @@ An entry holds a file's whole text and what it parsed to; it is used only for th
 that file, read again (and trust-checked, see ``config._read_file``) by every command. The cache
 is the user's own (``$XDG_CACHE_HOME/pyenvmod/config.json``, else ``~/.cache``; mode 0600):
 changing it changes only what that user's pyenvmod believes, as editing their own configuration
-file does. Anything in it that is not what this module wrote is ignored.
+file does. Anything in it that is not what this module wrote is ignored, and so is the whole file
+when it is not the user's own (private_files.read_own: owner, mode, folder): in a shared
+XDG_CACHE_HOME another user could otherwise plant settings (an ``lmod_cache_update`` command).
+Locked site keys never come from it (config._read_file parses a site file that locks keys).
 """
 
 import json
@@ -23,12 +26,12 @@ def cache_file() -> Path:
 
 
 def _load() -> dict:
-    from pyenvmod.trust import files
+    from pyenvmod.trust import private_files
     from pyenvmod.errors import PyenvmodError
 
-    try:
-        data = json.loads(files.read_bytes(cache_file(), MAX_BYTES).decode("utf-8"))
-    except (OSError, ValueError, PyenvmodError):  # missing, unreadable, a symlink, not JSON: none
+    try:  # only the user's own file, in their own folder: a shared XDG_CACHE_HOME must not plant entries
+        data = json.loads(private_files.read_own(cache_file(), MAX_BYTES, "configuration cache").decode("utf-8"))
+    except (OSError, ValueError, PyenvmodError):  # missing, unreadable, a symlink, others', not JSON: none
         return {}
     return data if isinstance(data, dict) else {}
 
@@ -49,7 +52,7 @@ def entries(path, text: str) -> list | None:
 def keep(path, text: str, found: list) -> None:
     """Remember what ``text`` of ``path`` parsed to, when JSON holds it exactly (YAML may also give
     dates or mappings with other keys than texts: those are parsed every time)."""
-    from pyenvmod.trust import files
+    from pyenvmod.trust import files, private_files
 
     rows = [list(e) for e in found]
     try:
@@ -62,6 +65,8 @@ def keep(path, text: str, found: list) -> None:
     target = cache_file()
     try:
         files.make_root(target.parent, 0o700)
+        if not private_files.own_folder(target.parent, "configuration cache folder"):
+            return  # another user's folder: nothing of ours goes there
         files.write_atomic(target, json.dumps(dict(list(cache.items())[-KEPT:])), mode=0o600)
     except OSError:
         pass  # a cache that cannot be written only costs time

@@ -51,11 +51,14 @@ def _cache_key(executable: str) -> str | None:
 
 
 def _cached() -> dict:
+    """The user's own cache of probes (private_files.read_own): an entry another user planted in a
+    shared XDG_CACHE_HOME would name the interpreter pyenvmod builds with."""
+    from pyenvmod.trust import private_files
+
     try:
-        with open(_cache_file(), encoding="utf-8") as fh:
-            data = json.load(fh)
+        data = json.loads(private_files.read_own(_cache_file(), 1 << 20, "interpreter cache").decode("utf-8"))
         return data if isinstance(data, dict) else {}
-    except (OSError, ValueError):
+    except (OSError, ValueError, PyenvmodError):
         return {}
 
 
@@ -72,12 +75,14 @@ def probe(executable: str) -> PythonInfo | None:
     if info is not None and key:
         from pathlib import Path
 
-        from pyenvmod.trust import files
+        from pyenvmod.trust import files, private_files
 
         cache[key] = {"executable": info.executable, "version": info.version}
         try:
-            files.make_root(Path(_cache_file()).parent)
-            files.write_atomic(Path(_cache_file()), json.dumps(dict(list(cache.items())[-50:])))
+            files.make_root(Path(_cache_file()).parent, 0o700)
+            if not private_files.own_folder(Path(_cache_file()).parent, "interpreter cache folder"):
+                return info  # another user's folder: nothing of ours goes there
+            files.write_atomic(Path(_cache_file()), json.dumps(dict(list(cache.items())[-50:])), mode=0o600)
         except OSError:
             pass  # a cache that cannot be written only costs time
     return info
@@ -85,7 +90,7 @@ def probe(executable: str) -> PythonInfo | None:
 
 def _probe(executable: str) -> PythonInfo | None:
     try:
-        result = proc.run([executable, "-I", "-c", _PROBE], what="python", timeout=60)
+        result = proc.run([executable, "-I", "-S", "-c", _PROBE], what="python", timeout=60)
     except PyenvmodError:
         return None
     if result.returncode != 0:

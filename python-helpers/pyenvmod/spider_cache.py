@@ -22,9 +22,12 @@ import sys
 import time
 from pathlib import Path
 
+from pyenvmod.trust import files
 from pyenvmod.config import Config
+from pyenvmod.errors import PyenvmodError
 from pyenvmod.layout import Layout
 
+SPIDER_MAX_BYTES = 256 << 20  # Lmod's spider cache of a large site is tens of MB
 USER_CACHE_DIRS = (".cache", "__cache__")  # Lmod's name for it, with and without LMOD_USE_DOT_FILES
 
 
@@ -80,9 +83,9 @@ def user_caches(layout: Layout, home: str | None = None) -> list[Path]:
         except OSError:
             continue
         for cache in caches:
-            try:
-                text = cache.read_text(encoding="utf-8", errors="replace")
-            except OSError:
+            try:  # a regular file, capped, never waited on (a FIFO there must not hang every change)
+                text = files.read_bytes(cache, SPIDER_MAX_BYTES).decode("utf-8", errors="replace")
+            except (OSError, PyenvmodError):
                 continue
             if any(f'"{t}"' in text for t in tree):
                 found.append(folder)

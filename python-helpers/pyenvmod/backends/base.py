@@ -55,8 +55,11 @@ class Backend(ABC):
         return [arg for flag in sorted(flags, key=lambda f: f[1] != ":all:") for arg in flag]
 
     def pip(self, prefix: Path, *args) -> list:
-        """A pip command line inside the environment."""
-        return [self.python(prefix), "-m", "pip", "--disable-pip-version-check", "--no-input", *args]
+        """A pip command line inside the environment: its interpreter under -I -S, so that no .pth
+        file or sitecustomize in it runs (a group member may have written them); _PIP_BOOT puts its
+        site-packages (and its base's, for --extends) on sys.path without processing them."""
+        return [self.python(prefix), "-I", "-S", "-c", _PIP_BOOT, str(prefix),
+                "--disable-pip-version-check", "--no-input", *args]
 
     def pip_install(self, prefix: Path, packages: list[str], no_binary=()) -> None:
         """pip inside the environment: it counts every distribution on sys.path as installed."""
@@ -106,7 +109,8 @@ class Backend(ABC):
             key, _, value = line.partition("=")
             if key.strip() in ("version_info", "version") and re.fullmatch(r"\d+\.\d+\.\d+", value.strip()):
                 return value.strip()
-        result = self._run([self.python(prefix), "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+        result = self._run([self.python(prefix), "-I", "-S", "-c",
+                            "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
                            what="the environment's python")
         return result.stdout.strip()
 
@@ -155,6 +159,31 @@ def certificate_problem(output: str) -> str | None:
             return found.group(1).strip()
     return None
 
+
+# pip without the site module: sys.prefix is the environment (pip installs there, as site.venv()
+# would set it), its site-packages and the base's one named by the stacking hook's _pyenvmod_base.pth
+# (read as a file: regular, capped, never waited on) are on sys.path, and no .pth file is executed.
+_PIP_BOOT = """
+import ast, os, re, runpy, stat, sys
+prefix = sys.argv.pop(1)
+sys.prefix = sys.exec_prefix = prefix
+site = os.path.join(prefix, "lib", "python%d.%d" % sys.implementation.version[:2], "site-packages")
+sys.path.append(site)
+try:
+    fd = os.open(os.path.join(site, "_pyenvmod_base.pth"), os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    try:
+        text = os.read(fd, 65536).decode() if stat.S_ISREG(os.fstat(fd).st_mode) else ""
+    finally:
+        os.close(fd)
+    found = re.search(r"addsitedir\\((.+)\\)", text)
+    base = ast.literal_eval(found.group(1)) if found else None
+    if isinstance(base, str):
+        sys.path.append(base)
+except (OSError, ValueError, SyntaxError):
+    pass
+sys.argv[0] = "pip"
+runpy.run_module("pip", run_name="__main__", alter_sys=True)
+"""
 
 _NOISE = re.compile(r"^\s*(hint:|note:|\[notice\]|Using Python|Resolved|Prepared|Audited|×|╰─▶|help:)", re.I)
 

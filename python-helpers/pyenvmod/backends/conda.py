@@ -105,7 +105,8 @@ class CondaBackend(Backend):
         return self.pip_check(prefix)
 
     def python_version(self, prefix: Path) -> str:
-        result = proc.run([self.python(prefix), "-I", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+        result = proc.run([self.python(prefix), "-I", "-S", "-c",
+                           "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
                           env=self.env, what="the environment's python")
         if result.returncode != 0:
             raise PyenvmodError("the conda environment has no working python: add python to the channel or specs")

@@ -1,8 +1,9 @@
 """Show the effective configuration: every key's value, and with --origin where it came from
 (default, the site file, your file, a PYENVMOD_* variable), and which keys the site locked.
 
-Layers, lowest first: built-in defaults < site file (/etc/pyenvmod/config.yaml or
-$PYENVMOD_SITE_CONFIG) < your file ($XDG_CONFIG_HOME/pyenvmod/config.yaml) < PYENVMOD_*
+Layers, lowest first: built-in defaults < site files (/etc/pyenvmod/config.yaml, then
+PREFIX/etc/pyenvmod/config.yaml of the installation, then $PYENVMOD_SITE_CONFIG, which only adds a
+file: a locked key stays locked) < your file ($XDG_CONFIG_HOME/pyenvmod/config.yaml) < PYENVMOD_*
 variables < command-line flags.
 """
 

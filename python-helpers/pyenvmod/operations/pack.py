@@ -17,6 +17,7 @@ import tarfile
 import time
 from pathlib import Path
 
+from pyenvmod import provenance
 from pyenvmod.trust import files
 from pyenvmod.trust.folders import Folder
 from pyenvmod.config import Config
@@ -29,14 +30,33 @@ from pyenvmod.staging import relocate
 PACK_TIMEOUT = 3600  # waiting for another pack of the same environment (64 nodes start at once)
 
 
-def _compile_bytecode(source) -> None:
-    """Compile missing .pyc files into the environment (and the one it extends) where we may write."""
-    python = os.path.join(source.prefix, "bin", "python")
-    for prefix in filter(None, (source.prefix, source.ext_prefix)):
+def _compile_bytecode(source, tree) -> None:
+    """Compile missing .pyc files into the environment (and the one it extends) where we may write.
+
+    compileall is the standard library's: the base interpreter runs it (the environment's own one for
+    conda), with -I -S so that no .pth file or sitecustomize of the tree runs as whoever packs."""
+    python = source.base_executable or os.path.join(source.prefix, "bin", "python")
+    ext = source.ext_prefix if source.ext_prefix and tree.inside(source.ext_prefix) else ""  # never another tree's
+    for prefix in filter(None, (source.prefix, ext)):
         folder = source.site_packages(prefix)
         if os.access(folder, os.W_OK):
-            subprocess.run([python, "-I", "-m", "compileall", "-q", "-j0", folder],
+            subprocess.run([python, "-I", "-S", "-m", "compileall", "-q", "-j0", folder],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1800)
+
+
+def _open_regular(name: str, seen, dir_fd=None):
+    """The file ``name`` (relative to ``dir_fd`` when given) opened for reading when it is still the
+    regular file lstat saw (``seen``): never following a symlink, never waiting on a FIFO a group
+    member swapped in; else None."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+    except OSError:
+        return None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino, st.st_size) != (seen.st_dev, seen.st_ino, seen.st_size):
+        os.close(fd)
+        return None
+    return os.fdopen(fd, "rb")
 
 
 class _Writer:
@@ -81,20 +101,17 @@ class _Writer:
             info.type, info.linkname = tarfile.SYMTYPE, self._link(arcname, os.readlink(name, dir_fd=dir_fd))
             self.tar.addfile(info)
         elif stat.S_ISREG(st.st_mode):
-            try:
-                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
-            except OSError:
-                return  # gone, or swapped for a link meanwhile: never followed
-            with os.fdopen(fd, "rb") as fh:
-                now = os.fstat(fd)
-                if not stat.S_ISREG(now.st_mode):
-                    return
-                info.size = now.st_size
-                self.size += now.st_size
-                if now.st_size > relocate.SCAN_LIMIT:
+            fh = _open_regular(name, st, dir_fd)
+            if fh is None:
+                return  # gone, or swapped for a link or a FIFO while packing: left out, never followed
+            info.size = st.st_size
+            self.size += st.st_size
+            if st.st_size > relocate.SCAN_LIMIT:
+                with fh:
                     self.tar.addfile(info, fh)
-                    return
-                data = fh.read(now.st_size)
+                return
+            with fh:
+                data = fh.read(st.st_size)
             if arcname.startswith("base/") and self.source.base_prefix:
                 to_lib = os.path.relpath("base/lib", os.path.dirname(arcname))
                 data = relocate.relative_runpath(data, self.source.base_prefix, to_lib)
@@ -163,6 +180,7 @@ def pack(config: Config, name: str, force: bool = False, timeout: float | None =
     tree = tree_for(config)
     layout = tree.layout
     record = load_record(layout, name)
+    provenance.check_for_pack(tree, record)  # a record never leads pack to read outside what it may share
     folder = tree.images_dir(name)
     lock_wait = config["lock_timeout"] if timeout is None else timeout
     with tree.lock(name, lock_wait):
@@ -173,7 +191,7 @@ def pack(config: Config, name: str, force: bool = False, timeout: float | None =
             return None, image
         notify(f"packing {name!r} (compiling bytecode, then one image)")
         if not record.adopted:
-            _compile_bytecode(source)
+            _compile_bytecode(source, tree)
         stamp = image_mod.stamp(source)
         manifest = _write_image(tree, folder, image.name, source, stamp)
         tree.write(folder / "manifest.json", manifest.to_json())

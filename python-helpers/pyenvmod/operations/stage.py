@@ -11,17 +11,18 @@ on stderr, and python keeps running from the shared copy.
 
 import errno
 import os
+import stat
 import subprocess
 import time
 from pathlib import Path
 
-from pyenvmod import render
+from pyenvmod import provenance, render
 from pyenvmod.trust import files, locking
 from pyenvmod.trust.folders import Folder
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import pack as pack_op
-from pyenvmod.operations.common import layout_for, load_record
+from pyenvmod.operations.common import layout_for, load_record, tree_for
 from pyenvmod.staging import (IMAGE_FORMATS, copy_id, ensure_private_dir, idents_named, images_dir, is_copy_of,
                               read_stamp, stage_root)
 from pyenvmod.staging import valid_stamp as read_stamp_text
@@ -48,8 +49,22 @@ def _unpack(image: Path, into: Path, manifest_size: int) -> None:
     needed = int(manifest_size * 1.1) + (16 << 20)
     if free < needed:
         raise NoSpace(f"needs {needed >> 20} MB, {free >> 20} MB free")
-    result = subprocess.run(["tar", "--use-compress-program=zstd", "-x", "--no-same-owner", "-f", str(image), "-C", str(into)],
-                            capture_output=True, text=True)
+    # the image is a file any member may swap: tar reads it from a descriptor opened without following
+    # a link or waiting on a FIFO, and checked to be a regular file
+    try:
+        fd = os.open(image, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise PyenvmodError(f"cannot read the image {image} ({exc.strerror}); run 'pyenvmod pack --force NAME' "
+                            "and stage again") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise PyenvmodError(f"the image {image} is not a regular file; run 'pyenvmod pack --force NAME' and "
+                                "stage again")
+        os.set_blocking(fd, True)
+        result = subprocess.run(["tar", "--use-compress-program=zstd", "-x", "--no-same-owner", "-f", "-",
+                                 "-C", str(into)], stdin=fd, capture_output=True, text=True)
+    finally:
+        os.close(fd)
     if result.returncode != 0:
         if "No space left" in result.stderr or "Disk quota" in result.stderr:
             raise NoSpace(f"needs {needed >> 20} MB; the disk filled up while unpacking")
@@ -111,6 +126,7 @@ def stage(config: Config, name: str, notify=lambda m: None, warn=lambda m: None)
     started = time.monotonic()
     layout = layout_for(config)
     record = load_record(layout, name)
+    provenance.check_for_pack(tree_for(config), record)  # what pack would refuse to read, stage refuses too
     source = image_mod.source_for(record)
     ident = copy_id(name, record.prefix)
     folder = images_dir(layout, name)

@@ -25,6 +25,7 @@ from pyenvmod.layout import Layout
 IMAGE_FORMATS = {"tar": "image.tar.zst", "squashfs": "image.sqfs"}
 
 
+STAMP_MAX_BYTES = 64  # a stamp file holds 12 hex digits and a newline
 ID_DIGITS = 10  # of a copy's ID (pyenvmod_stack_staged.py.j2 repeats the hash and its length)
 
 
@@ -82,10 +83,13 @@ def valid_stamp(text: str) -> str:
 
 
 def read_stamp(path: Path) -> str:
-    """The stamp in a file, or '' when missing or not a stamp (a file anyone in a group may write)."""
+    """The stamp in a file, or '' when missing or not a stamp (a file anyone in a group may write:
+    a FIFO, a symlink or a huge file there is no stamp, and is never waited on or read whole)."""
+    from pyenvmod.trust import files
+
     try:
-        return valid_stamp(path.read_text(encoding="ascii", errors="replace").strip())
-    except OSError:
+        return valid_stamp(files.read_bytes(path, STAMP_MAX_BYTES).decode("ascii", errors="replace").strip())
+    except (OSError, PyenvmodError):
         return ""
 
 

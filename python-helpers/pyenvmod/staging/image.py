@@ -12,14 +12,11 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pyenvmod import proc, stacking
+from pyenvmod import stacking
 from pyenvmod.errors import PyenvmodError
 
 # Parts of the standard library no program imports at run time: tests, the static library, IDLE.
 STDLIB_SKIP = {"test", "idlelib", "site-packages", "__phello__"}
-
-_PROBE = "import json, sys; print(json.dumps([sys.base_prefix, getattr(sys, '_base_executable', sys.executable)]))"
-
 
 @dataclass
 class Source:
@@ -70,17 +67,37 @@ def source_for(record) -> Source:
     if found:
         source.base_prefix, source.base_executable = found
         return source
-    python = os.path.join(record.prefix, "bin", "python")
-    result = proc.run([python, "-I", "-c", _PROBE], what="python", timeout=120)
-    if result.returncode != 0:
-        raise PyenvmodError(f"the python of {record.name!r} does not run ({result.stderr.strip()[-200:]}); "
-                            f"repair it with 'pyenvmod doctor' first")
-    base_prefix, base_exe = json.loads(result.stdout.strip().splitlines()[-1])
-    source.base_prefix = os.path.normpath(base_prefix)
-    source.base_executable = os.path.realpath(base_exe)
-    if os.path.normpath(base_prefix) == os.path.normpath(record.prefix):
-        source.base_prefix = ""
+    found = _base_from_cfg(record.prefix, python_mm)
+    if found is None and os.path.isfile(os.path.join(record.prefix, "lib", f"python{python_mm}", "os.py")):
+        found = ("", os.path.realpath(os.path.join(record.prefix, "bin", "python")))  # a whole installation
+    if found is None:
+        raise PyenvmodError(f"the base interpreter of {record.name!r} is not found from its bin/python link nor "
+                            f"the 'home' of its pyvenv.cfg (was it removed?); repair it with 'pyenvmod doctor' "
+                            "first")
+    source.base_prefix, source.base_executable = found
     return source
+
+
+def _base_from_cfg(prefix: str, python_mm: str):
+    """(base prefix, interpreter) from the 'home' line of the environment's pyvenv.cfg (the folder of
+    the base interpreter), read as a file: pack and stage never start an environment's interpreter,
+    whose .pth files a group member may have written."""
+    from pyenvmod.trust import files
+
+    try:
+        text = files.read_bytes(os.path.join(prefix, "pyvenv.cfg"), 64 << 10).decode("utf-8", errors="replace")
+    except (OSError, PyenvmodError):
+        return None
+    home = next((value.strip() for key, _, value in (ln.partition("=") for ln in text.splitlines())
+                 if key.strip() == "home"), "")
+    if not os.path.isabs(home):
+        return None
+    for exe in (f"python{python_mm}", "python3", "python"):
+        path = os.path.realpath(os.path.join(home, exe))
+        base = os.path.dirname(os.path.dirname(path))
+        if os.path.isfile(path) and os.path.isfile(os.path.join(base, "lib", f"python{python_mm}", "os.py")):
+            return base, path
+    return None
 
 
 def _base_from_link(prefix: str, python_mm: str):
@@ -150,10 +167,19 @@ class Manifest:
         return json.dumps(asdict(self), indent=1) + "\n"
 
 
+MANIFEST_MAX_BYTES = 64 << 20  # the list of files to relocate: a few MB for the largest environments
+
+
 def read_manifest(path: Path) -> Manifest:
+    """The manifest beside an image (a file a group member may write): a regular file of at most
+    MANIFEST_MAX_BYTES, opened without following a symlink or waiting on a FIFO."""
+    from pyenvmod.trust import files
+
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = json.loads(files.read_bytes(path, MANIFEST_MAX_BYTES).decode("utf-8"))
         return Manifest(**data)
+    except PyenvmodError as exc:
+        raise PyenvmodError(f"the image manifest is refused: {exc}; run 'pyenvmod pack NAME' again") from None
     except (OSError, ValueError, TypeError) as exc:
         raise PyenvmodError(f"the image manifest {path} is unreadable ({exc}); run 'pyenvmod pack NAME' again") \
             from None
