@@ -95,8 +95,11 @@ def _remove_others(root: Path, ident: str, keep: str) -> None:
             files.remove_inside(path, root)
 
 
-def stage(config: Config, name: str, notify=lambda m: None, warn=lambda m: None) -> dict:
-    """Make (or find) this node's copy of ``name``. Returns what was done: {'copy', 'action', 'seconds', ...}."""
+def stage(config: Config, name: str, notify=lambda m: None, warn=lambda m: None,
+          image_file: Path | None = None) -> dict:
+    """Make (or find) this node's copy of ``name``. Returns what was done: {'copy', 'action', 'seconds', ...}.
+    ``image_file``: the image already on this node (broadcast by staging/broadcast.py), read instead of
+    the shared one and never packed here."""
     started = time.monotonic()
     layout = layout_for(config)
     record = load_record(layout, name)
@@ -121,7 +124,9 @@ def stage(config: Config, name: str, notify=lambda m: None, warn=lambda m: None)
         except FileNotFoundError:
             pass
         packed = None
-        if read_stamp(folder / "stamp") != stamp or not image.is_file():  # else no lock on the shared disk
+        if image_file is not None:
+            image = image_file
+        elif read_stamp(folder / "stamp") != stamp or not image.is_file():  # else no lock on the shared disk
             try:
                 packed = pack_op.pack(config, name, timeout=pack_op.PACK_TIMEOUT, notify=notify)[0]
             except PermissionError as exc:
