@@ -100,6 +100,47 @@ def test_launcher_refuses_a_stamp_that_is_not_a_stamp(launcher, content):
     assert _run(launcher) == ["shared"]
 
 
+@pytest.mark.parametrize("program", ["pip", "pip3", "pip3.12"])
+def test_launcher_of_pip_always_runs_the_shared_pip(launcher, program):
+    """pip changes the environment: a copy on the node is never the one it installs into."""
+    launcher["top"].mkdir(parents=True, mode=0o700)
+    _script(launcher["prefix"] / "bin" / program, "shared-pip")
+    _script(launcher["copy"] / "env" / "bin" / program, "staged-pip")
+    _script(launcher["copy"] / "env" / "bin" / "prog", "staged")
+    link = launcher["path"].with_name(program)
+    link.symlink_to(launcher["path"].name)
+    assert _run(dict(launcher, path=link), "install", "x") == ["shared-pip", "install", "x"]
+    assert _run(launcher) == ["staged"]  # the other programs still run from the copy
+
+
+def test_launcher_without_user_takes_logname_and_forks_no_id(launcher):
+    launcher["top"].mkdir(parents=True, mode=0o700)
+    _script(launcher["copy"] / "env" / "bin" / "prog", "staged")
+    env = dict(launcher["env"], LOGNAME=launcher["env"].pop("USER"), PATH="/nonexistent")
+    assert _run(launcher, env=env) == ["staged"]  # no 'id' on PATH: it was not needed
+
+
+def test_finish_points_the_copys_pip_at_the_shared_environment(tmp_path):
+    from pyenvmod.staging import finish
+
+    site = tmp_path / "copy" / "env" / "lib" / "python3.12" / "site-packages"
+    (site / "pip").mkdir(parents=True)
+    (site / "pip" / "__main__.py").write_text("from pip._internal.cli.main import main\n")
+    for name in ("pip", "pip3", "pip3.12", "pipx-like", "python"):
+        _script(tmp_path / "copy" / "env" / "bin" / name, name)
+    manifest = image.Manifest(stamp=STAMP, name="e", python_mm="3.12", backend="uv",
+                              trees={"env": "/shared/envs/e"}, site_packages={"env": "lib/python3.12/site-packages"})
+    finish.finish(tmp_path / "copy", manifest, [])
+    main = (site / "pip" / "__main__.py").read_text()
+    assert "'/shared/envs/e/bin/python'" in main and "os.execv" in main
+    compile(main, "__main__.py", "exec")
+    for name in ("pip", "pip3", "pip3.12"):
+        text = (tmp_path / "copy" / "env" / "bin" / name).read_text()
+        assert f"exec '/shared/envs/e/bin/{name}' \"$@\"" in text, text
+    for name in ("pipx-like", "python"):  # not pip: untouched
+        assert (tmp_path / "copy" / "env" / "bin" / name).read_text().startswith("#!/bin/sh\necho ")
+
+
 def _staged_hook(tmp_path, shared_site, depth=4, along=None):
     text = render.render_template("pyenvmod_stack_staged.py.j2",
                                   {"shared_site": shared_site, "depth": depth, "along": along or {}})

@@ -24,6 +24,7 @@ from pyenvmod.operations.common import layout_for, load_record
 from pyenvmod.staging import (IMAGE_FORMATS, copy_id, ensure_private_dir, idents_named, images_dir, is_copy_of,
                               read_stamp, stage_root)
 from pyenvmod.staging import valid_stamp as read_stamp_text
+from pyenvmod.staging import finish
 from pyenvmod.staging import image as image_mod
 from pyenvmod.staging import relocate
 
@@ -64,7 +65,7 @@ def _inside(top: Path, path: Path) -> bool:
     return os.path.commonpath([real_top, os.path.realpath(path)]) == real_top
 
 
-def _relocate(tmp: Path, final: Path, manifest) -> None:
+def _relocate(tmp: Path, final: Path, manifest) -> list:
     mapping = {old: str(final / new) for old, new in manifest.mapping.items()
                if old.startswith("/") and _inside(final, final / new)}
     for member in manifest.relocate:
@@ -79,6 +80,7 @@ def _relocate(tmp: Path, final: Path, manifest) -> None:
     along = {str(Path(manifest.trees[f]) / rel): f"{f}/{rel}" for f, rel in manifest.site_packages.items()
              if f in manifest.trees}
     env = render.environment()
+    hooks = []
     for folder, rel in manifest.site_packages.items():
         hook = tmp / folder / rel / "_pyenvmod_stack.py"
         if folder in manifest.trees and _inside(tmp, hook) and hook.is_file() and not hook.is_symlink():
@@ -86,6 +88,8 @@ def _relocate(tmp: Path, final: Path, manifest) -> None:
             context = {"shared_site": shared, "depth": len(Path(folder, rel).parts),
                        "along": {k: v for k, v in along.items() if k != shared}}
             hook.write_text(render.render_template("pyenvmod_stack_staged.py.j2", context, env), encoding="utf-8")
+            hooks.append(hook)
+    return hooks
 
 
 def _remove_others(root: Path, ident: str, keep: str) -> None:
@@ -157,7 +161,7 @@ def stage(config: Config, name: str, notify=lambda m: None, warn=lambda m: None,
                                             f"'pyenvmod pack --force {name}'")
                     stamp, final = manifest.stamp, root / f"{ident}.{manifest.stamp}"
                     result.update(copy=str(final), stamp=stamp)
-                _relocate(tmp, final, manifest)
+                finish.finish(tmp, manifest, _relocate(tmp, final, manifest))  # pip to the shared env, fresh .pyc
                 (tmp / ".stamp").write_text(stamp + "\n", encoding="ascii")
             except OSError as exc:
                 if exc.errno in (errno.ENOSPC, errno.EDQUOT):

@@ -1,0 +1,64 @@
+"""The last touches of a node-local copy, after relocation and before it is renamed into place.
+
+- pip acts on the shared environment: ``python -m pip`` (the copy's pip/__main__.py) and the
+  copy's ``bin/pip``, ``pip3``, ``pip3.X`` run the shared environment's pip, so a package installed
+  after staging goes where it is kept, the environment's version stamp changes, and the next
+  'pyenvmod stage' makes a new copy (the launchers of pip do the same: stage-launcher.sh.j2).
+- Bytecode of the files stage rewrote (the stacking hook, pip's __main__) is compiled again by
+  the copy's own interpreter: the .pyc packed in the image holds the old text, and Python would
+  compile the new one at every start where it may not write bytecode.
+"""
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from pyenvmod import render
+
+PIP_NAMES = re.compile(r"pip(3(\.\d+)?)?")
+_COMPILE = ("import py_compile, sys\n"
+            "for path in sys.argv[1:]:\n"
+            "    py_compile.compile(path, doraise=True)\n")
+
+
+def _pip_to_shared(tmp: Path, manifest, env) -> list:
+    """Point the copy's pip at the shared environment. Returns the Python files written."""
+    if "env" not in manifest.trees or "env" not in manifest.site_packages:
+        return []
+    shared = manifest.trees["env"]
+    written = []
+    main = tmp / "env" / manifest.site_packages["env"] / "pip" / "__main__.py"
+    if main.is_file() and not main.is_symlink():
+        main.write_text(render.render_template("pip_main_staged.py.j2",
+                                               {"shared_python": f"{shared}/bin/python"}, env), encoding="utf-8")
+        written.append(main)
+    bin_dir = tmp / "env" / "bin"
+    for name in sorted(os.listdir(bin_dir)) if bin_dir.is_dir() else []:
+        path = bin_dir / name
+        if PIP_NAMES.fullmatch(name) and path.is_file() and not path.is_symlink():
+            text = render.render_template("pip_staged.sh.j2", {"program": f"{shared}/bin/{name}"}, env)
+            path.write_text(text, encoding="utf-8")
+    return written
+
+
+def _interpreter(tmp: Path, manifest) -> Path | None:
+    """The copy's python, runnable before the copy has its final name: the base interpreter
+    (a venv's bin/python needs pyvenv.cfg's home, which names the final place), else conda's."""
+    for candidate in (tmp / "base" / "bin" / f"python{manifest.python_mm}", tmp / "base" / "bin" / "python3",
+                      tmp / "env" / "bin" / f"python{manifest.python_mm}", tmp / "env" / "bin" / "python"):
+        if os.access(candidate, os.X_OK) and not candidate.is_dir():
+            return candidate
+    return None
+
+
+def finish(tmp: Path, manifest, hooks: list) -> None:
+    """Redirect pip, then compile the rewritten files (``hooks`` and pip's __main__.py)."""
+    env = render.environment()
+    rewritten = [Path(h) for h in hooks if Path(h).is_file()] + _pip_to_shared(tmp, manifest, env)
+    python = _interpreter(tmp, manifest)
+    if not rewritten or python is None:
+        return
+    # -I: nothing from the user's environment; -S: no site (its .pth would import the hook being compiled)
+    subprocess.run([str(python), "-I", "-S", "-c", _COMPILE, *map(str, rewritten)],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
