@@ -367,3 +367,28 @@ def test_launchers_are_rewritten_only_when_the_programs_or_their_text_change(tmp
     third = os.lstat(folder).st_ino
     launchers.write(layout, rec)
     assert os.lstat(folder).st_ino != third and os.lstat(folder / "pip").st_mode & 0o777 == 0o775 & ~files.umask()
+
+
+def test_the_copys_interpreter_gets_an_rpath_that_ld_library_path_cannot_override(tmp_path):
+    """pack makes the interpreter's RUNPATH $ORIGIN/../lib; stage makes it an RPATH, searched before
+    LD_LIBRARY_PATH: the copy loads its own libpython even with a Python module's lib folder there."""
+    import shutil
+    import sys
+
+    from pyenvmod.staging import finish
+
+    exe = os.path.realpath(sys.executable)
+    base = os.path.dirname(os.path.dirname(exe))
+    data = relocate.relative_runpath(Path(exe).read_bytes(), base, "../lib")
+    if data == Path(exe).read_bytes():
+        pytest.fail(f"{exe} has no RUNPATH {base}/lib to test with (a python built with --enable-shared)")
+    changed = finish.origin_rpath(data)
+    assert changed is not None and len(changed) == len(data) and changed != data
+    assert finish.origin_rpath(changed) is None  # done once
+    assert finish.origin_rpath(Path("/bin/sh").read_bytes()) is None  # no $ORIGIN runpath: left alone
+    out = tmp_path / "python"
+    out.write_bytes(changed)
+    readelf = shutil.which("readelf")
+    if readelf:
+        dynamic = subprocess.run([readelf, "-d", str(out)], capture_output=True, text=True, check=True).stdout
+        assert "(RPATH)" in dynamic and "$ORIGIN/../lib" in dynamic and "(RUNPATH)" not in dynamic, dynamic

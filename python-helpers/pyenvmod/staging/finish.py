@@ -4,6 +4,9 @@
   copy's ``bin/pip``, ``pip3``, ``pip3.X`` run the shared environment's pip, so a package installed
   after staging goes where it is kept, the environment's version stamp changes, and the next
   'pyenvmod stage' makes a new copy (the launchers of pip do the same: stage-launcher.sh.j2).
+- The copy's interpreter finds its own libpython even when a module set LD_LIBRARY_PATH to the
+  shared Python's lib folder: its library path ($ORIGIN/../lib, made relative by pack) becomes an
+  RPATH, which the dynamic loader searches before LD_LIBRARY_PATH (a RUNPATH comes after it).
 - Bytecode of the files stage rewrote (the stacking hook, pip's __main__) is compiled again by
   the copy's own interpreter: the .pyc packed in the image holds the old text, and Python would
   compile the new one at every start where it may not write bytecode.
@@ -11,6 +14,7 @@
 
 import os
 import re
+import struct
 import subprocess
 from pathlib import Path
 
@@ -42,6 +46,60 @@ def _pip_to_shared(tmp: Path, manifest, env) -> list:
     return written
 
 
+DT_NULL, DT_STRTAB, DT_RPATH, DT_RUNPATH = 0, 5, 15, 29
+PT_LOAD, PT_DYNAMIC = 1, 2
+
+
+def origin_rpath(data: bytes) -> bytes | None:
+    """A 64-bit little-endian ELF file whose RUNPATH starts with $ORIGIN, with that entry made an
+    RPATH (the same bytes otherwise); None when there is nothing to change."""
+    if data[:6] != b"\x7fELF\x02\x01":
+        return None
+    try:
+        (phoff,) = struct.unpack_from("<Q", data, 0x20)
+        phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+        loads, dynamic = [], None
+        for i in range(phnum):
+            p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from("<IIQQQQ", data, phoff + i * phentsize)
+            if p_type == PT_LOAD:
+                loads.append((p_vaddr, p_offset, p_filesz))
+            elif p_type == PT_DYNAMIC:
+                dynamic = (p_offset, p_filesz)
+        if dynamic is None:
+            return None
+        entries, strtab = [], None
+        for at in range(dynamic[0], dynamic[0] + dynamic[1], 16):
+            tag, value = struct.unpack_from("<qQ", data, at)
+            if tag == DT_NULL:
+                break
+            entries.append((at, tag, value))
+            if tag == DT_STRTAB:
+                strtab = next((value - v + o for v, o, n in loads if v <= value < v + n), None)
+        if strtab is None or any(tag == DT_RPATH for _, tag, _ in entries):
+            return None
+        for at, tag, value in entries:
+            if tag == DT_RUNPATH and data[strtab + value:strtab + value + 8] == b"$ORIGIN/":
+                return data[:at] + struct.pack("<q", DT_RPATH) + data[at + 8:]
+    except struct.error:
+        return None
+    return None
+
+
+def _own_libpython(tmp: Path) -> None:
+    """The copy's python executables: RUNPATH $ORIGIN/... becomes RPATH (see the module's text)."""
+    for folder in (tmp / "base" / "bin", tmp / "env" / "bin"):
+        for name in sorted(os.listdir(folder)) if folder.is_dir() else []:
+            path = folder / name
+            if not name.startswith("python") or path.is_symlink() or not path.is_file():
+                continue
+            with open(path, "rb") as fh:
+                data = fh.read(64 << 20)
+            changed = origin_rpath(data)
+            if changed is not None:
+                with open(path, "r+b") as fh:  # only the one tag changes: in place
+                    fh.write(changed[:len(data)])
+
+
 def _interpreter(tmp: Path, manifest) -> Path | None:
     """The copy's python, runnable before the copy has its final name: the base interpreter
     (a venv's bin/python needs pyvenv.cfg's home, which names the final place), else conda's."""
@@ -53,7 +111,8 @@ def _interpreter(tmp: Path, manifest) -> Path | None:
 
 
 def finish(tmp: Path, manifest, hooks: list) -> None:
-    """Redirect pip, then compile the rewritten files (``hooks`` and pip's __main__.py)."""
+    """Own libpython, redirect pip, then compile the rewritten files (``hooks`` and pip's __main__.py)."""
+    _own_libpython(tmp)
     env = render.environment()
     rewritten = [Path(h) for h in hooks if Path(h).is_file()] + _pip_to_shared(tmp, manifest, env)
     python = _interpreter(tmp, manifest)
