@@ -14,6 +14,7 @@ tests/conftest.py provides the fixture to every test module (never import it int
 is a fixture of its own, and two clusters on the same ports hang each other).
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -125,14 +126,10 @@ def _idle(env) -> bool:
     return all(states.get(node) == "idle" for node in NODES)
 
 
-@pytest.fixture(scope="session")
-def slurm_cluster(tmp_path_factory):
-    for program in DAEMONS:
-        require(shutil.which(program) is not None or os.path.exists(f"/usr/sbin/{program}"), program,
-                "apt-get install slurm-wlm munge (bash .ci/setup does)")
-    require(os.geteuid() == 0, "root (slurmd runs as root)", "run the Slurm tests as root")
-    require(os.path.isfile("/etc/munge/munge.key"), "/etc/munge/munge.key", "apt-get install munge (makes the key)")
-    base = tmp_path_factory.mktemp("slurm")
+@contextlib.contextmanager
+def running(base: Path):
+    """The cluster, its files in ``base`` (an empty folder), from start to stop. Used by the fixture
+    and by benchmarks/stage.py; raises RuntimeError when it does not come up."""
     for sub in ("state", "log", "node-local", *(f"spool-{n}" for n in NODES), *(f"disk-{n}" for n in NODES)):
         (base / sub).mkdir()
     shutil.copy("/etc/munge/munge.key", base / "munge.key")
@@ -156,10 +153,24 @@ def slurm_cluster(tmp_path_factory):
         deadline = time.monotonic() + 90
         while not _idle(run_env):
             if time.monotonic() > deadline:
-                pytest.fail("the test Slurm cluster did not come up (all nodes idle):\n" + cluster.log())
+                raise RuntimeError("the test Slurm cluster did not come up (all nodes idle):\n" + cluster.log())
             time.sleep(0.5)
         yield cluster
     finally:
         subprocess.run(["scancel", "--full", "-u", "root"], env=run_env, capture_output=True, timeout=30)
         _stop(pid_files[:0:-1])  # slurmds, then slurmctld
         _stop(pid_files[:1])  # munged last
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory):
+    for program in DAEMONS:
+        require(shutil.which(program) is not None or os.path.exists(f"/usr/sbin/{program}"), program,
+                "apt-get install slurm-wlm munge (bash .ci/setup does)")
+    require(os.geteuid() == 0, "root (slurmd runs as root)", "run the Slurm tests as root")
+    require(os.path.isfile("/etc/munge/munge.key"), "/etc/munge/munge.key", "apt-get install munge (makes the key)")
+    try:
+        with running(tmp_path_factory.mktemp("slurm")) as cluster:
+            yield cluster
+    except RuntimeError as exc:
+        pytest.fail(str(exc))

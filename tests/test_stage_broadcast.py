@@ -6,13 +6,8 @@ The image is read from the shared tree once per job (sbcast forwards it to the n
 image file (every open of it, from any process of any node, is one IN_OPEN event).
 """
 
-import ctypes
-import os
-import select
 import shlex
-import struct
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
@@ -20,49 +15,11 @@ import pytest
 import localpkg
 from conftest import Cli, clean_env
 from modsys import Lmod
+from opens import OpenCounter
 
 LMOD = f"source {Lmod.INIT}"
 NODES = ("node1", "node2", "node3", "node4")
-IN_OPEN = 0x20
 CODE = "import os, sys, tinypkg; print('rank', os.environ['SLURMD_NODENAME'], tinypkg.X, sys.executable)"
-
-
-class OpenCounter:
-    """Counts the opens of one file (inotify IN_OPEN) while it runs: ``with OpenCounter(path) as c: ...; c.count``."""
-
-    def __init__(self, path: Path):
-        self.path, self.count = path, 0
-        self.libc = ctypes.CDLL(None, use_errno=True)
-
-    def __enter__(self):
-        self.fd = self.libc.inotify_init1(os.O_CLOEXEC | os.O_NONBLOCK)
-        assert self.fd >= 0, os.strerror(ctypes.get_errno())
-        assert self.libc.inotify_add_watch(self.fd, os.fsencode(self.path), IN_OPEN) >= 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._read, daemon=True)
-        self.thread.start()
-        return self
-
-    def _read(self):
-        while True:
-            ready, _, _ = select.select([self.fd], [], [], 0.2)
-            if ready:
-                try:
-                    data = os.read(self.fd, 65536)
-                except BlockingIOError:
-                    continue
-                at = 0
-                while at < len(data):
-                    _, mask, _, length = struct.unpack_from("iIII", data, at)
-                    self.count += bool(mask & IN_OPEN)
-                    at += 16 + length
-            elif self.stop.is_set():
-                return
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
-        os.close(self.fd)
 
 
 @pytest.fixture(scope="module")

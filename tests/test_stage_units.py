@@ -392,3 +392,17 @@ def test_the_copys_interpreter_gets_an_rpath_that_ld_library_path_cannot_overrid
     if readelf:
         dynamic = subprocess.run([readelf, "-d", str(out)], capture_output=True, text=True, check=True).stdout
         assert "(RPATH)" in dynamic and "$ORIGIN/../lib" in dynamic and "(RUNPATH)" not in dynamic, dynamic
+
+
+def test_missing_bytecode_is_found_from_the_folder_listings(tmp_path):
+    site = tmp_path / "site-packages"
+    (site / "pkg" / "__pycache__").mkdir(parents=True)
+    (site / "pkg" / "__init__.py").write_text("")
+    (site / "pkg" / "data.txt").write_text("")
+    assert image.missing_bytecode(str(site), "3.12")  # no .pyc yet
+    (site / "pkg" / "__pycache__" / "__init__.cpython-311.pyc").write_bytes(b"")
+    assert image.missing_bytecode(str(site), "3.12")  # another Python's only
+    (site / "pkg" / "__pycache__" / "__init__.cpython-312.pyc").write_bytes(b"")
+    assert not image.missing_bytecode(str(site), "3.12")  # all compiled: pack skips compileall
+    (site / "top.py").write_text("")
+    assert image.missing_bytecode(str(site), "3.12")  # a module without a __pycache__ folder

@@ -33,7 +33,7 @@ def _compile_bytecode(source) -> None:
     python = os.path.join(source.prefix, "bin", "python")
     for prefix in filter(None, (source.prefix, source.ext_prefix)):
         folder = source.site_packages(prefix)
-        if os.access(folder, os.W_OK):
+        if os.access(folder, os.W_OK) and image_mod.missing_bytecode(folder, source.python_mm):
             subprocess.run([python, "-I", "-m", "compileall", "-q", "-j0", folder],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1800)
 
