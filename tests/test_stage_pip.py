@@ -8,6 +8,7 @@ stages the new version, which has the package.
 
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ pip install -q --no-build-isolation {shlex.quote(pkgs['pkga'])} || exit 12
 pip3 install -q --no-build-isolation {shlex.quote(pkgs['pkgb'])} || exit 13
 pip3.12 install -q --no-build-isolation {shlex.quote(pkgs['pkgc'])} || exit 14
 python -m pip install -q --no-build-isolation {shlex.quote(pkgs['pkgd'])} || exit 15
-{shlex.quote(str(Path(__import__('sys').executable).parent / 'uv'))} pip install -q {shlex.quote(pkgs['pkge'])} || exit 16
+{shlex.quote(str(Path(sys.executable).parent / 'uv'))} pip install -q {shlex.quote(pkgs['pkge'])} || exit 16
 python -c {shlex.quote(WHERE.format('pkga'))} || exit 17
 """
     result = run_bash(script, env, cwd=tmp_path)

@@ -113,11 +113,15 @@ def test_launcher_of_pip_always_runs_the_shared_pip(launcher, program):
     assert _run(launcher) == ["staged"]  # the other programs still run from the copy
 
 
-def test_launcher_without_user_takes_logname_and_forks_no_id(launcher):
+def test_launcher_without_user_finds_your_stage_folder_without_a_fork(launcher):
     launcher["top"].mkdir(parents=True, mode=0o700)
     _script(launcher["copy"] / "env" / "bin" / "prog", "staged")
-    env = dict(launcher["env"], LOGNAME=launcher["env"].pop("USER"), PATH="/nonexistent")
-    assert _run(launcher, env=env) == ["staged"]  # no 'id' on PATH: it was not needed
+    user = launcher["env"].pop("USER")
+    # no 'id' on PATH: it is not needed, with LOGNAME or without
+    assert _run(launcher, env=dict(launcher["env"], LOGNAME=user, PATH="/nonexistent")) == ["staged"]
+    assert _run(launcher, env=dict(launcher["env"], PATH="/nonexistent")) == ["staged"]
+    os.chown(launcher["top"], 65534, 65534)  # a pyenvmod-* folder someone else owns: never used
+    assert _run(launcher, env=dict(launcher["env"], PATH="/nonexistent")) == ["shared"]
 
 
 def test_finish_points_the_copys_pip_at_the_shared_environment(tmp_path):

@@ -26,6 +26,17 @@ from pyenvmod.staging import image as image_mod
 from pyenvmod.staging import relocate
 
 PACK_TIMEOUT = 3600  # waiting for another pack of the same environment (64 nodes start at once)
+PIPE_CHUNK = 1 << 20  # bytes per write into zstd
+
+
+def _wide_pipe(pipe) -> None:
+    """Let the pipe into zstd hold PIPE_CHUNK (Linux F_SETPIPE_SZ; elsewhere, or refused, as it is)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(pipe.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_CHUNK)
+    except OSError:
+        pass
 
 
 def _compile_bytecode(source) -> None:
@@ -119,8 +130,11 @@ def _build_tar(source, stamp: str, out: Path) -> image_mod.Manifest:
         raise PyenvmodError("pyenvmod pack needs the zstd command; install it (apt-get install zstd)")
     # a new file, never through a link someone left at that name
     with os.fdopen(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600), "wb") as sink:
-        proc_ = subprocess.Popen([zstd, "-q", "-3", "-T0", "-c"], stdin=subprocess.PIPE, stdout=sink)
+        proc_ = subprocess.Popen([zstd, "-q", "-3", "-T0", "-c"], stdin=subprocess.PIPE, stdout=sink,
+                                 bufsize=PIPE_CHUNK)
+        _wide_pipe(proc_.stdin)
         try:
+            # tar records collect in a 1 MB buffer, written into a wide pipe: fewer switches to zstd
             with tarfile.open(fileobj=proc_.stdin, mode="w|", format=tarfile.PAX_FORMAT) as tar:
                 writer = _Writer(tar, source)
                 writer.add_tree("env", source.prefix)
