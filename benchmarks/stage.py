@@ -135,6 +135,15 @@ def nodes_section(pyenvmod, env, image: Path, copy_name: str) -> None:
                 (t1, b1), (t2, b2) = results["per-node"], results["sbcast"]
                 print(f"{n:5d} | {t1:.2f} s -> {t2:.2f} s ({t2 / t1:.2f}x) | {b1 >> 20} MB -> {b2 >> 20} MB "
                       f"({b2 / b1:.2f}x; image {size >> 20} MB)")
+                # the parts, for benchmarks/stage_model.py: an empty step, and sbcast of the image alone
+                parts = (f"s=$(date +%s.%N); srun --overlap -N {n} -n {n} --ntasks-per-node=1 true; "
+                         f"m=$(date +%s.%N); sbcast {image} {cluster.node_local}/b.tar.zst; e=$(date +%s.%N); "
+                         "echo \"parts $s $m $e\"")
+                out = subprocess.run(["salloc", "-Q", f"-N{n}", "bash", "-c", parts], env=job_env,
+                                     capture_output=True, text=True, timeout=1800)
+                _, s0, s1, s2 = next(ln for ln in out.stdout.splitlines() if ln.startswith("parts ")).split()
+                print(f"      parts on {n} nodes: empty srun step {float(s1) - float(s0):.2f} s, "
+                      f"sbcast of the image {float(s2) - float(s1):.2f} s")
 
 
 def timed(cmd, env) -> float:
