@@ -24,15 +24,18 @@ CODE = "import os, sys, tinypkg; print('rank', os.environ['SLURMD_NODENAME'], ti
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    """A root with 'tiny' (one small local package), Python 3.12, packed."""
+    """A root with 'tiny' (one small local package) and 'other' (none), Python 3.12, packed."""
     base = tmp_path_factory.mktemp("bcast")
     env = clean_env(base)
     cli = Cli(env)
     req, _ = localpkg.make(base / "tinypkg", "tinypkg", {"tinypkg.py": "X = 42\n"})
     cli("create", "tiny", "--python", "3.12", "-p", req)
+    cli("create", "other", "--python", "3.12")
     cli("pack", "tiny")
+    cli("pack", "other")
     tree = next(p for p in Path(env["PYENVMOD_ROOT"]).iterdir() if p.is_dir())
     return {"env": env, "cli": cli, "tree": tree, "image": tree / "images" / "tiny" / "image.tar.zst",
+            "other_image": tree / "images" / "other" / "image.tar.zst",
             "modulepath": cli("modulepath").stdout.strip()}
 
 
@@ -61,29 +64,31 @@ def _clean_disks(cluster):
 def test_one_stage_in_the_job_script_stages_every_node_reading_the_image_once(site, slurm_cluster):  # noqa: F811
     _clean_disks(slurm_cluster)
     script = f"""module load pyenv/tiny || exit 11
-pyenvmod stage tiny || exit 12
+pyenvmod stage tiny other || exit 12
 srun python -c {shlex.quote(CODE)} || exit 13
 """
-    with OpenCounter(site["image"]) as opens:
+    with OpenCounter(site["image"]) as opens, OpenCounter(site["other_image"]) as other_opens:
         result = _job(slurm_cluster, _env(site, slurm_cluster), script)
     assert result.returncode == 0, result.stdout + result.stderr + slurm_cluster.log()
     lines = result.stdout.splitlines()
     # one line per node, then the summary
     per_node = [ln for ln in lines if ln.startswith("  node")]
-    assert sorted(ln.split(":")[0].strip() for ln in per_node) == list(NODES), lines
+    assert sorted(ln.split(":")[0].strip() for ln in per_node) == sorted(NODES * 2), lines  # two environments
     assert all("staged in" in ln and "from the broadcast copy" in ln for ln in per_node), lines
-    summary = [ln for ln in lines if ln.startswith("Staged 'tiny' on")]
-    assert len(summary) == 1 and summary[0].startswith("Staged 'tiny' on 4 nodes in ") \
-        and summary[0].endswith("; 0 failed"), lines
+    for name in ("tiny", "other"):
+        summary = [ln for ln in lines if ln.startswith(f"Staged '{name}' on")]
+        assert len(summary) == 1 and summary[0].startswith(f"Staged '{name}' on 4 nodes in ") \
+            and summary[0].endswith("; 0 failed"), lines
     # every rank ran python from the copy on its own node's disk, and imported the package from it
     ranks = sorted(ln.split()[1:] for ln in lines if ln.startswith("rank "))
     assert [r[0] for r in ranks] == list(NODES) and all(r[1] == "42" for r in ranks), lines
     assert all(r[2].startswith(str(slurm_cluster.node_local / "pyenvmod-")) for r in ranks), lines
-    for node in NODES:  # each node's own disk holds one copy, and no broadcast file is left
-        (copy,) = _copies(slurm_cluster, node)
-        assert copy.startswith("tiny-"), copy
+    for node in NODES:  # each node's own disk holds the two copies, and no broadcast file is left
+        copies = _copies(slurm_cluster, node)
+        assert [c.split("-")[0] for c in copies] == ["other", "tiny"], copies
         assert not [p for p in slurm_cluster.disk(node).iterdir() if "bcast" in p.name]
-    assert opens.count == 1, opens.count  # sbcast read the shared image once for the whole job
+    # sbcast read each shared image once for the whole job (one broadcast per image)
+    assert (opens.count, other_opens.count) == (1, 1), (opens.count, other_opens.count)
 
 
 @pytest.mark.slow
