@@ -78,6 +78,13 @@ class Cluster:
         """Where the host sees what ``node`` has at ``node_local``."""
         return self.base / f"disk-{node}"
 
+    def on_node(self, node: str, *command, check=True) -> subprocess.CompletedProcess:
+        """Run ``command`` in ``node``'s mount namespace (that of its slurmd): a mount made there
+        (a small tmpfs, say) is seen by the node's jobs only; one made on the host is not."""
+        pid = _pid(self.base / f"slurmd-{node}.pid")
+        return subprocess.run(["nsenter", "-t", str(pid), "-m", *map(str, command)], check=check,
+                              capture_output=True, text=True, timeout=60)
+
     def log(self) -> str:
         out = []
         for path in sorted((self.base / "log").glob("*.log")):
