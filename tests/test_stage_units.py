@@ -410,3 +410,42 @@ def test_missing_bytecode_is_found_from_the_folder_listings(tmp_path):
     assert not image.missing_bytecode(str(site), "3.12")  # all compiled: pack skips compileall
     (site / "top.py").write_text("")
     assert image.missing_bytecode(str(site), "3.12")  # a module without a __pycache__ folder
+
+
+@pytest.mark.parametrize("environ, whole_job", [
+    ({}, False),  # no Slurm
+    ({"SLURM_JOB_ID": "7", "SLURM_NNODES": "4"}, True),  # salloc shell, batch script (what Slurm 22.05 sets)
+    ({"SLURM_JOB_ID": "7", "SLURM_STEP_ID": "0", "SLURM_STEPID": "0"}, False),  # inside srun
+    ({"SLURM_JOB_ID": "7", "SLURM_STEP_ID": "4294967291"}, True),  # the batch step, where a site sets it
+    ({"SLURM_JOB_ID": "7", "SLURM_STEP_ID": "4294967290"}, True),  # salloc's interactive step
+])
+def test_stage_covers_the_whole_job_only_outside_a_step(environ, whole_job):
+    from pyenvmod.staging import broadcast
+
+    assert broadcast.job_without_step(environ) is whole_job
+
+
+def test_the_job_report_is_one_line_per_node_and_a_summary(monkeypatch):
+    from pyenvmod.staging import broadcast
+
+    monkeypatch.setenv("SLURM_NNODES", "3")
+    out, err = [], []
+    driver = broadcast.Driver({"stage_transport": "sbcast"}, out=out.append, err=err.append)
+    records = [
+        {"node": "n2", "name": "e", "action": "no-space", "seconds": 0.1, "copy": "/l/c", "error": "no space left in /l",
+         "folder": "/l", "shared_folder": False},
+        {"node": "n1", "name": "e", "action": "staged", "seconds": 1.5, "copy": "/l/c", "via": "broadcast",
+         "folder": "/l", "shared_folder": False},
+    ]  # n3 never answered
+    assert driver._report(["e"], records, 3.14, ["e"]) == 0  # staged on a node: the job can use it
+    assert out == ["  n1: staged in 1.50 s from the broadcast copy: /l/c",
+                   "  n2: failed (no space left in /l); runs from the shared copy",
+                   "Staged 'e' on 1 node in 3.1 s; 2 failed"]
+    assert err == []
+    out.clear()
+    shared = [dict(r, action="reused", shared_folder=True) for r in records]
+    assert driver._report(["e"], shared, 1.0, ["e", "gone"]) == 1  # a name that could not be staged: status 1
+    assert len(err) == 1 and "same folder on several nodes" in err[0]
+    out.clear()
+    assert driver._report(["e"], [dict(records[0])], 1.0, ["e"]) == 1  # no node staged
+    assert out[-1] == "Staged 'e' on 0 nodes in 1.0 s; 3 failed"
