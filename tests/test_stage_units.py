@@ -432,8 +432,8 @@ def test_the_job_report_is_one_line_per_node_and_a_summary(monkeypatch):
     out, err = [], []
     driver = broadcast.Driver({"stage_transport": "sbcast"}, out=out.append, err=err.append)
     records = [
-        {"node": "n2", "name": "e", "action": "no-space", "seconds": 0.1, "copy": "/l/c", "error": "no space left in /l",
-         "folder": "/l", "shared_folder": False},
+        {"node": "n2", "name": "e", "action": "no-space", "seconds": 0.1, "copy": "/l/c",
+         "error": "no space left in /l", "folder": "/l", "shared_folder": False},
         {"node": "n1", "name": "e", "action": "staged", "seconds": 1.5, "copy": "/l/c", "via": "broadcast",
          "folder": "/l", "shared_folder": False},
     ]  # n3 never answered
