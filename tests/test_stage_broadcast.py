@@ -7,6 +7,7 @@ image file (every open of it, from any process of any node, is one IN_OPEN event
 """
 
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -121,6 +122,24 @@ def test_stage_transport_shared_has_every_node_read_the_shared_image(site, slurm
     per_node = [ln for ln in result.stdout.splitlines() if ln.startswith("  node")]
     assert len(per_node) == 2 and all("from the shared image" in ln for ln in per_node), result.stdout
     assert "Staged 'tiny' on 2 nodes in " in result.stdout
+    assert opens.count == 2, opens.count
+
+
+@pytest.mark.slow
+def test_without_sbcast_one_line_says_so_and_every_node_reads_the_shared_image(site, slurm_cluster,  # noqa: F811
+                                                                                tmp_path):
+    _clean_disks(slurm_cluster)
+    bin_dir = tmp_path / "bin"  # srun and what a node's stage runs (tar, zstd), but no sbcast
+    bin_dir.mkdir()
+    for program in ("srun", "tar", "zstd", "pyenvmod"):
+        (bin_dir / program).symlink_to(shutil.which(program, path=site["env"]["PATH"] + ":/usr/bin:/bin"))
+    script = f"PATH={shlex.quote(str(bin_dir))} pyenvmod stage tiny"
+    with OpenCounter(site["image"]) as opens:
+        result = _job(slurm_cluster, _env(site, slurm_cluster), script, nodes=2)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("pyenvmod:")]
+    assert len(lines) == 1 and "sbcast not found" in lines[0] and "shared file system" in lines[0], result.stderr
+    assert "Staged 'tiny' on 2 nodes in " in result.stdout, result.stdout
     assert opens.count == 2, opens.count
 
 
