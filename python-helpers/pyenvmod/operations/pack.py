@@ -85,7 +85,8 @@ class _Writer:
         except FileNotFoundError:
             return  # gone while packing (a cache file, say)
         info = tarfile.TarInfo(arcname)
-        info.mode, info.mtime, info.uid, info.gid = stat.S_IMODE(st.st_mode), st.st_mtime, 0, 0
+        # whole seconds: a float mtime costs every member a PAX header of its own (bytecode checks seconds)
+        info.mode, info.mtime, info.uid, info.gid = stat.S_IMODE(st.st_mode), int(st.st_mtime), 0, 0
         if stat.S_ISDIR(st.st_mode):
             info.type = tarfile.DIRTYPE
             self.tar.addfile(info)
