@@ -449,3 +449,21 @@ def test_the_job_report_is_one_line_per_node_and_a_summary(monkeypatch):
     out.clear()
     assert driver._report(["e"], [dict(records[0])], 1.0, ["e"]) == 1  # no node staged
     assert out[-1] == "Staged 'e' on 0 nodes in 1.0 s; 3 failed"
+
+
+def test_write_at_changes_bytes_in_place_and_refuses_a_symlink(tmp_path):
+    from pyenvmod import files
+
+    target = tmp_path / "copy" / "base" / "bin" / "python3.12"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"0123456789")
+    target.chmod(0o755)
+    inode = target.stat().st_ino
+    files.write_at(target, 2, b"ab", inside=tmp_path / "copy")
+    assert target.read_bytes() == b"01ab456789" and target.stat().st_ino == inode
+    assert target.stat().st_mode & 0o777 == 0o755
+    (tmp_path / "elsewhere").write_bytes(b"xxxx")
+    (target.parent / "link").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(OSError):
+        files.write_at(target.parent / "link", 0, b"yy", inside=tmp_path / "copy")
+    assert (tmp_path / "elsewhere").read_bytes() == b"xxxx"

@@ -18,7 +18,7 @@ import struct
 import subprocess
 from pathlib import Path
 
-from pyenvmod import render
+from pyenvmod import files, render
 
 PIP_NAMES = re.compile(r"pip(3(\.\d+)?)?")
 _COMPILE = ("import py_compile, sys\n"
@@ -34,15 +34,15 @@ def _pip_to_shared(tmp: Path, manifest, env) -> list:
     written = []
     main = tmp / "env" / manifest.site_packages["env"] / "pip" / "__main__.py"
     if main.is_file() and not main.is_symlink():
-        main.write_text(render.render_template("pip_main_staged.py.j2",
-                                               {"shared_python": f"{shared}/bin/python"}, env), encoding="utf-8")
+        files.write_atomic(main, render.render_template("pip_main_staged.py.j2",
+                                                        {"shared_python": f"{shared}/bin/python"}, env), inside=tmp)
         written.append(main)
     bin_dir = tmp / "env" / "bin"
     for name in sorted(os.listdir(bin_dir)) if bin_dir.is_dir() else []:
         path = bin_dir / name
         if PIP_NAMES.fullmatch(name) and path.is_file() and not path.is_symlink():
             text = render.render_template("pip_staged.sh.j2", {"program": f"{shared}/bin/{name}"}, env)
-            path.write_text(text, encoding="utf-8")
+            files.write_atomic(path, text, inside=tmp, mode=os.lstat(path).st_mode & 0o755)
     return written
 
 
@@ -53,6 +53,13 @@ PT_LOAD, PT_DYNAMIC = 1, 2
 def origin_rpath(data: bytes) -> bytes | None:
     """A 64-bit little-endian ELF file whose RUNPATH starts with $ORIGIN, with that entry made an
     RPATH (the same bytes otherwise); None when there is nothing to change."""
+    at = runpath_tag_at(data)
+    return None if at is None else data[:at] + struct.pack("<q", DT_RPATH) + data[at + 8:]
+
+
+def runpath_tag_at(data: bytes) -> int | None:
+    """Where the tag of a RUNPATH starting with $ORIGIN is, in a 64-bit little-endian ELF file
+    without an RPATH; None when there is none."""
     if data[:6] != b"\x7fELF\x02\x01":
         return None
     try:
@@ -79,7 +86,7 @@ def origin_rpath(data: bytes) -> bytes | None:
             return None
         for at, tag, value in entries:
             if tag == DT_RUNPATH and data[strtab + value:strtab + value + 8] == b"$ORIGIN/":
-                return data[:at] + struct.pack("<q", DT_RPATH) + data[at + 8:]
+                return at
     except struct.error:
         return None
     return None
@@ -94,10 +101,9 @@ def _own_libpython(tmp: Path) -> None:
                 continue
             with open(path, "rb") as fh:
                 data = fh.read(64 << 20)
-            changed = origin_rpath(data)
-            if changed is not None:
-                with open(path, "r+b") as fh:  # only the one tag changes: in place
-                    fh.write(changed[:len(data)])
+            at = runpath_tag_at(data)
+            if at is not None:  # only the one tag changes: in place
+                files.write_at(path, at, struct.pack("<q", DT_RPATH), inside=tmp)
 
 
 def _interpreter(tmp: Path, manifest) -> Path | None:
