@@ -6,7 +6,14 @@ interpreter's prefix, and wall times; then the image format comparison: the unpa
 (what stage does) against the same copy as a squashfs image mounted with squashfuse.
 Target (issue 16): at most 20 such calls per rank after staging.
 
-    python benchmarks/stage.py [--rounds 5] [--python 3.12]
+Issue 25's ratios: `python -c pass` through the launcher against the copy's own python (CPU time
+and wall time, interleaved; goal <= 1.05), `pack` against `tar | zstd -T0` of the same content
+(goal <= 1.1); and with --nodes (root: starts the four-node test cluster of tests/slurm.py), for 2
+and 4 nodes, the time until every node has its copy and the bytes read from the shared image
+per job, 'pyenvmod stage NAME' in the job script (sbcast) against one srun task per node reading
+the shared image. benchmarks/stage_model.py extrapolates these to 64 .. 10,000 nodes.
+
+    python benchmarks/stage.py [--rounds 5] [--python 3.12] [--nodes] [--only-ratios]
 
 Ranks are processes on this machine started together (one node); in an allocation the same
 commands run under srun (see tests/test_stage.py, which does that on a real Slurm cluster).
@@ -56,6 +63,88 @@ def calls_per_rank(python, n, env, trees, tmp) -> list:
     return counts
 
 
+def cpu_and_wall(cmd, env) -> tuple:
+    """CPU time (user + system, of the process and its children) and wall time of one run."""
+    start = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+        os.execve(cmd[0], cmd, env)
+    _, status, usage = os.wait4(pid, 0)
+    if status:
+        sys.exit(f"failed: {cmd}")
+    return usage.ru_utime + usage.ru_stime, time.perf_counter() - start
+
+
+def launcher_ratio(copy_python, launcher, env, rounds) -> tuple:
+    """Medians of (CPU, wall) of `python -c pass` through the launcher over the copy's python."""
+    direct, through = [], []
+    for _ in range(rounds):
+        direct.append(cpu_and_wall([copy_python, "-c", "pass"], env))
+        through.append(cpu_and_wall([launcher, "-c", "pass"], env))
+    return tuple(statistics.median(t[i] for t in through) / statistics.median(d[i] for d in direct)
+                 for i in (0, 1)), statistics.median(d[0] for d in direct)
+
+
+def tar_zstd(source_trees, out: Path, env) -> tuple:
+    """`tar | zstd -T0` of what pack puts in the image (the environment, the base interpreter's
+    bin/python*, libpython and standard library without tests), the same compression level."""
+    env_prefix, base = source_trees
+    excludes = [f"--exclude={base}/lib/python*/{d}" for d in ("test", "idlelib", "site-packages", "config-*")]
+    base_parts = [p for p in Path(base, "lib").iterdir() if p.name.startswith(("libpython", "python"))]
+    base_parts += [p for p in Path(base, "bin").iterdir() if p.name.startswith("python")]
+    cmd = (f"tar -cf - {' '.join(excludes)} {env_prefix} {' '.join(map(str, base_parts))} 2>/dev/null"
+           f" | zstd -q -3 -T0 -c > {out}")
+    return cpu_and_wall(["/bin/sh", "-c", cmd], env)
+
+
+def nodes_section(pyenvmod, env, image: Path, copy_name: str) -> None:
+    """2 and 4 nodes of the test cluster: time to staged on every node, image bytes read per job."""
+    tests = Path(__file__).resolve().parent.parent / "tests"
+    sys.path.insert(0, str(tests))
+    import slurm  # noqa: E402
+    from opens import OpenCounter  # noqa: E402
+
+    size = image.stat().st_size
+    with tempfile.TemporaryDirectory() as base:
+        with slurm.running(Path(base)) as cluster:
+            job_env = dict(env, SLURM_CONF=cluster.env["SLURM_CONF"], PYENVMOD_STAGE_DIR=str(cluster.node_local),
+                           PATH=f"{os.path.dirname(pyenvmod)}:{env['PATH']}")
+            print("nodes | time to staged on all nodes: per-node read -> sbcast | image bytes read per job: "
+                  "per-node read -> sbcast")
+            for n in (2, 4):
+                results = {}
+                per_node = f"srun --ntasks-per-node=1 -N {n} -n {n} pyenvmod stage -q bench"
+                for way, line in (("per-node", per_node),
+                                  ("sbcast", "pyenvmod stage -q bench")):
+                    for node in slurm.NODES:
+                        subprocess.run(["rm", "-rf", *map(str, cluster.disk(node).iterdir())], check=True)
+                    script = f"s=$(date +%s.%N); {line} || exit 9; e=$(date +%s.%N); echo \"took $s $e\""
+                    with OpenCounter(image) as opens:
+                        out = subprocess.run(["salloc", "-Q", f"-N{n}", "--ntasks-per-node=1", "bash", "-c", script],
+                                             env=job_env, capture_output=True, text=True, timeout=1800)
+                    if out.returncode != 0:
+                        sys.exit(f"the {way} job failed:\n{out.stdout}\n{out.stderr}")
+                    _, start, end = next(ln for ln in out.stdout.splitlines() if ln.startswith("took ")).split()
+                    staged = sum(any(p.name.startswith(copy_name) for p in cluster.disk(node).glob("pyenvmod-*/*"))
+                                 for node in slurm.NODES)
+                    if staged != n:
+                        sys.exit(f"the {way} job staged {staged} of {n} nodes")
+                    results[way] = (float(end) - float(start), opens.count * size)
+                (t1, b1), (t2, b2) = results["per-node"], results["sbcast"]
+                print(f"{n:5d} | {t1:.2f} s -> {t2:.2f} s ({t2 / t1:.2f}x) | {b1 >> 20} MB -> {b2 >> 20} MB "
+                      f"({b2 / b1:.2f}x; image {size >> 20} MB)")
+                # the parts, for benchmarks/stage_model.py: an empty step, and sbcast of the image alone
+                parts = (f"s=$(date +%s.%N); srun --overlap -N {n} -n {n} --ntasks-per-node=1 true; "
+                         f"m=$(date +%s.%N); sbcast {image} {cluster.node_local}/b.tar.zst; e=$(date +%s.%N); "
+                         "echo \"parts $s $m $e\"")
+                out = subprocess.run(["salloc", "-Q", f"-N{n}", "bash", "-c", parts], env=job_env,
+                                     capture_output=True, text=True, timeout=1800)
+                _, s0, s1, s2 = next(ln for ln in out.stdout.splitlines() if ln.startswith("parts ")).split()
+                print(f"      parts on {n} nodes: empty srun step {float(s1) - float(s0):.2f} s, "
+                      f"sbcast of the image {float(s2) - float(s1):.2f} s")
+
+
 def timed(cmd, env) -> float:
     start = time.perf_counter()
     result = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -68,6 +157,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--python", default="3.12")
+    parser.add_argument("--nodes", action="store_true", help="also 2 and 4 nodes of a real Slurm cluster (root)")
+    parser.add_argument("--only-ratios", action="store_true", help="skip the per-rank and squashfs parts")
     args = parser.parse_args()
     for tool in ("strace", "zstd"):
         if not shutil.which(tool):
@@ -92,6 +183,24 @@ def main():
         print(f"pack (bytecode + image): {pack:.2f} s; image {image.stat().st_size >> 20} MB (tar.zst) "
               f"for {size >> 20} MB of files")
         print(f"stage on a node (unpack + relocate): {stage:.2f} s; again (copy current): {again:.2f} s")
+        packs = [cpu_and_wall([pyenvmod, "pack", "--force", "bench"], env) for _ in range(3)]
+        tars = [tar_zstd((str(prefix), base), tmp / "plain.tar.zst", env) for _ in range(3)]
+        (pack_cpu, pack_wall), (tar_cpu, tar_wall) = (min(t[0] for t in packs), min(t[1] for t in packs)), \
+            (min(t[0] for t in tars), min(t[1] for t in tars))
+        print(f"pack --force (bytecode current) against tar | zstd -T0 of the same content: wall {pack_wall:.2f} s / "
+              f"{tar_wall:.2f} s = {pack_wall / tar_wall:.2f}x, CPU {pack_cpu:.2f} s / {tar_cpu:.2f} s = "
+              f"{pack_cpu / tar_cpu:.2f}x (goal <= 1.1)")
+        (cpu, wall), own = launcher_ratio(str(copy / "env" / "bin" / "python"),
+                                          str(tree / "images" / "bench" / "bin" / "python"),
+                                          dict(env, PYENVMOD_SITE_PATH=str(prefix / "lib" / f"python{args.python}"
+                                                                           / "site-packages")),
+                                          max(args.rounds * 20, 100))
+        print(f"python -c pass through the launcher / the copy's python ({own * 1000:.1f} ms CPU): "
+              f"CPU {cpu:.3f}x, wall {wall:.3f}x (goal <= 1.05)")
+        if args.nodes:
+            nodes_section(pyenvmod, env, image, copy.name.split(".")[0])
+        if args.only_ratios:
+            return
         shared_python = str(prefix / "bin" / "python")
         staged_python = str(tree / "images" / "bench" / "bin" / "python")  # the launcher the module puts on PATH
         run_env = dict(env, PYENVMOD_SITE_PATH=str(prefix / "lib" / f"python{args.python}" / "site-packages"))

@@ -147,9 +147,12 @@ def test_a_stale_image_is_repacked_and_restaged_never_mixed(tmp_path):
 @pytest.mark.slow
 def test_no_space_on_the_node_says_so_once_and_runs_from_the_shared_copy(site, slurm_cluster, tmp_path):  # noqa: F811
     require(os.geteuid() == 0, "root (mount -t tmpfs)", "run the tests as root")
-    small = tmp_path / "small"
-    small.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(small)], check=True)
+    # an 8 MB node-local disk on every node (mounted in each slurmd's own mount namespace)
+    small = slurm_cluster.node_local / "small"
+    nodes = [n for n in sorted(p.name[5:] for p in slurm_cluster.base.glob("disk-*"))]
+    for node in nodes:
+        (slurm_cluster.disk(node) / "small").mkdir(exist_ok=True)
+        slurm_cluster.on_node(node, "mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", small)
     try:
         env = dict(site["env"], PYENVMOD_STAGE_DIR=str(small))
         site["cli"]("pack", "np", extra_env=env)
@@ -166,10 +169,12 @@ srun -N1 -n1 python -c 'import sys, numpy; print(sys.executable)' || exit 13
         assert "no space left" in warnings[0] and "runs from the shared copy" in warnings[0]
         assert "Traceback" not in result.stderr
         assert result.stdout.splitlines() == [str(site["tree"] / "envs" / "np" / "bin" / "python")]
-        (top,) = small.iterdir()
-        assert not [p for p in top.iterdir() if p.is_dir()]  # nothing partial left behind
+        for node in nodes:  # nothing partial left behind
+            found = slurm_cluster.on_node(node, "find", small, "-mindepth", "2", "-type", "d").stdout.split()
+            assert found == [], (node, found)
     finally:
-        subprocess.run(["umount", str(small)], check=True)
+        for node in nodes:
+            slurm_cluster.on_node(node, "umount", small, check=False)
 
 
 @pytest.mark.slow

@@ -100,6 +100,51 @@ def test_launcher_refuses_a_stamp_that_is_not_a_stamp(launcher, content):
     assert _run(launcher) == ["shared"]
 
 
+@pytest.mark.parametrize("program", ["pip", "pip3", "pip3.12"])
+def test_launcher_of_pip_always_runs_the_shared_pip(launcher, program):
+    """pip changes the environment: a copy on the node is never the one it installs into."""
+    launcher["top"].mkdir(parents=True, mode=0o700)
+    _script(launcher["prefix"] / "bin" / program, "shared-pip")
+    _script(launcher["copy"] / "env" / "bin" / program, "staged-pip")
+    _script(launcher["copy"] / "env" / "bin" / "prog", "staged")
+    link = launcher["path"].with_name(program)
+    link.symlink_to(launcher["path"].name)
+    assert _run(dict(launcher, path=link), "install", "x") == ["shared-pip", "install", "x"]
+    assert _run(launcher) == ["staged"]  # the other programs still run from the copy
+
+
+def test_launcher_without_user_finds_your_stage_folder_without_a_fork(launcher):
+    launcher["top"].mkdir(parents=True, mode=0o700)
+    _script(launcher["copy"] / "env" / "bin" / "prog", "staged")
+    user = launcher["env"].pop("USER")
+    # no 'id' on PATH: it is not needed, with LOGNAME or without
+    assert _run(launcher, env=dict(launcher["env"], LOGNAME=user, PATH="/nonexistent")) == ["staged"]
+    assert _run(launcher, env=dict(launcher["env"], PATH="/nonexistent")) == ["staged"]
+    os.chown(launcher["top"], 65534, 65534)  # a pyenvmod-* folder someone else owns: never used
+    assert _run(launcher, env=dict(launcher["env"], PATH="/nonexistent")) == ["shared"]
+
+
+def test_finish_points_the_copys_pip_at_the_shared_environment(tmp_path):
+    from pyenvmod.staging import finish
+
+    site = tmp_path / "copy" / "env" / "lib" / "python3.12" / "site-packages"
+    (site / "pip").mkdir(parents=True)
+    (site / "pip" / "__main__.py").write_text("from pip._internal.cli.main import main\n")
+    for name in ("pip", "pip3", "pip3.12", "pipx-like", "python"):
+        _script(tmp_path / "copy" / "env" / "bin" / name, name)
+    manifest = image.Manifest(stamp=STAMP, name="e", python_mm="3.12", backend="uv",
+                              trees={"env": "/shared/envs/e"}, site_packages={"env": "lib/python3.12/site-packages"})
+    finish.finish(tmp_path / "copy", manifest, [])
+    main = (site / "pip" / "__main__.py").read_text()
+    assert "'/shared/envs/e/bin/python'" in main and "os.execv" in main
+    compile(main, "__main__.py", "exec")
+    for name in ("pip", "pip3", "pip3.12"):
+        text = (tmp_path / "copy" / "env" / "bin" / name).read_text()
+        assert f"exec '/shared/envs/e/bin/{name}' \"$@\"" in text, text
+    for name in ("pipx-like", "python"):  # not pip: untouched
+        assert (tmp_path / "copy" / "env" / "bin" / name).read_text().startswith("#!/bin/sh\necho ")
+
+
 def _staged_hook(tmp_path, shared_site, depth=4, along=None):
     text = render.render_template("pyenvmod_stack_staged.py.j2",
                                   {"shared_site": shared_site, "depth": depth, "along": along or {}})
@@ -326,3 +371,99 @@ def test_launchers_are_rewritten_only_when_the_programs_or_their_text_change(tmp
     third = os.lstat(folder).st_ino
     launchers.write(layout, rec)
     assert os.lstat(folder).st_ino != third and os.lstat(folder / "pip").st_mode & 0o777 == 0o775 & ~files.umask()
+
+
+def test_the_copys_interpreter_gets_an_rpath_that_ld_library_path_cannot_override(tmp_path):
+    """pack makes the interpreter's RUNPATH $ORIGIN/../lib; stage makes it an RPATH, searched before
+    LD_LIBRARY_PATH: the copy loads its own libpython even with a Python module's lib folder there."""
+    import shutil
+    import sys
+
+    from pyenvmod.staging import finish
+
+    exe = os.path.realpath(sys.executable)
+    base = os.path.dirname(os.path.dirname(exe))
+    data = relocate.relative_runpath(Path(exe).read_bytes(), base, "../lib")
+    if data == Path(exe).read_bytes():
+        pytest.fail(f"{exe} has no RUNPATH {base}/lib to test with (a python built with --enable-shared)")
+    changed = finish.origin_rpath(data)
+    assert changed is not None and len(changed) == len(data) and changed != data
+    assert finish.origin_rpath(changed) is None  # done once
+    assert finish.origin_rpath(Path("/bin/sh").read_bytes()) is None  # no $ORIGIN runpath: left alone
+    out = tmp_path / "python"
+    out.write_bytes(changed)
+    readelf = shutil.which("readelf")
+    if readelf:
+        dynamic = subprocess.run([readelf, "-d", str(out)], capture_output=True, text=True, check=True).stdout
+        assert "(RPATH)" in dynamic and "$ORIGIN/../lib" in dynamic and "(RUNPATH)" not in dynamic, dynamic
+
+
+def test_missing_bytecode_is_found_from_the_folder_listings(tmp_path):
+    site = tmp_path / "site-packages"
+    (site / "pkg" / "__pycache__").mkdir(parents=True)
+    (site / "pkg" / "__init__.py").write_text("")
+    (site / "pkg" / "data.txt").write_text("")
+    assert image.missing_bytecode(str(site), "3.12")  # no .pyc yet
+    (site / "pkg" / "__pycache__" / "__init__.cpython-311.pyc").write_bytes(b"")
+    assert image.missing_bytecode(str(site), "3.12")  # another Python's only
+    (site / "pkg" / "__pycache__" / "__init__.cpython-312.pyc").write_bytes(b"")
+    assert not image.missing_bytecode(str(site), "3.12")  # all compiled: pack skips compileall
+    (site / "top.py").write_text("")
+    assert image.missing_bytecode(str(site), "3.12")  # a module without a __pycache__ folder
+
+
+@pytest.mark.parametrize("environ, whole_job", [
+    ({}, False),  # no Slurm
+    ({"SLURM_JOB_ID": "7", "SLURM_NNODES": "4"}, True),  # salloc shell, batch script (what Slurm 22.05 sets)
+    ({"SLURM_JOB_ID": "7", "SLURM_STEP_ID": "0", "SLURM_STEPID": "0"}, False),  # inside srun
+    ({"SLURM_JOB_ID": "7", "SLURM_STEP_ID": "4294967291"}, True),  # the batch step, where a site sets it
+    ({"SLURM_JOB_ID": "7", "SLURM_STEP_ID": "4294967290"}, True),  # salloc's interactive step
+])
+def test_stage_covers_the_whole_job_only_outside_a_step(environ, whole_job):
+    from pyenvmod.staging import broadcast
+
+    assert broadcast.job_without_step(environ) is whole_job
+
+
+def test_the_job_report_is_one_line_per_node_and_a_summary(monkeypatch):
+    from pyenvmod.staging import broadcast
+
+    monkeypatch.setenv("SLURM_NNODES", "3")
+    out, err = [], []
+    driver = broadcast.Driver({"stage_transport": "sbcast"}, out=out.append, err=err.append)
+    records = [
+        {"node": "n2", "name": "e", "action": "no-space", "seconds": 0.1, "copy": "/l/c",
+         "error": "no space left in /l", "folder": "/l", "shared_folder": False},
+        {"node": "n1", "name": "e", "action": "staged", "seconds": 1.5, "copy": "/l/c", "via": "broadcast",
+         "folder": "/l", "shared_folder": False},
+    ]  # n3 never answered
+    assert driver._report(["e"], records, 3.14, ["e"]) == 0  # staged on a node: the job can use it
+    assert out == ["  n1: staged in 1.50 s from the broadcast copy: /l/c",
+                   "  n2: failed (no space left in /l); runs from the shared copy",
+                   "Staged 'e' on 1 node in 3.1 s; 2 failed"]
+    assert err == []
+    out.clear()
+    shared = [dict(r, action="reused", shared_folder=True) for r in records]
+    assert driver._report(["e"], shared, 1.0, ["e", "gone"]) == 1  # a name that could not be staged: status 1
+    assert len(err) == 1 and "same folder on several nodes" in err[0]
+    out.clear()
+    assert driver._report(["e"], [dict(records[0])], 1.0, ["e"]) == 1  # no node staged
+    assert out[-1] == "Staged 'e' on 0 nodes in 1.0 s; 3 failed"
+
+
+def test_write_at_changes_bytes_in_place_and_refuses_a_symlink(tmp_path):
+    from pyenvmod.trust import files
+
+    target = tmp_path / "copy" / "base" / "bin" / "python3.12"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"0123456789")
+    target.chmod(0o755)
+    inode = target.stat().st_ino
+    files.write_at(target, 2, b"ab", inside=tmp_path / "copy")
+    assert target.read_bytes() == b"01ab456789" and target.stat().st_ino == inode
+    assert target.stat().st_mode & 0o777 == 0o755
+    (tmp_path / "elsewhere").write_bytes(b"xxxx")
+    (target.parent / "link").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(OSError):
+        files.write_at(target.parent / "link", 0, b"yy", inside=tmp_path / "copy")
+    assert (tmp_path / "elsewhere").read_bytes() == b"xxxx"

@@ -35,7 +35,7 @@ COMMANDS = {
     "templates": ("pyenvmod.commands.templates", "list the templates in effect, or show one"),
     "use": ("pyenvmod.commands.use", "print the 'module use' line for your tree or a group's"),
     "pack": ("pyenvmod.commands.pack", "pack an environment into one image, for 'pyenvmod stage'"),
-    "stage": ("pyenvmod.commands.stage", "copy an environment to this node's local disk for a parallel job"),
+    "stage": ("pyenvmod.commands.stage", "copy an environment to node-local disk (every node of a job)"),
     "site": ("pyenvmod.commands.site", "site administration: set-up, Lmod hooks"),
 }
 

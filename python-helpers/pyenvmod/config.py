@@ -72,6 +72,9 @@ SCHEMA = {
     "templates": ([], lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of folders"),
     # pyenvmod stage: the node-local folder for copies of environments (unset: $TMPDIR, else /tmp)
     "stage_dir": (None, lambda v: isinstance(v, str) and v != "", "a path"),
+    # pyenvmod stage in a job script (not inside srun): how the image reaches the nodes. sbcast: read
+    # once, copied to every node by Slurm; shared: every node reads it from the shared file system
+    "stage_transport": ("sbcast", lambda v: v in ("sbcast", "shared"), "sbcast or shared"),
     # variables every modulefile sets (pushenv), e.g. {OMP_NUM_THREADS: "1"}; default none
     "environment": ({}, lambda v: isinstance(v, dict) and all(
         isinstance(k, str) and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) and isinstance(x, (str, int, float))

@@ -28,6 +28,17 @@ from pyenvmod.staging import image as image_mod
 from pyenvmod.staging import relocate
 
 PACK_TIMEOUT = 3600  # waiting for another pack of the same environment (64 nodes start at once)
+PIPE_CHUNK = 1 << 20  # bytes per write into zstd
+
+
+def _wide_pipe(pipe) -> None:
+    """Let the pipe into zstd hold PIPE_CHUNK (Linux F_SETPIPE_SZ; elsewhere, or refused, as it is)."""
+    try:
+        import fcntl
+
+        fcntl.fcntl(pipe.fileno(), getattr(fcntl, "F_SETPIPE_SZ", 1031), PIPE_CHUNK)
+    except OSError:
+        pass
 
 
 def _compile_bytecode(source, tree) -> None:
@@ -39,7 +50,7 @@ def _compile_bytecode(source, tree) -> None:
     ext = source.ext_prefix if source.ext_prefix and tree.inside(source.ext_prefix) else ""  # never another tree's
     for prefix in filter(None, (source.prefix, ext)):
         folder = source.site_packages(prefix)
-        if os.access(folder, os.W_OK):
+        if os.access(folder, os.W_OK) and image_mod.missing_bytecode(folder, source.python_mm):
             subprocess.run([python, "-I", "-S", "-m", "compileall", "-q", "-j0", folder],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=1800)
 
@@ -93,7 +104,8 @@ class _Writer:
 
     def _add(self, arcname: str, st, dir_fd: int, name) -> None:
         info = tarfile.TarInfo(arcname)
-        info.mode, info.mtime, info.uid, info.gid = stat.S_IMODE(st.st_mode), st.st_mtime, 0, 0
+        # whole seconds: a float mtime costs every member a PAX header of its own (bytecode checks seconds)
+        info.mode, info.mtime, info.uid, info.gid = stat.S_IMODE(st.st_mode), int(st.st_mtime), 0, 0
         if stat.S_ISDIR(st.st_mode):
             info.type = tarfile.DIRTYPE
             self.tar.addfile(info)
@@ -140,8 +152,10 @@ def _build_tar(source, stamp: str, sink, out: Path) -> image_mod.Manifest:
     zstd = shutil.which("zstd")
     if not zstd:
         raise PyenvmodError("pyenvmod pack needs the zstd command; install it (apt-get install zstd)")
-    proc_ = subprocess.Popen([zstd, "-q", "-3", "-T0", "-c"], stdin=subprocess.PIPE, stdout=sink)
+    proc_ = subprocess.Popen([zstd, "-q", "-3", "-T0", "-c"], stdin=subprocess.PIPE, stdout=sink, bufsize=PIPE_CHUNK)
+    _wide_pipe(proc_.stdin)
     try:
+        # tar records collect in a 1 MB buffer, written into a wide pipe: fewer switches to zstd
         with tarfile.open(fileobj=proc_.stdin, mode="w|", format=tarfile.PAX_FORMAT) as tar:
             writer = _Writer(tar, source)
             writer.add_tree("env", source.prefix)

@@ -26,6 +26,7 @@ from pyenvmod.operations.common import layout_for, load_record, tree_for
 from pyenvmod.staging import (IMAGE_FORMATS, copy_id, ensure_private_dir, idents_named, images_dir, is_copy_of,
                               read_stamp, stage_root)
 from pyenvmod.staging import valid_stamp as read_stamp_text
+from pyenvmod.staging import finish
 from pyenvmod.staging import image as image_mod
 from pyenvmod.staging import relocate
 
@@ -80,7 +81,7 @@ def _inside(top: Path, path: Path) -> bool:
     return os.path.commonpath([real_top, os.path.realpath(path)]) == real_top
 
 
-def _relocate(tmp: Path, final: Path, manifest) -> None:
+def _relocate(tmp: Path, final: Path, manifest) -> list:
     mapping = {old: str(final / new) for old, new in manifest.mapping.items()
                if old.startswith("/") and _inside(final, final / new)}
     for member in manifest.relocate:
@@ -98,6 +99,7 @@ def _relocate(tmp: Path, final: Path, manifest) -> None:
     along = {str(Path(manifest.trees[f]) / rel): f"{f}/{rel}" for f, rel in manifest.site_packages.items()
              if f in manifest.trees}
     env = render.environment()
+    hooks = []
     for folder, rel in manifest.site_packages.items():
         hook = tmp / folder / rel / "_pyenvmod_stack.py"
         if folder in manifest.trees and _inside(tmp, hook) and hook.is_file() and not hook.is_symlink():
@@ -105,6 +107,8 @@ def _relocate(tmp: Path, final: Path, manifest) -> None:
             context = {"shared_site": shared, "depth": len(Path(folder, rel).parts),
                        "along": {k: v for k, v in along.items() if k != shared}}
             files.write_atomic(hook, render.render_template("pyenvmod_stack_staged.py.j2", context, env), inside=tmp)
+            hooks.append(hook)
+    return hooks
 
 
 def _remove_quietly(held, name: str) -> None:
@@ -121,8 +125,11 @@ def _remove_others(root: Path, ident: str, keep: str) -> None:
             files.remove_inside(path, root)
 
 
-def stage(config: Config, name: str, notify=lambda m: None, warn=lambda m: None) -> dict:
-    """Make (or find) this node's copy of ``name``. Returns what was done: {'copy', 'action', 'seconds', ...}."""
+def stage(config: Config, name: str, notify=lambda m: None, warn=lambda m: None,
+          image_file: Path | None = None) -> dict:
+    """Make (or find) this node's copy of ``name``. Returns what was done: {'copy', 'action', 'seconds', ...}.
+    ``image_file``: the image already on this node (broadcast by staging/broadcast.py), read instead of
+    the shared one and never packed here."""
     started = time.monotonic()
     layout = layout_for(config)
     record = load_record(layout, name)
@@ -148,7 +155,9 @@ def stage(config: Config, name: str, notify=lambda m: None, warn=lambda m: None)
         except FileNotFoundError:
             pass
         packed = None
-        if read_stamp(folder / "stamp") != stamp or not image.is_file():  # else no lock on the shared disk
+        if image_file is not None:
+            image = image_file
+        elif read_stamp(folder / "stamp") != stamp or not image.is_file():  # else no lock on the shared disk
             try:
                 packed = pack_op.pack(config, name, timeout=pack_op.PACK_TIMEOUT, notify=notify)[0]
             except PermissionError as exc:
@@ -180,7 +189,7 @@ def stage(config: Config, name: str, notify=lambda m: None, warn=lambda m: None)
                                             f"'pyenvmod pack --force {name}'")
                     stamp, final = manifest.stamp, root / f"{ident}.{manifest.stamp}"
                     result.update(copy=str(final), stamp=stamp)
-                _relocate(tmp, final, manifest)
+                finish.finish(tmp, manifest, _relocate(tmp, final, manifest))  # pip to the shared env, fresh .pyc
                 files.write_atomic(tmp / ".stamp", stamp + "\n", inside=root)
             except OSError as exc:
                 if exc.errno in (errno.ENOSPC, errno.EDQUOT):

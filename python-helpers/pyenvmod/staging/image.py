@@ -134,6 +134,26 @@ def stamp(source: Source) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def missing_bytecode(folder: str, python_mm: str) -> bool:
+    """Whether a .py file under ``folder`` has no .pyc of this Python beside it (in __pycache__):
+    a walk of the folders' listings, no file read, so that pack runs compileall (a Python
+    start-up that opens every .pyc) only when there is something to compile."""
+    tag = f".cpython-{python_mm.replace('.', '')}.pyc"
+    for dirpath, dirnames, filenames in os.walk(folder):
+        if "__pycache__" in dirnames:
+            dirnames.remove("__pycache__")
+        sources = [f[:-3] for f in filenames if f.endswith(".py")]
+        if not sources:
+            continue
+        try:
+            cached = set(os.listdir(os.path.join(dirpath, "__pycache__")))
+        except OSError:
+            return True
+        if any(stem + tag not in cached for stem in sources):
+            return True
+    return False
+
+
 def stdlib_skipped(relative: str, python_mm: str) -> bool:
     """True for the parts of the base prefix the image leaves out: only bin/python*, lib/libpython*
     and lib/pythonX.Y (without its tests, site-packages and static library) go in."""

@@ -122,6 +122,25 @@ def make_dirs(top, path, mode: int = 0o777) -> Path:
     return Path(path)
 
 
+def write_at(path, offset: int, data: bytes, inside) -> None:
+    """Overwrite ``data`` at ``offset`` of the existing regular file ``path`` below ``inside``, in
+    place (the file keeps its inode and mode): no symlink on the way or at ``path``."""
+    import stat
+
+    path = Path(path)
+    dir_fd = open_dir(inside, path.parent)
+    try:
+        fd = os.open(path.name, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise PyenvmodError(f"refusing to write into {path}: not a regular file")
+        os.pwrite(fd, data, offset)
+    finally:
+        os.close(fd)
+
+
 def read_bytes(path, limit: int, inside=None) -> bytes:
     """The content of the regular file ``path``, refused when it is a symlink, a FIFO or device
     (never blocks) or larger than ``limit`` bytes. FileNotFoundError when it is missing."""
