@@ -467,3 +467,14 @@ def test_write_at_changes_bytes_in_place_and_refuses_a_symlink(tmp_path):
     with pytest.raises(OSError):
         files.write_at(target.parent / "link", 0, b"yy", inside=tmp_path / "copy")
     assert (tmp_path / "elsewhere").read_bytes() == b"xxxx"
+
+
+def test_missing_bytecode_never_follows_a_link_and_takes_a_missing_folder_as_missing(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "__pycache__").mkdir(parents=True)
+    (elsewhere / "m.py").write_text("")
+    site = tmp_path / "site-packages"
+    site.mkdir()
+    (site / "linked").symlink_to(elsewhere)  # a member's link: not walked, so nothing to compile there
+    assert not image.missing_bytecode(str(site), "3.12")
+    assert image.missing_bytecode(str(tmp_path / "nothing-here"), "3.12")

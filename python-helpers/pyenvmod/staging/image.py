@@ -136,22 +136,26 @@ def stamp(source: Source) -> str:
 
 def missing_bytecode(folder: str, python_mm: str) -> bool:
     """Whether a .py file under ``folder`` has no .pyc of this Python beside it (in __pycache__):
-    a walk of the folders' listings, no file read, so that pack runs compileall (a Python
-    start-up that opens every .pyc) only when there is something to compile."""
+    a walk of the folders' listings (by descriptor, no link followed), no file read, so that pack
+    runs compileall (a Python start-up that opens every .pyc) only when there is something to compile."""
+    from pyenvmod.trust.folders import Folder
+
     tag = f".cpython-{python_mm.replace('.', '')}.pyc"
-    for dirpath, dirnames, filenames in os.walk(folder):
-        if "__pycache__" in dirnames:
-            dirnames.remove("__pycache__")
-        sources = [f[:-3] for f in filenames if f.endswith(".py")]
-        if not sources:
-            continue
-        try:
-            cached = set(os.listdir(os.path.join(dirpath, "__pycache__")))
-        except OSError:
-            return True
-        if any(stem + tag not in cached for stem in sources):
-            return True
-    return False
+    sources, cached = {}, {}
+    try:
+        held = Folder.open_last(folder)
+    except (OSError, PyenvmodError):
+        return True  # compileall will say what is wrong
+    with held:
+        for rel, dirs, names, _fd in held.walk():
+            if os.path.basename(rel) == "__pycache__":
+                cached[os.path.dirname(rel)] = set(names)
+                dirs[:] = []
+            else:
+                stems = [f[:-3] for f in names if f.endswith(".py")]
+                if stems:
+                    sources[rel] = stems
+    return any(stem + tag not in cached.get(rel, ()) for rel, stems in sources.items() for stem in stems)
 
 
 def stdlib_skipped(relative: str, python_mm: str) -> bool:
