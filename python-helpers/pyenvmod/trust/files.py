@@ -499,3 +499,32 @@ def private_dir(path, fix: str, elsewhere: str) -> None:
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
         raise PyenvmodError(f"{path} is not a private folder of yours (someone else made it, or others may "
                             f"write to it); remove it or {elsewhere}")
+
+
+def written_only_by_you_or_root(path) -> bool:
+    """True when the file ``path`` (its real path) and every folder above it can only have been
+    written by root or by you: each owned by one of them and neither group- nor world-writable (a
+    sticky folder such as /tmp excepted, where nobody may replace another's entry). Code in such a
+    file (a modulefile) is as trusted as your own; code a group member could write is not."""
+    import stat
+
+    mine = (0, os.getuid())
+    try:
+        real = os.path.realpath(path)
+        st = os.stat(real)
+    except (OSError, ValueError):
+        return False
+    if not stat.S_ISREG(st.st_mode) or st.st_uid not in mine or st.st_mode & 0o022:
+        return False
+    folder = os.path.dirname(real)
+    while True:
+        try:
+            st = os.stat(folder)
+        except OSError:
+            return False
+        if st.st_uid not in mine or (st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX):
+            return False
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return True
+        folder = parent
