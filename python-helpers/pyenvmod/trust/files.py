@@ -528,3 +528,18 @@ def written_only_by_you_or_root(path) -> bool:
         if parent == folder:
             return True
         folder = parent
+
+
+def own_group(path) -> None:
+    """The folder ``path`` (yours, not a link) gets your effective group, so that what is made in it
+    has your group too (its mode is left as it is). The stage launchers test that the stage folder
+    and the copy are yours *and* of your group (``-O``, ``-G``: shell builtins): a folder of yours that
+    a group member may write, and so move into a shared scratch folder that is not sticky, belongs to
+    the group (a group tree's folders do)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if st.st_uid == os.getuid() and st.st_gid != os.getegid():
+            os.fchown(fd, -1, os.getegid())
+    finally:
+        os.close(fd)
