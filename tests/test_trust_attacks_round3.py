@@ -2,9 +2,9 @@
 as a real second Unix user; the maintainer's (bob's) files and processes must stay safe. Each test
 performs one attack for real and proves its outcome (see docs/admin-guide/security.md, attack table)."""
 
-import json
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -153,3 +153,88 @@ def test_the_stage_folder_gets_your_group_and_keeps_its_mode(tmp_path):
     with pytest.raises(OSError):
         files.own_group(tmp_path / "link")
     assert os.stat(scratch).st_gid == 54321
+
+
+# -- hard links: a file of the tree that is also a file outside it -----------------------------------
+SHARE = """
+import sys
+from pyenvmod.trust import files
+top, gid, written = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+files.share_with_group(top, gid)
+files.settle(top, written, gid)
+"""
+
+
+@pytest.mark.slow
+def test_a_file_linked_from_the_maintainers_package_cache_is_never_handed_to_the_group(people):
+    """conda environments are made by rattler with hard links to the user's package cache
+    (~/.cache/rattler/cache/pkgs): the file in the group tree *is* the cache's file, and every other
+    environment of bob's linked from that cache. Handing it to the group (group lab, group-writable)
+    let alice change bob's cache, and with it bob's private environments. Bob's pyenvmod shares the
+    tree (share_with_group, settle); alice then tries to write the tree's name of the file."""
+    tree = people.tree("hardlink-cache")
+    env = tree / "env" / "bin"
+    cache = people.bob.home / ".cache" / "rattler" / "cache" / "pkgs" / "tool-1.0" / "bin"
+    make = (f"mkdir -p {env} {cache} && printf '#!/bin/sh\\necho tool\\n' > {cache}/tool && chmod 755 {cache}/tool "
+            f"&& ln {cache}/tool {env}/tool")
+    assert people.bob.run("sh", "-c", make, umask=0o002).returncode == 0
+    shared = people.bob.run(str(people.bob.bindir / "python"), "-c", SHARE, tree / "env", people.gid, env / "tool")
+    assert shared.returncode == 0, shared.stderr
+    st = os.stat(cache / "tool")
+    assert (stat.S_IMODE(st.st_mode), st.st_gid) == (0o755, people.bob.gid)
+    tamper = people.alice.run("sh", "-c", f"echo 'touch $HOME/pwned' >> {env}/tool")
+    assert tamper.returncode != 0  # not hers to write
+    assert (cache / "tool").read_text() == "#!/bin/sh\necho tool\n"
+    assert oct(stat.S_IMODE(os.stat(env).st_mode) & 0o070) == oct(0o070)  # the folder is still the group's
+
+
+@pytest.mark.slow
+def test_a_member_cannot_link_the_maintainers_private_file_into_the_tree(people):
+    """The other way round: alice hard-links a private file of bob's that she can reach (in /tmp)
+    into the group tree, for bob's share walk to hand to the group. fs.protected_hardlinks (on here)
+    refuses the link; where a site has it off, the walk leaves a file with two names alone."""
+    public = people.base / "public"  # like /tmp: everyone's, sticky
+    public.mkdir(exist_ok=True)
+    public.chmod(0o1777)
+    secret = public / "bob-secret"
+    assert people.bob.run("sh", "-c", f"echo KEY > {secret} && chmod 600 {secret}").returncode == 0
+    inbox = public / "bob-inbox"
+    assert people.bob.run("sh", "-c", f"touch {inbox} && chmod 666 {inbox}").returncode == 0
+    tree = people.tree("hardlink-in")
+    assert people.bob.run("mkdir", tree / "env", umask=0o002).returncode == 0
+    linked = people.alice.run("ln", secret, tree / "env" / "secret")
+    assert linked.returncode != 0 and "Operation not permitted" in linked.stderr
+    # a file she may read and write (bob's world-writable inbox) she may link: the walk leaves it alone
+    assert people.alice.run("ln", inbox, tree / "env" / "inbox").returncode == 0
+    shared = people.bob.run(str(people.bob.bindir / "python"), "-c", SHARE, tree / "env", people.gid,
+                            tree / "env" / "inbox")
+    assert shared.returncode == 0, shared.stderr
+    st = os.stat(inbox)
+    assert (stat.S_IMODE(st.st_mode), st.st_gid) == (0o666, people.bob.gid)
+    assert stat.S_IMODE(os.stat(secret).st_mode) == 0o600
+
+
+@pytest.mark.slow
+def test_a_group_conda_environment_never_hands_the_package_cache_to_the_group(tmp_path):
+    """The real thing behind the test above: a conda environment made by rattler in a group tree
+    has files hard-linked to the user's package cache; none of them is group-writable afterwards,
+    and the cache's files keep their modes (the package's 0755 / 0644)."""
+    import condachannel
+    from conftest import Cli, clean_env
+
+    try:
+        import rattler  # noqa: F401
+    except ImportError:
+        pytest.fail("py-rattler is missing: pip install 'pyenvmod[conda]'")
+    folder, _version = condachannel.make(tmp_path / "channel" / "local")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    tree.chmod(0o2775)
+    env = clean_env(tmp_path / "user")
+    cli = Cli(env)
+    cli("--group", tree, "create", "cenv", "--backend", "conda", "-c", folder, "-p", "hello-cli")
+    linked = [p for p in tree.rglob("*") if p.is_file() and not p.is_symlink() and os.stat(p).st_nlink > 1]
+    assert linked, "rattler linked nothing from the cache (the attack needs hard links)"
+    assert all(not os.stat(p).st_mode & 0o020 for p in linked), [p for p in linked if os.stat(p).st_mode & 0o020]
+    cached = next(Path(env["HOME"]).rglob("pkgs/hello-cli-1.0-0/bin/hello-cli"))
+    assert stat.S_IMODE(os.stat(cached).st_mode) == 0o755

@@ -245,6 +245,15 @@ def no_world_write(top, inside=None) -> int:
     return changed
 
 
+def _linked_elsewhere(st) -> bool:
+    """A file with more than one name: a hard link to the user's package cache (conda's, made by
+    rattler) or to a file outside the tree. Never handed to the group (its group and write bit):
+    that would hand over the other names too, the cache and every environment linked from it."""
+    import stat
+
+    return not stat.S_ISDIR(st.st_mode) and st.st_nlink > 1
+
+
 def _fchmod_at(dir_fd: int, name: str, new_mode, gid: int | None = None) -> int:
     """Open ``name`` in ``dir_fd`` without following a link and, when ``new_mode(fstat)`` gives a
     mode (and the file is ours), set it (and the group ``gid``) through the descriptor."""
@@ -257,7 +266,7 @@ def _fchmod_at(dir_fd: int, name: str, new_mode, gid: int | None = None) -> int:
     try:
         st = os.fstat(fd)
         mode = new_mode(st)
-        if mode is None or st.st_uid != os.getuid():
+        if mode is None or st.st_uid != os.getuid() or (gid is not None and _linked_elsewhere(st)):
             return 0
         if gid is not None and st.st_gid != gid:
             os.fchown(fd, -1, gid)
@@ -289,7 +298,7 @@ def settle(top, paths, gid: int | None = None) -> int:
                     st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
                 except OSError:
                     continue
-                if stat.S_ISLNK(st.st_mode) or st.st_uid != os.getuid():
+                if stat.S_ISLNK(st.st_mode) or st.st_uid != os.getuid() or (gid is not None and _linked_elsewhere(st)):
                     continue
                 mode = stat.S_IMODE(st.st_mode)
                 new = mode if stat.S_ISDIR(st.st_mode) and mode & stat.S_ISVTX else mode & ~0o002
