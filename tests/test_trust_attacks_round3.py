@@ -70,6 +70,11 @@ def test_only_a_modulefile_nobody_but_root_or_you_could_write_counts_as_yours(tm
     os.chown(top / "a", 54321, -1)
     assert not files.written_only_by_you_or_root(good)  # in another user's folder
     os.chown(top / "a", os.getuid(), -1)
+    assert files.written_only_by_you_or_root(top / "a", folder=True)
+    assert not files.written_only_by_you_or_root(good, folder=True)  # a file is no folder
+    (top / "a").chmod(0o775)
+    assert not files.written_only_by_you_or_root(top / "a", folder=True)  # the group may write in it
+    (top / "a").chmod(0o755)
     link = tmp_path / "link.lua"
     link.symlink_to(good)
     assert files.written_only_by_you_or_root(link)
@@ -238,3 +243,28 @@ def test_a_group_conda_environment_never_hands_the_package_cache_to_the_group(tm
     assert all(not os.stat(p).st_mode & 0o020 for p in linked), [p for p in linked if os.stat(p).st_mode & 0o020]
     cached = next(Path(env["HOME"]).rglob("pkgs/hello-cli-1.0-0/bin/hello-cli"))
     assert stat.S_IMODE(os.stat(cached).st_mode) == 0o755
+
+
+# -- 'pythons' asks the module system for every module: Lmod's spider runs each modulefile ----------
+@pytest.mark.slow
+def test_listing_the_pythons_never_runs_a_modulefile_a_member_wrote(people):
+    """pyenvmod looks for Python modules with Lmod's ``spider``, which evaluates every modulefile on
+    MODULEPATH (Lua: os.execute runs). Bob has the group tree's modules folder on MODULEPATH; alice
+    writes a modulefile there. Bob's read-only ``pyenvmod pythons`` must not run it; a Python module
+    in bob's own folder is still listed."""
+    if not os.path.isfile(LMOD):
+        pytest.fail("Lmod is missing")
+    tree = people.tree("spider")
+    modules = tree / "modules"
+    assert people.bob.run("mkdir", modules, umask=0o002).returncode == 0
+    evil = modules / "evil" / "1.lua"
+    payload = 'os.execute("touch " .. os.getenv("HOME") .. "/pwned")\n'
+    assert people.alice.run("sh", "-c", f"mkdir -p {evil.parent} && cat > {evil}", input=payload).returncode == 0
+    own = people.bob.home / "mods" / "python" / "3.99.1.lua"
+    made = people.bob.run("sh", "-c", f"mkdir -p {own.parent} && cat > {own}", input='prepend_path("PATH", "/x")\n')
+    assert made.returncode == 0
+    env = _lmod_env(people.bob, f"{modules}:{people.bob.home / 'mods'}")
+    result = people.bob.pyenvmod("pythons", env=env)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert not (people.bob.home / "pwned").exists(), "alice's modulefile ran as bob"
+    assert "python/3.99.1" in result.stdout, result.stdout

@@ -510,11 +510,11 @@ def private_dir(path, fix: str, elsewhere: str) -> None:
                             f"write to it); remove it or {elsewhere}")
 
 
-def written_only_by_you_or_root(path) -> bool:
-    """True when the file ``path`` (its real path) and every folder above it can only have been
-    written by root or by you: each owned by one of them and neither group- nor world-writable (a
-    sticky folder such as /tmp excepted, where nobody may replace another's entry). Code in such a
-    file (a modulefile) is as trusted as your own; code a group member could write is not."""
+def written_only_by_you_or_root(path, folder: bool = False) -> bool:
+    """True when the file ``path`` (with ``folder``: the folder; its real path) and every folder above
+    it can only have been written by root or by you: each owned by one of them and neither group- nor
+    world-writable (a sticky folder such as /tmp excepted, where nobody may replace another's entry).
+    Code in such a file (a modulefile) is as trusted as your own; code a group member could write is not."""
     import stat
 
     mine = (0, os.getuid())
@@ -523,7 +523,11 @@ def written_only_by_you_or_root(path) -> bool:
         st = os.stat(real)
     except (OSError, ValueError):
         return False
-    if not stat.S_ISREG(st.st_mode) or st.st_uid not in mine or st.st_mode & 0o022:
+    if folder:
+        if not stat.S_ISDIR(st.st_mode):
+            return False
+        real = os.path.join(real, ".")
+    elif not stat.S_ISREG(st.st_mode) or st.st_uid not in mine or st.st_mode & 0o022:
         return False
     folder = os.path.dirname(real)
     while True:
