@@ -268,3 +268,47 @@ def test_listing_the_pythons_never_runs_a_modulefile_a_member_wrote(people):
     assert "Traceback" not in result.stderr, result.stderr
     assert not (people.bob.home / "pwned").exists(), "alice's modulefile ran as bob"
     assert "python/3.99.1" in result.stdout, result.stdout
+
+
+# -- a FIFO where a package's METADATA or RECORD is read: read-only commands must not hang ---------
+@pytest.mark.slow
+def test_a_fifo_for_a_packages_metadata_or_record_never_hangs_a_command(people):
+    """Alice adds two distributions to the group environment's site-packages: one whose METADATA is
+    a FIFO, one whose RECORD is (read to tell a finished install from a half one). Bob's list,
+    doctor, history and export must finish (a FIFO nobody writes blocks a plain open forever)."""
+    import subprocess
+
+    base = group_env(people, "fifo-dist")
+    sites = list((base / "envs" / "shared" / "lib").glob("python3*/site-packages"))
+    assert sites
+    site = sites[0]
+    plant = (f"mkdir {site}/a-1.0.dist-info {site}/b-1.0.dist-info && mkfifo {site}/a-1.0.dist-info/METADATA && "
+             f"printf 'Name: b\\nVersion: 1.0\\n\\n' > {site}/b-1.0.dist-info/METADATA && "
+             f"mkfifo {site}/b-1.0.dist-info/RECORD")
+    planted = people.alice.run("sh", "-c", plant)
+    assert planted.returncode == 0, planted.stderr
+    for command in (["list", "shared"], ["doctor"], ["history", "shared"], ["export", "shared"]):
+        try:
+            result = people.bob.pyenvmod("--group", base.parent, *command, timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"pyenvmod {' '.join(command)} hangs on a FIFO alice planted")
+        assert "Traceback" not in result.stderr, result.stderr
+
+
+def test_package_files_are_read_only_when_regular_and_never_waited_for(tmp_path):
+    from pyenvmod import dist_info
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError):
+        dist_info.read_regular(fifo, 100)  # at once: a FIFO is never waited on
+    big = tmp_path / "big"
+    big.write_bytes(b"x" * 101)
+    with pytest.raises(OSError):
+        dist_info.read_regular(big, 100)
+    assert dist_info.read_regular(big, 101) == b"x" * 101
+    meta = tmp_path / "METADATA"
+    meta.write_bytes(b"Name: a\nVersion: 1\n\n" + b"description " * 20000)
+    assert dist_info.read_regular(meta, 100, headers=True)[:20] == b"Name: a\nVersion: 1\n\n"
+    assert len(dist_info.read_regular(meta, 1 << 20, headers=True)) < 70000  # stops after the headers
+    assert dist_info.read(meta).name == "a"
