@@ -3,6 +3,7 @@ nothing is run. The one reader for every command that needs their names, version
 requirements (list, export, adopt, the dependency check, changes made outside pyenvmod).
 """
 
+import os
 import re
 from collections import namedtuple
 from pathlib import Path
@@ -39,22 +40,55 @@ class Distribution(namedtuple("Distribution", "name version requires path")):
         return found
 
 
+METADATA_LIMIT = 16 << 20  # bytes of a METADATA file read (its headers come first)
+
+
+def read_regular(path, limit: int, headers: bool = False) -> bytes:
+    """At most ``limit`` bytes of the regular file ``path``, opened without waiting (a FIFO a group
+    member put in an environment would block a plain open forever); with ``headers``, reading stops
+    after the first empty line (METADATA's headers). OSError when it is missing, not a regular
+    file, or (without ``headers``) larger than ``limit``."""
+    import errno
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        if st.st_size > limit and not headers:
+            raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
+        chunks, size = [], 0
+        while size <= limit:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if headers and (b"\n\n" in chunk or b"\n\r\n" in chunk or len(chunks) > 1
+                            and (b"\n\n" in chunks[-2][-2:] + chunk[:2] or b"\n\r\n" in chunks[-2][-3:] + chunk[:3])):
+                break
+        return b"".join(chunks)[:limit]
+    finally:
+        os.close(fd)
+
+
 def read(meta: Path) -> Distribution | None:
     """The headers of one METADATA file (they end at the first empty line; the description
     follows); None without a Name or a Version. OSError when it cannot be read."""
     name = version = ""
     requires = []
-    with open(meta, encoding="utf-8", errors="replace") as fh:
-        for line in fh:
-            if not line.strip():
-                break
-            key, _, value = line.rstrip("\r\n").partition(": ")
-            if key == "Name":
-                name = value.strip()
-            elif key == "Version":
-                version = value.strip()
-            elif key == "Requires-Dist":
-                requires.append(value.strip())
+    text = read_regular(meta, METADATA_LIMIT, headers=True).decode("utf-8", errors="replace")
+    for line in text.split("\n"):
+        if not line.strip():
+            break
+        key, _, value = line.rstrip("\r\n").partition(": ")
+        if key == "Name":
+            name = value.strip()
+        elif key == "Version":
+            version = value.strip()
+        elif key == "Requires-Dist":
+            requires.append(value.strip())
     if not (name and version):
         return None
     return Distribution(name, version, tuple(requires), Path(meta).parent)

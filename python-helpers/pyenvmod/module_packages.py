@@ -16,6 +16,7 @@ from collections import namedtuple
 from pathlib import Path
 
 from pyenvmod.errors import PyenvmodError
+from pyenvmod.trust import files
 
 # a distribution a module provides: canonical name, name as written, version, module, folder
 Provided = namedtuple("Provided", "key name version module path")
@@ -48,9 +49,40 @@ def python_paths(system, module: str) -> list[str]:
 
     key = (tuple(system.command), os.environ.get("MODULEPATH", ""), module)
     if key not in _SHOWN:
-        result = proc.run([*system.command, "bash", "show", module], what=f"{system.name} module show", timeout=120)
-        _SHOWN[key] = parse_show(result.stderr + result.stdout)
+        # 'module show' runs the modulefile (Lua or Tcl: code), and the module is named by a record a
+        # group member may edit: only a modulefile that nobody but root or the user could have
+        # written is shown, by the path that was checked (a name could meanwhile find another file)
+        # written only by root or the user, and shown with MODULEPATH holding only the folder where
+        # it was found (a name could meanwhile find a file a member put earlier on MODULEPATH)
+        found = modulefile(system, module)
+        entry = next((e for e in key[1].split(":") if e and found and found.startswith(e.rstrip("/") + "/")), None)
+        if entry is None or not files.written_only_by_you_or_root(found):
+            _SHOWN[key] = []
+        else:
+            env = {k: v for k, v in os.environ.items()
+                   if not k.startswith(("_ModuleTable", "__LMOD_REF_COUNT", "__MODULES_", "_LMFILES_", "LOADEDMODULES"))}
+            env["MODULEPATH"] = entry
+            result = proc.run([*system.command, "bash", "show", module], env=env,
+                              what=f"{system.name} module show", timeout=120)
+            _SHOWN[key] = parse_show(result.stderr + result.stdout)
     return _SHOWN[key]
+
+
+def modulefile(system, module: str) -> str | None:
+    """The modulefile ``module`` names, asked without running it (Lmod's ``--location show``,
+    Environment Modules' ``path``); None when there is none."""
+    from pyenvmod import proc
+
+    if system.name == "Lmod":
+        result = proc.run([*system.command, "bash", "--location", "show", module], what="Lmod module location",
+                          timeout=120)
+        lines = [ln.strip() for ln in result.stderr.splitlines() if ln.strip()]
+        found = lines[-1] if lines else ""
+    else:
+        result = proc.run([*system.command, "bash", "path", module], what="module path", timeout=120)
+        match = re.search(r"^echo '(/[^'\n]*)';?$", result.stdout, re.M)
+        found = match.group(1) if match else ""
+    return found if result.returncode == 0 and found.startswith("/") and "\n" not in found else None
 
 
 def provided(modules, environ=None) -> list[Provided]:

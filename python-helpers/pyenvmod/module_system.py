@@ -45,14 +45,29 @@ class ModuleSystem:
         raise NotImplementedError
 
 
+def trusted_env(environ=None) -> dict:
+    """The environment to list modules in: MODULEPATH holding only the folders that nobody but root
+    or the user could have written (Lmod's spider runs every modulefile it finds: code; a group
+    tree's modules folder is the group's), without the loaded modules' bookkeeping."""
+    from pyenvmod.trust import files
+
+    environ = os.environ if environ is None else environ
+    env = {k: v for k, v in environ.items()
+           if not k.startswith(("_ModuleTable", "__LMOD_REF_COUNT", "__MODULES_", "_LMFILES_", "LOADEDMODULES"))}
+    env["MODULEPATH"] = ":".join(e for e in environ.get("MODULEPATH", "").split(":")
+                                 if e and files.written_only_by_you_or_root(e, folder=True))
+    return env
+
+
 class Lmod(ModuleSystem):
     name = "Lmod"
 
     def available(self):
         # spider: every module on MODULEPATH; 'avail -d': the default version of each (the marked
         # one, else the one Lmod would load). Both write their terse lists to standard error.
-        everything = proc.run([*self.command, "bash", "-t", "spider"], what="Lmod spider", timeout=120)
-        defaults = proc.run([*self.command, "bash", "-t", "-d", "avail"], what="Lmod avail", timeout=120)
+        env = trusted_env()
+        everything = proc.run([*self.command, "bash", "-t", "spider"], env=env, what="Lmod spider", timeout=120)
+        defaults = proc.run([*self.command, "bash", "-t", "-d", "avail"], env=env, what="Lmod avail", timeout=120)
         marked = set(parse_terse(defaults.stderr))
         return [(m, m in marked) for m in dict.fromkeys(parse_terse(everything.stderr))]
 
@@ -61,10 +76,11 @@ class EnvironmentModules(ModuleSystem):
     name = "Environment Modules"
 
     def available(self):
-        result = proc.run([*self.command, "bash", "avail", "--json"], what="module avail", timeout=120)
+        env = trusted_env()
+        result = proc.run([*self.command, "bash", "avail", "--json"], env=env, what="module avail", timeout=120)
         found = parse_avail_json(result.stderr)
         if found is None:  # before version 5: no --json, a terse list with (default) marks
-            result = proc.run([*self.command, "bash", "-t", "avail"], what="module avail", timeout=120)
+            result = proc.run([*self.command, "bash", "-t", "avail"], env=env, what="module avail", timeout=120)
             found = parse_avail_terse(result.stderr)
         return found
 

@@ -67,9 +67,11 @@ def _complete(dist_info: Path) -> bool:
     import csv
 
     site = dist_info.parent
-    try:
-        with open(dist_info / "RECORD", encoding="utf-8", newline="") as fh:
-            paths = [row[0] for row in csv.reader(fh) if row]
+    from pyenvmod.dist_info import read_regular
+
+    try:  # a regular file, opened without waiting (a member's FIFO), capped
+        text = read_regular(dist_info / "RECORD", 256 << 20).decode("utf-8")
+        paths = [row[0] for row in csv.reader(text.splitlines()) if row]
     except (OSError, UnicodeDecodeError, csv.Error):
         return False
     return all(os.path.lexists(site / path) for path in paths)

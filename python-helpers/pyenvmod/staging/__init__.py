@@ -99,3 +99,4 @@ def ensure_private_dir(path: Path) -> None:
 
     files.private_dir(path, "set stage_dir (or $TMPDIR) to a writable node-local folder",
                       "set stage_dir (or $TMPDIR) to another folder")
+    files.own_group(path)  # the launchers test -G: a folder a group member can move there fails it

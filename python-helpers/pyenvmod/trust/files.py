@@ -264,6 +264,15 @@ def no_world_write(top, inside=None) -> int:
     return changed
 
 
+def _linked_elsewhere(st) -> bool:
+    """A file with more than one name: a hard link to the user's package cache (conda's, made by
+    rattler) or to a file outside the tree. Never handed to the group (its group and write bit):
+    that would hand over the other names too, the cache and every environment linked from it."""
+    import stat
+
+    return not stat.S_ISDIR(st.st_mode) and st.st_nlink > 1
+
+
 def _fchmod_at(dir_fd: int, name: str, new_mode, gid: int | None = None) -> int:
     """Open ``name`` in ``dir_fd`` without following a link and, when ``new_mode(fstat)`` gives a
     mode (and the file is ours), set it (and the group ``gid``) through the descriptor."""
@@ -276,7 +285,7 @@ def _fchmod_at(dir_fd: int, name: str, new_mode, gid: int | None = None) -> int:
     try:
         st = os.fstat(fd)
         mode = new_mode(st)
-        if mode is None or st.st_uid != os.getuid():
+        if mode is None or st.st_uid != os.getuid() or (gid is not None and _linked_elsewhere(st)):
             return 0
         if gid is not None and st.st_gid != gid:
             os.fchown(fd, -1, gid)
@@ -308,7 +317,7 @@ def settle(top, paths, gid: int | None = None) -> int:
                     st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
                 except OSError:
                     continue
-                if stat.S_ISLNK(st.st_mode) or st.st_uid != os.getuid():
+                if stat.S_ISLNK(st.st_mode) or st.st_uid != os.getuid() or (gid is not None and _linked_elsewhere(st)):
                     continue
                 mode = stat.S_IMODE(st.st_mode)
                 new = mode if stat.S_ISDIR(st.st_mode) and mode & stat.S_ISVTX else mode & ~0o002
@@ -518,3 +527,51 @@ def private_dir(path, fix: str, elsewhere: str) -> None:
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
         raise PyenvmodError(f"{path} is not a private folder of yours (someone else made it, or others may "
                             f"write to it); remove it or {elsewhere}")
+
+
+def written_only_by_you_or_root(path, folder: bool = False) -> bool:
+    """True when the file ``path`` (with ``folder``: the folder; its real path) and every folder above
+    it can only have been written by root or by you: each owned by one of them and neither group- nor
+    world-writable (a sticky folder such as /tmp excepted, where nobody may replace another's entry).
+    Code in such a file (a modulefile) is as trusted as your own; code a group member could write is not."""
+    import stat
+
+    mine = (0, os.getuid())
+    try:
+        real = os.path.realpath(path)
+        st = os.stat(real)
+    except (OSError, ValueError):
+        return False
+    if folder:
+        if not stat.S_ISDIR(st.st_mode):
+            return False
+        real = os.path.join(real, ".")
+    elif not stat.S_ISREG(st.st_mode) or st.st_uid not in mine or st.st_mode & 0o022:
+        return False
+    folder = os.path.dirname(real)
+    while True:
+        try:
+            st = os.stat(folder)
+        except OSError:
+            return False
+        if st.st_uid not in mine or (st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX):
+            return False
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return True
+        folder = parent
+
+
+def own_group(path) -> None:
+    """The folder ``path`` (yours, not a link) gets your effective group, so that what is made in it
+    has your group too (its mode is left as it is). The stage launchers test that the stage folder
+    and the copy are yours *and* of your group (``-O``, ``-G``: shell builtins): a folder of yours that
+    a group member may write, and so move into a shared scratch folder that is not sticky, belongs to
+    the group (a group tree's folders do)."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if st.st_uid == os.getuid() and st.st_gid != os.getegid():
+            os.fchown(fd, -1, os.getegid())
+    finally:
+        os.close(fd)
