@@ -12,7 +12,9 @@ IN_OPEN = 0x20
 
 
 class OpenCounter:
-    """Counts the opens of one file (inotify IN_OPEN) while it runs: ``with OpenCounter(path) as c: ...; c.count``."""
+    """Counts the opens of one file (inotify IN_OPEN) while it runs: ``with OpenCounter(path) as c: ...; c.count``.
+    A lower bound when opens overlap: inotify merges an event with the identical one still unread
+    before it (two nodes opening the image at the same instant may count once)."""
 
     def __init__(self, path: Path):
         self.path, self.count = path, 0

@@ -77,7 +77,7 @@ def test_doctor_reports_a_loaded_module_whose_environment_or_modulefile_is_gone(
 snap before
 module load pyenv/a || exit 11
 pyenvmod delete a --yes --force || exit 12
-echo @@doctor1; pyenvmod doctor; echo "rc=$?"
+echo @@doctor1; pyenvmod doctor --verbose; echo "rc=$?"
 rm -r {shlex.quote(str(folder))}
 echo @@doctor2; pyenvmod doctor; echo "rc=$?"
 echo @@fix; pyenvmod doctor --fix --yes

@@ -35,7 +35,7 @@ def test_hole4_a_members_pth_does_not_run_as_the_maintainer_running_doctor(peopl
         result = people.bob.pyenvmod("--group", tree, *args)
         assert "Traceback" not in result.stderr, result.stderr
         assert not owned.exists(), f"bob's 'pyenvmod {' '.join(args)}' ran alice's code"
-    doctor = people.bob.pyenvmod("--group", tree, "doctor", "sim")
+    doctor = people.bob.pyenvmod("--group", tree, "doctor", "sim", "--verbose")
     assert "MPI.cpython-311-x86_64-linux-gnu.so loads " in doctor.stdout, doctor.stdout
 
 

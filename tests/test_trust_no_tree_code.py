@@ -57,7 +57,7 @@ def test_read_only_commands_start_no_interpreter_of_the_tree(cli, env, tmp_path)
     stage_dir.mkdir(mode=0o700)
     extra = {"PYENVMOD_STAGE_DIR": str(stage_dir)}
     outputs = {}
-    for args in (("list",), ("doctor", "e"), ("doctor",), ("export", "e"), ("prefix", "e"), ("history", "e"),
+    for args in (("list",), ("doctor", "e", "--verbose"), ("doctor",), ("export", "e"), ("prefix", "e"), ("history", "e"),
                  ("pack", "e"), ("stage", "e"), ("stage", "e")):
         result = cli(*args, check=False, extra_env=extra)
         assert "Traceback" not in result.stderr, result.stderr
