@@ -3,7 +3,8 @@ package lists, the dependency check and the changes made outside pyenvmod."""
 
 from packaging.markers import default_environment
 
-from pyenvmod import dist_info, outside, stacking
+from pyenvmod.modules import stacking
+from pyenvmod.packages import dist_info, outside
 from pyenvmod.operations.packages import dist_versions
 
 

@@ -2,7 +2,7 @@
 (operations/doctor_modules.py), in-process on real files; the same check runs after a real swap in
 test_swap_real.py."""
 
-from pyenvmod import metadata
+from pyenvmod.records import metadata
 from pyenvmod.operations import doctor_modules
 
 
@@ -44,7 +44,7 @@ def test_older_records_without_files_are_not_checked():
 
 def test_toolchain_check_looks_at_the_named_or_the_loaded_environments_only(tmp_path):
     """A compiler loaded for other work says nothing about an environment that is not in use."""
-    from pyenvmod.layout import Layout
+    from pyenvmod.records.layout import Layout
     from pyenvmod.operations import doctor, doctor_shadow, listing
 
     layout = Layout(tmp_path / "root", "x86_64-t")

@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from pyenvmod import proc
+from pyenvmod.runtime import proc
 from pyenvmod.backends.base import Backend
 from pyenvmod.errors import PyenvmodError
 

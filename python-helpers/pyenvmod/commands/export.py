@@ -25,7 +25,7 @@ def run(args) -> int:
 
     config = config_mod.load()
     if "/" not in args.name:  # one's own environment: a plain 'pip install' since the last change counts
-        from pyenvmod import outside
+        from pyenvmod.packages import outside
         from pyenvmod.operations.common import layout_for
 
         outside.reconcile_now(config, layout_for(config), args.name,

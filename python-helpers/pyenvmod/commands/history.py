@@ -18,8 +18,9 @@ def run(args) -> int:
     from datetime import datetime
 
     from pyenvmod import config as config_mod
-    from pyenvmod import history, outside
-    from pyenvmod.display import clean
+    from pyenvmod.packages import outside
+    from pyenvmod.records import history
+    from pyenvmod.runtime.display import clean
     from pyenvmod.operations.common import layout_for, load_record
 
     config = config_mod.load()

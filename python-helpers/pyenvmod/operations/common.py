@@ -3,10 +3,10 @@
 import os
 from pathlib import Path
 
-from pyenvmod import metadata, names, platform_tag
+from pyenvmod.records import metadata, names, platform_tag
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.layout import Layout
+from pyenvmod.records.layout import Layout
 
 
 def layout_for(config: Config) -> Layout:
@@ -78,7 +78,8 @@ def find_base(layout: Layout, spec: str) -> tuple[metadata.EnvRecord, Path]:
 
 def backend_for(config: Config, name: str, channels=()):
     """A backend whose helpers use the configured caches (caches filling home quotas are a top ticket)."""
-    from pyenvmod import backends, sources
+    from pyenvmod import backends
+    from pyenvmod.packages import sources
 
     env = sources.helper_env(config, os.environ)
     if config.group:

@@ -11,10 +11,14 @@ import re
 import shlex
 from collections import namedtuple
 
-from pyenvmod import (__version__, background, buildpolicy, capture, history, metadata, module_system,
-                      modulefiles, names, proc, pythons, requirements, sources, stacking)
+from pyenvmod import __version__
+from pyenvmod.backends import pythons
+from pyenvmod.modules import capture, module_system, modulefiles, stacking
+from pyenvmod.packages import buildpolicy, requirements, sources
+from pyenvmod.records import history, metadata, names
+from pyenvmod.runtime import background, proc
 from pyenvmod.trust import files
-from pyenvmod import spider_cache, tombstones
+from pyenvmod.modules import spider_cache, tombstones
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import external_prefix
@@ -121,7 +125,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
     modules = capture.modules_for(os.environ, config["capture_exclude"], given_modules, request.capture)
     from_modules, module_satisfied = [], []
     if not conda:  # what the modules put on PYTHONPATH counts as installed; a version they lack is refused
-        from pyenvmod import module_packages
+        from pyenvmod.packages import module_packages
 
         from_modules = module_packages.provided(modules)
         module_satisfied = module_packages.check_requested(packages, from_modules)

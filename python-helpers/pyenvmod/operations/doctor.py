@@ -11,7 +11,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyenvmod import loaded, modulefiles, tombstones
+from pyenvmod.modules import loaded, modulefiles, tombstones
 from pyenvmod.trust import files
 from pyenvmod.config import Config, default_root, site_file
 from pyenvmod.errors import PyenvmodError

@@ -10,7 +10,7 @@ same, the files do not. This check compares the recorded files with the loaded o
 import os
 import shlex
 
-from pyenvmod import loaded
+from pyenvmod.modules import loaded
 
 
 def _family(module: str) -> str | None:

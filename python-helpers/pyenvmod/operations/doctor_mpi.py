@@ -13,7 +13,8 @@ file or ``sitecustomize`` would run as whoever runs ``doctor`` (elf.py reads the
 import os
 import re
 
-from pyenvmod import elf, mpi, stacking
+from pyenvmod.modules import stacking
+from pyenvmod.packages import elf, mpi
 
 _LIBMPI = re.compile(r"lib(?:mpi|mpich|mpi_\w+)\.so[.\d]*")
 

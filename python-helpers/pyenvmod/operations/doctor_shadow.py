@@ -9,7 +9,7 @@
 
 import re
 
-from pyenvmod import capture
+from pyenvmod.modules import capture
 
 # compiler module names (lower case) and the family they belong to: GCC 13.2.0 includes GCCcore 13.2.0
 COMPILERS = {"gcccore": "gcc", "gcc": "gcc", "intel-compilers": "intel", "intel": "intel", "iccifort": "intel",
@@ -47,7 +47,7 @@ def check_toolchain(ctx):
         return []
     # 'doctor NAME' checks that environment; plain 'doctor' the loaded ones only: a compiler loaded for
     # other work says nothing about an environment that is not in use.
-    from pyenvmod import loaded as loaded_envs
+    from pyenvmod.modules import loaded as loaded_envs
 
     wanted = {ctx.name} if ctx.name else set(loaded_envs.loaded_names(ctx.layout, ctx.environ))
     out = []
@@ -70,7 +70,7 @@ def check_toolchain(ctx):
 
 
 def check_shadowed(ctx):
-    from pyenvmod import module_packages
+    from pyenvmod.packages import module_packages
     from pyenvmod.operations.doctor import Finding
 
     out = []

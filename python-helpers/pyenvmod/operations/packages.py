@@ -4,7 +4,9 @@ history entry, and a consistency check (``pip check``)."""
 
 import os
 
-from pyenvmod import background, buildpolicy, outside, requirements, sources, stacking, touched
+from pyenvmod.modules import stacking
+from pyenvmod.packages import buildpolicy, outside, requirements, sources, touched
+from pyenvmod.runtime import background
 from pyenvmod.trust import files
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
@@ -26,7 +28,7 @@ def _dist_name(dist_info) -> str:
 def dist_versions(prefix) -> dict:
     """{Name: Version} of the distributions in the environment's own site-packages, read from their
     METADATA files (the environment is not run)."""
-    from pyenvmod import dist_info
+    from pyenvmod.packages import dist_info
 
     return dict(sorted({dist.name: dist.version for dist in dist_info.installed(prefix)}.items()))
 
@@ -70,7 +72,7 @@ def snapshot(record, backend) -> None:
 
 def prepared_templates(config: Config):
     """The modulefiles' templates, compiled: asked for with ``background.later`` before the helper starts."""
-    from pyenvmod import modulefiles
+    from pyenvmod.modules import modulefiles
 
     return modulefiles.prepare(modulefiles.options_from(config))
 
@@ -81,7 +83,8 @@ def refresh(config: Config, layout, record, backend, action: str, args: list, no
     ``before``: the stamps (``touched.stamps``) taken before the change; only what it wrote then has its
     permissions settled, else everything in the environment. ``templates``: waits for
     ``prepared_templates`` (run while the helper worked)."""
-    from pyenvmod import history, modulefiles  # imported while the helper worked (AFTER_INSTALL)
+    from pyenvmod.modules import modulefiles
+    from pyenvmod.records import history  # imported while the helper worked (AFTER_INSTALL)
 
     problems = background.call(backend.check, record.prefix)  # it reads the packages; the rest writes elsewhere
     snapshot(record, backend)
@@ -161,7 +164,7 @@ def _change(config: Config, name: str, action: str, specs: list, notify, apply):
         templates = background.later(prepared_templates, config)  # compiled then too
         apply(record, backend)
         problems = refresh(config, layout, record, backend, action, specs, notify, before, templates)
-    from pyenvmod import spider_cache
+    from pyenvmod.modules import spider_cache
 
     spider_cache.refresh(config, layout)
     return record, problems
@@ -183,7 +186,7 @@ def install(config: Config, name: str, specs: list, notify=lambda m: None, no_bi
     specs = requirements.absolute_paths(specs)  # ./mypkg is recorded as the folder it names
 
     def apply(record, backend):
-        from pyenvmod import module_packages
+        from pyenvmod.packages import module_packages
 
         # what the recorded modules put on PYTHONPATH counts as installed; a version they lack is refused
         backend.module_packages = module_packages.provided(record.modules) if record.backend != "conda" else []
@@ -216,7 +219,7 @@ def update(config: Config, name: str, specs: list, notify=lambda m: None):
         targets = specs or list(record.requested)
         if not targets:
             raise PyenvmodError(f"{name!r} has no requested packages to update; name the packages to update")
-        from pyenvmod import module_packages
+        from pyenvmod.packages import module_packages
 
         # a package a recorded module provides is the module's to update: never a second copy here
         backend.module_packages = module_packages.provided(record.modules) if record.backend != "conda" else []

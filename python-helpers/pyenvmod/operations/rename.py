@@ -19,12 +19,14 @@ too many files to rewrite safely, so conda environments are refused (clone, then
 import os
 from pathlib import Path
 
-from pyenvmod import history, metadata, modulefiles, names, proc, stacking
+from pyenvmod.modules import modulefiles, stacking
+from pyenvmod.records import history, metadata, names
+from pyenvmod.runtime import proc
 from pyenvmod.trust import files
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.layout import Layout
-from pyenvmod.loaded import is_loaded
+from pyenvmod.records.layout import Layout
+from pyenvmod.modules.loaded import is_loaded
 from pyenvmod.operations import external_prefix
 from pyenvmod.operations.common import load_record, share, tree_for
 from pyenvmod.staging import launchers

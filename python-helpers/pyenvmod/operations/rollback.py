@@ -10,9 +10,13 @@ import os
 import shlex
 from datetime import datetime, timezone
 
-from pyenvmod import history, modulefiles, outside, proc, pythons, sources, stacking
+from pyenvmod.backends import pythons
+from pyenvmod.modules import modulefiles, stacking
+from pyenvmod.packages import outside, sources
+from pyenvmod.records import history
+from pyenvmod.runtime import proc
 from pyenvmod.trust import files
-from pyenvmod import spider_cache
+from pyenvmod.modules import spider_cache
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import backend_for, load_record, tree_for

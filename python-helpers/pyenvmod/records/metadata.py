@@ -159,7 +159,7 @@ def parse(data: bytes, path: Path) -> EnvRecord:
     """A record from the bytes of ``path``, every field checked against ``SCHEMA``; anything
     else (wrong types, control characters, a name that is not the file's) is refused with
     an error naming the file."""
-    from pyenvmod import names
+    from pyenvmod.records import names
 
     path = Path(path)
     try:

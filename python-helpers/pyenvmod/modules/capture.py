@@ -8,7 +8,7 @@ import fnmatch
 import os
 
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.layout import MODULE_FAMILY
+from pyenvmod.records.layout import MODULE_FAMILY
 
 _BAD = set(" \t\n\r\0:\"'\\$`;{}[]")
 

@@ -10,7 +10,7 @@ bindings load modules.
 import os
 import shutil
 
-from pyenvmod import proc
+from pyenvmod.runtime import proc
 from pyenvmod.errors import PyenvmodError
 
 

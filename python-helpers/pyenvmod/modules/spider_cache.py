@@ -25,7 +25,7 @@ from pathlib import Path
 from pyenvmod.trust import files
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.layout import Layout
+from pyenvmod.records.layout import Layout
 
 SPIDER_MAX_BYTES = 256 << 20  # Lmod's spider cache of a large site is tens of MB
 USER_CACHE_DIRS = (".cache", "__cache__")  # Lmod's name for it, with and without LMOD_USE_DOT_FILES

@@ -14,7 +14,7 @@ RECORD cannot be read, ``written`` returns None and the caller checks everything
 import os
 from pathlib import Path
 
-from pyenvmod import dist_info
+from pyenvmod.packages import dist_info
 
 RECORD_MAX_BYTES = 64 * 1024 * 1024  # torch's RECORD is about 2 MB
 

@@ -56,7 +56,7 @@ def is_mpi_module(module: str, patterns) -> bool:
 
 
 def canonical(name: str) -> str:
-    from pyenvmod.dist_info import canonical_name
+    from pyenvmod.packages.dist_info import canonical_name
 
     return canonical_name(name)
 

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyenvmod import requirements
+from pyenvmod.packages import requirements
 from pyenvmod.errors import PyenvmodError
 
 _PYTHON = re.compile(r"python\s*(?:=|==|>=|~=)?\s*(\d+\.\d+)(?:\.\d+)?(?:\.\*)?\s*\Z")

@@ -23,7 +23,7 @@ def check(config, specs=()) -> None:
     for url, what in [(index, "the package index"), *((u, "the extra index") for u in config["extra_index_urls"])]:
         if not _allowed(url, allowed):
             raise PyenvmodError(f"{what} {url} is not an allowed package source; the site allows: {named}")
-    from pyenvmod.requirements import source_url
+    from pyenvmod.packages.requirements import source_url
 
     for spec in specs:
         url = source_url(spec)  # a folder counts as its file:// URL; git+https://x also as https://x

@@ -15,7 +15,7 @@ only-binary list, with MPICC and friends from the module and a cache folder of t
 import os
 import re
 
-from pyenvmod import mpi as mpi_mod
+from pyenvmod.packages import mpi as mpi_mod
 
 NO_BINARY_VARS = ("PIP_NO_BINARY", "UV_NO_BINARY_PACKAGE")
 ONLY_BINARY_VARS = ("PIP_ONLY_BINARY", "UV_ONLY_BINARY_PACKAGE")
@@ -196,7 +196,7 @@ def prepare(config, backend, modules, packages, no_binary, notify, *, layered=Fa
 def load_recorded_mpi(config, backend, modules, notify) -> None:
     """Before installing into an environment whose MPI module is not loaded, load its recorded
     modules into this process (as 'module load pyenv/NAME' would), so builds use that MPI."""
-    from pyenvmod import module_system
+    from pyenvmod.modules import module_system
 
     loaded = set(m for m in os.environ.get("LOADEDMODULES", "").split(":") if m)
     wanted = [m for m in modules if mpi_mod.is_mpi_module(m, config["mpi_modules"])]

@@ -92,10 +92,10 @@ def run(cmd, *, env=None, what: str, timeout: float | None = None) -> subprocess
     except OSError as exc:
         raise PyenvmodError(f"cannot run {what} ({cmd[0]}): {exc.strerror}") from None
     _tell_watchdog(f"+{proc.pid}")  # its session's process group has the helper's pid
-    from pyenvmod import background
+    from pyenvmod.runtime import background
 
     background.helper_started()  # imports needed later happen while the helper works
-    from pyenvmod import progress
+    from pyenvmod.runtime import progress
 
     listener = progress.listener()
     try:

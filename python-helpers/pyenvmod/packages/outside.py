@@ -9,7 +9,7 @@ installed with ``pyenvmod install``.
 import os
 from pathlib import Path
 
-from pyenvmod import package_diff
+from pyenvmod.records import package_diff
 
 ACTION = "outside"  # the history entry's action; 'pyenvmod history' shows it as SHOWN
 SHOWN = "changed outside pyenvmod"
@@ -38,7 +38,7 @@ def normalised(packages: dict) -> dict:
 def _metadata(prefix) -> dict:
     """{canonical name: (version, [canonical names it requires], dist-info folder)} of the environment's
     own distributions (an optional extra's requirements do not count)."""
-    from pyenvmod import dist_info
+    from pyenvmod.packages import dist_info
 
     return {_canonical(dist.name): (_version(dist.version), [_canonical(r.name) for r in dist.requirements()],
                                     dist.path)
@@ -49,7 +49,7 @@ def _listing(prefix) -> dict:
     """{canonical name: version} as the names of the environment's NAME-VERSION.dist-info folders say
     (pip and uv name them so). Equal to the recorded set: nothing was installed or removed since; any
     difference, even in spelling only, is left to the METADATA files to decide."""
-    from pyenvmod import dist_info
+    from pyenvmod.packages import dist_info
 
     found = {}
     for site in dist_info.sites(prefix):
@@ -80,7 +80,7 @@ def differences(record) -> tuple[dict, dict] | None:
     from the recorded set; None when they agree, or for conda and adopted environments."""
     if record.backend == "conda" or record.adopted:
         return None
-    from pyenvmod.dist_info import canonical_name
+    from pyenvmod.packages.dist_info import canonical_name
 
     if _listing(record.prefix) == {canonical_name(n): v for n, v in record.packages.items()}:
         return None  # the common case, decided without reading a file or importing the parser
@@ -109,7 +109,8 @@ def reconcile(config, layout, record, backend, notify) -> list[str]:
         return []
     from datetime import datetime, timezone
 
-    from pyenvmod import history, metadata, modulefiles
+    from pyenvmod.modules import modulefiles
+    from pyenvmod.records import history, metadata
     from pyenvmod.operations.packages import snapshot
 
     live, required = found

@@ -26,11 +26,13 @@ import os
 import re
 from pathlib import Path
 
-from pyenvmod import __version__, modulefiles, names, render
+from pyenvmod import __version__
+from pyenvmod.modules import modulefiles, render
+from pyenvmod.records import names
 from pyenvmod.trust import files
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.layout import MODULE_FAMILY, Layout
-from pyenvmod.metadata import EnvRecord
+from pyenvmod.records.layout import MODULE_FAMILY, Layout
+from pyenvmod.records.metadata import EnvRecord
 from pyenvmod.trust.tree import Tree
 
 RC_FILES = {".modulerc.lua": "modulerc.lua.j2", ".modulerc": "modulerc.tcl.j2"}

@@ -7,7 +7,8 @@ do the rest. Values only ever reach a file through a quoting filter.
 from collections import namedtuple
 from pathlib import Path
 
-from pyenvmod import quoting, resources
+from pyenvmod import resources
+from pyenvmod.modules import quoting
 from pyenvmod.errors import PyenvmodError
 
 

@@ -3,11 +3,12 @@
 import os
 from pathlib import Path
 
-from pyenvmod import __version__, render, stacking
+from pyenvmod import __version__
+from pyenvmod.modules import render, stacking
 from pyenvmod.trust import files
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.layout import Layout
-from pyenvmod.metadata import EnvRecord
+from pyenvmod.records.layout import Layout
+from pyenvmod.records.metadata import EnvRecord
 
 
 TOOLING = ("pip", "setuptools", "wheel")

@@ -44,7 +44,7 @@ _SHOWN: dict = {}  # (module command, MODULEPATH, module): its PYTHONPATH folder
 
 
 def python_paths(system, module: str) -> list[str]:
-    from pyenvmod import proc
+    from pyenvmod.runtime import proc
 
     key = (tuple(system.command), os.environ.get("MODULEPATH", ""), module)
     if key not in _SHOWN:
@@ -56,14 +56,15 @@ def python_paths(system, module: str) -> list[str]:
 def provided(modules, environ=None) -> list[Provided]:
     """What ``modules`` (in load order) provide on PYTHONPATH, the one first on sys.path for each
     name (a module loaded later prepends before one loaded earlier); [] without a module system."""
-    from pyenvmod import dist_info, module_system
+    from pyenvmod.modules import module_system
+    from pyenvmod.packages import dist_info
 
     if not modules:
         return []
     system = module_system.current(environ)
     if system is None:
         return []
-    from pyenvmod import capture
+    from pyenvmod.modules import capture
 
     found = {}
     for module in reversed(list(modules)):
@@ -86,7 +87,7 @@ def check_requested(specs, modules_provide: list[Provided]) -> list[Provided]:
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.version import InvalidVersion, Version
 
-    from pyenvmod import dist_info, requirements
+    from pyenvmod.packages import dist_info, requirements
 
     by_key = {p.key: p for p in modules_provide}
     satisfied = []
@@ -119,7 +120,7 @@ def without(specs, satisfied: list[Provided]) -> list[str]:
         return list(specs)
     from packaging.requirements import InvalidRequirement, Requirement
 
-    from pyenvmod import dist_info
+    from pyenvmod.packages import dist_info
 
     keys = {p.key for p in satisfied}
     kept = []
@@ -136,7 +137,7 @@ def without(specs, satisfied: list[Provided]) -> list[str]:
 def shadowed(prefix, modules_provide: list[Provided]) -> list[tuple]:
     """(installed Distribution, Provided) for each package installed in the environment that a
     module's package hides."""
-    from pyenvmod import dist_info
+    from pyenvmod.packages import dist_info
 
     by_key = {p.key: p for p in modules_provide}
     return [(dist, by_key[dist_info.canonical_name(dist.name)]) for dist in dist_info.installed(prefix)
@@ -152,7 +153,7 @@ def check_installed(prefix, python_version: str, modules_provide: list[Provided]
     from packaging.markers import default_environment
     from packaging.version import InvalidVersion, Version
 
-    from pyenvmod import dist_info
+    from pyenvmod.packages import dist_info
 
     by_key = {p.key: p for p in modules_provide}
     environment = default_environment()

@@ -10,7 +10,8 @@ the base hook), as the environment's own ``sys.path`` has them.
 import ast
 from pathlib import Path
 
-from pyenvmod import dist_info, stacking
+from pyenvmod.modules import stacking
+from pyenvmod.packages import dist_info
 
 
 def sites(prefix, python_version: str) -> list[Path]:

@@ -13,8 +13,8 @@ import _thread  # the C module under threading: its locks cost no import before 
 
 # What the bookkeeping after an install needs: the templates' engine, the requirement parser (the
 # dependency check), and pyenvmod's writers of modulefiles and history.
-AFTER_INSTALL = ("jinja2", "jinja2.sandbox", "packaging.requirements", "packaging.version", "pyenvmod.render",
-                 "pyenvmod.modulefiles", "pyenvmod.history", "pyenvmod.dependency_check", "pyenvmod.spider_cache",
+AFTER_INSTALL = ("jinja2", "jinja2.sandbox", "packaging.requirements", "packaging.version", "pyenvmod.modules.render",
+                 "pyenvmod.modules.modulefiles", "pyenvmod.records.history", "pyenvmod.packages.dependency_check", "pyenvmod.modules.spider_cache",
                  "packaging.markers", "packaging.utils", "datetime", "secrets")
 
 _wanted: list = []  # modules to import

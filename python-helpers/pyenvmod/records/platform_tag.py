@@ -33,7 +33,7 @@ def current() -> str:
     """
     override = os.environ.get("PYENVMOD_PLATFORM", "")
     if override:
-        from pyenvmod.names import validate_platform
+        from pyenvmod.records.names import validate_platform
 
         return validate_platform(override)  # one folder below the root: never '..' or a path
     release = _os_release()

@@ -7,7 +7,7 @@ import re
 import shutil
 from collections import namedtuple
 
-from pyenvmod import proc
+from pyenvmod.runtime import proc
 from pyenvmod.errors import PyenvmodError
 
 _VERSION = re.compile(r"(?:python)?(\d+)\.(\d+)(?:\.(\d+))?\Z")
@@ -260,7 +260,7 @@ _AVAILABLE: dict = {}
 
 def _available_modules(config) -> list[ModulePython]:
     """The module system's Python modules (asked once per command); [] without a module system."""
-    from pyenvmod import module_system
+    from pyenvmod.modules import module_system
 
     system = module_system.current()
     if system is None:
@@ -280,7 +280,7 @@ def _module_choice(config, wanted: str):
 
 def _load_module(choice: ModulePython, wanted: str, notify) -> PythonInfo:
     """Load the module ``choice`` into this process and return the Python it puts on PATH."""
-    from pyenvmod import module_system
+    from pyenvmod.modules import module_system
 
     system = module_system.current()
     before = os.environ.get("PATH", "").split(os.pathsep)

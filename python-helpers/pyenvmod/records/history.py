@@ -7,10 +7,10 @@ import json
 import os
 import re
 
-from pyenvmod import metadata, package_diff
+from pyenvmod.records import metadata, package_diff
 from pyenvmod.trust import files
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.layout import Layout
+from pyenvmod.records.layout import Layout
 
 
 def _checked(entry, path) -> dict:

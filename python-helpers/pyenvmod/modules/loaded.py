@@ -7,7 +7,7 @@ paths is a modulefile in its folder ``modules/pyenv/NAME/``. Nothing is read fro
 
 import os
 
-from pyenvmod.layout import MODULE_FAMILY, Layout
+from pyenvmod.records.layout import MODULE_FAMILY, Layout
 
 
 def loaded_names(layout: Layout, environ=None) -> list[str]:

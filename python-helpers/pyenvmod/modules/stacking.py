@@ -26,7 +26,7 @@ BASE_TEMPLATE = "pyenvmod_base.pth.j2"
 def prepare():
     """The hook's templates, compiled (built-in only: a site does not override them); for
     ``install_hook``, made ready in the background while uv works (see background.later)."""
-    from pyenvmod import render  # the templates' engine: not needed to find site-packages
+    from pyenvmod.modules import render  # the templates' engine: not needed to find site-packages
 
     return render.prepared([*HOOK_FILES.values(), BASE_TEMPLATE])
 
@@ -36,7 +36,7 @@ def install_hook(prefix: str, python_version: str, base_site: str | None = None,
     """Write the stacking hook, and for an environment layered on a base, the base hook.
     ``inside``: the tree holding the environment (no symlinked folder on the way is followed).
     ``env``: from ``prepare``."""
-    from pyenvmod import render
+    from pyenvmod.modules import render
 
     folder = site_packages(prefix, python_version)
     env = env or prepare()
