@@ -5,7 +5,7 @@ from packaging.markers import default_environment
 
 from pyenvmod.modules import stacking
 from pyenvmod.packages import dist_info, outside
-from pyenvmod.operations.packages import dist_versions
+from pyenvmod.packages.installed import dist_versions
 
 
 def write_dist(site, folder_name, *headers, description="", newline="\n"):

@@ -139,7 +139,7 @@ class Backend(ABC):
         files, as ``pip list`` (or, ``canonical``, ``uv pip list``) names them."""
         from packaging.utils import canonicalize_name
 
-        from pyenvmod.operations.packages import dist_versions
+        from pyenvmod.packages.installed import dist_versions
 
         found = {(canonicalize_name(n) if canonical else n): v for n, v in dist_versions(prefix).items()}
         return [{"name": n, "version": v} for n, v in sorted(found.items())]

@@ -14,11 +14,16 @@ from pyenvmod.records.metadata import EnvRecord
 TOOLING = ("pip", "setuptools", "wheel")
 
 
+def activate_scripts(prefix: str) -> list[str]:
+    """The environment's etc/conda/activate.d/*.sh, in the order conda runs them."""
+    folder = os.path.join(prefix, "etc", "conda", "activate.d")
+    return sorted(os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".sh")) \
+        if os.path.isdir(folder) else []
+
+
 def _activate_scripts(record) -> list:
     if record.backend != "conda":
         return []
-    from pyenvmod.backends.conda import activate_scripts
-
     return activate_scripts(record.prefix)
 
 

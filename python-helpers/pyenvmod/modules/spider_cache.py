@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 from pyenvmod.trust import files
-from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.records.layout import Layout
 
@@ -31,8 +30,9 @@ SPIDER_MAX_BYTES = 256 << 20  # Lmod's spider cache of a large site is tens of M
 USER_CACHE_DIRS = (".cache", "__cache__")  # Lmod's name for it, with and without LMOD_USE_DOT_FILES
 
 
-def refresh(config: Config, layout: Layout, warn=None) -> list[str]:
-    """Refresh what may list this tree's modules; returns what was done (one line each)."""
+def refresh(config, layout: Layout, warn=None) -> list[str]:
+    """Refresh what may list this tree's modules; returns what was done (one line each). ``config`` is the
+    configuration (config.Config), read for lmod_cache_update and lmod_cache_timestamp."""
     warn = warn or (lambda message: print(f"pyenvmod: warning: {message}", file=sys.stderr))
     done = []
     for folder in user_caches(layout):

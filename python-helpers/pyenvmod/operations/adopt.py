@@ -17,7 +17,7 @@ from pyenvmod.modules import spider_cache
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import tree_for
-from pyenvmod.operations.packages import dist_versions
+from pyenvmod.packages.installed import dist_versions
 
 _VERSION = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
 

@@ -14,7 +14,7 @@ from collections import namedtuple
 from pyenvmod import __version__
 from pyenvmod.backends import pythons
 from pyenvmod.modules import capture, module_system, modulefiles, stacking
-from pyenvmod.packages import buildpolicy, requirements, sources
+from pyenvmod.packages import buildpolicy, installed, requirements, sources
 from pyenvmod.records import history, metadata, names
 from pyenvmod.runtime import background, proc
 from pyenvmod.trust import files
@@ -229,7 +229,7 @@ def create(config: Config, request: CreateRequest, notify=lambda message: None) 
                 pyenvmod_version=__version__,
             )
             problems = background.call(backend.check, prefix)  # beside the bookkeeping, which writes elsewhere
-            packages_op.snapshot(record, backend)
+            installed.snapshot(record, backend)
             files.no_world_write(prefix, inside=files.below(prefix, layout.root))
             share(config, layout, prefix)
             record.updated = record.created

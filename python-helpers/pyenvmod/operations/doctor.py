@@ -17,23 +17,10 @@ from pyenvmod.config import Config, default_root, site_file
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import doctor_modules, doctor_mpi, doctor_shadow, listing
 from pyenvmod.operations.common import layout_for
+from pyenvmod.operations.findings import Finding
 
 CONDA_BLOCK = ">>> conda initialize >>>"
 START_UP_FILES = (".bashrc", ".zshrc", ".tcshrc", ".cshrc", ".bash_profile", ".profile")
-
-
-@dataclass
-class Finding:
-    check: str
-    severity: str  # info | warning | error
-    message: str
-    fix: str
-    repair: object = field(default=None, repr=False)  # callable doing the safe fix, or None
-    repair_says: str = ""  # what the repair does, asked before doing it
-
-    def as_dict(self) -> dict:
-        return {"check": self.check, "severity": self.severity, "message": self.message, "fix": self.fix,
-                "fixable": self.repair is not None}
 
 
 @dataclass

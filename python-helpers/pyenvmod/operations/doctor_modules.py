@@ -44,7 +44,7 @@ def mismatches(record, now: list[tuple[str, str]]) -> list[tuple[str, str, str |
 
 
 def check_loaded_builds(ctx):
-    from pyenvmod.operations.doctor import Finding
+    from pyenvmod.operations.findings import Finding
 
     now = loaded_modules(ctx.environ)
     records = {entry.name: entry.record for entry in ctx.entries if entry.record is not None}

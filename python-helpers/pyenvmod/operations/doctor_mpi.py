@@ -65,7 +65,7 @@ def _resolved(extension: str, environ) -> list:
 
 
 def check_mpi(ctx):
-    from pyenvmod.operations.doctor import Finding
+    from pyenvmod.operations.findings import Finding
 
     out = []
     patterns = ctx.config["mpi_modules"]

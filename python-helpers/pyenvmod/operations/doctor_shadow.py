@@ -38,7 +38,7 @@ def _version(module: str) -> str:
 
 
 def check_toolchain(ctx):
-    from pyenvmod.operations.doctor import Finding
+    from pyenvmod.operations.findings import Finding
 
     loaded = capture.loaded(ctx.environ)
     loaded_compilers = [(COMPILERS[m.rpartition("/")[0].lower()], m) for m in loaded
@@ -71,7 +71,7 @@ def check_toolchain(ctx):
 
 def check_shadowed(ctx):
     from pyenvmod.packages import module_packages
-    from pyenvmod.operations.doctor import Finding
+    from pyenvmod.operations.findings import Finding
 
     out = []
     for entry in ctx.entries:

@@ -33,7 +33,7 @@ class Package:
 
 def installed(record) -> dict:
     """{name: version} in the environment's own prefix: conda packages and pip-installed ones."""
-    from pyenvmod.operations.packages import dist_versions
+    from pyenvmod.packages.installed import dist_versions
 
     found = {}
     if record.backend == "conda":
@@ -108,7 +108,7 @@ def packages(config: Config, name: str) -> tuple:
             source = "outside" if record.adopted else "dependency"
         result[key] = Package(pkg, version, source)
     if record.extends:  # a base is a uv or venv environment (conda ones cannot be extended)
-        from pyenvmod.operations.packages import dist_versions
+        from pyenvmod.packages.installed import dist_versions
 
         for pkg, version in dist_versions(record.extends["prefix"]).items():
             result.setdefault(canonicalize_name(pkg), Package(pkg, version, "base"))

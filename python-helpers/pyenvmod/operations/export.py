@@ -7,7 +7,7 @@ from pyenvmod.modules import render
 from pyenvmod.packages import requirements
 from pyenvmod.config import Config
 from pyenvmod.operations.common import backend_for, find_base, layout_for
-from pyenvmod.operations.packages import direct_sources, dist_versions, locked_set, pins
+from pyenvmod.packages.installed import direct_sources, dist_versions, locked_set, pins
 from pyenvmod.packages.spec import Spec
 
 TEMPLATES = {"yaml": "export.yml.j2", "requirements": "requirements.txt.j2"}

@@ -20,7 +20,8 @@ from pyenvmod.modules import spider_cache
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import backend_for, load_record, tree_for
-from pyenvmod.operations.packages import _build_flags, pins, snapshot
+from pyenvmod.operations.packages import _build_flags
+from pyenvmod.packages.installed import pins, snapshot
 
 SEEDED = ("pip",)  # comes with the new environment itself
 

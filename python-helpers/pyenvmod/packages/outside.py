@@ -111,7 +111,7 @@ def reconcile(config, layout, record, backend, notify) -> list[str]:
 
     from pyenvmod.modules import modulefiles
     from pyenvmod.records import history, metadata
-    from pyenvmod.operations.packages import snapshot
+    from pyenvmod.packages.installed import snapshot
 
     live, required = found
     before = normalised(record.packages)
@@ -150,22 +150,3 @@ SPELLING = {package_diff.ADDED: "added {name} {new}", package_diff.REMOVED: "rem
 def describe(before: dict, after: dict) -> list[str]:
     """What changed, for people: 'numpy 1.26.4 -> 2.1.0', 'added idna 3.10', 'removed six 1.16.0'."""
     return package_diff.changes(normalised(before), normalised(after), SPELLING)
-
-
-def reconcile_now(config, layout, name: str, notify) -> list[str]:
-    """For commands that only read an environment (history, export): take its lock and record a change
-    made outside pyenvmod, if there is one. Nothing is taken when nothing changed."""
-    from pyenvmod.trust import locking
-    from pyenvmod.errors import PyenvmodError
-    from pyenvmod.operations.common import backend_for, load_record
-
-    if differences(load_record(layout, name)) is None:
-        return []
-    try:
-        with locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
-            record = load_record(layout, name)
-            return reconcile(config, layout, record, backend_for(config, record.backend, record.channels), notify)
-    except (OSError, PyenvmodError) as exc:  # a tree we may read but not change: say so, and go on
-        notify(f"warning: {name!r} was {SHOWN}, but that could not be recorded: "
-               f"{getattr(exc, 'message', None) or exc}")
-        return []
