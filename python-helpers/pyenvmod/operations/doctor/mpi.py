@@ -16,6 +16,14 @@ import re
 from pyenvmod.modules import stacking
 from pyenvmod.packages import elf, mpi
 
+NAME = "mpi"
+LOOKS_AT = "the MPI library each MPI-linked extension of an environment loads (read from its ELF dynamic section)"
+FINDING = "an extension that loads another MPI than the recorded module's"
+FIX = "rebuild the package against the recorded MPI module"
+ORDER = 150
+GLOBAL = False  # checks environments: run by 'doctor NAME' too
+
+
 _LIBMPI = re.compile(r"lib(?:mpi|mpich|mpi_\w+)\.so[.\d]*")
 
 
@@ -64,8 +72,8 @@ def _resolved(extension: str, environ) -> list:
     return [(soname, path) for soname, path in linked if _LIBMPI.fullmatch(soname)]
 
 
-def check_mpi(ctx):
-    from pyenvmod.operations.findings import Finding
+def check(ctx):
+    from pyenvmod.operations.doctor.finding import Finding
 
     out = []
     patterns = ctx.config["mpi_modules"]

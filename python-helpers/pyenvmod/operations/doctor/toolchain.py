@@ -17,6 +17,14 @@ COMPILERS = {"gcccore": "gcc", "gcc": "gcc", "intel-compilers": "intel", "intel"
 _SUFFIX = re.compile(r"-(GCCcore|GCC|intel-compilers|iccifort|NVHPC|AOCC)-(\d[\w.]*)$")
 
 
+NAME = "toolchain"
+LOOKS_AT = "the compilers loaded now against the toolchain a loaded environment's Python module was built with"
+FINDING = "a compiler other than Python's: extensions built now would link another libstdc++"
+FIX = "load the recorded compiler (or the environment's module) before building into it"
+ORDER = 170
+GLOBAL = False  # checks environments: run by 'doctor NAME' too
+
+
 def toolchain(modules, python_names) -> dict:
     """{compiler family: NAME/VERSION} an environment's Python was built with: the suffix of its
     recorded Python module, else its recorded compiler modules."""
@@ -37,8 +45,8 @@ def _version(module: str) -> str:
     return module.rpartition("/")[2].split("-")[0]
 
 
-def check_toolchain(ctx):
-    from pyenvmod.operations.findings import Finding
+def check(ctx):
+    from pyenvmod.operations.doctor.finding import Finding
 
     loaded = capture.loaded(ctx.environ)
     loaded_compilers = [(COMPILERS[m.rpartition("/")[0].lower()], m) for m in loaded
@@ -66,27 +74,4 @@ def check_toolchain(ctx):
                                    "extensions built now link another compiler's libstdc++ than Python's",
                                    f"module unload {module}; module load {recorded} (or pyenv/{entry.name}, which "
                                    "loads it) before building packages into it"))
-    return out
-
-
-def check_shadowed(ctx):
-    from pyenvmod.packages import module_packages
-    from pyenvmod.operations.findings import Finding
-
-    out = []
-    for entry in ctx.entries:
-        record = entry.record
-        if record is None or not record.modules or record.backend == "conda" or (ctx.name and entry.name != ctx.name):
-            continue
-        try:
-            provided = module_packages.provided(record.modules, ctx.environ)
-        except Exception:  # noqa: BLE001 - a module system that fails is another check's business
-            continue
-        for dist, have in module_packages.shadowed(record.prefix, provided):
-            out.append(Finding("module-shadow", "warning",
-                               f"{entry.name}: {dist.name} {dist.version} is installed in it but never imported: "
-                               f"the module {have.module} puts {have.name} {have.version} on PYTHONPATH, which comes "
-                               "first on sys.path",
-                               f"pyenvmod remove {entry.name} {dist.name} (the module's {have.version} is used), or "
-                               f"make the environment without {have.module}"))
     return out

@@ -13,6 +13,14 @@ import shlex
 from pyenvmod.modules import loaded
 
 
+NAME = "loaded-builds"
+LOOKS_AT = "the compiler and MPI modules loaded now against those each loaded environment was built with"
+FINDING = "a module swapped for another version since the build"
+FIX = "load the modules it was built with, or rebuild it"
+ORDER = 100
+GLOBAL = False  # checks environments: run by 'doctor NAME' too
+
+
 def _family(module: str) -> str | None:
     return module.rsplit("/", 1)[0] if "/" in module else None
 
@@ -43,8 +51,8 @@ def mismatches(record, now: list[tuple[str, str]]) -> list[tuple[str, str, str |
     return found
 
 
-def check_loaded_builds(ctx):
-    from pyenvmod.operations.findings import Finding
+def check(ctx):
+    from pyenvmod.operations.doctor.finding import Finding
 
     now = loaded_modules(ctx.environ)
     records = {entry.name: entry.record for entry in ctx.entries if entry.record is not None}

@@ -1,0 +1,31 @@
+"""The doctor's conda init check: the shell start-up files."""
+
+from pyenvmod.operations.doctor.finding import Finding
+
+CONDA_BLOCK = ">>> conda initialize >>>"
+START_UP_FILES = (".bashrc", ".zshrc", ".tcshrc", ".cshrc", ".bash_profile", ".profile")
+
+NAME = "conda-init"
+LOOKS_AT = "the shell start-up files"
+FINDING = "a 'conda init' block that activates conda's base in every shell"
+FIX = "conda init --reverse, or delete the block"
+ORDER = 40
+GLOBAL = True  # checks the user's set-up: skipped by 'doctor NAME'
+
+
+def check(ctx):
+    out = []
+    for name in START_UP_FILES:
+        path = ctx.home / name
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if CONDA_BLOCK in text:
+            line = text[: text.index(CONDA_BLOCK)].count("\n") + 1
+            out.append(Finding("conda-init", "warning",
+                               f"{path}:{line} has a 'conda init' block: it activates conda's base in every "
+                               "shell and batch job, ahead of your modules",
+                               "run 'conda init --reverse', or delete the block between the '>>> conda "
+                               "initialize >>>' lines (pyenvmod never edits start-up files)"))
+    return out
