@@ -12,20 +12,20 @@ def test_every_check_says_what_it_looks_at_finds_and_fixes():
     found = doctor.checks()
     assert [m.__name__.rsplit(".", 1)[1] for m in found] == SHOWN, "the order the doctor has always shown"
     for module in found:
-        assert all(isinstance(getattr(module, k), str) and getattr(module, k) for k in
-                   ("NAME", "LOOKS_AT", "FINDING", "FIX")), module.__name__
-        assert isinstance(module.GLOBAL, bool) and callable(module.check)
-    assert len({m.NAME for m in found}) == len(found) and len({m.ORDER for m in found}) == len(found)
+        c = module.CHECK
+        assert all(isinstance(v, str) and v for v in (c.name, c.looks_at, c.finding, c.fix)), module.__name__
+        assert c.scope in ("user", "environments") and callable(module.check)
+    assert len({m.CHECK.name for m in found}) == len(found) and len({m.CHECK.order for m in found}) == len(found)
     # 'doctor NAME' skips what checks the user's set-up rather than an environment
-    assert {m.NAME for m in found if m.GLOBAL} == {"user-site", "caches", "env-locations", "conda-init",
-                                                  "conda-active", "python-vars", "modulepath"}
+    assert {m.CHECK.name for m in found if m.CHECK.scope == "user"} == {
+        "user-site", "caches", "env-locations", "conda-init", "conda-active", "python-vars", "modulepath"}
 
 
 def test_a_check_added_as_one_module_is_run_in_its_place(env, monkeypatch, tmp_path):
     (tmp_path / "demo_check.py").write_text(
-        'from pyenvmod.operations.doctor.finding import Finding\n'
-        'NAME = "demo"\nLOOKS_AT = "nothing"\nFINDING = "always"\nFIX = "none"\nORDER = 65\nGLOBAL = True\n\n'
-        'def check(ctx):\n    return [Finding("demo", "info", "demo ran", "none")]\n')
+        'from pyenvmod.operations.doctor.finding import Check, Finding\n\n'
+        'def check(ctx):\n    return [Finding("demo", "info", "demo ran", "none")]\n\n'
+        'CHECK = Check("demo", 65, "user", looks_at="nothing", finding="always", fix="none")\n')
     monkeypatch.setattr(doctor, "__path__", [*doctor.__path__, str(tmp_path)])
     from pyenvmod import config
 

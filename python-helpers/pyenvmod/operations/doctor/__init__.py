@@ -2,9 +2,9 @@
 line with its fix, and (with --fix) repairs the safe, reversible ones.
 
 Each check is one module of this package (a registry: adding a check is adding a module) with
-``NAME``, what it ``LOOKS_AT``, its ``FINDING`` and its ``FIX``, ``ORDER`` (where it is shown),
-``GLOBAL`` (it checks the user's set-up, so ``doctor NAME`` skips it) and ``check(ctx)``, which
-returns ``finding.Finding``s. The checks may use ``common``, ``finding``, the operations below
+``check(ctx)``, which returns ``finding.Finding``s, and ``CHECK = finding.Check(...)``: its name,
+its order, its scope (``"user"``: the user's set-up, which ``doctor NAME`` skips), what it looks
+at, its finding and its fix. The checks may use ``common``, ``finding``, the operations below
 the doctor and the lower packages; they never import this module, which finds them.
 """
 
@@ -34,7 +34,7 @@ class Context:
 def checks() -> list:
     """The check modules of this package, in the order they are shown."""
     found = [importlib.import_module(f"{__name__}.{m.name}") for m in pkgutil.iter_modules(__path__)]
-    return sorted((m for m in found if hasattr(m, "check") and hasattr(m, "NAME")), key=lambda m: m.ORDER)
+    return sorted((m for m in found if hasattr(m, "CHECK")), key=lambda m: m.CHECK.order)
 
 
 def run(config: Config, name: str | None = None, environ=None) -> list[Finding]:
@@ -51,7 +51,7 @@ def run(config: Config, name: str | None = None, environ=None) -> list[Finding]:
     ctx = Context(config, layout, Path(os.path.expanduser("~")), environ, name, listing.entries(config))
     findings = []
     for check in checks():
-        if name and check.GLOBAL:
+        if name and check.CHECK.scope == "user":
             continue
         findings += check.check(ctx)
     return findings

@@ -5,14 +5,7 @@ from pathlib import Path
 
 from pyenvmod.config import site_file
 from pyenvmod.operations.doctor import common
-from pyenvmod.operations.doctor.finding import Finding
-
-NAME = "caches"
-LOOKS_AT = "the pip, uv and conda package caches in the home directory"
-FINDING = "their size and the free space left"
-FIX = "point them at project or scratch storage; --fix empties a folder that is provably the tool's cache"
-ORDER = 20
-GLOBAL = True  # checks the user's set-up: skipped by 'doctor NAME'
+from pyenvmod.operations.doctor.finding import Check, Finding
 
 
 def check(ctx):
@@ -50,3 +43,7 @@ def check(ctx):
                                repair=lambda p=path, t=tool: caches_mod.empty(p, t, home=ctx.home, protected=protected),
                                repair_says=f"empty the {what} {path}"))
     return out
+
+
+CHECK = Check("caches", 20, "user", looks_at="the pip, uv and conda package caches in the home directory",
+              finding="their size and the free space left", fix="point them at project or scratch storage; --fix empties a folder that is provably the tool's cache")

@@ -1,13 +1,6 @@
 """The doctor's conda active check: CONDA_SHLVL and CONDA_PREFIX."""
 
-from pyenvmod.operations.doctor.finding import Finding
-
-NAME = "conda-active"
-LOOKS_AT = "CONDA_SHLVL and CONDA_PREFIX"
-FINDING = "a conda environment active in this shell"
-FIX = "conda deactivate before loading a pyenv module"
-ORDER = 50
-GLOBAL = True  # checks the user's set-up: skipped by 'doctor NAME'
+from pyenvmod.operations.doctor.finding import Check, Finding
 
 
 def check(ctx):
@@ -17,3 +10,7 @@ def check(ctx):
                         f"a conda environment is active (CONDA_SHLVL={level}, {ctx.environ.get('CONDA_PREFIX', '?')})",
                         "run 'conda deactivate' before 'module load pyenv/...'")]
     return []
+
+
+CHECK = Check("conda-active", 50, "user", looks_at="CONDA_SHLVL and CONDA_PREFIX",
+              finding="a conda environment active in this shell", fix="conda deactivate before loading a pyenv module")

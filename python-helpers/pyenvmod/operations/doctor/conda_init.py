@@ -1,16 +1,9 @@
 """The doctor's conda init check: the shell start-up files."""
 
-from pyenvmod.operations.doctor.finding import Finding
+from pyenvmod.operations.doctor.finding import Check, Finding
 
 CONDA_BLOCK = ">>> conda initialize >>>"
 START_UP_FILES = (".bashrc", ".zshrc", ".tcshrc", ".cshrc", ".bash_profile", ".profile")
-
-NAME = "conda-init"
-LOOKS_AT = "the shell start-up files"
-FINDING = "a 'conda init' block that activates conda's base in every shell"
-FIX = "conda init --reverse, or delete the block"
-ORDER = 40
-GLOBAL = True  # checks the user's set-up: skipped by 'doctor NAME'
 
 
 def check(ctx):
@@ -29,3 +22,7 @@ def check(ctx):
                                "run 'conda init --reverse', or delete the block between the '>>> conda "
                                "initialize >>>' lines (pyenvmod never edits start-up files)"))
     return out
+
+
+CHECK = Check("conda-init", 40, "user", looks_at="the shell start-up files",
+              finding="a 'conda init' block that activates conda's base in every shell", fix="conda init --reverse, or delete the block")

@@ -4,14 +4,7 @@ import os
 
 from pyenvmod.config import default_root
 from pyenvmod.operations.doctor import common
-from pyenvmod.operations.doctor.finding import Finding
-
-NAME = "env-locations"
-LOOKS_AT = "pyenvmod's root and ~/.conda/envs"
-FINDING = "environments kept in the home directory"
-FIX = "set 'root' (or PYENVMOD_ROOT) to project storage; recreate conda environments with pyenvmod"
-ORDER = 30
-GLOBAL = True  # checks the user's set-up: skipped by 'doctor NAME'
+from pyenvmod.operations.doctor.finding import Check, Finding
 
 
 def check(ctx):
@@ -32,3 +25,7 @@ def check(ctx):
                            "recreate them with pyenvmod under project storage (conda env export, then "
                            "pyenvmod create NAME --file)"))
     return out
+
+
+CHECK = Check("env-locations", 30, "user", looks_at="pyenvmod's root and ~/.conda/envs",
+              finding="environments kept in the home directory", fix="set 'root' (or PYENVMOD_ROOT) to project storage; recreate conda environments with pyenvmod")

@@ -4,14 +4,7 @@ import os
 import shlex
 
 from pyenvmod.modules import modulefiles
-from pyenvmod.operations.doctor.finding import Finding
-
-NAME = "environments"
-LOOKS_AT = "each environment's record, folder, interpreter and modulefiles (listing.entries)"
-FINDING = "a leftover, a broken record, missing modulefiles or a missing environment"
-FIX = "delete the leftover, write the modulefiles again, or remove the modulefiles of what is gone (--fix does each)"
-ORDER = 70
-GLOBAL = False  # checks environments: run by 'doctor NAME' too
+from pyenvmod.operations.doctor.finding import Check, Finding
 
 
 def check(ctx):
@@ -67,3 +60,7 @@ def _regenerate(ctx, record):
 def _remove_modulefiles(ctx, name):
     modulefiles.remove(ctx.layout, name)
     return f"removed the modulefiles of {name!r}"
+
+
+CHECK = Check("environments", 70, "environments", looks_at="each environment's record, folder, interpreter and modulefiles (listing.entries)",
+              finding="a leftover, a broken record, missing modulefiles or a missing environment", fix="delete the leftover, write the modulefiles again, or remove the modulefiles of what is gone (--fix does each)")

@@ -2,6 +2,7 @@
 --fix runs. The checks (operations/doctor*.py) import it from here, not from doctor.py, which
 imports the checks."""
 
+from collections import namedtuple
 from dataclasses import dataclass, field
 
 
@@ -17,3 +18,9 @@ class Finding:
     def as_dict(self) -> dict:
         return {"check": self.check, "severity": self.severity, "message": self.message, "fix": self.fix,
                 "fixable": self.repair is not None}
+
+
+# What a check module declares (CHECK = Check(...)) beside its check(ctx): its name, where it is shown
+# (order), its scope ("user": the user's set-up, which 'doctor NAME' skips; "environments"), what it
+# looks at, what it finds and how that is fixed.
+Check = namedtuple("Check", ["name", "order", "scope", "looks_at", "finding", "fix"])

@@ -11,14 +11,7 @@ import os
 import shlex
 
 from pyenvmod.modules import loaded
-
-
-NAME = "loaded-builds"
-LOOKS_AT = "the compiler and MPI modules loaded now against those each loaded environment was built with"
-FINDING = "a module swapped for another version since the build"
-FIX = "load the modules it was built with, or rebuild it"
-ORDER = 100
-GLOBAL = False  # checks environments: run by 'doctor NAME' too
+from pyenvmod.operations.doctor.finding import Check
 
 
 def _family(module: str) -> str | None:
@@ -80,3 +73,7 @@ def check(ctx):
                            f"{back + ', or ' if back else ''}{unload}; or create it again with today's modules "
                            f"(pyenvmod export {shlex.quote(name)}, edit the modules, pyenvmod create --file)"))
     return out
+
+
+CHECK = Check("loaded-builds", 100, "environments", looks_at="the compiler and MPI modules loaded now against those each loaded environment was built with",
+              finding="a module swapped for another version since the build", fix="load the modules it was built with, or rebuild it")

@@ -4,14 +4,7 @@ import os
 from pathlib import Path
 
 from pyenvmod.modules import loaded, modulefiles, tombstones
-from pyenvmod.operations.doctor.finding import Finding
-
-NAME = "loaded-deleted"
-LOOKS_AT = "the modules of this tree loaded in this shell (_LMFILES_)"
-FINDING = "a loaded module whose modulefile or environment is gone"
-FIX = "--fix writes a tombstone back so 'module unload' works; or start a new shell"
-ORDER = 90
-GLOBAL = False  # checks environments: run by 'doctor NAME' too
+from pyenvmod.operations.doctor.finding import Check, Finding
 
 
 def check(ctx):
@@ -41,3 +34,7 @@ def check(ctx):
 def _restore_tombstone(ctx, name, tag):
     tombstones.restore(ctx.layout, name, tag, modulefiles.options_from(ctx.config))
     return f"wrote the tombstone of pyenv/{name}/{tag}"
+
+
+CHECK = Check("loaded-deleted", 90, "environments", looks_at="the modules of this tree loaded in this shell (_LMFILES_)",
+              finding="a loaded module whose modulefile or environment is gone", fix="--fix writes a tombstone back so 'module unload' works; or start a new shell")

@@ -2,14 +2,7 @@
 
 import os
 
-from pyenvmod.operations.doctor.finding import Finding
-
-NAME = "modulepath"
-LOOKS_AT = "MODULEPATH"
-FINDING = "the tree's module folder missing from it"
-FIX = "module use $(pyenvmod modulepath)"
-ORDER = 120
-GLOBAL = True  # checks the user's set-up: skipped by 'doctor NAME'
+from pyenvmod.operations.doctor.finding import Check, Finding
 
 
 def check(ctx):
@@ -20,3 +13,7 @@ def check(ctx):
                         "'module load pyenv/...' will not find your environments",
                         "module use $(pyenvmod modulepath)   (add it to your shell start-up file)")]
     return []
+
+
+CHECK = Check("modulepath", 120, "user", looks_at="MODULEPATH",
+              finding="the tree's module folder missing from it", fix="module use $(pyenvmod modulepath)")

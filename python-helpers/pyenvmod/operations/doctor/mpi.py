@@ -15,14 +15,7 @@ import re
 
 from pyenvmod.modules import stacking
 from pyenvmod.packages import elf, mpi
-
-NAME = "mpi"
-LOOKS_AT = "the MPI library each MPI-linked extension of an environment loads (read from its ELF dynamic section)"
-FINDING = "an extension that loads another MPI than the recorded module's"
-FIX = "rebuild the package against the recorded MPI module"
-ORDER = 150
-GLOBAL = False  # checks environments: run by 'doctor NAME' too
-
+from pyenvmod.operations.doctor.finding import Check
 
 _LIBMPI = re.compile(r"lib(?:mpi|mpich|mpi_\w+)\.so[.\d]*")
 
@@ -127,3 +120,7 @@ def check(ctx):
                         out.append(Finding("mpi", "info", f"{entry.name}: {short} loads {os.path.realpath(path)} "
                                            f"(recorded MPI: {module})", "none needed"))
     return out
+
+
+CHECK = Check("mpi", 150, "environments", looks_at="the MPI library each MPI-linked extension of an environment loads (read from its ELF dynamic section)",
+              finding="an extension that loads another MPI than the recorded module's", fix="rebuild the package against the recorded MPI module")

@@ -1,14 +1,7 @@
 """The doctor's permissions check: the modes of the tree's folders and files."""
 
 from pyenvmod.trust import files
-from pyenvmod.operations.doctor.finding import Finding
-
-NAME = "permissions"
-LOOKS_AT = "the modes of the tree's folders and files"
-FINDING = "something anyone may write"
-FIX = "chmod o-w (--fix does)"
-ORDER = 130
-GLOBAL = False  # checks environments: run by 'doctor NAME' too
+from pyenvmod.operations.doctor.finding import Check, Finding
 
 
 def check(ctx):
@@ -19,3 +12,7 @@ def check(ctx):
                     repair=lambda p=path, m=mode: (files.drop_world_write(p, m), f"chmod o-w {p}")[1],
                     repair_says=f"chmod o-w {path}")
             for path, mode in files.world_writable(ctx.layout.base)]
+
+
+CHECK = Check("permissions", 130, "environments", looks_at="the modes of the tree's folders and files",
+              finding="something anyone may write", fix="chmod o-w (--fix does)")

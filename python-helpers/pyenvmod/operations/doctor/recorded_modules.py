@@ -2,14 +2,7 @@
 
 import os
 
-from pyenvmod.operations.doctor.finding import Finding
-
-NAME = "recorded-modules"
-LOOKS_AT = "the modules each environment recorded at create time"
-FINDING = "a recorded module that no longer exists"
-FIX = "recreate the environment with today's modules"
-ORDER = 140
-GLOBAL = False  # checks environments: run by 'doctor NAME' too
+from pyenvmod.operations.doctor.finding import Check, Finding
 
 
 def check(ctx):
@@ -28,3 +21,7 @@ def check(ctx):
                                    f"recreate the environment with today's modules (pyenvmod export {entry.name}, "
                                    "edit the modules, pyenvmod create --file)"))
     return out
+
+
+CHECK = Check("recorded-modules", 140, "environments", looks_at="the modules each environment recorded at create time",
+              finding="a recorded module that no longer exists", fix="recreate the environment with today's modules")

@@ -2,12 +2,7 @@
 recorded module's package hides (the module puts it on PYTHONPATH, which comes first on sys.path:
 the environment's copy is never imported)."""
 
-NAME = "module-shadow"
-LOOKS_AT = "the packages each environment's recorded modules put on PYTHONPATH"
-FINDING = "a package installed in the environment that a module's copy hides"
-FIX = "remove it from the environment, or make the environment without that module"
-ORDER = 160
-GLOBAL = False  # checks environments: run by 'doctor NAME' too
+from pyenvmod.operations.doctor.finding import Check
 
 
 def check(ctx):
@@ -31,3 +26,7 @@ def check(ctx):
                                f"pyenvmod remove {entry.name} {dist.name} (the module's {have.version} is used), or "
                                f"make the environment without {have.module}"))
     return out
+
+
+CHECK = Check("module-shadow", 160, "environments", looks_at="the packages each environment's recorded modules put on PYTHONPATH",
+              finding="a package installed in the environment that a module's copy hides", fix="remove it from the environment, or make the environment without that module")

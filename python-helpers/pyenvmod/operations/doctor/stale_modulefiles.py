@@ -2,14 +2,7 @@
 
 from pyenvmod.modules import tombstones
 from pyenvmod.trust import files
-from pyenvmod.operations.doctor.finding import Finding
-
-NAME = "stale-modulefiles"
-LOOKS_AT = "the module folders of the tree (pyenv/NAME)"
-FINDING = "modulefiles with no environment behind them"
-FIX = "--fix removes them"
-ORDER = 80
-GLOBAL = False  # checks environments: run by 'doctor NAME' too
+from pyenvmod.operations.doctor.finding import Check, Finding
 
 
 def check(ctx):
@@ -30,3 +23,7 @@ def check(ctx):
                                repair=lambda f=folder: (files.remove_inside(f, ctx.layout.root), f"removed {f}")[1],
                                repair_says=f"remove {folder}"))
     return out
+
+
+CHECK = Check("stale-modulefiles", 80, "environments", looks_at="the module folders of the tree (pyenv/NAME)",
+              finding="modulefiles with no environment behind them", fix="--fix removes them")

@@ -1,14 +1,7 @@
 """The doctor's tombstones check: the hidden tombstones of deleted environments."""
 
 from pyenvmod.modules import tombstones
-from pyenvmod.operations.doctor.finding import Finding
-
-NAME = "tombstones"
-LOOKS_AT = "the hidden tombstones of deleted environments"
-FINDING = "tombstones kept while a shell may still have them loaded"
-FIX = "--fix removes those nothing can have loaded any more"
-ORDER = 110
-GLOBAL = False  # checks environments: run by 'doctor NAME' too
+from pyenvmod.operations.doctor.finding import Check, Finding
 
 
 def check(ctx):
@@ -28,3 +21,7 @@ def check(ctx):
 def _sweep_tombstones(ctx):
     removed = tombstones.sweep(ctx.layout, shared=bool(ctx.config.group))
     return f"removed tombstones: {', '.join(removed) or 'none'}"
+
+
+CHECK = Check("tombstones", 110, "environments", looks_at="the hidden tombstones of deleted environments",
+              finding="tombstones kept while a shell may still have them loaded", fix="--fix removes those nothing can have loaded any more")

@@ -10,19 +10,12 @@
 import re
 
 from pyenvmod.modules import capture
+from pyenvmod.operations.doctor.finding import Check
 
 # compiler module names (lower case) and the family they belong to: GCC 13.2.0 includes GCCcore 13.2.0
 COMPILERS = {"gcccore": "gcc", "gcc": "gcc", "intel-compilers": "intel", "intel": "intel", "iccifort": "intel",
              "clang": "llvm", "llvm": "llvm", "nvhpc": "nvhpc", "aocc": "aocc", "oneapi": "intel"}
 _SUFFIX = re.compile(r"-(GCCcore|GCC|intel-compilers|iccifort|NVHPC|AOCC)-(\d[\w.]*)$")
-
-
-NAME = "toolchain"
-LOOKS_AT = "the compilers loaded now against the toolchain a loaded environment's Python module was built with"
-FINDING = "a compiler other than Python's: extensions built now would link another libstdc++"
-FIX = "load the recorded compiler (or the environment's module) before building into it"
-ORDER = 170
-GLOBAL = False  # checks environments: run by 'doctor NAME' too
 
 
 def toolchain(modules, python_names) -> dict:
@@ -75,3 +68,7 @@ def check(ctx):
                                    f"module unload {module}; module load {recorded} (or pyenv/{entry.name}, which "
                                    "loads it) before building packages into it"))
     return out
+
+
+CHECK = Check("toolchain", 170, "environments", looks_at="the compilers loaded now against the toolchain a loaded environment's Python module was built with",
+              finding="a compiler other than Python's: extensions built now would link another libstdc++", fix="load the recorded compiler (or the environment's module) before building into it")

@@ -3,14 +3,7 @@
 import glob
 import os
 
-from pyenvmod.operations.doctor.finding import Finding
-
-NAME = "user-site"
-LOOKS_AT = "~/.local/lib/python*/site-packages while PYTHONNOUSERSITE is unset"
-FINDING = "packages there shadow those of every environment"
-FIX = "move them into an environment, or export PYTHONNOUSERSITE=1"
-ORDER = 10
-GLOBAL = True  # checks the user's set-up: skipped by 'doctor NAME'
+from pyenvmod.operations.doctor.finding import Check, Finding
 
 
 def check(ctx):
@@ -22,3 +15,7 @@ def check(ctx):
                     f"packages in {p} shadow those of any environment while PYTHONNOUSERSITE is unset",
                     "move them into an environment (pip uninstall --user ...), or export PYTHONNOUSERSITE=1")
             for p in found]
+
+
+CHECK = Check("user-site", 10, "user", looks_at="~/.local/lib/python*/site-packages while PYTHONNOUSERSITE is unset",
+              finding="packages there shadow those of every environment", fix="move them into an environment, or export PYTHONNOUSERSITE=1")
