@@ -35,7 +35,9 @@ def fabricate(env: dict, template_name: str, count: int, prefix="fake") -> None:
     """Register ``count`` environments that share one real interpreter (symlinked), with real
     metadata and modulefiles written by pyenvmod's own code: what list and avail read."""
     os.environ.update(PYENVMOD_ROOT=env["PYENVMOD_ROOT"])
-    from pyenvmod import config, metadata, modulefiles
+    from pyenvmod import config
+    from pyenvmod.modules import modulefiles
+    from pyenvmod.records import metadata
     from pyenvmod.operations.common import layout_for, load_record
 
     cfg = config.load()

@@ -65,7 +65,7 @@ def main():
     args = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "python-helpers"))
     from pyenvmod.backends.uv import uv_binary
-    from pyenvmod.pythons import resolve
+    from pyenvmod.backends.pythons import resolve
 
     python = resolve(args.python).executable
     uv = uv_binary()

@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from pyenvmod import config as config_mod
-from pyenvmod import metadata, stacking
+from pyenvmod.modules import stacking
+from pyenvmod.records import metadata
 from pyenvmod.operations.common import tree_for
 
 PYTHON = "%d.%d.%d" % sys.version_info[:3]

@@ -73,7 +73,7 @@ def put_binary_mpi4py_in_the_cache(cache: str, base: Path) -> str:
 def mpi_env(tmp_path_factory):
     """Environment 'mpi' with mpi4py built from source against mpich/<version> (a Lmod module over
     Debian's mpich), once per session: test_mpi.py and test_srun_mpi.py share it."""
-    from pyenvmod import buildpolicy, mpi
+    from pyenvmod.packages import buildpolicy, mpi
 
     version = mpich_version()
     lmod = Lmod().require()

@@ -154,10 +154,10 @@ def prepare(base: Path) -> None:
     import jinja2  # noqa: F401
     import pytest  # noqa: F401
 
-    import pyenvmod.modulefiles  # noqa: F401
-    import pyenvmod.render
+    import pyenvmod.modules.modulefiles  # noqa: F401
+    import pyenvmod.modules.render
 
-    assert Path(pyenvmod.render.__file__).is_relative_to(base), "pyenvmod must come from the staging copy"
+    assert Path(pyenvmod.modules.render.__file__).is_relative_to(base), "pyenvmod must come from the staging copy"
     try:
         import lupa.lua53  # noqa: F401
         import lupa.lua54  # noqa: F401

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from pyenvmod import background, proc
+from pyenvmod.runtime import background, proc
 
 
 @pytest.fixture(autouse=True)
@@ -116,9 +116,9 @@ def test_call_hands_an_error_to_the_waiter():
 # --- the templates: compiled while uv works, used by the writer --------------------------------------
 
 def test_prepare_compiles_every_template_the_writer_uses(tmp_path, monkeypatch):
-    from pyenvmod import modulefiles
-    from pyenvmod.layout import Layout
-    from pyenvmod.metadata import EnvRecord
+    from pyenvmod.modules import modulefiles
+    from pyenvmod.records.layout import Layout
+    from pyenvmod.records.metadata import EnvRecord
 
     every = {"formats": ["lua", "tcl", "bash", "csh", "fish"]}
     env = modulefiles.prepare(every)
@@ -137,7 +137,7 @@ def test_prepare_compiles_every_template_the_writer_uses(tmp_path, monkeypatch):
 
 
 def test_prepare_names_a_broken_site_template_as_rendering_does(tmp_path):
-    from pyenvmod import modulefiles
+    from pyenvmod.modules import modulefiles
     from pyenvmod.errors import PyenvmodError
 
     site = tmp_path / "templates"
@@ -149,7 +149,7 @@ def test_prepare_names_a_broken_site_template_as_rendering_does(tmp_path):
 
 
 def test_the_stacking_hook_templates_are_prepared_built_in_only():
-    from pyenvmod import stacking
+    from pyenvmod.modules import stacking
 
     env = stacking.prepare()
     assert {"pyenvmod_stack.py.j2", "pyenvmod_stack.pth.j2", "pyenvmod_base.pth.j2"} <= {

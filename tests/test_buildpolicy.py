@@ -18,7 +18,7 @@ from conftest import Cli, assert_one_line_error, clean_env
 from modsys import Lmod, require, run_bash
 from mpienv import mpich_module_tree, mpich_version
 
-from pyenvmod import buildpolicy, mpi
+from pyenvmod.packages import buildpolicy, mpi
 from pyenvmod.config import SCHEMA
 
 NAME = mpipkg.NAME

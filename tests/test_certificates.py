@@ -95,7 +95,7 @@ def test_an_untrusted_ca_is_one_line_naming_ssl_cert_file(site_user, root, backe
 
 
 def test_the_helpers_are_told_to_trust_the_system_unless_the_user_said_otherwise(tmp_path):
-    from pyenvmod.sources import trust_system_certificates as trust
+    from pyenvmod.packages.sources import trust_system_certificates as trust
 
     bundle = tmp_path / "site-ca.pem"
     bundle.write_text("-----BEGIN CERTIFICATE-----\n")

@@ -63,7 +63,7 @@ def test_list_table(cli):
 
 
 def test_layout_has_arch_and_os_in_the_path(cli, root):
-    from pyenvmod import platform_tag
+    from pyenvmod.records import platform_tag
 
     cli("create", "alpha")
     (entry,) = json.loads(cli("list", "--json").stdout)
@@ -157,7 +157,7 @@ def test_root_from_user_config_file_with_expansion(cli, env, tmp_path):
     del cli.env["PYENVMOD_ROOT"]
     cli("create", "alpha")
     (entry,) = json.loads(cli("list", "--json").stdout)
-    from pyenvmod import platform_tag
+    from pyenvmod.records import platform_tag
 
     assert entry["prefix"].startswith(str(tmp_path / "home" / f"envs-{platform_tag.current()}"))
     assert entry["backend"] == "venv"
@@ -293,6 +293,6 @@ def test_corrupt_metadata_is_named_and_others_still_list(cli, root):
 
 
 def test_modulepath_prints_the_tree(cli, root):
-    from pyenvmod import platform_tag
+    from pyenvmod.records import platform_tag
 
     assert cli("modulepath").stdout == f"{root / platform_tag.current() / 'modules'}\n"

@@ -84,7 +84,7 @@ def test_user_and_site_template_folders_both_apply_user_first(cli, tmp_path):
 def test_placeholders_expand_in_paths(cli, env, tmp_path):
     import subprocess
 
-    from pyenvmod import platform_tag
+    from pyenvmod.records import platform_tag
 
     out = cli("config", "show", extra_env={"PYENVMOD_ROOT": f"{tmp_path}/$USER/{{arch}}/py{{python}}",
                                            "PYENVMOD_CACHE_DIR": "~/cache"}).stdout

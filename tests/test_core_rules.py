@@ -11,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modsys import require
-from pyenvmod import names, quoting, requirements
+from pyenvmod.modules import quoting
+from pyenvmod.packages import requirements
+from pyenvmod.records import names
 from pyenvmod.errors import PyenvmodError
 
 VALUES = ["", "plain", "it's", "a'b'c", "!event", "a!b'c!", "$(id) `id` $HOME", "back\\slash\\", 'q"q',

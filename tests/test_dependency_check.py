@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from pyenvmod import dependency_check, stacking
+from pyenvmod.modules import stacking
+from pyenvmod.packages import dependency_check
 
 
 def dist(site, name, version, *requires):

@@ -3,8 +3,9 @@ package lists, the dependency check and the changes made outside pyenvmod."""
 
 from packaging.markers import default_environment
 
-from pyenvmod import dist_info, outside, stacking
-from pyenvmod.operations.packages import dist_versions
+from pyenvmod.modules import stacking
+from pyenvmod.packages import dist_info, outside
+from pyenvmod.packages.installed import dist_versions
 
 
 def write_dist(site, folder_name, *headers, description="", newline="\n"):

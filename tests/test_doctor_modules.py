@@ -1,9 +1,9 @@
 """The doctor's comparison of a loaded environment's recorded module files with the loaded ones
-(operations/doctor_modules.py), in-process on real files; the same check runs after a real swap in
+(operations/doctor/loaded_builds.py), in-process on real files; the same check runs after a real swap in
 test_swap_real.py."""
 
-from pyenvmod import metadata
-from pyenvmod.operations import doctor_modules
+from pyenvmod.records import metadata
+from pyenvmod.operations.doctor import loaded_builds as doctor_modules
 
 
 def record(modules, files):
@@ -44,8 +44,9 @@ def test_older_records_without_files_are_not_checked():
 
 def test_toolchain_check_looks_at_the_named_or_the_loaded_environments_only(tmp_path):
     """A compiler loaded for other work says nothing about an environment that is not in use."""
-    from pyenvmod.layout import Layout
-    from pyenvmod.operations import doctor, doctor_shadow, listing
+    from pyenvmod.records.layout import Layout
+    from pyenvmod.operations import doctor, listing
+    from pyenvmod.operations.doctor import toolchain as doctor_shadow
 
     layout = Layout(tmp_path / "root", "x86_64-t")
     r = record(["gcc/12", "python/3.11"], ["/h/gcc/12.lua", "/h/python.lua"])
@@ -57,7 +58,7 @@ def test_toolchain_check_looks_at_the_named_or_the_loaded_environments_only(tmp_
 
     def found(environ, name=None):
         ctx = doctor.Context(config, layout, tmp_path, environ, name, entries)
-        return [f.message for f in doctor_shadow.check_toolchain(ctx)]
+        return [f.message for f in doctor_shadow.check(ctx)]
 
     assert found(swapped) == [], "x is not loaded"
     (named,) = found(swapped, "x")

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from pyenvmod import elf
+from pyenvmod.packages import elf
 
 MPICH_CXX = "/usr/lib/x86_64-linux-gnu/libmpichcxx.so.12"
 

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pyenvmod import history, outside, requirements
-from pyenvmod.metadata import EnvRecord
+from pyenvmod.packages import outside, requirements
+from pyenvmod.records import history
+from pyenvmod.records.metadata import EnvRecord
 
 
 def imported_after(code: str, env=None) -> set:
@@ -37,7 +38,8 @@ def test_the_way_to_uv_imports_no_template_engine_parser_or_dataclasses(command)
     mods = imported_after(f"import pyenvmod.cli, pyenvmod.config, pyenvmod.commands.{command}\n"
                           "import pyenvmod.operations.packages, pyenvmod.operations.create, pyenvmod.backends.uv\n"
                           "from pyenvmod.operations.common import tree_for, load_record\n"
-                          "from pyenvmod import touched, outside, buildpolicy, proc")
+                          "from pyenvmod.packages import touched, outside, buildpolicy\n"
+                          "from pyenvmod.runtime import proc")
     assert "pyenvmod.operations.packages" in mods
     slow = {"dataclasses", "inspect", "jinja2", "packaging.requirements", "packaging.version", "datetime", "csv",
             "sysconfig", "yaml"}
@@ -56,13 +58,13 @@ def test_without_a_command_every_command_is_offered(capsys):
 # --- package specs: a bare name needs no parser -------------------------------------------------
 
 def test_bare_names_are_accepted_without_importing_the_parser():
-    mods = imported_after("from pyenvmod import requirements\nrequirements.validate(['numpy', 'scikit-learn', "
+    mods = imported_after("from pyenvmod.packages import requirements\nrequirements.validate(['numpy', 'scikit-learn', "
                           "'zope.interface', 'a_b'])")
     assert "packaging.requirements" not in mods
 
 
 def test_a_spec_with_a_version_still_goes_through_the_parser():
-    mods = imported_after("from pyenvmod import requirements\nrequirements.validate(['numpy>=1.26'])")
+    mods = imported_after("from pyenvmod.packages import requirements\nrequirements.validate(['numpy>=1.26'])")
     assert "packaging.requirements" in mods
 
 
@@ -164,7 +166,7 @@ def test_the_listing_names_every_site_packages_folder(tmp_path):
 # --- history: a command reads the newest entries only ----------------------------------------------
 
 def test_entries_last_reads_only_the_newest(tmp_path, monkeypatch):
-    from pyenvmod.layout import Layout
+    from pyenvmod.records.layout import Layout
 
     monkeypatch.setenv("PYENVMOD_ROOT", str(tmp_path))
     layout = Layout(tmp_path, "x86_64-test")
@@ -182,7 +184,7 @@ def test_entries_last_reads_only_the_newest(tmp_path, monkeypatch):
 
 # --- permissions after a change: only what the change wrote is looked at --------------------------
 
-from pyenvmod import touched  # noqa: E402
+from pyenvmod.packages import touched  # noqa: E402
 from pyenvmod.trust import files  # noqa: E402
 
 

@@ -7,7 +7,8 @@ import shutil
 
 import pytest
 
-from pyenvmod import backends, buildpolicy, config_cache, mpi
+from pyenvmod import backends, config_cache
+from pyenvmod.packages import buildpolicy, mpi
 
 MPI_PATTERNS = ["mpich", "openmpi"]
 

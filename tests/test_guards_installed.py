@@ -8,7 +8,9 @@ import sys
 
 import pytest
 
-from pyenvmod import dependency_check, metadata, outside, stacking, touched
+from pyenvmod.modules import stacking
+from pyenvmod.packages import dependency_check, outside, touched
+from pyenvmod.records import metadata
 
 PY = "3.12.1"
 

@@ -9,7 +9,8 @@ import sys
 import pytest
 
 from guardenv import PYTHON, World
-from pyenvmod import metadata, stacking
+from pyenvmod.modules import stacking
+from pyenvmod.records import metadata
 
 
 @pytest.fixture

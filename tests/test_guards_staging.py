@@ -287,8 +287,8 @@ def test_a_copy_is_named_by_the_environments_name_and_folder(tmp_path):
 
 @pytest.mark.parametrize("target", ["a folder", "nothing"])
 def test_a_symlinked_launcher_folder_is_replaced_never_followed(tmp_path, target):
-    from pyenvmod.layout import Layout
-    from pyenvmod.metadata import EnvRecord
+    from pyenvmod.records.layout import Layout
+    from pyenvmod.records.metadata import EnvRecord
     from pyenvmod.staging import launcher_dir, launchers
 
     layout = Layout(tmp_path / "root", "testarch-testos1")

@@ -418,7 +418,7 @@ def test_the_node_platform_is_computed_once(runtime, rocky, tmp_path):
 
 
 def test_the_node_platform_by_default_is_the_one_pyenvmod_computes(runtime):
-    from pyenvmod import platform_tag
+    from pyenvmod.records import platform_tag
 
     h = Hooks(runtime, HOOKS_DIR, {"USER": "alice"})
     assert h.lua.eval(b'require("pyenvmod_hooks").node_platform()').decode() == platform_tag.current()

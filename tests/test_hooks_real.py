@@ -128,7 +128,7 @@ def test_hooks_cost_nothing_when_no_pyenv_module_is_involved(lmod, env, hooks_di
 
 
 def test_python_side_and_hooks_agree_on_the_node_platform(lmod, env, hooks_dir):
-    from pyenvmod import platform_tag
+    from pyenvmod.records import platform_tag
 
     code = f'package.path = "{hooks_dir}/?.lua;" .. package.path; ' \
            'package.preload["Hook"] = function() return {{register = function() end}} end; ' \
@@ -136,7 +136,7 @@ def test_python_side_and_hooks_agree_on_the_node_platform(lmod, env, hooks_dir):
     result = subprocess.run(["lua5.3", "-e", code.replace("{{", "{").replace("}}", "}")],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    expected = subprocess.run([sys.executable, "-c", "from pyenvmod import platform_tag; print(platform_tag.current())"],
+    expected = subprocess.run([sys.executable, "-c", "from pyenvmod.records import platform_tag; print(platform_tag.current())"],
                               capture_output=True, text=True, env={k: v for k, v in env.items()
                                                                    if k != "PYENVMOD_PLATFORM"}).stdout.strip()
     assert result.stdout == expected == platform_tag.current()

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from pyenvmod.layout import Layout
-from pyenvmod.loaded import is_loaded, loaded_names
+from pyenvmod.records.layout import Layout
+from pyenvmod.modules.loaded import is_loaded, loaded_names
 
 
 def test_loaded_names_come_from_modulefiles_of_this_tree(tmp_path):

@@ -10,8 +10,8 @@ import pytest
 import sitemodules
 from modsys import user_env
 from sessions import assert_restored, snapshots
-from pyenvmod import modulefiles, render
-from pyenvmod.metadata import EnvRecord
+from pyenvmod.modules import modulefiles, render
+from pyenvmod.records.metadata import EnvRecord
 
 pytestmark = pytest.mark.modsys
 

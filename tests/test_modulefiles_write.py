@@ -5,11 +5,11 @@ import os
 
 import pytest
 
-from pyenvmod import modulefiles, quoting, render
+from pyenvmod.modules import modulefiles, quoting, render
 from pyenvmod.trust import files
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.layout import Layout
-from pyenvmod.metadata import EnvRecord
+from pyenvmod.records.layout import Layout
+from pyenvmod.records.metadata import EnvRecord
 
 
 def record(layout, **overrides) -> EnvRecord:

@@ -1,6 +1,6 @@
 import pytest
 
-from pyenvmod import names
+from pyenvmod.records import names
 from pyenvmod.errors import PyenvmodError
 
 GOOD = ["a", "mylab", "ML_2024", "tools-v1.2", "c++", "x" * 64, "9lives", "_private"]

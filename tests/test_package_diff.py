@@ -1,7 +1,8 @@
 """One diff of two package sets, spelled two ways: 'pyenvmod history' and the summaries of
 install/update (and of changes made outside pyenvmod)."""
 
-from pyenvmod import history, outside, package_diff
+from pyenvmod.packages import outside
+from pyenvmod.records import history, package_diff
 
 BEFORE = {"numpy": "1.26.4", "six": "1.16.0", "idna": "3.7", "same": "1.0"}
 AFTER = {"numpy": "2.1.0", "idna": "3.7", "same": "1.0", "certifi": "2024.8.30"}

@@ -7,8 +7,8 @@ import os
 import pytest
 
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.layout import Layout
-from pyenvmod.metadata import EnvRecord
+from pyenvmod.records.layout import Layout
+from pyenvmod.records.metadata import EnvRecord
 from pyenvmod.operations import external_prefix
 from pyenvmod.trust.tree import PREFIX_MARKER, Tree
 

@@ -63,7 +63,7 @@ class FakeClock:
 def batch_status(clock):
     import io
 
-    from pyenvmod import progress
+    from pyenvmod.runtime import progress
 
     return progress.Status(io.StringIO(), tty=False, clock=clock, interval=30, ticking=False)
 
@@ -98,7 +98,7 @@ def test_a_batch_log_gets_a_line_at_most_every_30_s_with_the_time_and_the_builds
 def test_a_terminal_line_shows_the_time_and_the_builds_last_line_in_place():
     import io
 
-    from pyenvmod import progress
+    from pyenvmod.runtime import progress
 
     clock = FakeClock()
     status = progress.Status(io.StringIO(), tty=True, clock=clock, interval=30, ticking=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pyenvmod import provenance
+from pyenvmod.records import provenance
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.trust.tree import PREFIX_MARKER
 

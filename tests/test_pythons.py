@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from pyenvmod import pythons
+from pyenvmod.backends import pythons
 from pyenvmod.errors import PyenvmodError
 
 

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from modsys import require
-from pyenvmod import quoting
+from pyenvmod.modules import quoting
 
 HOSTILE = [
     "",

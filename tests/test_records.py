@@ -6,7 +6,7 @@ import json
 import pytest
 
 from conftest import assert_one_line_error
-from pyenvmod import metadata
+from pyenvmod.records import metadata
 from pyenvmod.errors import PyenvmodError
 
 FIX = "repair it by hand or delete it and run 'pyenvmod doctor'"
@@ -127,13 +127,13 @@ def test_list_shows_a_newer_record_as_healthy_and_a_renamed_one_as_broken(cli, r
 
 def test_every_record_field_has_a_schema_entry():
     """A field added to EnvRecord without a type check would make every record unreadable."""
-    from pyenvmod.metadata import FIELDS, SCHEMA
+    from pyenvmod.records.metadata import FIELDS, SCHEMA
 
     assert set(FIELDS) == set(SCHEMA)
 
 
 def test_a_record_with_an_mpi_reads_back(tmp_path):
-    from pyenvmod import metadata
+    from pyenvmod.records import metadata
 
     rec = metadata.EnvRecord(name="sim", prefix="/data/envs/sim", python="3.12.1", base_python="/usr/bin/python3",
                              backend="uv", module="pyenv/sim/py3.12", created="2026-01-01T00:00:00+00:00",

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 import lmod_fake
 import tcl_fake
 from modsys import require
-from pyenvmod import modulefiles, render
-from pyenvmod.metadata import EnvRecord
+from pyenvmod.modules import modulefiles, render
+from pyenvmod.records.metadata import EnvRecord
 
 text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=200)
 # prefixes as pyenvmod makes them: absolute, normalised, without ':' or control characters
@@ -237,7 +237,7 @@ any_text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=0, max_
 @settings(max_examples=150, deadline=None)
 @given(name=any_text)
 def test_any_environment_name_is_refused_or_round_trips(name):
-    from pyenvmod import names
+    from pyenvmod.records import names
     from pyenvmod.errors import PyenvmodError
 
     try:
@@ -255,7 +255,7 @@ def test_any_environment_name_is_refused_or_round_trips(name):
 @settings(max_examples=100, deadline=None)
 @given(modules=st.lists(any_text, min_size=1, max_size=4))
 def test_any_captured_module_name_is_refused_or_round_trips(modules):
-    from pyenvmod import capture
+    from pyenvmod.modules import capture
     from pyenvmod.errors import PyenvmodError
 
     try:
@@ -314,7 +314,7 @@ def rule_allows(name: str) -> bool:
 @given(name=st.one_of(any_text, st.text(alphabet=sorted(NAME_CHARS), max_size=70),
                       st.text(alphabet=sorted(NAME_CHARS) + ["/", " ", ";", "\n", "é", "$", ":", "*"], max_size=70)))
 def test_the_name_rule_refuses_exactly_what_it_says(name):
-    from pyenvmod import names
+    from pyenvmod.records import names
     from pyenvmod.errors import PyenvmodError
 
     try:
@@ -332,7 +332,7 @@ BAD_MODULE_CHARS = set(" \t\n\r\0'\"`$;{}[]\\:")
 @settings(max_examples=200, deadline=None)
 @given(module=st.one_of(any_text, st.text(alphabet="abc/-._+<&|" + "".join(sorted(BAD_MODULE_CHARS)), max_size=20)))
 def test_module_names_with_shell_or_quote_characters_are_refused(module):
-    from pyenvmod import capture
+    from pyenvmod.modules import capture
     from pyenvmod.errors import PyenvmodError
 
     must_refuse = not module or module[0] in "-/" or bool(set(module) & BAD_MODULE_CHARS)

@@ -5,7 +5,9 @@ import json
 
 import pytest
 
-from pyenvmod import metadata, render, resources
+from pyenvmod import resources
+from pyenvmod.modules import render
+from pyenvmod.records import metadata
 from pyenvmod.errors import PyenvmodError
 
 
@@ -35,7 +37,7 @@ def test_a_site_template_overrides_a_builtin_and_can_extend_it(site):
     (site / "modulefile.lua.j2").write_text('{% extends "builtin/modulefile.lua.j2" %}'
                                             '{% block footer %}-- site footer\n{% endblock %}')
     from test_render import record
-    from pyenvmod import modulefiles
+    from pyenvmod.modules import modulefiles
 
     ctx = modulefiles.context(record())
     text = render.render(render.LUA, ctx, render.environment([site]))

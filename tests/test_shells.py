@@ -102,12 +102,12 @@ hostile = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characte
 @given(value=hostile)
 def test_any_value_comes_back_byte_for_byte_or_is_refused(made, shell, value):
     """A site variable (the 'environment' setting) with any value, in every shell format."""
-    from pyenvmod import modulefiles, render
+    from pyenvmod.modules import modulefiles, render
     from pyenvmod.errors import PyenvmodError
-    from pyenvmod.layout import Layout
+    from pyenvmod.records.layout import Layout
 
     record_layout = Layout(made["base"] / "root", made["entry"]["platform"])
-    from pyenvmod import metadata
+    from pyenvmod.records import metadata
 
     record = metadata.read(record_layout.meta_file("alpha"))
     file, source = SHELLS[shell]

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from pyenvmod import config as config_mod
-from pyenvmod import module_system, pythons
+from pyenvmod.backends import pythons
+from pyenvmod.modules import module_system
 from pyenvmod.errors import PyenvmodError
 
 DATA = Path(__file__).parent / "data" / "module-listings"
@@ -123,10 +124,10 @@ def test_a_module_naming_its_micro_version_comes_before_one_that_does_not():
     assert "python/3.13 gives the same version, Python/3.13.0-GCCcore-13.2.0 names the full version 3.13.0" in why
 
 
-# --- packages modules put on PYTHONPATH (module_packages.py) and the toolchain (doctor_shadow.py) ---
+# --- packages modules put on PYTHONPATH (module_packages.py) and the toolchain (operations/doctor/toolchain.py) ---
 
-from pyenvmod import module_packages  # noqa: E402
-from pyenvmod.operations import doctor_shadow  # noqa: E402
+from pyenvmod.packages import module_packages  # noqa: E402
+from pyenvmod.operations.doctor import toolchain as doctor_shadow  # noqa: E402
 
 
 def test_pythonpath_folders_from_real_show_output():

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from conftest import assert_one_line_error, leftovers
-from pyenvmod import spec
+from pyenvmod.packages import spec
 from pyenvmod.errors import PyenvmodError
 
 ENVIRONMENT = """\

@@ -95,8 +95,8 @@ def test_a_failing_cache_command_is_a_warning_not_a_failure(cli, env):
 
 
 def test_only_a_user_cache_listing_this_tree_is_invalidated(tmp_path):
-    from pyenvmod.layout import Layout
-    from pyenvmod.spider_cache import user_caches
+    from pyenvmod.records.layout import Layout
+    from pyenvmod.modules.spider_cache import user_caches
 
     layout = Layout(tmp_path / "root", "p")
     cache = tmp_path / "home" / ".lmod.d" / ".cache"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pyenvmod import render
+from pyenvmod.modules import render
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.staging import copy_id, ensure_private_dir, fnv, image, relocate
 
@@ -344,8 +344,8 @@ def test_clean_of_an_unregistered_name_removes_its_copies_by_their_names_alone(t
 
 def test_launchers_are_rewritten_only_when_the_programs_or_their_text_change(tmp_path):
     from pyenvmod.trust import files
-    from pyenvmod.layout import Layout
-    from pyenvmod.metadata import EnvRecord
+    from pyenvmod.records.layout import Layout
+    from pyenvmod.records.metadata import EnvRecord
     from pyenvmod.staging import launchers
 
     layout = Layout(tmp_path / "root", "testarch-testos1")

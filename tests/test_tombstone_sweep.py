@@ -5,9 +5,9 @@ import os
 
 import pytest
 
-from pyenvmod import tombstones
+from pyenvmod.modules import tombstones
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.layout import Layout
+from pyenvmod.records.layout import Layout
 from pyenvmod.trust.tree import Tree
 from test_render import record
 

@@ -11,8 +11,8 @@ import pytest
 import lmod_fake
 import tcl_fake
 from modsys import require
-from pyenvmod import modulefiles, render, tombstones
-from pyenvmod.layout import Layout
+from pyenvmod.modules import modulefiles, render, tombstones
+from pyenvmod.records.layout import Layout
 from test_render import lua, lua_expected, record, tcl_expected  # noqa: F401 (lua is a fixture)
 
 

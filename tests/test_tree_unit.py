@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pyenvmod import metadata
+from pyenvmod.records import metadata
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.layout import Layout
+from pyenvmod.records.layout import Layout
 from pyenvmod.operations import external_prefix
 from pyenvmod.trust.tree import HISTORY_MAX_BYTES, Tree
 
@@ -43,7 +43,7 @@ def test_history_cap():
 
 def test_for_config_is_the_configured_root_and_this_platform(tmp_path, monkeypatch):
     from pyenvmod import config as config_mod
-    from pyenvmod import platform_tag
+    from pyenvmod.records import platform_tag
 
     monkeypatch.setenv("PYENVMOD_ROOT", str(tmp_path / "r"))
     monkeypatch.setenv("PYENVMOD_PLATFORM", PLATFORM)

@@ -56,9 +56,9 @@ ALLOWED = {
         "the Jupyter kernelspec folders in the user's own $HOME (jupyter_data_dir) or under a --prefix they named",
     ("operations/kernel.py", "os.chmod"):
         "the mode of the kernelspec folders just made in the user's own $HOME (or a --prefix they named)",
-    ("spider_cache.py", "Path.touch"):
+    ("modules/spider_cache.py", "Path.touch"):
         "Lmod's user cache in the user's own home (~/.cache/lmod/invalidated): marks it stale, as Lmod documents",
-    ("spider_cache.py", "open(write)"):
+    ("modules/spider_cache.py", "open(write)"):
         "the site's lmod_cache_timestamp file (a site setting), touched with the user's rights the way Lmod "
         "expects; not in a tree",
     ("backends/uv.py", "tempfile.NamedTemporaryFile"):
@@ -67,7 +67,7 @@ ALLOWED = {
     ("operations/stage.py", "subprocess(tar)"):
         "tar -x of the image into a new folder made through the descriptor of the user's private stage folder "
         "(0700, checked: theirs, not a link); GNU tar refuses absolute and '..' members and extracts links last",
-    ("spider_cache.py", "os.utime"):
+    ("modules/spider_cache.py", "os.utime"):
         "the time of the site's lmod_cache_timestamp file (a site setting), one second ahead as Lmod compares",
 }
 

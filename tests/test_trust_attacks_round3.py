@@ -92,7 +92,7 @@ def test_the_launcher_never_runs_a_copy_a_member_assembled_from_the_maintainers_
     launcher must run the shared program."""
     import time
 
-    from pyenvmod import render
+    from pyenvmod.modules import render
     from pyenvmod.staging import copy_id
 
     base = people.base / "launch-move"
@@ -296,7 +296,7 @@ def test_a_fifo_for_a_packages_metadata_or_record_never_hangs_a_command(people):
 
 
 def test_package_files_are_read_only_when_regular_and_never_waited_for(tmp_path):
-    from pyenvmod import dist_info
+    from pyenvmod.packages import dist_info
 
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pyenvmod import config, config_cache, pythons
+from pyenvmod import config, config_cache
+from pyenvmod.backends import pythons
 from pyenvmod.trust import private_files
 from pyenvmod.errors import PyenvmodError
 

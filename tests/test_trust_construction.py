@@ -258,7 +258,7 @@ def test_the_launcher_never_takes_a_planted_link_for_the_users_stage_folder(peop
     """Hole 7: in a shared scratch folder (where the kernel's protected_symlinks does not help) alice
     plants ``pyenvmod-bob`` as a link to a folder bob owns but she may write (a group tree's), holding
     a fake copy. Bob's launcher, run by the real shell, must run the shared program, not hers."""
-    from pyenvmod import render
+    from pyenvmod.modules import render
     from pyenvmod.staging import copy_id
 
     base = people.base / "hole7"

@@ -92,7 +92,7 @@ def test_kill_9_during_install_then_recreate_gets_only_its_own_packages(cli, env
 
 RUNNER = textwrap.dedent("""
     import sys
-    from pyenvmod import proc
+    from pyenvmod.runtime import proc
     proc.run(sys.argv[1:], what="helper")
 """)
 

@@ -6,7 +6,7 @@ compiled each time, and nothing is changed through the link."""
 import os
 import stat
 
-from pyenvmod import render
+from pyenvmod.modules import render
 
 
 def _render(text_name="stage-launcher.sh.j2"):

@@ -132,7 +132,7 @@ def test_an_environments_own_pip_conf_is_not_read_under_a_policy(cli, root, sour
 def test_helper_environment_under_a_policy_keeps_only_harmless_pip_and_uv_variables():
     import os
 
-    from pyenvmod import sources as sources_mod
+    from pyenvmod.packages import sources as sources_mod
     from pyenvmod.config import Config
 
     config = Config(values={"allowed_sources": ["https://mirror.example/"], "index_url": "https://mirror.example/simple",

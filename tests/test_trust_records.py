@@ -22,7 +22,8 @@ def tree(env, monkeypatch):
     """pyenvmod's configuration pointed at a fresh root (in this process), with one healthy
     environment 'good' (a folder with bin/python, its modulefiles and record; nothing is run)."""
     from pyenvmod import config as config_mod
-    from pyenvmod import metadata, modulefiles
+    from pyenvmod.modules import modulefiles
+    from pyenvmod.records import metadata
     from pyenvmod.operations.common import tree_for
 
     for key, value in env.items():
@@ -39,7 +40,7 @@ def tree(env, monkeypatch):
 
 
 def good_record(tree, name):
-    from pyenvmod import metadata
+    from pyenvmod.records import metadata
 
     return metadata.EnvRecord(name=name, prefix=str(tree.prefix(name)), python="3.11.2", base_python="/usr/bin/python3",
                               backend="uv", module=f"pyenv/{name}/py3.11", created="2026-01-01T00:00:00+00:00",

@@ -32,7 +32,7 @@ def test_a_platform_override_is_validated_like_a_name(cli, root, platform):
 
 
 def test_list_and_doctor_never_print_control_characters_from_the_tree(cli, root):
-    from pyenvmod import platform_tag
+    from pyenvmod.records import platform_tag
 
     cli("create", "alpha")
     base = root / platform_tag.current()
@@ -48,7 +48,7 @@ def test_list_and_doctor_never_print_control_characters_from_the_tree(cli, root)
 
 
 def test_a_lock_holders_escape_sequences_are_not_printed_raw(cli, root, tmp_path):
-    from pyenvmod import platform_tag
+    from pyenvmod.records import platform_tag
 
     cli("create", "alpha")
     lock = root / platform_tag.current() / "locks" / "alpha.lock"
@@ -66,7 +66,7 @@ def test_a_lock_holders_escape_sequences_are_not_printed_raw(cli, root, tmp_path
 
 
 def test_suggested_commands_quote_what_they_name(cli, root):
-    from pyenvmod import platform_tag
+    from pyenvmod.records import platform_tag
 
     base = root / platform_tag.current()
     cli("create", "alpha")
@@ -114,7 +114,7 @@ def test_a_description_with_control_characters_is_refused_at_create(cli, root, t
 
 
 def test_a_description_recorded_with_del_makes_the_record_broken_not_the_export(cli, root):
-    from pyenvmod import platform_tag
+    from pyenvmod.records import platform_tag
 
     cli("create", "alpha", "--description", "tabs\tand\nlines are fine")
     meta = root / platform_tag.current() / "meta" / "alpha.json"

@@ -111,7 +111,7 @@ def test_a_symlinked_history_folder_stops_install_before_history_is_written(peop
     target = victim(people.bob)
     before = snapshot(target)
     _link(people.alice, target, base / "history" / "shared")
-    code = ("import sys; from pathlib import Path; from pyenvmod import history; from pyenvmod.layout import Layout; "
+    code = ("import sys; from pathlib import Path; from pyenvmod.records import history; from pyenvmod.records.layout import Layout; "
             "from pyenvmod.errors import PyenvmodError\n"
             "try:\n    history.add(Layout(Path(sys.argv[1]), sys.argv[2]), 'shared', 'install', ['x'], {'x': '1'})\n"
             "except PyenvmodError as exc:\n    print(exc.message)\n")

@@ -32,7 +32,7 @@ def write(path, text, mode=None):
 
 @pytest.mark.parametrize("escape", ESCAPES)
 def test_a_template_cannot_reach_python_internals(tmp_path, escape):
-    from pyenvmod import render
+    from pyenvmod.modules import render
     from pyenvmod.errors import PyenvmodError
 
     marker = tmp_path / "MARKER"

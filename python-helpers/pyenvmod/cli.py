@@ -113,7 +113,7 @@ def main(argv=None) -> int:
     try:
         return args.run(args) or 0
     except PyenvmodError as exc:
-        from pyenvmod.display import clean
+        from pyenvmod.runtime.display import clean
 
         print(f"pyenvmod: error: {clean(exc.message)}", file=sys.stderr)
         return exc.exit_code

@@ -8,7 +8,7 @@ import os
 import re
 from pathlib import Path
 
-from pyenvmod import platform_tag
+from pyenvmod.records import platform_tag
 from pyenvmod.errors import PyenvmodError
 
 SITE_FILE = "/etc/pyenvmod/config.yaml"
@@ -226,7 +226,7 @@ def expand_path(value: str, origin: str, python: str = "python3") -> str:
     Python's major.minor); the result must be an absolute path usable in PATH."""
     expanded = os.path.expanduser(os.path.expandvars(value)).replace("{arch}", platform_tag.current())
     if "{python}" in expanded:
-        from pyenvmod import pythons
+        from pyenvmod.backends import pythons
 
         expanded = expanded.replace("{python}", pythons.resolve(python).major_minor)
     if "$" in expanded:

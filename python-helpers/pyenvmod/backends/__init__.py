@@ -2,6 +2,9 @@
 
 Each backend is a small class with one interface (see ``base.Backend``). A new one
 (conda, say) is a module here and a line in ``_REGISTRY``; nothing else changes.
+``pythons`` finds the base interpreter a backend builds on (``--python``). The backends may use
+``pyenvmod.packages``, ``pyenvmod.modules``, ``pyenvmod.records``, ``pyenvmod.trust`` and
+``pyenvmod.runtime``; the operations and commands use them.
 """
 
 import importlib

@@ -5,9 +5,9 @@ import re
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from pyenvmod import proc
+from pyenvmod.runtime import proc
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.pythons import PythonInfo
+from pyenvmod.backends.pythons import PythonInfo
 
 
 class Backend(ABC):
@@ -85,7 +85,7 @@ class Backend(ABC):
     def check(self, prefix: Path) -> list[str]:
         """Broken or missing requirements of installed packages, one line each, as ``pip check``
         reports them; read from the dist-info files (no interpreter is started)."""
-        from pyenvmod import dependency_check
+        from pyenvmod.packages import dependency_check
 
         return dependency_check.problems(prefix, self.python_version(prefix),
                                          list(dict.fromkeys(p.path for p in self.module_packages)))
@@ -139,7 +139,7 @@ class Backend(ABC):
         files, as ``pip list`` (or, ``canonical``, ``uv pip list``) names them."""
         from packaging.utils import canonicalize_name
 
-        from pyenvmod.operations.packages import dist_versions
+        from pyenvmod.packages.installed import dist_versions
 
         found = {(canonicalize_name(n) if canonical else n): v for n, v in dist_versions(prefix).items()}
         return [{"name": n, "version": v} for n, v in sorted(found.items())]

@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from pyenvmod import proc
+from pyenvmod.runtime import proc
 from pyenvmod.backends.base import Backend
 from pyenvmod.errors import PyenvmodError
 
@@ -124,10 +124,3 @@ def conda_meta_versions(prefix) -> dict:
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return dict(sorted(found.items()))
-
-
-def activate_scripts(prefix: str) -> list[str]:
-    """The environment's etc/conda/activate.d/*.sh, in the order conda runs them."""
-    folder = os.path.join(prefix, "etc", "conda", "activate.d")
-    return sorted(os.path.join(folder, n) for n in os.listdir(folder) if n.endswith(".sh")) \
-        if os.path.isdir(folder) else []

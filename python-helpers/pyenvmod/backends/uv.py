@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pyenvmod.backends.base import Backend
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.pythons import PythonInfo
+from pyenvmod.backends.pythons import PythonInfo
 
 
 def uv_binary() -> str:

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from pyenvmod.backends.base import Backend
-from pyenvmod.pythons import PythonInfo
+from pyenvmod.backends.pythons import PythonInfo
 
 
 class VenvBackend(Backend):

@@ -90,7 +90,7 @@ def run(args) -> int:
         _note_default_root(layout)
     spec = None
     if args.file:
-        from pyenvmod import spec as spec_mod
+        from pyenvmod.packages import spec as spec_mod
 
         spec = spec_mod.read(args.file)
     elif args.clone:
@@ -102,7 +102,7 @@ def run(args) -> int:
     request = CreateRequest(name, [*args.packages, *editable(args.editable)], args.python or "", args.backend or "",
                             args.description, args.extends, args.modules.split(","), not args.no_capture, spec,
                             [n for n in args.no_binary.split(",") if n], args.channels, args.prefix or "")
-    from pyenvmod import progress
+    from pyenvmod.runtime import progress
 
     with progress.status() as notify:  # on standard error: a status line on a terminal, lines in a log
         record = create(config, request, notify=notify)

@@ -31,7 +31,7 @@ def run(args) -> int:
     import json
 
     from pyenvmod import config as config_mod
-    from pyenvmod.display import clean
+    from pyenvmod.runtime.display import clean
     from pyenvmod.errors import PyenvmodError
     from pyenvmod.operations import doctor
 

@@ -25,11 +25,10 @@ def run(args) -> int:
 
     config = config_mod.load()
     if "/" not in args.name:  # one's own environment: a plain 'pip install' since the last change counts
-        from pyenvmod import outside
-        from pyenvmod.operations.common import layout_for
+        from pyenvmod.operations.common import layout_for, reconcile_now
 
-        outside.reconcile_now(config, layout_for(config), args.name,
-                              notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr))
+        reconcile_now(config, layout_for(config), args.name,
+                      notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr))
     text = export(config, args.name, args.format, args.requested,
                   notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr))
     if not args.output:

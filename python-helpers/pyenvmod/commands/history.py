@@ -18,14 +18,15 @@ def run(args) -> int:
     from datetime import datetime
 
     from pyenvmod import config as config_mod
-    from pyenvmod import history, outside
-    from pyenvmod.display import clean
-    from pyenvmod.operations.common import layout_for, load_record
+    from pyenvmod.packages import outside
+    from pyenvmod.records import history
+    from pyenvmod.runtime.display import clean
+    from pyenvmod.operations.common import layout_for, load_record, reconcile_now
 
     config = config_mod.load()
     layout = layout_for(config)
     load_record(layout, args.name)
-    outside.reconcile_now(config, layout, args.name, notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr))
+    reconcile_now(config, layout, args.name, notify=lambda m: print(f"pyenvmod: {m}", file=sys.stderr))
     entries = history.entries(layout, args.name)
     if args.json:
         print(json.dumps(entries, indent=2))

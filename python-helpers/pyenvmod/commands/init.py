@@ -23,7 +23,7 @@ def ask(question: str, default: str, yes: bool) -> str:
 
 def run(args) -> int:
     from pyenvmod import config as config_mod
-    from pyenvmod import render
+    from pyenvmod.modules import render
     from pyenvmod.trust import files
     from pyenvmod.errors import PyenvmodError
 

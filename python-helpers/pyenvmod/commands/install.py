@@ -28,7 +28,7 @@ def add_arguments(parser):
 
 def editable(paths) -> list:
     """-e PATH as one spec string, '-e PATH', which stays one word until pip or uv is run."""
-    from pyenvmod.requirements import EDITABLE
+    from pyenvmod.packages.requirements import EDITABLE
 
     return [EDITABLE + path for path in paths]
 
@@ -36,7 +36,7 @@ def editable(paths) -> list:
 def editable_changes(before: list, record) -> list:
     """Folders asked for again, now with -e or now without it: same version, so no package line says so."""
     from pyenvmod.operations.env_packages import installed_from
-    from pyenvmod.requirements import EDITABLE
+    from pyenvmod.packages.requirements import EDITABLE
 
     def folders(specs, editable):
         return {s[len(EDITABLE):].strip() if s.startswith(EDITABLE) else s for s in specs
@@ -53,7 +53,8 @@ def editable_changes(before: list, record) -> list:
 def report(config, record, problems, heading=""):
     """What this change did, package by package (from the last two history entries), or that nothing
     changed; then the broken requirements, once."""
-    from pyenvmod import history, outside
+    from pyenvmod.packages import outside
+    from pyenvmod.records import history
     from pyenvmod.operations.common import layout_for
 
     entries = history.entries(layout_for(config), record.name, last=2)
@@ -82,7 +83,7 @@ def run(args) -> int:
         from pyenvmod.operations.from_file import specs as file_specs
 
         specs += file_specs(config, args.name, args.file)
-    from pyenvmod import progress
+    from pyenvmod.runtime import progress
 
     with progress.status() as notify:
         record, problems = packages.install(config, args.name, specs, notify=notify,

@@ -22,8 +22,8 @@ def run(args) -> int:
     from datetime import datetime
 
     from pyenvmod import config as config_mod
-    from pyenvmod.display import clean
-    from pyenvmod.loaded import loaded_names
+    from pyenvmod.runtime.display import clean
+    from pyenvmod.modules.loaded import loaded_names
     from pyenvmod.operations.common import layout_for
     from pyenvmod.operations.listing import entries
 

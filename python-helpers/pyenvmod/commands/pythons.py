@@ -18,7 +18,7 @@ def run(args) -> int:
     import json
 
     from pyenvmod import config as config_mod
-    from pyenvmod import pythons
+    from pyenvmod.backends import pythons
     from pyenvmod.errors import PyenvmodError
 
     config = config_mod.load()

@@ -16,7 +16,7 @@ def run(args) -> int:
     from pyenvmod.operations import packages
 
     config = config_mod.load()
-    from pyenvmod import progress
+    from pyenvmod.runtime import progress
 
     with progress.status() as notify:
         record, problems = packages.remove(config, args.name, args.packages, notify=notify)

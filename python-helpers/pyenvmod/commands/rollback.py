@@ -20,7 +20,7 @@ def run(args) -> int:
     from pyenvmod.commands.install import report
 
     config = config_mod.load()
-    from pyenvmod import progress
+    from pyenvmod.runtime import progress
 
     with progress.status() as notify:
         record = rollback(config, args.name, args.to, notify=notify)

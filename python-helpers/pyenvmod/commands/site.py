@@ -30,7 +30,8 @@ def site_init(args) -> int:
     import os
 
     from pyenvmod import config as config_mod
-    from pyenvmod import render, requirements
+    from pyenvmod.modules import render
+    from pyenvmod.packages import requirements
     from pyenvmod.trust import files
     from pyenvmod.commands.init import ask
     from pyenvmod.errors import PyenvmodError

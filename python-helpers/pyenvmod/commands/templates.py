@@ -16,7 +16,8 @@ def add_arguments(parser):
 
 def run(args) -> int:
     from pyenvmod import config as config_mod
-    from pyenvmod import render, resources
+    from pyenvmod import resources
+    from pyenvmod.modules import render
     from pyenvmod.errors import PyenvmodError
 
     dirs = render.template_dirs(config_mod.load()["templates"])

@@ -26,7 +26,7 @@ def run(args) -> int:
         from pyenvmod.operations.from_file import specs as file_specs
 
         specs += file_specs(config, args.name, args.file)
-    from pyenvmod import progress
+    from pyenvmod.runtime import progress
 
     with progress.status() as notify:
         record, problems = packages.update(config, args.name, specs, notify=notify)

@@ -8,13 +8,16 @@ import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pyenvmod import __version__, capture, metadata, modulefiles, names, pythons
+from pyenvmod import __version__
+from pyenvmod.backends import pythons
+from pyenvmod.modules import capture, modulefiles
+from pyenvmod.records import metadata, names
 from pyenvmod.trust.identity import user_name
-from pyenvmod import spider_cache
+from pyenvmod.modules import spider_cache
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import tree_for
-from pyenvmod.operations.packages import dist_versions
+from pyenvmod.packages.installed import dist_versions
 
 _VERSION = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
 

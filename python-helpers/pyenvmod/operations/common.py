@@ -3,10 +3,10 @@
 import os
 from pathlib import Path
 
-from pyenvmod import metadata, names, platform_tag
+from pyenvmod.records import metadata, names, platform_tag
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.layout import Layout
+from pyenvmod.records.layout import Layout
 
 
 def layout_for(config: Config) -> Layout:
@@ -78,7 +78,8 @@ def find_base(layout: Layout, spec: str) -> tuple[metadata.EnvRecord, Path]:
 
 def backend_for(config: Config, name: str, channels=()):
     """A backend whose helpers use the configured caches (caches filling home quotas are a top ticket)."""
-    from pyenvmod import backends, sources
+    from pyenvmod import backends
+    from pyenvmod.packages import sources
 
     env = sources.helper_env(config, os.environ)
     if config.group:
@@ -135,3 +136,23 @@ def read_condarc() -> dict:
     if "channel_priority" in data:
         out["channel_priority"] = data["channel_priority"]
     return out
+
+
+def reconcile_now(config, layout, name: str, notify) -> list[str]:
+    """For commands that only read an environment (history, export): take its lock and record a change
+    made outside pyenvmod, if there is one. Nothing is taken when nothing changed."""
+    from pyenvmod.trust import locking
+    from pyenvmod.errors import PyenvmodError
+    from pyenvmod.packages import outside
+
+    if outside.differences(load_record(layout, name)) is None:
+        return []
+    try:
+        with locking.locked(layout.lock_file(name), config["lock_timeout"], f"environment {name!r}"):
+            record = load_record(layout, name)
+            backend = backend_for(config, record.backend, record.channels)
+            return outside.reconcile(config, layout, record, backend, notify)
+    except (OSError, PyenvmodError) as exc:  # a tree we may read but not change: say so, and go on
+        notify(f"warning: {name!r} was {outside.SHOWN}, but that could not be recorded: "
+               f"{getattr(exc, 'message', None) or exc}")
+        return []

@@ -8,7 +8,9 @@ so that any shell that has it loaded can still unload it.
 
 import os
 
-from pyenvmod import loaded, modulefiles, names, proc, spider_cache, tombstones
+from pyenvmod.modules import loaded, modulefiles, spider_cache, tombstones
+from pyenvmod.records import names
+from pyenvmod.runtime import proc
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import external_prefix

@@ -33,7 +33,7 @@ class Package:
 
 def installed(record) -> dict:
     """{name: version} in the environment's own prefix: conda packages and pip-installed ones."""
-    from pyenvmod.operations.packages import dist_versions
+    from pyenvmod.packages.installed import dist_versions
 
     found = {}
     if record.backend == "conda":
@@ -62,7 +62,7 @@ def _requested_names(record) -> set:
 
 
 def _from_folder_or_url(spec: str) -> bool:
-    from pyenvmod import requirements
+    from pyenvmod.packages import requirements
 
     return spec.startswith(requirements.EDITABLE) or requirements.is_url(spec) or requirements.is_path(spec)
 
@@ -71,7 +71,7 @@ def installed_from(spec: str, sources: dict) -> set:
     """Canonical names of the packages installed from a folder or URL spec (-e ./tools, ./mypkg,
     git+https://...), read from the recorded direct sources ({name: "name @ url"}); a VCS source is
     recorded at its commit (URL@COMMIT), asked for with or without a ref."""
-    from pyenvmod import requirements
+    from pyenvmod.packages import requirements
 
     try:
         url = requirements.source_url(spec)
@@ -108,12 +108,12 @@ def packages(config: Config, name: str) -> tuple:
             source = "outside" if record.adopted else "dependency"
         result[key] = Package(pkg, version, source)
     if record.extends:  # a base is a uv or venv environment (conda ones cannot be extended)
-        from pyenvmod.operations.packages import dist_versions
+        from pyenvmod.packages.installed import dist_versions
 
         for pkg, version in dist_versions(record.extends["prefix"]).items():
             result.setdefault(canonicalize_name(pkg), Package(pkg, version, "base"))
     if record.modules and record.backend != "conda":  # PYTHONPATH comes first on sys.path: these win
-        from pyenvmod import module_packages
+        from pyenvmod.packages import module_packages
 
         for have in module_packages.provided(record.modules):
             hidden = result.get(have.key)

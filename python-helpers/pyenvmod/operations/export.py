@@ -2,11 +2,13 @@
 
 from datetime import datetime, timezone
 
-from pyenvmod import __version__, render, requirements
+from pyenvmod import __version__
+from pyenvmod.modules import render
+from pyenvmod.packages import requirements
 from pyenvmod.config import Config
 from pyenvmod.operations.common import backend_for, find_base, layout_for
-from pyenvmod.operations.packages import direct_sources, dist_versions, locked_set, pins
-from pyenvmod.spec import Spec
+from pyenvmod.packages.installed import direct_sources, dist_versions, locked_set, pins
+from pyenvmod.packages.spec import Spec
 
 TEMPLATES = {"yaml": "export.yml.j2", "requirements": "requirements.txt.j2"}
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pyenvmod.trust import files
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.layout import Layout
+from pyenvmod.records.layout import Layout
 from pyenvmod.trust.tree import PREFIX_MARKER, Tree
 
 MARKER = PREFIX_MARKER

@@ -2,7 +2,7 @@
 export, a conda environment.yml or a requirements.txt (read by ``spec``), checked against the
 environment they go into (its Python version, its backend)."""
 
-from pyenvmod import spec as spec_mod
+from pyenvmod.packages import spec as spec_mod
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import layout_for, load_record

@@ -10,9 +10,9 @@ import shlex
 import stat
 from pathlib import Path
 
-from pyenvmod import module_system, render, stacking
+from pyenvmod.modules import module_system, render, stacking
 from pyenvmod.trust import files
-from pyenvmod.names import kernel_name
+from pyenvmod.records.names import kernel_name
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import backend_for, find_base, load_record, tree_for

@@ -4,7 +4,8 @@ import os
 import shlex
 from dataclasses import dataclass, field
 
-from pyenvmod import metadata, modulefiles, names
+from pyenvmod.modules import modulefiles
+from pyenvmod.records import metadata, names
 from pyenvmod.trust import locking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError

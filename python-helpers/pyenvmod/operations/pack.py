@@ -17,7 +17,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from pyenvmod import provenance
+from pyenvmod.records import provenance
 from pyenvmod.trust import files
 from pyenvmod.trust.folders import Folder
 from pyenvmod.config import Config

@@ -4,73 +4,20 @@ history entry, and a consistency check (``pip check``)."""
 
 import os
 
-from pyenvmod import background, buildpolicy, outside, requirements, sources, stacking, touched
+from pyenvmod.modules import stacking
+from pyenvmod.packages import buildpolicy, outside, requirements, sources, touched
+from pyenvmod.runtime import background
 from pyenvmod.trust import files
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.trust.tree import Tree
 from pyenvmod.operations.common import backend_for, load_record, share, tree_for, tree_group
-
-
-def locked_set(backend, prefix) -> dict:
-    return {p["name"]: p["version"] for p in backend.list_packages(prefix)}
-
-
-def _dist_name(dist_info) -> str:
-    """The canonical project name of a NAME-VERSION.dist-info folder."""
-    from packaging.utils import canonicalize_name
-
-    return canonicalize_name(dist_info.name[: -len(".dist-info")].rsplit("-", 1)[0])
-
-
-def dist_versions(prefix) -> dict:
-    """{Name: Version} of the distributions in the environment's own site-packages, read from their
-    METADATA files (the environment is not run)."""
-    from pyenvmod import dist_info
-
-    return dict(sorted({dist.name: dist.version for dist in dist_info.installed(prefix)}.items()))
-
-
-def direct_sources(prefix, python_version) -> dict:
-    """Packages installed from a URL or a local folder (PEP 610 direct_url.json): {name: "name @ url"}."""
-    import json
-
-    found = {}
-    for dist in stacking.site_packages(str(prefix), python_version).glob("*.dist-info"):
-        try:
-            data = json.loads((dist / "direct_url.json").read_text(encoding="utf-8"))
-            url = data["url"]
-            vcs = data.get("vcs_info") or {}
-            if vcs:  # git+https://...@COMMIT: the same commit again, not the folder or page the URL names
-                url = f"{vcs['vcs']}+{url}@{vcs['commit_id']}"
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-        name = _dist_name(dist)
-        found[name] = f"{name} @ {url}"
-    return found
-
-
-def pins(packages: dict, sources: dict, skip=("pip",)) -> list[str]:
-    """Requirement strings that rebuild a package set exactly."""
-    from packaging.utils import canonicalize_name
-
-    out = []
-    for name, version in sorted(packages.items()):
-        if name in skip:
-            continue
-        out.append(sources.get(canonicalize_name(name)) or f"{name}=={version}")
-    return out
-
-
-def snapshot(record, backend) -> None:
-    """Record the environment's current package set (and direct sources) in ``record``."""
-    record.packages = locked_set(backend, record.prefix)
-    record.sources = direct_sources(record.prefix, record.python)
+from pyenvmod.packages.installed import dist_name, snapshot
 
 
 def prepared_templates(config: Config):
     """The modulefiles' templates, compiled: asked for with ``background.later`` before the helper starts."""
-    from pyenvmod import modulefiles
+    from pyenvmod.modules import modulefiles
 
     return modulefiles.prepare(modulefiles.options_from(config))
 
@@ -81,7 +28,8 @@ def refresh(config: Config, layout, record, backend, action: str, args: list, no
     ``before``: the stamps (``touched.stamps``) taken before the change; only what it wrote then has its
     permissions settled, else everything in the environment. ``templates``: waits for
     ``prepared_templates`` (run while the helper worked)."""
-    from pyenvmod import history, modulefiles  # imported while the helper worked (AFTER_INSTALL)
+    from pyenvmod.modules import modulefiles
+    from pyenvmod.records import history  # imported while the helper worked (AFTER_INSTALL)
 
     problems = background.call(backend.check, record.prefix)  # it reads the packages; the rest writes elsewhere
     snapshot(record, backend)
@@ -124,7 +72,7 @@ def _own_distributions(record) -> set:
 
         return set(conda_meta_versions(record.prefix))
     site = stacking.site_packages(record.prefix, record.python)
-    return {_dist_name(p) for p in site.glob("*.dist-info")}
+    return {dist_name(p) for p in site.glob("*.dist-info")}
 
 
 def _validate(config: Config, record, specs: list) -> None:
@@ -161,7 +109,7 @@ def _change(config: Config, name: str, action: str, specs: list, notify, apply):
         templates = background.later(prepared_templates, config)  # compiled then too
         apply(record, backend)
         problems = refresh(config, layout, record, backend, action, specs, notify, before, templates)
-    from pyenvmod import spider_cache
+    from pyenvmod.modules import spider_cache
 
     spider_cache.refresh(config, layout)
     return record, problems
@@ -183,7 +131,7 @@ def install(config: Config, name: str, specs: list, notify=lambda m: None, no_bi
     specs = requirements.absolute_paths(specs)  # ./mypkg is recorded as the folder it names
 
     def apply(record, backend):
-        from pyenvmod import module_packages
+        from pyenvmod.packages import module_packages
 
         # what the recorded modules put on PYTHONPATH counts as installed; a version they lack is refused
         backend.module_packages = module_packages.provided(record.modules) if record.backend != "conda" else []
@@ -216,7 +164,7 @@ def update(config: Config, name: str, specs: list, notify=lambda m: None):
         targets = specs or list(record.requested)
         if not targets:
             raise PyenvmodError(f"{name!r} has no requested packages to update; name the packages to update")
-        from pyenvmod import module_packages
+        from pyenvmod.packages import module_packages
 
         # a package a recorded module provides is the module's to update: never a second copy here
         backend.module_packages = module_packages.provided(record.modules) if record.backend != "conda" else []

@@ -3,7 +3,7 @@
 import os
 import shlex
 
-from pyenvmod import modulefiles, spider_cache, stacking
+from pyenvmod.modules import modulefiles, spider_cache, stacking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import load_record, tree_for

@@ -19,12 +19,14 @@ too many files to rewrite safely, so conda environments are refused (clone, then
 import os
 from pathlib import Path
 
-from pyenvmod import history, metadata, modulefiles, names, proc, stacking
+from pyenvmod.modules import modulefiles, stacking
+from pyenvmod.records import history, metadata, names
+from pyenvmod.runtime import proc
 from pyenvmod.trust import files
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.layout import Layout
-from pyenvmod.loaded import is_loaded
+from pyenvmod.records.layout import Layout
+from pyenvmod.modules.loaded import is_loaded
 from pyenvmod.operations import external_prefix
 from pyenvmod.operations.common import load_record, share, tree_for
 from pyenvmod.staging import launchers
@@ -96,24 +98,7 @@ def rename(config: Config, old: str, new: str, notify=lambda m: None) -> metadat
     with proc.interrupts_raise(), _locks(tree, config, old, new):
         if _finished(tree, old, new):
             return load_record(layout, new)
-        try:
-            record = load_record(layout, old)
-        except PyenvmodError:
-            if not _exchanged(layout, old, new):
-                raise
-            # interrupted after the folders were swapped: OLD's folder is now a link to NEW's, which the
-            # trust checks refuse as a prefix; NEW's record (checked) says all the rest needs
-            base = load_record(layout, new)
-            record = base.replace(name=old, prefix=str(layout.prefix(old)), module=layout.module_name(old, base.tag))
-        if is_loaded(layout, old):
-            raise PyenvmodError(f"{old!r} is loaded in this shell; run 'module unload pyenv/{old}' first, "
-                                "then rename")
-        resuming = _resuming(layout, record, new)
-        if not resuming:
-            _check_new_name(layout, record, new)
-        if record.backend == "conda" and not record.adopted:
-            raise PyenvmodError(f"{old!r} is a conda environment, whose files embed its folder; rename it as "
-                                f"'pyenvmod create {new} --clone {old}' then 'pyenvmod delete {old}'")
+        record = _renamable(layout, old, new)
         moves = record.prefix == str(layout.prefix(old))  # else: adopted, or made with --prefix elsewhere
         new_prefix = str(layout.prefix(new)) if moves else record.prefix
         new_record = record.replace(name=new, prefix=new_prefix, module=layout.module_name(new, record.tag),
@@ -144,17 +129,46 @@ def rename(config: Config, old: str, new: str, notify=lambda m: None) -> metadat
         history.add(layout, new, "rename", [old, new], new_record.packages, new_record.requested,
                     new_record.sources)
         share(config, layout, layout.history_dir(new))
-        # 4: OLD goes (its metadata before its symlink: until then, the same rename finishes the job)
-        modulefiles.remove(layout, old)
-        tree.remove(tree.images_dir(old))  # its image names OLD and its folder: the next pack makes NEW's
-        tree.remove(tree.meta_file(old))
-        if os.path.islink(layout.prefix(old)):
-            with _envs(layout) as envs:
-                envs.unlink(old, missing_ok=True)
-        files.remove_inside(layout.history_dir(old), layout.root)
+        _drop_old(tree, old)
     if record.kernels:
         _move_kernels(config, record, new, notify)
     return load_record(layout, new)
+
+
+def _renamable(layout, old: str, new: str) -> metadata.EnvRecord:
+    """With the locks held: OLD's record (rebuilt from NEW's when an interrupted rename swapped the folders),
+    refused when OLD is loaded, NEW is taken or OLD is a conda environment."""
+    try:
+        record = load_record(layout, old)
+    except PyenvmodError:
+        if not _exchanged(layout, old, new):
+            raise
+        # interrupted after the folders were swapped: OLD's folder is now a link to NEW's, which the
+        # trust checks refuse as a prefix; NEW's record (checked) says all the rest needs
+        base = load_record(layout, new)
+        record = base.replace(name=old, prefix=str(layout.prefix(old)), module=layout.module_name(old, base.tag))
+    if is_loaded(layout, old):
+        raise PyenvmodError(f"{old!r} is loaded in this shell; run 'module unload pyenv/{old}' first, "
+                            "then rename")
+    resuming = _resuming(layout, record, new)
+    if not resuming:
+        _check_new_name(layout, record, new)
+    if record.backend == "conda" and not record.adopted:
+        raise PyenvmodError(f"{old!r} is a conda environment, whose files embed its folder; rename it as "
+                            f"'pyenvmod create {new} --clone {old}' then 'pyenvmod delete {old}'")
+    return record
+
+
+def _drop_old(tree: Tree, old: str) -> None:
+    """Step 4: OLD goes (its metadata before its symlink: until then, the same rename finishes the job)."""
+    layout = tree.layout
+    modulefiles.remove(layout, old)
+    tree.remove(tree.images_dir(old))  # its image names OLD and its folder: the next pack makes NEW's
+    tree.remove(tree.meta_file(old))
+    if os.path.islink(layout.prefix(old)):
+        with _envs(layout) as envs:
+            envs.unlink(old, missing_ok=True)
+    files.remove_inside(layout.history_dir(old), layout.root)
 
 
 def _finished(tree: Tree, old: str, new: str) -> bool:

@@ -10,15 +10,39 @@ import os
 import shlex
 from datetime import datetime, timezone
 
-from pyenvmod import history, modulefiles, outside, proc, pythons, sources, stacking
+from pyenvmod.backends import pythons
+from pyenvmod.modules import modulefiles, stacking
+from pyenvmod.packages import outside, sources
+from pyenvmod.records import history
+from pyenvmod.runtime import proc
 from pyenvmod.trust import files
-from pyenvmod import spider_cache
+from pyenvmod.modules import spider_cache
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import backend_for, load_record, tree_for
-from pyenvmod.operations.packages import _build_flags, pins, snapshot
+from pyenvmod.operations.packages import _build_flags
+from pyenvmod.packages.installed import pins, snapshot
 
 SEEDED = ("pip",)  # comes with the new environment itself
+
+
+def _target(layout, record, name: str, to: int) -> dict:
+    """History entry ``to`` of an environment that can be rolled back; refused with the way to do it
+    instead for an adopted, conda or --prefix environment, or an entry that does not exist."""
+    if record.adopted:
+        raise PyenvmodError(f"{name!r} was adopted: pyenvmod does not change it, so it cannot roll it back")
+    if record.backend == "conda":
+        raise PyenvmodError(f"{name!r} is a conda environment, whose files name their own folder: it cannot be "
+                            f"rebuilt beside itself; export an entry's state and create it again instead")
+    if record.prefix != str(layout.prefix(name)):
+        raise PyenvmodError(f"{name!r} lives at {record.prefix} (create --prefix): it is rolled back by "
+                            f"exporting an entry's state and creating it again")
+    entries = {e["n"]: e for e in history.entries(layout, name)}
+    if to not in entries:
+        known = ", ".join(map(str, sorted(entries))) or "none"
+        raise PyenvmodError(f"{name!r} has no history entry {to} (entries: {known}); "
+                            f"see 'pyenvmod history {shlex.quote(name)}'")
+    return entries[to]
 
 
 def rollback(config: Config, name: str, to: int, notify=lambda m: None):
@@ -27,20 +51,7 @@ def rollback(config: Config, name: str, to: int, notify=lambda m: None):
     load_record(layout, name)
     with proc.interrupts_raise(), tree.lock(name, config["lock_timeout"]):
         record = load_record(layout, name)
-        if record.adopted:
-            raise PyenvmodError(f"{name!r} was adopted: pyenvmod does not change it, so it cannot roll it back")
-        if record.backend == "conda":
-            raise PyenvmodError(f"{name!r} is a conda environment, whose files name their own folder: it cannot be "
-                                f"rebuilt beside itself; export an entry's state and create it again instead")
-        if record.prefix != str(layout.prefix(name)):
-            raise PyenvmodError(f"{name!r} lives at {record.prefix} (create --prefix): it is rolled back by "
-                                f"exporting an entry's state and creating it again")
-        entries = {e["n"]: e for e in history.entries(layout, name)}
-        if to not in entries:
-            known = ", ".join(map(str, sorted(entries))) or "none"
-            raise PyenvmodError(f"{name!r} has no history entry {to} (entries: {known}); "
-                                f"see 'pyenvmod history {shlex.quote(name)}'")
-        target = entries[to]
+        target = _target(layout, record, name, to)
         backend = backend_for(config, record.backend, record.channels)
         outside.reconcile(config, layout, record, backend, notify)  # so that state is in the history too
         prefix = tree.prefix(name)

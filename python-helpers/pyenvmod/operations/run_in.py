@@ -12,7 +12,7 @@ note says so.
 import os
 import shutil
 
-from pyenvmod import module_system, stacking
+from pyenvmod.modules import module_system, stacking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import find_base, layout_for, load_record

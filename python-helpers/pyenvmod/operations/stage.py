@@ -16,7 +16,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from pyenvmod import provenance, render
+from pyenvmod.modules import render
+from pyenvmod.records import provenance
 from pyenvmod.trust import files, locking
 from pyenvmod.trust.folders import Folder
 from pyenvmod.config import Config
@@ -222,7 +223,7 @@ def clean(config: Config, name: str) -> list[str]:
     """Remove this node's copies of ``name`` (every version). Returns what was removed. A name that is
     not registered (renamed or deleted since it was staged) is cleaned by its copies' names alone:
     every copy called NAME-ID on this node, whatever the environment's folder was."""
-    from pyenvmod import names
+    from pyenvmod.records import names
 
     layout = layout_for(config)
     registered = os.path.lexists(layout.meta_file(names.validate(name)))

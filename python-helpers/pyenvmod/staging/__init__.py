@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.layout import Layout
+from pyenvmod.records.layout import Layout
 
 IMAGE_FORMATS = {"tar": "image.tar.zst", "squashfs": "image.sqfs"}
 

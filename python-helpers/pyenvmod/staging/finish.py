@@ -18,7 +18,7 @@ import struct
 import subprocess
 from pathlib import Path
 
-from pyenvmod import render
+from pyenvmod.modules import render
 from pyenvmod.trust import files
 
 PIP_NAMES = re.compile(r"pip(3(\.\d+)?)?")

@@ -12,7 +12,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pyenvmod import stacking
+from pyenvmod.modules import stacking
 from pyenvmod.errors import PyenvmodError
 
 # Parts of the standard library no program imports at run time: tests, the static library, IDLE.

@@ -10,7 +10,7 @@ executable by searching PATH for that name, would take the launcher's folder for
 import os
 from pathlib import Path
 
-from pyenvmod import render, stacking
+from pyenvmod.modules import render, stacking
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.trust import files
 from pyenvmod.trust.folders import Folder

@@ -19,10 +19,10 @@ import os
 from collections import namedtuple
 from pathlib import Path
 
-from pyenvmod import metadata, names
+from pyenvmod.records import metadata, names
 from pyenvmod.trust import files, locking
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.layout import Layout
+from pyenvmod.records.layout import Layout
 
 HISTORY_MAX_BYTES = 4 << 20
 PREFIX_MARKER = ".pyenvmod-prefix.json"  # in the folder of an environment made with 'create --prefix'
@@ -35,7 +35,7 @@ class Tree(namedtuple("Tree", "layout shared", defaults=(False,))):
 
     @classmethod
     def for_config(cls, config) -> "Tree":
-        from pyenvmod import platform_tag
+        from pyenvmod.records import platform_tag
 
         return cls(Layout(config.root, platform_tag.current()), bool(config.group))
 
@@ -155,7 +155,7 @@ class Tree(namedtuple("Tree", "layout shared", defaults=(False,))):
                 raise PyenvmodError(f"metadata file {source}: extends names {record.extends['prefix']} and "
                                     f"{record.extends['modules_dir']}, which are not an environment of a "
                                     f"pyenvmod tree and that tree's modules folder; {fix}")
-        from pyenvmod.names import kernel_name
+        from pyenvmod.records.names import kernel_name
 
         for path in record.kernels:
             kernel = Path(path)
