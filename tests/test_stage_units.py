@@ -420,13 +420,13 @@ def test_missing_bytecode_is_found_from_the_folder_listings(tmp_path):
     ({"SLURM_JOB_ID": "7", "SLURM_STEP_ID": "4294967290"}, True),  # salloc's interactive step
 ])
 def test_stage_covers_the_whole_job_only_outside_a_step(environ, whole_job):
-    from pyenvmod.staging import broadcast
+    from pyenvmod.operations import stage_job as broadcast
 
     assert broadcast.job_without_step(environ) is whole_job
 
 
 def test_the_job_report_is_one_line_per_node_and_a_summary(monkeypatch):
-    from pyenvmod.staging import broadcast
+    from pyenvmod.operations import stage_job as broadcast
 
     monkeypatch.setenv("SLURM_NNODES", "3")
     out, err = [], []

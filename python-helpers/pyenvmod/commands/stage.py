@@ -25,7 +25,7 @@ def add_arguments(parser):
     parser.add_argument("names", nargs="+", metavar="NAME", help="environment(s)")
     parser.add_argument("--clean", action="store_true", help="remove the copies of the environment instead")
     parser.add_argument("-q", "--quiet", action="store_true", help="print nothing when all went well")
-    # the srun step a job script's 'pyenvmod stage' starts on every node (staging/broadcast.py)
+    # the srun step a job script's 'pyenvmod stage' starts on every node (operations/stage_job.py)
     parser.add_argument("--node-step", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--broadcast", default="", help=argparse.SUPPRESS)
 
@@ -36,11 +36,11 @@ def run(args) -> int:
 
     config = config_mod.load()
     if args.node_step:
-        from pyenvmod.staging import broadcast
+        from pyenvmod.operations import stage_job as broadcast
 
         return broadcast.node_step(config, args.names, args.broadcast, clean=args.clean)
     if _whole_job(config):
-        from pyenvmod.staging import broadcast
+        from pyenvmod.operations import stage_job as broadcast
 
         driver = broadcast.Driver(config, out=(lambda m: None) if args.quiet else print)
         return driver.clean(args.names) if args.clean else driver.stage(args.names)
@@ -66,7 +66,7 @@ def _whole_job(config) -> bool:
     """In a job script (allocation, no step): stage on every node. Without srun: this node only, said once."""
     import shutil
 
-    from pyenvmod.staging import broadcast
+    from pyenvmod.operations import stage_job as broadcast
 
     if not broadcast.job_without_step():
         return False

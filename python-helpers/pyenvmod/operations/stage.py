@@ -129,7 +129,7 @@ def _remove_others(root: Path, ident: str, keep: str) -> None:
 def stage(config: Config, name: str, notify=lambda m: None, warn=lambda m: None,
           image_file: Path | None = None) -> dict:
     """Make (or find) this node's copy of ``name``. Returns what was done: {'copy', 'action', 'seconds', ...}.
-    ``image_file``: the image already on this node (broadcast by staging/broadcast.py), read instead of
+    ``image_file``: the image already on this node (broadcast by operations/stage_job.py), read instead of
     the shared one and never packed here."""
     started = time.monotonic()
     layout = layout_for(config)
