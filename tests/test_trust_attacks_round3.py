@@ -312,3 +312,32 @@ def test_package_files_are_read_only_when_regular_and_never_waited_for(tmp_path)
     assert dist_info.read_regular(meta, 100, headers=True)[:20] == b"Name: a\nVersion: 1\n\n"
     assert len(dist_info.read_regular(meta, 1 << 20, headers=True)) < 70000  # stops after the headers
     assert dist_info.read(meta).name == "a"
+
+
+def test_the_sites_module_owners_are_trusted_like_root_and_nobody_else(tmp_path, monkeypatch):
+    """module_owners: the account that builds the site's modules (EasyBuild, Spack) owns its module tree;
+    its modulefiles count like root's, another account's never (and a group-writable folder still not)."""
+    from pyenvmod import config as config_mod
+    from pyenvmod.errors import PyenvmodError
+    from pyenvmod.trust import identity
+
+    top = tmp_path / "site-modules"
+    (top / "Python").mkdir(parents=True)
+    lua = top / "Python" / "3.12.lua"
+    lua.write_text("x")
+    for path in (top, top / "Python", lua):
+        os.chown(path, 54321, -1)  # the service account's tree
+    assert not files.written_only_by_you_or_root(lua)
+    assert files.written_only_by_you_or_root(lua, owners=(54321,))
+    assert files.written_only_by_you_or_root(top, folder=True, owners=(54321,))
+    assert not files.written_only_by_you_or_root(lua, owners=(54322,))
+    (top / "Python").chmod(0o775)
+    assert not files.written_only_by_you_or_root(lua, owners=(54321,)), "the group may still replace it"
+    assert identity.uids(["root", "no-such-account-t27"]) == (0,)
+    assert identity.uids([]) == ()
+    (tmp_path / "site.yaml").write_text("module_owners: [easybuild, spack]\n")
+    monkeypatch.setenv("PYENVMOD_SITE_CONFIG", str(tmp_path / "site.yaml"))
+    assert config_mod.load()["module_owners"] == ["easybuild", "spack"]
+    (tmp_path / "site.yaml").write_text("module_owners: easybuild\n")
+    with pytest.raises(PyenvmodError, match="module_owners"):
+        config_mod.load()

@@ -29,6 +29,10 @@ SCHEMA = {
     "python_from": ("any", lambda v: v in ("any", "modules"), "any or modules"),
     "python_modules": (["python", "Python", "cpython"], lambda v: isinstance(v, list) and all(
         isinstance(x, str) and x and "/" not in x for x in v), "a list of module names (without version)"),
+    # accounts whose modulefiles pyenvmod runs ('module show', spider) like root's: the account that
+    # builds the site's modules (EasyBuild, Spack). A modulefile anyone else could write is never run.
+    "module_owners": ([], lambda v: isinstance(v, list) and all(isinstance(x, str) and x for x in v),
+                      "a list of account names"),
     "lock_timeout": (10, _positive_number, "a number of seconds >= 0"),
     # where package caches go during every create and install (pip/, uv/ below it); unset: the tools' own
     "cache_dir": (None, lambda v: isinstance(v, str) and v != "", "a path"),

@@ -258,6 +258,12 @@ def choose(modules: list[ModulePython], wanted: str, names) -> tuple:
 _AVAILABLE: dict = {}
 
 
+def _owners(config) -> tuple:
+    from pyenvmod.trust import identity
+
+    return identity.uids(config["module_owners"])
+
+
 def _available_modules(config) -> list[ModulePython]:
     """The module system's Python modules (asked once per command); [] without a module system."""
     from pyenvmod.modules import module_system
@@ -268,7 +274,8 @@ def _available_modules(config) -> list[ModulePython]:
     key = (system.name, os.environ.get("MODULEPATH", ""))
     if key not in _AVAILABLE:
         try:
-            _AVAILABLE[key] = module_pythons(system.available(), config["python_modules"])
+            _AVAILABLE[key] = module_pythons(system.available(_owners(config)),
+                                             config["python_modules"])
         except PyenvmodError:
             _AVAILABLE[key] = []
     return _AVAILABLE[key]

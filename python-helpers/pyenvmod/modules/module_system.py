@@ -45,7 +45,7 @@ class ModuleSystem:
         raise NotImplementedError
 
 
-def trusted_env(environ=None) -> dict:
+def trusted_env(environ=None, owners=()) -> dict:
     """The environment to list modules in: MODULEPATH holding only the folders that nobody but root
     or the user could have written (Lmod's spider runs every modulefile it finds: code; a group
     tree's modules folder is the group's), without the loaded modules' bookkeeping."""
@@ -55,17 +55,17 @@ def trusted_env(environ=None) -> dict:
     env = {k: v for k, v in environ.items()
            if not k.startswith(("_ModuleTable", "__LMOD_REF_COUNT", "__MODULES_", "_LMFILES_", "LOADEDMODULES"))}
     env["MODULEPATH"] = ":".join(e for e in environ.get("MODULEPATH", "").split(":")
-                                 if e and files.written_only_by_you_or_root(e, folder=True))
+                                 if e and files.written_only_by_you_or_root(e, folder=True, owners=owners))
     return env
 
 
 class Lmod(ModuleSystem):
     name = "Lmod"
 
-    def available(self):
+    def available(self, owners=()):
         # spider: every module on MODULEPATH; 'avail -d': the default version of each (the marked
         # one, else the one Lmod would load). Both write their terse lists to standard error.
-        env = trusted_env()
+        env = trusted_env(owners=owners)
         everything = proc.run([*self.command, "bash", "-t", "spider"], env=env, what="Lmod spider", timeout=120)
         defaults = proc.run([*self.command, "bash", "-t", "-d", "avail"], env=env, what="Lmod avail", timeout=120)
         marked = set(parse_terse(defaults.stderr))
@@ -75,8 +75,8 @@ class Lmod(ModuleSystem):
 class EnvironmentModules(ModuleSystem):
     name = "Environment Modules"
 
-    def available(self):
-        env = trusted_env()
+    def available(self, owners=()):
+        env = trusted_env(owners=owners)
         result = proc.run([*self.command, "bash", "avail", "--json"], env=env, what="module avail", timeout=120)
         found = parse_avail_json(result.stderr)
         if found is None:  # before version 5: no --json, a terse list with (default) marks

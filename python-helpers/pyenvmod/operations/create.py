@@ -17,7 +17,7 @@ from pyenvmod.modules import capture, module_system, modulefiles, stacking
 from pyenvmod.packages import buildpolicy, installed, requirements, sources
 from pyenvmod.records import history, metadata, names
 from pyenvmod.runtime import background, proc
-from pyenvmod.trust import files
+from pyenvmod.trust import files, identity
 from pyenvmod.modules import spider_cache, tombstones
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
@@ -141,7 +141,7 @@ def plan(config: Config, request: CreateRequest, notify=lambda message: None) ->
     if not conda:  # what the modules put on PYTHONPATH counts as installed; a version they lack is refused
         from pyenvmod.packages import module_packages
 
-        from_modules = module_packages.provided(modules)
+        from_modules = module_packages.provided(modules, owners=identity.uids(config["module_owners"]))
         module_satisfied = module_packages.check_requested(packages, from_modules)
     if request.location and config.group:
         raise PyenvmodError("--prefix makes an environment outside the tree, and a group tree keeps its environments "

@@ -11,6 +11,7 @@ the files (dist-info METADATA, conda-meta): no interpreter is started.
 from dataclasses import dataclass
 
 from pyenvmod.config import Config
+from pyenvmod.trust import identity
 from pyenvmod.operations.common import layout_for, load_record
 
 SOURCES = ("requested", "dependency", "base", "outside", "module")
@@ -115,7 +116,7 @@ def packages(config: Config, name: str) -> tuple:
     if record.modules and record.backend != "conda":  # PYTHONPATH comes first on sys.path: these win
         from pyenvmod.packages import module_packages
 
-        for have in module_packages.provided(record.modules):
+        for have in module_packages.provided(record.modules, owners=identity.uids(config["module_owners"])):
             hidden = result.get(have.key)
             result[have.key] = Package(have.name, have.version, "module", have.module, hidden.version if hidden else "")
     return record, [result[k] for k in sorted(result)]

@@ -7,7 +7,7 @@ import os
 from pyenvmod.modules import stacking
 from pyenvmod.packages import buildpolicy, outside, requirements, sources, touched
 from pyenvmod.runtime import background
-from pyenvmod.trust import files
+from pyenvmod.trust import files, identity
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.trust.tree import Tree
@@ -134,7 +134,8 @@ def install(config: Config, name: str, specs: list, notify=lambda m: None, no_bi
         from pyenvmod.packages import module_packages
 
         # what the recorded modules put on PYTHONPATH counts as installed; a version they lack is refused
-        backend.module_packages = module_packages.provided(record.modules) if record.backend != "conda" else []
+        backend.module_packages = [] if record.backend == "conda" else \
+            module_packages.provided(record.modules, owners=identity.uids(config["module_owners"]))
         satisfied = module_packages.check_requested(specs, backend.module_packages)
         record.no_binary = list(dict.fromkeys([*record.no_binary, *no_binary]))
         flags = _build_flags(config, record, backend, to_install := list(specs), notify)
@@ -167,7 +168,8 @@ def update(config: Config, name: str, specs: list, notify=lambda m: None):
         from pyenvmod.packages import module_packages
 
         # a package a recorded module provides is the module's to update: never a second copy here
-        backend.module_packages = module_packages.provided(record.modules) if record.backend != "conda" else []
+        backend.module_packages = [] if record.backend == "conda" else \
+            module_packages.provided(record.modules, owners=identity.uids(config["module_owners"]))
         satisfied = module_packages.check_requested(targets, backend.module_packages)
         for have in satisfied:
             notify(f"{have.name} {have.version} comes from the module {have.module}: not updated here")

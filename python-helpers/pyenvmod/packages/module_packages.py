@@ -44,10 +44,10 @@ def parse_show(text: str) -> list[str]:
 _SHOWN: dict = {}  # (module command, MODULEPATH, module): its PYTHONPATH folders, asked once per command
 
 
-def python_paths(system, module: str) -> list[str]:
+def python_paths(system, module: str, owners=()) -> list[str]:
     from pyenvmod.runtime import proc
 
-    key = (tuple(system.command), os.environ.get("MODULEPATH", ""), module)
+    key = (tuple(system.command), os.environ.get("MODULEPATH", ""), module, tuple(owners))
     if key not in _SHOWN:
         # 'module show' runs the modulefile (Lua or Tcl: code), and the module is named by a record a
         # group member may edit: only a modulefile that nobody but root or the user could have
@@ -56,7 +56,7 @@ def python_paths(system, module: str) -> list[str]:
         # it was found (a name could meanwhile find a file a member put earlier on MODULEPATH)
         found = modulefile(system, module)
         entry = next((e for e in key[1].split(":") if e and found and found.startswith(e.rstrip("/") + "/")), None)
-        if entry is None or not files.written_only_by_you_or_root(found):
+        if entry is None or not files.written_only_by_you_or_root(found, owners=owners):
             _SHOWN[key] = []
         else:
             env = {k: v for k, v in os.environ.items()
@@ -85,9 +85,10 @@ def modulefile(system, module: str) -> str | None:
     return found if result.returncode == 0 and found.startswith("/") and "\n" not in found else None
 
 
-def provided(modules, environ=None) -> list[Provided]:
+def provided(modules, environ=None, owners=()) -> list[Provided]:
     """What ``modules`` (in load order) provide on PYTHONPATH, the one first on sys.path for each
-    name (a module loaded later prepends before one loaded earlier); [] without a module system."""
+    name (a module loaded later prepends before one loaded earlier); [] without a module system.
+    ``owners``: uids whose modulefiles are shown like root's (the site's module_owners)."""
     from pyenvmod.modules import module_system
     from pyenvmod.packages import dist_info
 
@@ -104,7 +105,7 @@ def provided(modules, environ=None) -> list[Provided]:
             capture.validate(module)  # a record's list, which a group member could edit: never an option
         except PyenvmodError:
             continue
-        for path in python_paths(system, module):
+        for path in python_paths(system, module, owners):
             for dist in dist_info.in_site(Path(path)):
                 key = dist_info.canonical_name(dist.name)
                 found.setdefault(key, Provided(key, dist.name, dist.version, module, path))

@@ -529,14 +529,15 @@ def private_dir(path, fix: str, elsewhere: str) -> None:
                             f"write to it); remove it or {elsewhere}")
 
 
-def written_only_by_you_or_root(path, folder: bool = False) -> bool:
+def written_only_by_you_or_root(path, folder: bool = False, owners=()) -> bool:
     """True when the file ``path`` (with ``folder``: the folder; its real path) and every folder above
     it can only have been written by root or by you: each owned by one of them and neither group- nor
     world-writable (a sticky folder such as /tmp excepted, where nobody may replace another's entry).
-    Code in such a file (a modulefile) is as trusted as your own; code a group member could write is not."""
+    Code in such a file (a modulefile) is as trusted as your own; code a group member could write is not.
+    ``owners``: more uids trusted like root (the site's module_owners: the account that builds its modules)."""
     import stat
 
-    mine = (0, os.getuid())
+    mine = (0, os.getuid(), *owners)
     try:
         real = os.path.realpath(path)
         st = os.stat(real)

@@ -7,6 +7,7 @@ from pyenvmod.operations.doctor.finding import Check
 
 def check(ctx):
     from pyenvmod.packages import module_packages
+    from pyenvmod.trust import identity
     from pyenvmod.operations.doctor.finding import Finding
 
     out = []
@@ -15,7 +16,7 @@ def check(ctx):
         if record is None or not record.modules or record.backend == "conda" or (ctx.name and entry.name != ctx.name):
             continue
         try:
-            provided = module_packages.provided(record.modules, ctx.environ)
+            provided = module_packages.provided(record.modules, ctx.environ, identity.uids(ctx.config["module_owners"]))
         except Exception:  # noqa: BLE001 - a module system that fails is another check's business
             continue
         for dist, have in module_packages.shadowed(record.prefix, provided):
