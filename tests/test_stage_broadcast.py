@@ -102,9 +102,7 @@ srun --ntasks-per-node=1 -n 4 pyenvmod stage tiny || exit 12
         result = _job(slurm_cluster, _env(site, slurm_cluster), script)
     assert result.returncode == 0, result.stdout + result.stderr + slurm_cluster.log()
     assert sorted(ln.split()[0] for ln in result.stdout.splitlines()) == ["Staged"] * 4, result.stdout
-    # inotify merges an IN_OPEN with the identical one still unread before it, so nodes opening the
-    # image at the same instant may count once: a lower bound, and more than once is what this shows
-    assert 2 <= opens.count <= 4, opens.count
+    assert opens.count == 4, opens.count
     assert all(_copies(slurm_cluster, node) for node in NODES)
     # stage --clean in the job script: every node's copy goes
     result = _job(slurm_cluster, _env(site, slurm_cluster), "pyenvmod stage --clean tiny")

@@ -66,7 +66,7 @@ def test_read_only_commands_start_no_interpreter_of_the_tree(cli, env, tmp_path)
     assert outputs["pack e"].returncode == 0, outputs["pack e"].stderr
     assert outputs["stage e"].returncode == 0, outputs["stage e"].stderr
     # the MPI check still ran, from the files: MPI.so's DT_NEEDED libmpich.so.12, found where ld.so finds it
-    doctor = outputs["doctor e"].stdout
+    doctor = outputs["doctor e --verbose"].stdout
     library = os.path.realpath("/usr/lib/x86_64-linux-gnu/libmpich.so.12")
     assert f"mpi4py/MPI.cpython-311-x86_64-linux-gnu.so loads {library}" in doctor, doctor
     # bytecode was compiled into the environment by pack, without the tree's site (-I -S)
