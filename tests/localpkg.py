@@ -110,3 +110,30 @@ def make(folder: Path, name: str, files: dict, *, version="0.1", scripts=None, s
 def slow(folder: Path, seconds: float):
     """A package whose build takes ``seconds``: (requirement, pid file)."""
     return make(folder, "slowpkg", {"slowpkg.py": "VALUE = 42\n"}, seconds=seconds)
+
+
+def simple_index(base: Path, name: str, files: dict) -> Path:
+    """A PEP 503 'simple' index in ``base/simple`` holding the wheel of package ``name`` (``files``)
+    and what 'uv venv --seed' installs (pip, setuptools, wheel), which a site's index must have too."""
+    import importlib.util
+    import subprocess
+    import sys
+
+    make(base / "src", name, files)
+    spec = importlib.util.spec_from_file_location("localbackend", base / "src" / "localbackend.py")
+    backend = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(backend)
+    wheels = base / "wheels"
+    wheels.mkdir()
+    backend.build_wheel(str(wheels))
+    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--only-binary", ":all:", "-d",
+                    str(wheels), "pip", "setuptools", "wheel"], check=True)
+    projects = {}
+    for path in wheels.glob("*.whl"):
+        projects.setdefault(path.name.split("-")[0].lower().replace("_", "-"), []).append(path.name)
+    for project, names in projects.items():
+        (base / "simple" / project).mkdir(parents=True)
+        links = "".join(f'<a href="../../wheels/{f}">{f}</a>\n' for f in names)
+        (base / "simple" / project / "index.html").write_text(f"<html><body>{links}</body></html>\n")
+    (base / "simple" / "index.html").write_text("".join(f'<a href="{p}/">{p}</a>\n' for p in projects))
+    return base / "simple"

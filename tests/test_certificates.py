@@ -2,11 +2,9 @@
 openssl, tests/tlsindex.py). uv and pip trust what the system trusts (the CA in the system store, or
 only in SSL_CERT_FILE) on both backends; an untrusted CA is one line saying what to set."""
 
-import importlib.util
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 
@@ -29,22 +27,7 @@ def https_index(tmp_path_factory, site_ca):
     """A PEP 503 index holding a package that exists nowhere else (and the seed packages uv venv
     --seed takes from the index), served on 127.0.0.1 with the site CA's certificate."""
     base = tmp_path_factory.mktemp("index")
-    localpkg.make(base / "src", PACKAGE, {"pyenvmod_tlsonly.py": "WHERE = 'https index'\n"})
-    spec = importlib.util.spec_from_file_location("localbackend", base / "src" / "localbackend.py")
-    backend = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(backend)
-    wheels = base / "wheels"
-    wheels.mkdir()
-    backend.build_wheel(str(wheels))
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--only-binary", ":all:", "-d",
-                    str(wheels), "pip", "setuptools", "wheel"], check=True)
-    projects = {}
-    for path in wheels.glob("*.whl"):
-        projects.setdefault(path.name.split("-")[0].lower().replace("_", "-"), []).append(path.name)
-    for project, files in projects.items():
-        (base / "simple" / project).mkdir(parents=True)
-        links = "".join(f'<a href="../../wheels/{f}">{f}</a>\n' for f in files)
-        (base / "simple" / project / "index.html").write_text(f"<html><body>{links}</body></html>\n")
+    localpkg.simple_index(base, PACKAGE, {"pyenvmod_tlsonly.py": "WHERE = 'https index'\n"})
     with tlsindex.serve(base, site_ca) as url:
         yield f"{url}/simple"
 

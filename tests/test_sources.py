@@ -1,10 +1,7 @@
 """Trusted package sources: refused before anything is downloaded, the same way for uv and pip,
 and both backends install from the configured index."""
 
-import importlib.util
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -19,24 +16,7 @@ pytestmark = pytest.mark.slow
 def local_index(tmp_path_factory):
     """A PEP 503 'simple' index on disk holding one package that exists nowhere else."""
     base = tmp_path_factory.mktemp("index")
-    localpkg.make(base / "src", "pyenvmod-localonly", {"pyenvmod_localonly.py": "WHERE = 'local index'\n"})
-    spec = importlib.util.spec_from_file_location("localbackend", base / "src" / "localbackend.py")
-    backend = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(backend)
-    wheels = base / "wheels"
-    wheels.mkdir()
-    backend.build_wheel(str(wheels))
-    # what 'uv venv --seed' installs must be on a site's index too
-    subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--only-binary", ":all:", "-d",
-                    str(wheels), "pip", "setuptools", "wheel"], check=True)
-    projects = {}
-    for path in wheels.glob("*.whl"):
-        projects.setdefault(path.name.split("-")[0].lower().replace("_", "-"), []).append(path.name)
-    for project, files in projects.items():
-        (base / "simple" / project).mkdir(parents=True)
-        links = "".join(f'<a href="../../wheels/{f}">{f}</a>\n' for f in files)
-        (base / "simple" / project / "index.html").write_text(f"<html><body>{links}</body></html>\n")
-    (base / "simple" / "index.html").write_text("".join(f'<a href="{p}/">{p}</a>\n' for p in projects))
+    localpkg.simple_index(base, "pyenvmod-localonly", {"pyenvmod_localonly.py": "WHERE = 'local index'\n"})
     return f"file://{base}/simple"
 
 
