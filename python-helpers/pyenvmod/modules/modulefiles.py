@@ -112,7 +112,9 @@ def prepare(options: dict | None = None):
 
 def write(layout: Layout, record: EnvRecord, options: dict | None = None, env=None) -> list[Path]:
     """Render every selected format (modulefiles and activation scripts), then write each
-    atomically; files of formats no longer selected are removed. ``env``: from ``prepare``."""
+    atomically; files of formats no longer selected are removed. ``env``: from ``prepare``.
+    The operations call it through ``operations.common.write_modulefiles``, which writes the stage
+    launchers these files put on PATH too."""
     env = env or render.environment((options or {}).get("templates", ()))
     ctx = layout_context(layout, record, options)
     targets = paths(layout, record, options)
@@ -130,9 +132,6 @@ def write(layout: Layout, record: EnvRecord, options: dict | None = None, env=No
     for name, path in targets.items():
         if not files.holds(path, texts[name], inside=layout.root):  # unchanged files keep their time
             files.write_atomic(path, texts[name], inside=layout.root)
-    from pyenvmod.staging import launchers  # 'pyenvmod stage': the launchers the modulefiles put on PATH
-
-    launchers.write(layout, record, (options or {}).get("stage_dir"))
     return list(targets.values())
 
 

@@ -16,7 +16,7 @@ from pyenvmod.trust.identity import user_name
 from pyenvmod.modules import spider_cache
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.operations.common import tree_for
+from pyenvmod.operations.common import tree_for, write_modulefiles
 from pyenvmod.packages.installed import dist_versions
 
 _VERSION = "import sys; print('%d.%d.%d' % sys.version_info[:3])"
@@ -67,7 +67,7 @@ def adopt(config: Config, path: str, name: str = "", modules=(), notify=lambda m
             description=f"adopted from {prefix}", pyenvmod_version=__version__, updated=now,
             packages=_packages(prefix, kind))
         try:
-            modulefiles.write(layout, record, modulefiles.options_from(config))
+            write_modulefiles(layout, record, modulefiles.options_from(config))
             tree.write_record(record)
         except BaseException:
             modulefiles.remove(layout, name)

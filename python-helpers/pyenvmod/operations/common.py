@@ -20,6 +20,18 @@ def tree_for(config: Config):
     return Tree(layout_for(config), bool(config.group))
 
 
+def write_modulefiles(layout: Layout, record: metadata.EnvRecord, options: dict, env=None) -> list[Path]:
+    """The environment's modulefiles and activation scripts (``modules.modulefiles.write``, ``env`` from
+    its ``prepare``), then the stage launchers they put first on PATH (``staging.launchers``, which says
+    why every write of the modulefiles writes them too). Returns the modulefiles' paths."""
+    from pyenvmod.modules import modulefiles
+    from pyenvmod.staging import launchers
+
+    written = modulefiles.write(layout, record, options, env)
+    launchers.write(layout, record, options.get("stage_dir"))
+    return written
+
+
 def load_record(layout: Layout, name: str) -> metadata.EnvRecord:
     """The checked record of ``name`` (schema and paths, see ``Tree.check_record``)."""
     from pyenvmod.trust.tree import Tree

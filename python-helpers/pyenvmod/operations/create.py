@@ -23,7 +23,7 @@ from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations import external_prefix
 from pyenvmod.operations import packages as packages_op
-from pyenvmod.operations.common import backend_for, find_base, share, tree_for
+from pyenvmod.operations.common import backend_for, find_base, share, tree_for, write_modulefiles
 
 
 # What to create (a named tuple: dataclasses cost every command's start-up, see config.Config):
@@ -264,7 +264,7 @@ def _build(config: Config, plan: CreatePlan, tree, backend, prefix, external, ba
         files.no_world_write(prefix, inside=files.below(prefix, layout.root))
         share(config, layout, prefix)
         record.updated = record.created
-        modulefiles.write(layout, record, modulefiles.options_from(config), templates())
+        write_modulefiles(layout, record, modulefiles.options_from(config), templates())
         history.add(layout, name, "create", packages, record.packages, requested, record.sources)
         tree.write_record(record)  # registers it: the last step
     except BaseException:

@@ -11,7 +11,7 @@ from pyenvmod.trust import files, identity
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.trust.tree import Tree
-from pyenvmod.operations.common import backend_for, load_record, share, tree_for, tree_group
+from pyenvmod.operations.common import backend_for, load_record, share, tree_for, tree_group, write_modulefiles
 from pyenvmod.packages.installed import dist_name, snapshot
 
 
@@ -42,7 +42,7 @@ def refresh(config: Config, layout, record, backend, action: str, args: list, no
     from datetime import datetime, timezone
 
     record.updated = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    modulefiles.write(layout, record, modulefiles.options_from(config), templates() if templates else None)
+    write_modulefiles(layout, record, modulefiles.options_from(config), templates() if templates else None)
     Tree(layout, bool(config.group)).write_record(record)
     history.add(layout, record.name, action, args, record.packages, record.requested, record.sources)
     return problems()  # the command reports them, once

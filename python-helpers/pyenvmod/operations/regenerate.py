@@ -6,7 +6,7 @@ import shlex
 from pyenvmod.modules import modulefiles, spider_cache, stacking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.operations.common import load_record, tree_for
+from pyenvmod.operations.common import load_record, tree_for, write_modulefiles
 
 
 def regenerate(config: Config, name: str) -> list:
@@ -25,6 +25,6 @@ def regenerate(config: Config, name: str) -> list:
                      if record.extends else None)
         hook = [] if record.adopted else stacking.install_hook(record.prefix, record.python, base_site,
                                                                inside=tree.write_anchor(record))
-        written = hook + modulefiles.write(layout, record, modulefiles.options_from(config))
+        written = hook + write_modulefiles(layout, record, modulefiles.options_from(config))
     spider_cache.refresh(config, layout)
     return written

@@ -28,7 +28,7 @@ from pyenvmod.errors import PyenvmodError
 from pyenvmod.records.layout import Layout
 from pyenvmod.modules.loaded import is_loaded
 from pyenvmod.operations import external_prefix
-from pyenvmod.operations.common import load_record, share, tree_for
+from pyenvmod.operations.common import load_record, share, tree_for, write_modulefiles
 from pyenvmod.staging import launchers
 from pyenvmod.trust.folders import Folder
 from pyenvmod.trust.tree import Tree
@@ -105,7 +105,7 @@ def rename(config: Config, old: str, new: str, notify=lambda m: None) -> metadat
                              kernels=[])
         options = modulefiles.options_from(config)
         # 1: NEW registered, not yet loadable
-        modulefiles.write(layout, new_record, options)
+        write_modulefiles(layout, new_record, options)
         if moves and not os.path.lexists(layout.prefix(new)):
             with _envs(layout) as envs:
                 envs.symlink(new, new)
@@ -265,7 +265,7 @@ def _repoint(tree: Tree, dependent, base, options) -> None:
         # from the root without following a link (a member may swap the folder meanwhile)
         stacking.install_hook(dependent.prefix, dependent.python,
                               str(stacking.site_packages(base.prefix, base.python)), inside=layout.root)
-    modulefiles.write(layout, dependent, options)
+    write_modulefiles(layout, dependent, options)
     tree.write_record(dependent)
 
 

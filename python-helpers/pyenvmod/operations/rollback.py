@@ -19,7 +19,7 @@ from pyenvmod.trust import files
 from pyenvmod.modules import spider_cache
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.operations.common import backend_for, load_record, tree_for
+from pyenvmod.operations.common import backend_for, load_record, tree_for, write_modulefiles
 from pyenvmod.operations.packages import _build_flags
 from pyenvmod.packages.installed import pins, snapshot
 
@@ -89,7 +89,7 @@ def rollback(config: Config, name: str, to: int, notify=lambda m: None):
             snapshot(record, backend)
             record.requested = list(target.get("requested", record.requested))
             record.updated = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            modulefiles.write(layout, record, modulefiles.options_from(config))
+            write_modulefiles(layout, record, modulefiles.options_from(config))
             tree.write_record(record)
             history.add(layout, name, "rollback", [f"--to {to}"], record.packages, record.requested,
                         record.sources)

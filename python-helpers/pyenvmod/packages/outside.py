@@ -113,6 +113,7 @@ def reconcile(config, layout, record, backend, notify) -> list[str]:
 
     from pyenvmod.modules import modulefiles
     from pyenvmod.records import history, metadata
+    from pyenvmod.staging import launchers
     from pyenvmod.packages.installed import snapshot
 
     live, required = found
@@ -128,7 +129,9 @@ def reconcile(config, layout, record, backend, notify) -> list[str]:
     from_sources = {_canonical(n): spec for n, spec in record.sources.items()}
     record.requested = requested + [from_sources.get(n, n) for n in wanted if n not in known]
     record.updated = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    modulefiles.write(layout, record, modulefiles.options_from(config))
+    options = modulefiles.options_from(config)
+    modulefiles.write(layout, record, options)  # what operations.common.write_modulefiles does (a layer up)
+    launchers.write(layout, record, options["stage_dir"])
     metadata.write(layout.meta_file(record.name), record)
     history.add(layout, record.name, ACTION, [], record.packages, record.requested, record.sources)
     lines = describe(before, normalised(record.packages))

@@ -4,6 +4,7 @@ import os
 import shlex
 
 from pyenvmod.modules import modulefiles
+from pyenvmod.operations.common import write_modulefiles
 from pyenvmod.operations.doctor.finding import Check, Finding
 
 
@@ -53,7 +54,7 @@ def _remove_leftover(ctx, name):
 
 
 def _regenerate(ctx, record):
-    modulefiles.write(ctx.layout, record, modulefiles.options_from(ctx.config))
+    write_modulefiles(ctx.layout, record, modulefiles.options_from(ctx.config))
     return f"wrote the modulefiles of {record.name!r}"
 
 
