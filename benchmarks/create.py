@@ -58,6 +58,8 @@ def interpreter(script: str) -> str:
 
 
 def main():
+    """The rounds, each pair of commands timed side by side, then the table. Over 60 lines: one script
+    read top to bottom, the order of the measurements is the order of the lines."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--python", default="3.12", help="a version (found as pythonX.Y on PATH or in pyenv) or a path")

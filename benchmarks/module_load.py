@@ -40,6 +40,8 @@ def sample(env, module) -> float:
 
 
 def main():
+    """The rounds, each pair of commands timed side by side, then the table. Over 60 lines: one script
+    read top to bottom, the order of the measurements is the order of the lines."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=40)
     args = parser.parse_args()

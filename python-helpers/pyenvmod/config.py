@@ -252,14 +252,30 @@ def _check_lock(locked: dict, key: str, origin: str) -> None:
 
 
 def load(overrides: dict | None = None) -> Config:
-    """Build the effective configuration. ``overrides`` are command-line flags (None = not given)."""
+    """Build the effective configuration. ``overrides`` are command-line flags (None = not given).
+    Later wins: the defaults, the site's files, the user's file, $PYENVMOD_* variables, the flags;
+    a key the site locked refuses every later setting."""
     config = Config()
     for key, (default, _check, _wanted) in SCHEMA.items():
         config.values[key] = default
         config.origins[key] = "default"
     config.values["root"] = str(default_root())
+    locked = _apply_files(config)
+    _apply_environment(config, locked)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _check_lock(locked, key, f"--{key.replace('_', '-')}")
+            config.set(key, value, f"--{key.replace('_', '-')}")
+    config.locked = locked
+    _apply_group(config)
+    _expand_folders(config)
+    return config
 
-    locked = {}  # key -> where the site locked it
+
+def _apply_files(config: Config) -> dict:
+    """The site's files, then the user's, into ``config``. Returns the locked keys: key -> where the
+    site locked it."""
+    locked = {}
     sites = site_files()
     for path in (*sites, user_file()):
         for key, value, origin in _read_file(path, site=path in sites):
@@ -277,7 +293,11 @@ def load(overrides: dict | None = None) -> Config:
                 config.set(key, list(value) + list(config.values[key]), f"{origin} + {config.origins[key]}")
                 continue
             config.set(key, value, origin)
+    return locked
 
+
+def _apply_environment(config: Config, locked: dict) -> None:
+    """$PYENVMOD_<KEY> into ``config``: a list comma-separated, a mapping as k=v,k=v, a flag 1/true/yes/on."""
     for key in SCHEMA:
         env_name = ENV_PREFIX + key.upper()
         raw = os.environ.get(env_name)
@@ -297,12 +317,9 @@ def load(overrides: dict | None = None) -> Config:
                     pass
             config.set(key, value, f"${env_name}")
 
-    for key, value in (overrides or {}).items():
-        if value is not None:
-            _check_lock(locked, key, f"--{key.replace('_', '-')}")
-            config.set(key, value, f"--{key.replace('_', '-')}")
-    config.locked = locked
 
+def _apply_group(config: Config) -> None:
+    """--group: the root becomes the group's folder (a name from the 'groups' setting, or a folder)."""
     if GROUP.get("spec"):
         spec = GROUP["spec"]
         groups = config.values["groups"]
@@ -311,6 +328,10 @@ def load(overrides: dict | None = None) -> Config:
             known = ", ".join(sorted(groups)) or "none configured"
             raise PyenvmodError(f"--group {spec}: not a folder, nor a group in the 'groups' setting ({known})")
         config.values["root"], config.origins["root"], config.group = folder, f"--group {spec}", spec
+
+
+def _expand_folders(config: Config) -> None:
+    """root, cache_dir and stage_dir as absolute paths (see ``expand_path``); stage_dir without variables."""
     python = config.values["python"]
     config.values["root"] = expand_path(config.values["root"], config.origins["root"], python)
     if config.values["cache_dir"]:
@@ -320,4 +341,3 @@ def load(overrides: dict | None = None) -> Config:
             raise PyenvmodError(f"{config.origins['stage_dir']}: stage_dir must be a fixed folder, without "
                                 "variables; per-job folders come through $TMPDIR, the default")
         config.values["stage_dir"] = expand_path(config.values["stage_dir"], config.origins["stage_dir"], python)
-    return config
