@@ -1,8 +1,9 @@
 """The architecture's contracts (issue 27), checked by import-linter's ``lint-imports`` with the
 [tool.importlinter] contracts of pyproject.toml: the layers from the commands down to the leaf
-packages, the backends independent of each other, no template engine, YAML or requirement parser in
-the modules on the way to uv, and no cycle between the modules of a package
-(docs/development/architecture.md). It reads every import, those inside functions included."""
+packages, the backends independent of each other, the commands independent of each other, no
+template engine, YAML or requirement parser in the modules on the way to uv, and no cycle between the
+modules of a package (docs/development/architecture.md). It reads every import, those inside
+functions included."""
 
 import shutil
 import subprocess
@@ -65,3 +66,25 @@ def test_the_template_engine_on_the_way_to_uv_fails(copy):
     result = lint_imports(copy / "src", copy)
     assert result.returncode != 0
     assert "pyenvmod.backends.uv is not allowed to import jinja2" in result.stdout
+
+
+def test_a_command_importing_another_fails(copy):
+    # what two commands share goes to commands/common.py (or an operation), never one command into another
+    _add_import(copy, "commands/remove.py", "from pyenvmod.commands.install import report")
+    result = lint_imports(copy / "src", copy)
+    assert result.returncode != 0
+    assert "pyenvmod.commands.remove is not allowed to import pyenvmod.commands.install" in result.stdout
+
+
+def test_the_shared_module_of_the_commands_importing_a_command_fails(copy):
+    _add_import(copy, "commands/common.py", "from pyenvmod.commands import create")
+    result = lint_imports(copy / "src", copy)
+    assert result.returncode != 0
+    assert "pyenvmod.commands.common is not allowed to import pyenvmod.commands.create" in result.stdout
+
+
+def test_a_module_in_commands_not_listed_in_the_contract_fails(copy):
+    (copy / "src" / "pyenvmod" / "commands" / "shared.py").write_text('"""a second home for shared code"""\n')
+    result = lint_imports(copy / "src", copy)
+    assert result.returncode != 0
+    assert "The following modules are not listed as layers:\n\n- pyenvmod.commands.shared" in result.stdout

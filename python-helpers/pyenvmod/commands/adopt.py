@@ -18,7 +18,7 @@ def add_arguments(parser):
 
 def run(args) -> int:
     from pyenvmod import config as config_mod
-    from pyenvmod.commands.create import print_next_steps
+    from pyenvmod.commands.common import print_next_steps
     from pyenvmod.operations.adopt import adopt
     from pyenvmod.operations.common import layout_for
 

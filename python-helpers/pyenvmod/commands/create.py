@@ -10,6 +10,7 @@ import os
 import sys
 
 from pyenvmod import backends
+from pyenvmod.commands import common
 
 
 def add_arguments(parser):
@@ -65,11 +66,6 @@ def _no_name(packages) -> None:
     raise PyenvmodError("name the environment: pyenvmod create NAME [-p PKG ...]")
 
 
-def on_modulepath(folder) -> bool:
-    wanted = os.path.realpath(folder)
-    return any(p and os.path.realpath(p) == wanted for p in os.environ.get("MODULEPATH", "").split(":"))
-
-
 def run(args) -> int:
     from pyenvmod import config as config_mod
     from pyenvmod.operations.common import layout_for
@@ -97,11 +93,10 @@ def run(args) -> int:
         from pyenvmod.operations.export import clone_spec
 
         spec = clone_spec(config, args.clone)
-    from pyenvmod.commands.install import editable
-
-    request = CreateRequest(name, [*args.packages, *editable(args.editable)], args.python or "", args.backend or "",
-                            args.description, args.extends, args.modules.split(","), not args.no_capture, spec,
-                            [n for n in args.no_binary.split(",") if n], args.channels, args.prefix or "")
+    request = CreateRequest(name, [*args.packages, *common.editable(args.editable)], args.python or "",
+                            args.backend or "", args.description, args.extends, args.modules.split(","),
+                            not args.no_capture, spec, [n for n in args.no_binary.split(",") if n], args.channels,
+                            args.prefix or "")
     from pyenvmod.runtime import progress
 
     with progress.status() as notify:  # on standard error: a status line on a terminal, lines in a log
@@ -114,16 +109,8 @@ def run(args) -> int:
         print(f"Jupyter kernel {folder.name!r} written to {folder}")
     if record.modules:
         print(f"Recorded modules (loaded with it): {' '.join(record.modules)}")
-    print_next_steps(layout, record.name)
+    common.print_next_steps(layout, record.name)
     return 0
-
-
-def print_next_steps(layout, name: str) -> None:
-    """Exactly what to type next: 'module use' only while the tree is not on MODULEPATH."""
-    print("To use it, type:")
-    if not on_modulepath(layout.modules_dir):
-        print(f"  module use {layout.modules_dir}")
-    print(f"  module load pyenv/{name}")
 
 
 def _note_default_root(layout) -> None:

@@ -9,16 +9,11 @@ start-up file. It never edits start-up files itself.
 import os
 import sys
 
+from pyenvmod.commands.common import ask
+
 
 def add_arguments(parser):
     parser.add_argument("-y", "--yes", action="store_true", help="answer every question with its default")
-
-
-def ask(question: str, default: str, yes: bool) -> str:
-    if yes:
-        return default
-    answer = input(f"{question} [{default}]: ").strip()
-    return answer or default
 
 
 def run(args) -> int:

@@ -3,7 +3,7 @@
   pyenvmod remove mylab scipy
 """
 
-from pyenvmod.commands.install import report
+from pyenvmod.commands.common import report
 
 
 def add_arguments(parser):

@@ -17,7 +17,7 @@ def run(args) -> int:
     from pyenvmod import config as config_mod
     from pyenvmod.operations.rollback import rollback
 
-    from pyenvmod.commands.install import report
+    from pyenvmod.commands.common import report
 
     config = config_mod.load()
     from pyenvmod.runtime import progress

@@ -33,7 +33,7 @@ def site_init(args) -> int:
     from pyenvmod.modules import render
     from pyenvmod.packages import requirements
     from pyenvmod.trust import files
-    from pyenvmod.commands.init import ask
+    from pyenvmod.commands.common import ask
     from pyenvmod.errors import PyenvmodError
 
     if not args.yes and not sys.stdin.isatty():

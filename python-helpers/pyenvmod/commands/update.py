@@ -5,7 +5,7 @@
   pyenvmod update mylab --file environment.yml   # the versions the file asks for
 """
 
-from pyenvmod.commands.install import report
+from pyenvmod.commands.common import report
 
 
 def add_arguments(parser):
