@@ -159,6 +159,38 @@ def test_requests_without_module_packages_pass_untouched():
     assert module_packages.check_requested(["./mypkg", "scipy"], [P]) == []
 
 
+def _installed(tmp_path, requires: str) -> Path:
+    """A prefix whose site-packages holds one distribution, 'tool', requiring ``requires``."""
+    info = tmp_path / "lib" / "python3.12" / "site-packages" / "tool-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: tool\nVersion: 1.0\nRequires-Dist: {requires}\n")
+    return tmp_path
+
+
+def test_an_installed_package_needing_a_version_the_module_lacks_is_refused_naming_both(tmp_path):
+    prefix = _installed(tmp_path, "numpy>=2")
+    with pytest.raises(PyenvmodError) as exc:
+        module_packages.check_installed(prefix, "3.12.1", [P])
+    assert exc.value.message.startswith("tool 1.0 needs numpy>=2, but the module SciPy-bundle/2023.07 gives numpy 1.26.4")
+    assert module_packages.check_installed(_installed(tmp_path / "ok", "numpy>=1.20"), "3.12.1", [P]) is None
+
+
+# a module's own version numbering, which packaging cannot read
+ODD = module_packages.Provided("numpy", "numpy", "site-1.26", "SciPy-bundle/site", "/opt/sb")
+
+
+def test_a_version_packaging_cannot_read_satisfies_only_a_bare_request():
+    assert module_packages.check_requested(["numpy"], [ODD]) == [ODD]
+    with pytest.raises(PyenvmodError) as exc:
+        module_packages.check_requested(["numpy>=1.20"], [ODD])
+    assert "numpy site-1.26 from the module SciPy-bundle/site" in exc.value.message
+
+
+def test_a_version_packaging_cannot_read_never_refuses_what_an_installed_package_needs(tmp_path):
+    # the same requirement a request is refused for: a dependency that cannot be checked is let through
+    assert module_packages.check_installed(_installed(tmp_path, "numpy>=1.20"), "3.12.1", [ODD]) is None
+
+
 def test_toolchain_from_an_easybuild_suffix_or_a_recorded_compiler():
     names = ["python", "Python"]
     assert doctor_shadow.toolchain(["GCCcore/13.2.0", "Python/3.11.5-GCCcore-13.2.0"], names) == {

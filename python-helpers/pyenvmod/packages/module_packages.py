@@ -112,13 +112,25 @@ def provided(modules, environ=None, owners=()) -> list[Provided]:
     return list(found.values())
 
 
+def _accepts(specifier, version: str, unreadable_passes: bool) -> bool:
+    """``specifier`` lets a module's package ``version`` through (pre-releases too). A version packaging
+    cannot read (a site's own numbering) passes an empty specifier, and any other only if
+    ``unreadable_passes``: what you ask for must be checked (check_requested), while a dependency's
+    requirement that cannot be checked is no reason to refuse (check_installed)."""
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return specifier.contains(Version(version), prereleases=True)
+    except InvalidVersion:
+        return unreadable_passes or not str(specifier)
+
+
 def check_requested(specs, modules_provide: list[Provided]) -> list[Provided]:
     """Refuse a requested version that a module's package does not have (one line naming the
     module); return the provided packages that were asked for and that the module satisfies."""
     if not modules_provide:
         return []
     from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.version import InvalidVersion, Version
 
     from pyenvmod.packages import dist_info, requirements
 
@@ -134,11 +146,7 @@ def check_requested(specs, modules_provide: list[Provided]) -> list[Provided]:
         have = by_key.get(dist_info.canonical_name(requirement.name))
         if have is None:
             continue
-        try:
-            ok = requirement.specifier.contains(Version(have.version), prereleases=True)
-        except InvalidVersion:
-            ok = not str(requirement.specifier)
-        if not ok:
+        if not _accepts(requirement.specifier, have.version, unreadable_passes=False):
             raise PyenvmodError(
                 f"{spec} conflicts with {have.name} {have.version} from the module {have.module}, which comes first "
                 "on sys.path (PYTHONPATH) whenever the environment is loaded; ask for a version it has "
@@ -184,7 +192,6 @@ def check_installed(prefix, python_version: str, modules_provide: list[Provided]
     if not modules_provide:
         return
     from packaging.markers import default_environment
-    from packaging.version import InvalidVersion, Version
 
     from pyenvmod.packages import dist_info
 
@@ -197,11 +204,7 @@ def check_installed(prefix, python_version: str, modules_provide: list[Provided]
             have = by_key.get(dist_info.canonical_name(requirement.name))
             if have is None:
                 continue
-            try:
-                ok = requirement.specifier.contains(Version(have.version), prereleases=True)
-            except InvalidVersion:
-                ok = True
-            if not ok:
+            if not _accepts(requirement.specifier, have.version, unreadable_passes=True):
                 raise PyenvmodError(
                     f"{dist.name} {dist.version} needs {requirement}, but the module {have.module} gives {have.name} "
                     f"{have.version}, which comes first on sys.path (PYTHONPATH); ask for a {dist.name} version that "
