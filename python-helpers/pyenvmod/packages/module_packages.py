@@ -112,17 +112,23 @@ def provided(modules, environ=None, owners=()) -> list[Provided]:
     return list(found.values())
 
 
-def _accepts(specifier, version: str, unreadable_passes: bool) -> bool:
-    """``specifier`` lets a module's package ``version`` through (pre-releases too). A version packaging
-    cannot read (a site's own numbering) passes an empty specifier, and any other only if
-    ``unreadable_passes``: what you ask for must be checked (check_requested), while a dependency's
-    requirement that cannot be checked is no reason to refuse (check_installed)."""
+def _module_copy(requirement, by_key: dict, unreadable_passes: bool) -> tuple:
+    """(the module's package ``requirement`` names, None if no module gives it; whether its version
+    passes the requirement's specifier, pre-releases too). A version packaging cannot read (a site's own
+    numbering) passes an empty specifier, and any other only if ``unreadable_passes``: what you ask for
+    must be checked (check_requested), while a dependency's requirement that cannot be checked is no
+    reason to refuse (check_installed)."""
     from packaging.version import InvalidVersion, Version
 
+    from pyenvmod.packages import dist_info
+
+    have = by_key.get(dist_info.canonical_name(requirement.name))
+    if have is None:
+        return None, True
     try:
-        return specifier.contains(Version(version), prereleases=True)
+        return have, requirement.specifier.contains(Version(have.version), prereleases=True)
     except InvalidVersion:
-        return unreadable_passes or not str(specifier)
+        return have, unreadable_passes or not str(requirement.specifier)
 
 
 def check_requested(specs, modules_provide: list[Provided]) -> list[Provided]:
@@ -132,7 +138,7 @@ def check_requested(specs, modules_provide: list[Provided]) -> list[Provided]:
         return []
     from packaging.requirements import InvalidRequirement, Requirement
 
-    from pyenvmod.packages import dist_info, requirements
+    from pyenvmod.packages import requirements
 
     by_key = {p.key: p for p in modules_provide}
     satisfied = []
@@ -143,10 +149,10 @@ def check_requested(specs, modules_provide: list[Provided]) -> list[Provided]:
             requirement = Requirement(spec)
         except InvalidRequirement:
             continue
-        have = by_key.get(dist_info.canonical_name(requirement.name))
+        have, passes = _module_copy(requirement, by_key, unreadable_passes=False)
         if have is None:
             continue
-        if not _accepts(requirement.specifier, have.version, unreadable_passes=False):
+        if not passes:
             raise PyenvmodError(
                 f"{spec} conflicts with {have.name} {have.version} from the module {have.module}, which comes first "
                 "on sys.path (PYTHONPATH) whenever the environment is loaded; ask for a version it has "
@@ -201,10 +207,8 @@ def check_installed(prefix, python_version: str, modules_provide: list[Provided]
                        python_version=".".join(python_version.split(".")[:2]), extra="")
     for dist in dist_info.installed(prefix):
         for requirement in dist.requirements(environment):
-            have = by_key.get(dist_info.canonical_name(requirement.name))
-            if have is None:
-                continue
-            if not _accepts(requirement.specifier, have.version, unreadable_passes=True):
+            have, passes = _module_copy(requirement, by_key, unreadable_passes=True)
+            if not passes:
                 raise PyenvmodError(
                     f"{dist.name} {dist.version} needs {requirement}, but the module {have.module} gives {have.name} "
                     f"{have.version}, which comes first on sys.path (PYTHONPATH); ask for a {dist.name} version that "
