@@ -38,7 +38,7 @@ def fabricate(env: dict, template_name: str, count: int, prefix="fake") -> None:
     from pyenvmod import config
     from pyenvmod.modules import modulefiles
     from pyenvmod.records import metadata
-    from pyenvmod.operations.common import layout_for, load_record
+    from pyenvmod.operations.common import layout_for, load_record, write_modulefiles
 
     cfg = config.load()
     layout = layout_for(cfg)
@@ -51,5 +51,5 @@ def fabricate(env: dict, template_name: str, count: int, prefix="fake") -> None:
         (env_dir / "bin").mkdir(parents=True)
         os.symlink(os.path.join(template.prefix, "bin", "python"), env_dir / "bin" / "python")
         record = template.replace(name=name, prefix=str(env_dir), module=layout.module_name(name, template.tag))
-        modulefiles.write(layout, record, modulefiles.options_from(cfg))
+        write_modulefiles(layout, record, modulefiles.options_from(cfg))  # and the stage launchers
         metadata.write(layout.meta_file(name), record)
