@@ -31,6 +31,7 @@ class World:
         monkeypatch.setenv("PYENVMOD_SITE_CONFIG", str(tmp_path / "no-site-config.yaml"))
         monkeypatch.setenv("PYENVMOD_ROOT", str(tmp_path / "root"))
         monkeypatch.setenv("PYENVMOD_STAGE_DIR", str(tmp_path / "local"))
+        (tmp_path / "local").mkdir()  # the site's node-local folder: pyenvmod makes only its own in it
         self.tmp_path = tmp_path
         self.config = config_mod.load()
         self.tree = tree_for(self.config)

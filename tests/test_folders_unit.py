@@ -242,11 +242,41 @@ def test_make_root_tree_size_and_private_dir(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(FileExistsError):
         files.make_root(tmp_path / "file" / "below")
-    mine = tmp_path / "s" / "pyenvmod-me"
-    files.private_dir(mine, "fix", "elsewhere")
-    assert mode_of(mine) == 0o700
+    mine = tmp_path / "s" / "t" / "pyenvmod-me"
+    files.private_dir(mine, "fix", "elsewhere")  # the user's own cache: missing parents made 0700
+    assert mode_of(mine) == mode_of(mine.parent) == mode_of(mine.parent.parent) == 0o700
     os.chmod(mine, 0o770)
     with pytest.raises(PyenvmodError, match="remove it or elsewhere"):
         files.private_dir(mine, "fix", "elsewhere")
     with pytest.raises(PyenvmodError, match=r"cannot create .*/file/x: File exists; fix"):
         files.private_dir(tmp_path / "file" / "x", "fix", "elsewhere")
+    with pytest.raises(PyenvmodError, match=r"cannot create .*/file/x: Not a directory; fix"):
+        files.private_dir(tmp_path / "file" / "x", "fix", "elsewhere", missing="point it elsewhere")
+
+
+def test_private_dir_with_missing_makes_only_the_last_folder(tmp_path):
+    """A stage folder: the folder it goes in is the site's; a missing one is named, never made."""
+    site = tmp_path / "site" / "local"
+    with pytest.raises(PyenvmodError) as refused:
+        files.private_dir(site / "pyenvmod-me", "fix", "elsewhere", missing="ask the admin")
+    assert str(refused.value) == f"cannot create {site}/pyenvmod-me: the folder {site} does not exist; ask the admin"
+    assert not (tmp_path / "site").exists()
+    site.mkdir(parents=True)
+    os.chmod(site, 0o1777)
+    old = os.umask(0)
+    try:
+        files.private_dir(site / "pyenvmod-me", "fix", "elsewhere", missing="ask the admin")
+    finally:
+        os.umask(old)
+    assert mode_of(site / "pyenvmod-me") == 0o700 and mode_of(site) == 0o1777
+    (site / "file").write_text("")
+    (site / "link").symlink_to(site / "pyenvmod-me")
+    for name in ("file", "link"):
+        with pytest.raises(PyenvmodError, match=f"^{site}/{name} is not a private folder of yours"):
+            files.private_dir(site / name, "fix", "elsewhere", missing="ask the admin")
+
+
+def test_private_dir_names_what_keeps_it_from_being_made(tmp_path):
+    target = tmp_path / ("x" * 300)  # a name no file system takes: mkdir itself fails
+    with pytest.raises(PyenvmodError, match=f"^cannot create {target}: File name too long; fix$"):
+        files.private_dir(target, "fix", "elsewhere", missing="ask")

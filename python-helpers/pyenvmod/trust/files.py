@@ -508,25 +508,54 @@ def tree_size(top) -> int:
     return total
 
 
-def private_dir(path, fix: str, elsewhere: str) -> None:
+def private_dir(path, fix: str, elsewhere: str, missing: str | None = None, group: bool = False) -> None:
     """Create ``path`` (mode 0700) or check that it is ours and private (not a link, not writable by
     others): what is in it runs. ``fix``: what to do when it cannot be made; ``elsewhere``: when it is
-    not private."""
-    import stat
+    not private. With ``missing`` only ``path`` itself is made: the folder it goes in must exist (one the
+    site provides, such as a node-local /tmp; a parent made by the first user who needed it would keep
+    everyone else out), else the refusal names that folder and says ``missing``. Without it (the user's
+    own cache) missing folders above it are made 0700. With ``group`` the folder gets the user's
+    effective group, so that what is made in it has that group too (its mode is left as it is): the
+    stage launchers test that the stage folder and the copy are yours *and* of your group (``-O``,
+    ``-G``: shell builtins), which a folder of yours that a group member may write, and so move into a
+    shared scratch folder that is not sticky, fails (it belongs to the group, as a group tree's folders
+    do). All through the descriptor of the folder it goes in."""
+    import errno
 
     path = Path(path)
     try:
-        os.makedirs(path.parent, exist_ok=True)
+        if missing is None:
+            make_root(path.parent, 0o700)
+        parent = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        if missing is not None and exc.errno == errno.ENOENT:
+            raise PyenvmodError(f"cannot create {path}: the folder {path.parent} does not exist; {missing}") from None
+        raise PyenvmodError(f"cannot create {path}: {exc.strerror}; {fix}") from None
+    fd = -1
+    try:
         try:
-            os.mkdir(path, 0o700)
+            os.mkdir(path.name, 0o700, dir_fd=parent)
         except FileExistsError:
             pass
-        st = os.lstat(path)
-    except OSError as exc:
-        raise PyenvmodError(f"cannot create {path}: {exc.strerror}; {fix}") from None
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
-        raise PyenvmodError(f"{path} is not a private folder of yours (someone else made it, or others may "
-                            f"write to it); remove it or {elsewhere}")
+        except OSError as exc:
+            raise PyenvmodError(f"cannot create {path}: {exc.strerror}; {fix}") from None
+        try:  # not a link, a folder, and one we may enter: else not ours to use
+            fd = os.open(path.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, errno.ENOTDIR, errno.EACCES):
+                raise
+    finally:
+        os.close(parent)
+    try:
+        st = os.fstat(fd) if fd >= 0 else None
+        if st is None or st.st_uid != os.getuid() or st.st_mode & 0o022:
+            raise PyenvmodError(f"{path} is not a private folder of yours (someone else made it, or others may "
+                                f"write to it); remove it or {elsewhere}")
+        if group and st.st_gid != os.getegid():
+            os.fchown(fd, -1, os.getegid())
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 def written_only_by_you_or_root(path, folder: bool = False, owners=()) -> bool:
@@ -561,18 +590,3 @@ def written_only_by_you_or_root(path, folder: bool = False, owners=()) -> bool:
         if parent == folder:
             return True
         folder = parent
-
-
-def own_group(path) -> None:
-    """The folder ``path`` (yours, not a link) gets your effective group, so that what is made in it
-    has your group too (its mode is left as it is). The stage launchers test that the stage folder
-    and the copy are yours *and* of your group (``-O``, ``-G``: shell builtins): a folder of yours that
-    a group member may write, and so move into a shared scratch folder that is not sticky, belongs to
-    the group (a group tree's folders do)."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        st = os.fstat(fd)
-        if st.st_uid == os.getuid() and st.st_gid != os.getegid():
-            os.fchown(fd, -1, os.getegid())
-    finally:
-        os.close(fd)
