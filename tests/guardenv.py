@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pyenvmod import config as config_mod
 from pyenvmod.modules import stacking
-from pyenvmod.records import metadata
+from pyenvmod.records import metadata, registry
 from pyenvmod.operations.common import tree_for
 
 PYTHON = "%d.%d.%d" % sys.version_info[:3]
@@ -56,8 +56,8 @@ class World:
                                   "python": extends.python}
             stacking.install_hook(str(prefix), PYTHON, str(stacking.site_packages(extends.prefix, PYTHON)))
         record = self.record(name, **changes)
-        self.tree.write_record(record)
-        return self.tree.record(name)
+        registry.write(self.tree, record)
+        return registry.record(self.tree, name)
 
     def site(self, prefix) -> Path:
         return stacking.site_packages(str(prefix), PYTHON)

@@ -12,7 +12,7 @@ import pytest
 
 from guardenv import PYTHON, World
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.staging import IMAGE_FORMATS, ensure_private_dir, image, read_stamp
+from pyenvmod.staging import IMAGE_FORMATS, ensure_private_dir, image, images_dir, read_stamp
 from test_stage_units import _run, _script, launcher  # noqa: F401  (the launcher fixture)
 
 
@@ -222,7 +222,7 @@ def test_pack_never_writes_through_a_symlinked_images_folder(world, tmp_path):
     _conda_like(world)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    images = world.tree.images_dir("e")
+    images = images_dir(world.layout, "e")
     images.parent.mkdir(parents=True, exist_ok=True)
     images.symlink_to(elsewhere)  # a group member pointed the images folder somewhere
     with pytest.raises((PyenvmodError, OSError)):

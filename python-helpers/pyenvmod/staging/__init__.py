@@ -56,7 +56,8 @@ def idents_named(filenames, name: str) -> list[str]:
 
 
 def images_dir(layout: Layout, name: str) -> Path:
-    return layout.base / "images" / name
+    """What 'pyenvmod pack' writes for ``name`` (a valid name only): its image, stamp and launchers."""
+    return layout.base / "images" / layout.valid(name)
 
 
 def launcher_dir(layout: Layout, name: str) -> Path:

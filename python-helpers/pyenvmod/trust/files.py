@@ -1,16 +1,14 @@
-"""Writing and removing files safely: atomic replace, umask-following modes, no symlink escapes."""
+"""Writing and removing files safely: atomic replace, umask-following modes, no symlink escapes.
+
+Built on ``folders`` (a folder held by its descriptor; ``open_dir``, ``refusal`` and ``umask`` live
+there and are reachable here as before), which never imports this module."""
 
 import os
 import shutil
 from pathlib import Path
 
 from pyenvmod.errors import PyenvmodError
-
-
-def umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+from pyenvmod.trust.folders import Folder, _parts, open_dir, refusal, umask  # noqa: F401 (files.open_dir, ...)
 
 
 def write_atomic(path: Path, text: str, inside=None, mode: int | None = None) -> None:
@@ -59,61 +57,6 @@ def holds(path: Path, text: str, inside=None, mode: int | None = None) -> bool:
     except (OSError, PyenvmodError):
         return False
     return st.st_mode & 0o7777 == (0o666 & ~umask() if mode is None else mode) & ~0o002
-
-
-def _parts(top, path) -> list[str]:
-    top = os.path.normpath(os.path.abspath(top))
-    path = os.path.normpath(os.path.abspath(path))
-    rel = os.path.relpath(path, top)
-    if rel == ".":
-        return []
-    if rel == ".." or rel.startswith(".." + os.sep):
-        raise PyenvmodError(f"refusing to use {path}: it is outside the tree {top}")
-    return rel.split(os.sep)
-
-
-def refusal(path, top) -> str:
-    """The one-line refusal of a symlink (or non-folder) found inside the tree ``top``."""
-    real_top = os.path.realpath(top)
-    outside = os.path.commonpath([real_top, os.path.realpath(path)]) != real_top
-    where = "a symlink to outside the root" if outside else "a symlink or not a folder"
-    return f"refusing {path}: it is {where}, and pyenvmod never follows links inside its tree; remove it"
-
-
-def open_dir(top, path, create_mode: int | None = None) -> int:
-    """A descriptor of the folder ``path`` below ``top``, reached without following any symlink
-    below ``top`` (``top`` itself is trusted: the configured root). Missing folders are created
-    with ``create_mode`` (less the umask, never world-writable, keeping an inherited setgid bit)
-    when it is given; else FileNotFoundError. A symlink or non-folder on the way is refused."""
-    import errno
-
-    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    done = str(top)
-    try:
-        for part in _parts(top, path):
-            done = os.path.join(done, part)
-            created = False
-            if create_mode is not None:
-                try:
-                    os.mkdir(part, 0o700, dir_fd=fd)
-                    created = True
-                except FileExistsError:
-                    pass
-            try:
-                new = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
-            except OSError as exc:
-                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                    raise PyenvmodError(refusal(done, top)) from None
-                raise
-            if created:
-                inherited = os.fstat(new).st_mode & 0o2000  # a group tree's setgid folders
-                os.fchmod(new, inherited | (create_mode & 0o7777 & ~umask() & ~0o002))
-            os.close(fd)
-            fd = new
-        return fd
-    except BaseException:
-        os.close(fd)
-        raise
 
 
 def make_dirs(top, path, mode: int = 0o777) -> Path:
@@ -191,8 +134,6 @@ def chmod_nofollow(path, mode: int) -> None:
 def _open_top(top, inside=None):
     """The folder ``top`` held by its descriptor (reached from ``inside`` without following a link
     when it is given, else only ``top`` itself must not be a link); None when it is missing."""
-    from pyenvmod.trust.folders import Folder
-
     try:
         return Folder.open(inside, top) if inside is not None else Folder.open_last(top)
     except (FileNotFoundError, PyenvmodError):  # missing, or a link: never followed
