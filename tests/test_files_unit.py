@@ -571,3 +571,42 @@ def test_settle_and_share_go_on_past_what_cannot_be_opened_or_needs_nothing(top)
         assert (folder / "c-loose").stat().st_gid == 4242 and (folder / "b-right").stat().st_gid == 4242
     finally:
         sock.close()
+
+
+def test_read_bytes_follows_a_link_only_when_asked(tmp_path):
+    """The files of installed packages (dist_info) may be links a package manager made: followed on
+    request, still never a FIFO (never waited on) nor larger than the cap."""
+    real = tmp_path / "real"
+    real.write_bytes(b"Name: a\n\nbody")
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    with pytest.raises(PyenvmodError, match="is a symlink"):
+        files.read_bytes(link, 100)
+    assert files.read_bytes(link, 100, follow=True) == b"Name: a\n\nbody"
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(PyenvmodError, match=f"^{fifo} is not a regular file; remove it$"):
+        files.read_bytes(fifo, 100, follow=True)
+    with pytest.raises(PyenvmodError, match=f"^{link} is larger than 5 bytes; remove it$"):
+        files.read_bytes(link, 5, follow=True)
+    with pytest.raises(FileNotFoundError):
+        files.read_bytes(tmp_path / "missing", 5, follow=True)
+
+
+def test_read_bytes_with_headers_stops_after_the_first_empty_line(tmp_path):
+    chunk = 1 << 16
+    meta = tmp_path / "METADATA"
+    meta.write_bytes(b"Name: a\n\n" + b"d" * (4 * chunk))
+    assert files.read_bytes(meta, 1 << 20, headers=True) == b"Name: a\n\n" + b"d" * (chunk - 9)  # one read
+    assert files.read_bytes(meta, 100, headers=True) == (b"Name: a\n\n" + b"d" * 91)  # cut off, not refused
+    meta.write_bytes(b"Name: a\r\n\r\n" + b"d" * (4 * chunk))
+    assert len(files.read_bytes(meta, 1 << 20, headers=True)) == chunk
+    meta.write_bytes(b"h" * (5 * chunk))  # no empty line: read up to the cap
+    assert len(files.read_bytes(meta, 1 << 20, headers=True)) == 5 * chunk
+    assert len(files.read_bytes(meta, 3 * chunk + 7, headers=True)) == 3 * chunk + 7
+    # the empty line across the boundary of two reads
+    for before, after in ((b"\n", b"\n"), (b"\n", b"\r\n"), (b"\n\r", b"\n")):
+        meta.write_bytes(b"h" * (chunk - len(before)) + before + after + b"d" * (4 * chunk))
+        assert len(files.read_bytes(meta, 1 << 20, headers=True)) == 2 * chunk, (before, after)
+    meta.write_bytes(b"h" * (chunk - 1) + b"\n" + b"h" + b"\n" + b"d" * (4 * chunk))  # two lines, none empty
+    assert len(files.read_bytes(meta, 1 << 20, headers=True)) == meta.stat().st_size

@@ -84,29 +84,36 @@ def write_at(path, offset: int, data: bytes, inside) -> None:
         os.close(fd)
 
 
-def read_bytes(path, limit: int, inside=None) -> bytes:
+def read_bytes(path, limit: int, inside=None, follow: bool = False, headers: bool = False) -> bytes:
     """The content of the regular file ``path``, refused when it is a symlink, a FIFO or device
-    (never blocks) or larger than ``limit`` bytes. FileNotFoundError when it is missing."""
+    (never blocks) or larger than ``limit`` bytes. FileNotFoundError when it is missing.
+
+    ``follow``: a symlink at ``path`` is followed (the files of installed packages, which a package
+    manager may link). ``headers`` (METADATA, whose description may be long): reading stops after
+    the first empty line, and what lies past ``limit`` is cut off instead of refused."""
     import errno
     import stat
 
     path = Path(path)
-    dir_fd = open_dir(inside, path.parent) if inside is not None else \
-        os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
+    if follow:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    else:
+        dir_fd = open_dir(inside, path.parent) if inside is not None else \
+            os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            fd = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise PyenvmodError(f"{path} is a symlink: pyenvmod does not follow it; remove it") from None
-            raise
-    finally:
-        os.close(dir_fd)
+            try:
+                fd = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise PyenvmodError(f"{path} is a symlink: pyenvmod does not follow it; remove it") from None
+                raise
+        finally:
+            os.close(dir_fd)
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise PyenvmodError(f"{path} is not a regular file; remove it")
-        if st.st_size > limit:
+        if st.st_size > limit and not headers:
             raise PyenvmodError(f"{path} is larger than {limit} bytes; remove it")
         chunks, size = [], 0
         while size <= limit:
@@ -115,11 +122,23 @@ def read_bytes(path, limit: int, inside=None) -> bytes:
                 break
             chunks.append(chunk)
             size += len(chunk)
+            if headers and _headers_end(chunks):
+                break
         if size > limit:
+            if headers:
+                return b"".join(chunks)[:limit]
             raise PyenvmodError(f"{path} is larger than {limit} bytes; remove it")
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def _headers_end(chunks) -> bool:
+    """The last chunk read holds the empty line that ends a METADATA file's headers (perhaps
+    across the boundary with the chunk before it)."""
+    chunk = chunks[-1]
+    return (b"\n\n" in chunk or b"\n\r\n" in chunk or len(chunks) > 1
+            and (b"\n\n" in chunks[-2][-2:] + chunk[:2] or b"\n\r\n" in chunks[-2][-3:] + chunk[:3]))
 
 
 def chmod_nofollow(path, mode: int) -> None:
