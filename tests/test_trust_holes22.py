@@ -69,7 +69,7 @@ def test_hole11_a_fifo_stamp_or_a_huge_manifest_from_a_member_neither_hangs_nor_
            f"f = open({str(images / 'manifest.json')!r}, 'wb'); f.truncate(1 << 30); f.close()"
     assert people.alice.run("/usr/bin/python3", "-c", code).returncode == 0
     for user in (people.bob, people.alice):
-        shutil.rmtree(user.home / "stage", ignore_errors=True)
+        shutil.rmtree(user.home / "stage" / f"pyenvmod-{user.name}", ignore_errors=True)
     started = time.monotonic()
     refused = people.bob.pyenvmod("--group", tree, "stage", "sim", env=stage_env, timeout=120)
     assert time.monotonic() - started < 60
