@@ -8,7 +8,7 @@ from pathlib import Path
 
 from pyenvmod import config as config_mod
 from pyenvmod.modules import stacking
-from pyenvmod.records import metadata
+from pyenvmod.records import metadata, registry
 from pyenvmod.operations.common import tree_for
 
 PYTHON = "%d.%d.%d" % sys.version_info[:3]
@@ -31,6 +31,7 @@ class World:
         monkeypatch.setenv("PYENVMOD_SITE_CONFIG", str(tmp_path / "no-site-config.yaml"))
         monkeypatch.setenv("PYENVMOD_ROOT", str(tmp_path / "root"))
         monkeypatch.setenv("PYENVMOD_STAGE_DIR", str(tmp_path / "local"))
+        (tmp_path / "local").mkdir()  # the site's node-local folder: pyenvmod makes only its own in it
         self.tmp_path = tmp_path
         self.config = config_mod.load()
         self.tree = tree_for(self.config)
@@ -55,8 +56,8 @@ class World:
                                   "python": extends.python}
             stacking.install_hook(str(prefix), PYTHON, str(stacking.site_packages(extends.prefix, PYTHON)))
         record = self.record(name, **changes)
-        self.tree.write_record(record)
-        return self.tree.record(name)
+        registry.write(self.tree, record)
+        return registry.record(self.tree, name)
 
     def site(self, prefix) -> Path:
         return stacking.site_packages(str(prefix), PYTHON)

@@ -25,6 +25,7 @@ def staged(tmp_path_factory):
     env = clean_env(base)
     env["PYENVMOD_FORMATS"] = "lua,tcl,bash,csh,fish"
     env["PYENVMOD_STAGE_DIR"] = str(base / "local")
+    (base / "local").mkdir()
     cli = Cli(env)
     cli("create", "alpha")
     (entry,) = json.loads(cli("list", "--json").stdout)

@@ -571,3 +571,135 @@ def test_settle_and_share_go_on_past_what_cannot_be_opened_or_needs_nothing(top)
         assert (folder / "c-loose").stat().st_gid == 4242 and (folder / "b-right").stat().st_gid == 4242
     finally:
         sock.close()
+
+
+def test_read_bytes_follows_a_link_only_when_asked(tmp_path):
+    """The files of installed packages (dist_info) may be links a package manager made: followed on
+    request, still never a FIFO (never waited on) nor larger than the cap."""
+    real = tmp_path / "real"
+    real.write_bytes(b"Name: a\n\nbody")
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    with pytest.raises(PyenvmodError, match="is a symlink"):
+        files.read_bytes(link, 100)
+    assert files.read_bytes(link, 100, follow=True) == b"Name: a\n\nbody"
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(PyenvmodError, match=f"^{fifo} is not a regular file; remove it$"):
+        files.read_bytes(fifo, 100, follow=True)
+    with pytest.raises(PyenvmodError, match=f"^{link} is larger than 5 bytes; remove it$"):
+        files.read_bytes(link, 5, follow=True)
+    with pytest.raises(FileNotFoundError):
+        files.read_bytes(tmp_path / "missing", 5, follow=True)
+
+
+def test_read_bytes_with_headers_stops_after_the_first_empty_line(tmp_path):
+    chunk = 1 << 16
+    meta = tmp_path / "METADATA"
+    meta.write_bytes(b"Name: a\n\n" + b"d" * (4 * chunk))
+    assert files.read_bytes(meta, 1 << 20, headers=True) == b"Name: a\n\n" + b"d" * (chunk - 9)  # one read
+    assert files.read_bytes(meta, 100, headers=True) == (b"Name: a\n\n" + b"d" * 91)  # cut off, not refused
+    meta.write_bytes(b"Name: a\r\n\r\n" + b"d" * (4 * chunk))
+    assert len(files.read_bytes(meta, 1 << 20, headers=True)) == chunk
+    meta.write_bytes(b"h" * (5 * chunk))  # no empty line: read up to the cap
+    assert len(files.read_bytes(meta, 1 << 20, headers=True)) == 5 * chunk
+    assert len(files.read_bytes(meta, 3 * chunk + 7, headers=True)) == 3 * chunk + 7
+    # the empty line across the boundary of two reads
+    for before, after in ((b"\n", b"\n"), (b"\n", b"\r\n"), (b"\n\r", b"\n")):
+        meta.write_bytes(b"h" * (chunk - len(before)) + before + after + b"d" * (4 * chunk))
+        assert len(files.read_bytes(meta, 1 << 20, headers=True)) == 2 * chunk, (before, after)
+    meta.write_bytes(b"h" * (chunk - 1) + b"\n" + b"h" + b"\n" + b"d" * (4 * chunk))  # two lines, none empty
+    assert len(files.read_bytes(meta, 1 << 20, headers=True)) == meta.stat().st_size
+
+
+def test_remove_inside_removes_what_it_can_and_names_the_rest(tmp_path):
+    """What a group member left in an environment (a folder of hers the maintainer may not empty):
+    removed as far as it can be, the rest collected with its reason, or raised without a list.
+    Run as a real other uid (nobody) in a forked child: root may remove anything."""
+    import json
+    import tempfile
+
+    from pyenvmod.records.layout import Layout
+    from pyenvmod.trust.tree import Tree
+
+    if os.geteuid() != 0:
+        pytest.fail("needs root (to run the child as another uid)") if os.environ.get("CI") == "true" \
+            else pytest.skip("needs root")
+    top = Path(tempfile.mkdtemp(prefix="remove-inside-"))
+    try:
+        top.chmod(0o755)
+        env = top / "env"
+        theirs = env / "theirs"
+        theirs.mkdir(parents=True)
+        (theirs / "f").write_text("x")
+        (env / "mine").write_text("x")
+        (env / "sub").mkdir()
+        (env / "sub" / "g").write_text("")
+        for path in (env, env / "mine", env / "sub", env / "sub" / "g"):
+            os.chown(path, 65534, 65534)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: nobody, removing what it can
+            try:
+                os.close(read)
+                os.setgid(65534)
+                os.setuid(65534)
+                left = []
+                removed = Tree(Layout(top, "p")).remove(env, left)
+                try:
+                    files.remove_inside(env, top)
+                    raised = None
+                except PermissionError as exc:
+                    raised = [exc.errno, exc.strerror]
+                os.write(write, json.dumps([removed, sorted(left), raised]).encode())
+            finally:
+                os._exit(0)
+        os.close(write)
+        with os.fdopen(read, "rb") as fh:
+            answer = fh.read()
+        os.waitpid(pid, 0)
+        assert json.loads(answer or b"null") == [True, [[str(env), "Permission denied"],  # root's top
+                                                        [str(theirs), "Directory not empty"],
+                                                        [str(theirs / "f"), "Permission denied"]],
+                                                 [errno.EACCES, "Permission denied"]]
+        assert sorted(p.name for p in env.iterdir()) == ["theirs"]  # the rest went
+    finally:
+        import shutil
+
+        shutil.rmtree(top)
+
+
+def test_walks_given_an_inside_never_pass_a_link_on_the_way(tmp_path, mask):
+    """``inside``: the folder is reached from it without following a link on the way; without it,
+    only the folder's own last step must not be a link."""
+    real = tmp_path / "real" / "sub"
+    real.mkdir(parents=True)
+    loose = real / "loose"
+    loose.write_text("#!/old\n")
+    loose.chmod(0o666)
+    (real / "ok").write_text("ok\n")
+    (real / "ok").chmod(0o644)
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    via = tmp_path / "link" / "sub"
+    assert list(files.world_writable(via, inside=tmp_path)) == []
+    assert files.no_world_write(via, inside=tmp_path) == 0
+    files.share_with_group(via, os.getegid(), inside=tmp_path)
+    assert files.replace_in_text_files(via, "/old", "/new", inside=tmp_path) == 0
+    assert not files.holds(via / "ok", "ok\n", inside=tmp_path, mode=0o644)
+    assert files.holds(real / "ok", "ok\n", inside=tmp_path, mode=0o644)
+    assert stat.S_IMODE(loose.stat().st_mode) == 0o666 and loose.read_text() == "#!/old\n"
+    assert [p for p, _ in files.world_writable(via)] == [str(via / "loose")]  # its last step is no link
+    assert files.replace_in_text_files(via, "/old", "/new") == 1
+
+
+def test_walks_look_at_links_not_at_what_they_point_to(tmp_path, mask):
+    top = tmp_path / "top"
+    top.mkdir()
+    target = tmp_path / "big"
+    target.write_bytes(b"x" * 5000)
+    target.chmod(0o666)
+    (top / "link").symlink_to(target)
+    (top / "small").write_bytes(b"x" * 3)
+    assert files.tree_size(top) == 3 + len(str(target))  # a link counts as itself: its target's name
+    assert list(files.world_writable(top)) == []
+    assert files.no_world_write(top) == 0 and stat.S_IMODE(target.stat().st_mode) == 0o666

@@ -2,6 +2,7 @@
 and every change made relative to it, never through a symlink; plus the descriptor walks of
 files.py that serve the permission walk (make_root, tree_size, private_dir, below)."""
 
+import errno
 import os
 import stat
 
@@ -242,11 +243,93 @@ def test_make_root_tree_size_and_private_dir(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(FileExistsError):
         files.make_root(tmp_path / "file" / "below")
-    mine = tmp_path / "s" / "pyenvmod-me"
-    files.private_dir(mine, "fix", "elsewhere")
-    assert mode_of(mine) == 0o700
+    mine = tmp_path / "s" / "t" / "pyenvmod-me"
+    files.private_dir(mine, "fix", "elsewhere")  # the user's own cache: missing parents made 0700
+    assert mode_of(mine) == mode_of(mine.parent) == mode_of(mine.parent.parent) == 0o700
     os.chmod(mine, 0o770)
     with pytest.raises(PyenvmodError, match="remove it or elsewhere"):
         files.private_dir(mine, "fix", "elsewhere")
     with pytest.raises(PyenvmodError, match=r"cannot create .*/file/x: File exists; fix"):
         files.private_dir(tmp_path / "file" / "x", "fix", "elsewhere")
+    with pytest.raises(PyenvmodError, match=r"cannot create .*/file/x: Not a directory; fix"):
+        files.private_dir(tmp_path / "file" / "x", "fix", "elsewhere", missing="point it elsewhere")
+
+
+def test_private_dir_with_missing_makes_only_the_last_folder(tmp_path):
+    """A stage folder: the folder it goes in is the site's; a missing one is named, never made."""
+    site = tmp_path / "site" / "local"
+    with pytest.raises(PyenvmodError) as refused:
+        files.private_dir(site / "pyenvmod-me", "fix", "elsewhere", missing="ask the admin")
+    assert str(refused.value) == f"cannot create {site}/pyenvmod-me: the folder {site} does not exist; ask the admin"
+    assert not (tmp_path / "site").exists()
+    site.mkdir(parents=True)
+    os.chmod(site, 0o1777)
+    old = os.umask(0)
+    try:
+        files.private_dir(site / "pyenvmod-me", "fix", "elsewhere", missing="ask the admin")
+    finally:
+        os.umask(old)
+    assert mode_of(site / "pyenvmod-me") == 0o700 and mode_of(site) == 0o1777
+    (site / "file").write_text("")
+    (site / "link").symlink_to(site / "pyenvmod-me")
+    for name in ("file", "link"):
+        with pytest.raises(PyenvmodError, match=f"^{site}/{name} is not a private folder of yours"):
+            files.private_dir(site / name, "fix", "elsewhere", missing="ask the admin")
+
+
+def test_private_dir_names_what_keeps_it_from_being_made(tmp_path):
+    target = tmp_path / ("x" * 300)  # a name no file system takes: mkdir itself fails
+    with pytest.raises(PyenvmodError, match=f"^cannot create {target}: File name too long; fix$"):
+        files.private_dir(target, "fix", "elsewhere", missing="ask")
+
+
+def test_rename_new_without_renameat2_still_never_replaces(tmp_path, monkeypatch):
+    """Where renameat2 is missing (an old C library, a file system without RENAME_NOREPLACE)."""
+    from pyenvmod.trust import folders
+
+    monkeypatch.setattr(folders, "_renameat2", lambda *args: False)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").write_text("keep")
+    with Folder.open_last(tmp_path) as held:
+        with pytest.raises(FileExistsError) as caught:
+            held.rename_new("a", "b")
+        assert (caught.value.errno, caught.value.strerror, caught.value.filename) == (
+            errno.EEXIST, "File exists", str(tmp_path / "b"))
+        held.rename_new("a", "c")
+        (tmp_path / "d").mkdir()
+        held.exchange("c", "d")  # the swap by renames
+    assert (tmp_path / "c").is_dir() and not (tmp_path / "a").exists() and (tmp_path / "b").read_text() == "keep"
+
+
+def test_renameat2_reports_its_errors_and_what_it_cannot_do(tmp_path):
+    (tmp_path / "a").write_text("a")
+    with Folder.open_last(tmp_path) as held:
+        with pytest.raises(OSError) as caught:
+            _renameat2(held.fd, "missing", held.fd, "b", 0)
+        assert (caught.value.errno, caught.value.strerror, caught.value.filename) == (
+            errno.ENOENT, os.strerror(errno.ENOENT), "b")
+        assert _renameat2(held.fd, "a", held.fd, "b", 1 << 30) is False  # a flag it does not know: EINVAL
+        assert _renameat2(held.fd, "a", held.fd, "b", 1) is True
+    assert (tmp_path / "b").read_text() == "a"
+
+
+def test_messages_name_the_whole_path(tmp_path):
+    (tmp_path / "fifo").mkdir()
+    (tmp_path / "big").write_text("x" * 10)
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    with Folder.open_last(tmp_path) as held:
+        with pytest.raises(PyenvmodError) as caught:
+            held.open_file("fifo")
+        assert str(caught.value) == f"{tmp_path}/fifo is not a regular file; remove it"
+        with pytest.raises(PyenvmodError) as caught:
+            held.read_bytes("big", 9)
+        assert str(caught.value) == f"{tmp_path}/big is larger than 9 bytes; remove it"
+        assert held.read_bytes("big", 10) == b"x" * 10
+        with pytest.raises(PyenvmodError) as caught:
+            held.sub("link")
+        assert str(caught.value).startswith(f"refusing {tmp_path}/link: it is ")
+    with pytest.raises(PyenvmodError) as caught:
+        Folder.open_last(tmp_path / "link")
+    assert str(caught.value) == (f"refusing {tmp_path}/link: it is a symlink or not a folder, and pyenvmod never "
+                                 "follows it; remove it")

@@ -10,7 +10,7 @@ import pytest
 
 from guardenv import PYTHON, World
 from pyenvmod.modules import stacking
-from pyenvmod.records import metadata
+from pyenvmod.records import metadata, registry
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_rename_repoints_a_dependent_in_the_tree_but_never_writes_where_a_record
     new_site = str(world.site(renamed.prefix))
     hook = base_hook(world, child.prefix)
     assert new_site in hook and old_site not in hook  # the dependent follows its base
-    assert world.tree.record("child").extends["prefix"] == renamed.prefix
+    assert registry.record(world.tree, "child").extends["prefix"] == renamed.prefix
     assert sorted(os.listdir(victim_site)) == []  # no hook was written where only a record pointed
     assert not any(victim.rglob("*.pth")) and not any(victim.rglob("*.py"))
 
@@ -57,7 +57,7 @@ def test_rename_leaves_a_folder_the_layout_does_not_name_in_place(world, tmp_pat
     folder = tmp_path / "elsewhere" / "ext"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
     external_prefix.mark(world.layout, folder, "ext")
-    world.tree.write_record(world.record("ext", prefix=str(folder)))
+    registry.write(world.tree, world.record("ext", prefix=str(folder)))
     activate = (folder / "bin" / "activate").read_text()
     renamed = rename.rename(world.config, "ext", "moved")
     assert renamed.prefix == str(folder) and folder.is_dir()
@@ -128,7 +128,7 @@ def test_run_of_a_loop_of_extends_ends(world):
     a = world.make("a")
     b = world.make("b", extends=a)
     looped = a.replace(extends=dict(b.extends, name="b", prefix=b.prefix, module=b.module))
-    world.tree.write_record(looped)  # a now extends b: written by hand, or by two renames racing
+    registry.write(world.tree, looped)  # a now extends b: written by hand, or by two renames racing
     env = run_in.environment(world.config, "b", {"PATH": "/usr/bin"})
     assert env["PATH"].split(":") == [f"{b.prefix}/bin", f"{a.prefix}/bin", "/usr/bin"]
 

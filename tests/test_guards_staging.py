@@ -12,7 +12,7 @@ import pytest
 
 from guardenv import PYTHON, World
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.staging import IMAGE_FORMATS, ensure_private_dir, image, read_stamp
+from pyenvmod.staging import IMAGE_FORMATS, ensure_private_dir, image, images_dir, read_stamp
 from test_stage_units import _run, _script, launcher  # noqa: F401  (the launcher fixture)
 
 
@@ -26,6 +26,7 @@ def world(tmp_path, monkeypatch) -> World:
 @pytest.mark.parametrize("mode", [0o720, 0o770, 0o702, 0o722])
 def test_a_stage_folder_others_or_the_group_may_write_is_refused(tmp_path, mode):
     mine = tmp_path / "local" / "pyenvmod-me"
+    mine.parent.mkdir()
     ensure_private_dir(mine)
     mine.chmod(mode)
     with pytest.raises(PyenvmodError, match="not a private folder of yours"):
@@ -83,7 +84,7 @@ def test_the_launcher_ignores_a_stage_folder_that_is_a_symlink(launcher, tmp_pat
     real = tmp_path / "real-top"
     real.mkdir(mode=0o700)
     _script(real / launcher["copy"].name / "env" / "bin" / "prog", "planted")
-    launcher["top"].parent.mkdir(parents=True)
+    launcher["top"].parent.mkdir(exist_ok=True)
     launcher["top"].symlink_to(real)  # ours at its end, but not the folder pyenvmod made
     assert _run(launcher) == ["shared"]
 
@@ -221,7 +222,7 @@ def test_pack_never_writes_through_a_symlinked_images_folder(world, tmp_path):
     _conda_like(world)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    images = world.tree.images_dir("e")
+    images = images_dir(world.layout, "e")
     images.parent.mkdir(parents=True, exist_ok=True)
     images.symlink_to(elsewhere)  # a group member pointed the images folder somewhere
     with pytest.raises((PyenvmodError, OSError)):
@@ -308,3 +309,25 @@ def test_a_symlinked_launcher_folder_is_replaced_never_followed(tmp_path, target
     assert "copy" in (folder / "python").read_text()  # a launcher, not the planted script
     assert os.listdir(elsewhere) == ["python"] and (elsewhere / "python").read_text().endswith("planted\n")
     assert os.listdir(folder.parent) == ["bin"]  # nothing left beside it
+
+
+def test_stage_into_a_stage_dir_that_does_not_exist_names_it_and_makes_nothing(world, monkeypatch):
+    """Hole 12: pyenvmod makes only the per-user folder; the stage_dir it goes in is the site's."""
+    from pyenvmod import config as config_mod
+    from pyenvmod.operations import stage
+    from pyenvmod.staging import stage_root
+
+    _conda_like(world)
+    missing = world.tmp_path / "nvme" / "scratch"
+    monkeypatch.setenv("PYENVMOD_STAGE_DIR", str(missing))
+    config = config_mod.load()
+    with pytest.raises(PyenvmodError) as refused:
+        stage.stage(config, "e")
+    assert str(refused.value) == (
+        f"cannot create {stage_root(config)}: the folder {missing} does not exist; pyenvmod makes only its own "
+        "folder in it: the site's admin (stage_dir in the site configuration) or you (stage_dir, or $TMPDIR) "
+        "must point stage_dir at an existing node-local folder")
+    assert not (world.tmp_path / "nvme").exists()
+    missing.mkdir(parents=True)
+    assert stage.stage(config, "e")["action"] == "staged"
+    assert [p.name for p in missing.iterdir()] == [stage_root(config).name]

@@ -8,6 +8,7 @@ import pytest
 
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.records.layout import Layout
+from pyenvmod.records import registry
 from pyenvmod.records.metadata import EnvRecord
 from pyenvmod.operations import external_prefix
 from pyenvmod.trust.tree import PREFIX_MARKER, Tree
@@ -72,10 +73,10 @@ def test_a_marker_of_another_user_proves_nothing(layout, prefix):  # the suite r
 def test_the_record_of_a_marked_folder_is_accepted_and_writes_are_anchored_there(layout, prefix, tmp_path):
     rec = record(layout, prefix)
     with pytest.raises(PyenvmodError, match="is not the folder of"):
-        Tree(layout).check_record(record(layout, prefix), tmp_path / "proj.json")
+        registry.check(Tree(layout), record(layout, prefix), tmp_path / "proj.json")
     external_prefix.mark(layout, prefix, "proj")
-    assert Tree(layout).check_record(rec, tmp_path / "proj.json").prefix == str(prefix)
-    assert Tree(layout).write_anchor(rec) == prefix
+    assert registry.check(Tree(layout), rec, tmp_path / "proj.json").prefix == str(prefix)
+    assert registry.write_anchor(Tree(layout), rec) == prefix
     with pytest.raises(PyenvmodError, match="is not the folder of"):  # a group tree: anyone may write a marker
-        Tree(layout, shared=True).check_record(record(layout, prefix), tmp_path / "proj.json")
-    assert Tree(layout, shared=True).write_anchor(rec) == layout.root
+        registry.check(Tree(layout, shared=True), record(layout, prefix), tmp_path / "proj.json")
+    assert registry.write_anchor(Tree(layout, shared=True), rec) == layout.root

@@ -101,6 +101,7 @@ srun python -c 'import sys; print(sys.executable)' || exit 15
 @pytest.mark.slow
 def test_concurrent_stage_on_one_node_does_the_work_once(site, slurm_cluster, tmp_path):  # noqa: F811
     stage_dir = tmp_path / "local"
+    stage_dir.mkdir()
     env = dict(site["env"], PYENVMOD_STAGE_DIR=str(stage_dir))
     site["cli"]("pack", "np", extra_env=env)
     result = _job(slurm_cluster, env, "srun -N1 -n4 --overcommit pyenvmod stage np", nodes=1, tasks=2)
@@ -120,6 +121,7 @@ def test_concurrent_stage_on_one_node_does_the_work_once(site, slurm_cluster, tm
 def test_a_stale_image_is_repacked_and_restaged_never_mixed(tmp_path):
     env = clean_env(tmp_path)
     env["PYENVMOD_STAGE_DIR"] = str(tmp_path / "local")
+    (tmp_path / "local").mkdir()  # the site's node-local folder: pyenvmod makes only its own in it
     cli = Cli(env)
     one, _ = localpkg.make(tmp_path / "one", "pkgone", {"pkgone.py": "X = 1\n"})
     two, _ = localpkg.make(tmp_path / "two", "pkgtwo", {"pkgtwo.py": "X = 2\n"})
@@ -180,6 +182,7 @@ srun -N1 -n1 python -c 'import sys, numpy; print(sys.executable)' || exit 13
 @pytest.mark.slow
 def test_a_stacked_pair_runs_from_both_copies(site, tmp_path):
     stage_dir = tmp_path / "local"
+    stage_dir.mkdir()
     env = dict(site["env"], PYENVMOD_STAGE_DIR=str(stage_dir))
     for name in ("np", "tools"):
         site["cli"]("stage", name, extra_env=env)
@@ -204,6 +207,7 @@ toolcli || exit 13
 def test_unload_after_staging_restores_the_environment_exactly(site, system, tmp_path):
     ms = MODULE_SYSTEMS[system]().require()
     env = dict(site["env"], PYENVMOD_STAGE_DIR=str(tmp_path / "local"))
+    (tmp_path / "local").mkdir()
     files = {k: tmp_path / k for k in ("before", "during", "after")}
     script = f"""{ms.init()}
 module use {shlex.quote(site['modulepath'])}
@@ -237,6 +241,7 @@ def test_a_conda_environment_is_staged_with_its_prefix_rewritten(tmp_path):
     _placeholder_package(channel)
     env = clean_env(tmp_path)
     env["PYENVMOD_STAGE_DIR"] = str(tmp_path / "local")
+    (tmp_path / "local").mkdir()  # the site's node-local folder: pyenvmod makes only its own in it
     cli = Cli(env)
     cli("create", "cenv", "--backend", "conda", "-c", str(channel), "-p", "where")
     prefix = next(Path(env["PYENVMOD_ROOT"]).glob("*/envs/cenv"))
@@ -293,6 +298,7 @@ def test_stage_of_an_unknown_environment_is_one_clear_error(cli, env, tmp_path):
 @pytest.mark.slow
 def test_an_extending_environment_carries_its_base_environment_along(site, tmp_path):
     env = dict(site["env"], PYENVMOD_STAGE_DIR=str(tmp_path / "local"))
+    (tmp_path / "local").mkdir()
     cli = site["cli"]
     req, _ = localpkg.make(tmp_path / "extpkg", "extpkg", {"extpkg.py": "X = 1\n"})
     cli("create", "derived", "--extends", "np", "-p", req)
@@ -318,6 +324,7 @@ python -c {shlex.quote(code)} || exit 14
 def test_pack_is_done_once_per_version_and_goes_with_the_environment(tmp_path):
     env = clean_env(tmp_path)
     env["PYENVMOD_STAGE_DIR"] = str(tmp_path / "local")
+    (tmp_path / "local").mkdir()  # the site's node-local folder: pyenvmod makes only its own in it
     cli = Cli(env)
     cli("create", "e", "--python", "3.12")
     tree = next(Path(env["PYENVMOD_ROOT"]).iterdir())
@@ -344,6 +351,7 @@ def test_a_stale_image_nobody_may_rewrite_is_one_clear_error(tmp_path):
     require(shutil.which("chattr") is not None and os.geteuid() == 0, "chattr as root", "run the tests as root")
     env = clean_env(tmp_path)
     env["PYENVMOD_STAGE_DIR"] = str(tmp_path / "local")
+    (tmp_path / "local").mkdir()  # the site's node-local folder: pyenvmod makes only its own in it
     cli = Cli(env)
     cli("create", "e", "--python", "3.12")
     cli("pack", "e")

@@ -158,6 +158,7 @@ srun -n 2 python -c 'import sys; print("exe", sys.executable)'
     assert sum(ln.startswith("exe " + str(slurm_cluster.node_local)) for ln in result.stdout.splitlines()) == 2
     # a stage folder that is one folder for all nodes (a shared file system): staged, with one warning
     shared = tmp_path / "shared"
+    shared.mkdir()
     result = _job(slurm_cluster, dict(env, PYENVMOD_STAGE_DIR=str(shared)), "pyenvmod stage tiny", nodes=2)
     assert result.returncode == 0, result.stdout + result.stderr
     warnings = [ln for ln in result.stderr.splitlines() if "warning" in ln]

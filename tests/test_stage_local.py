@@ -18,6 +18,7 @@ def staged(tmp_path_factory):
     base = tmp_path_factory.mktemp("local")
     env = clean_env(base)
     env["PYENVMOD_STAGE_DIR"] = str(base / "local")
+    (base / "local").mkdir()
     cli = Cli(env)
     cli("create", "e", "--python", "3.12")
     copy = Path(cli("stage", "e").stdout.split(": ")[-1].strip())

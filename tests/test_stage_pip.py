@@ -25,6 +25,7 @@ def test_pip_after_stage_installs_into_the_shared_environment_and_the_next_stage
     Lmod().require()
     env = clean_env(tmp_path)
     stage_dir = tmp_path / "local"
+    stage_dir.mkdir()
     env["PYENVMOD_STAGE_DIR"] = str(stage_dir)
     cli = Cli(env)
     cli("create", "e", "--python", "3.12")

@@ -19,6 +19,7 @@ print(json.dumps({"prefix": sys.prefix, "base_prefix": sys.base_prefix, "executa
 def test_a_staged_copy_reports_its_own_paths(tmp_path):
     env = clean_env(tmp_path)
     env["PYENVMOD_STAGE_DIR"] = str(tmp_path / "local")
+    (tmp_path / "local").mkdir()
     cli = Cli(env)
     cli("create", "st", "-p", "six")
     cli("pack", "st")

@@ -42,6 +42,7 @@ def launcher(tmp_path):
     path.write_text(render.render_template("stage-launcher.sh.j2", context))
     path.chmod(0o755)
     top = tmp_path / "local" / f"pyenvmod-{os.environ.get('USER') or 'root'}"
+    top.parent.mkdir()  # the site's node-local folder
     copy = top / f"{copy_id('e', str(prefix))}.{STAMP}"
     return {"path": path, "top": top, "copy": copy, "site": site, "stamp": images / "stamp", "prefix": prefix,
             "env": {"PATH": "/usr/bin:/bin", "USER": os.environ.get("USER") or "root",
@@ -253,6 +254,7 @@ def test_only_the_interpreter_and_its_standard_library_are_copied(rel, skipped):
 
 def test_the_stage_folder_must_be_private_and_ours(tmp_path):
     mine = tmp_path / "a" / "pyenvmod-me"
+    mine.parent.mkdir()
     ensure_private_dir(mine)
     assert mine.stat().st_mode & 0o777 == 0o700
     ensure_private_dir(mine)  # again: fine
@@ -320,6 +322,7 @@ def test_clean_of_an_unregistered_name_removes_its_copies_by_their_names_alone(t
 
     monkeypatch.setenv("PYENVMOD_ROOT", str(tmp_path / "root"))
     monkeypatch.setenv("PYENVMOD_STAGE_DIR", str(tmp_path / "local"))
+    (tmp_path / "local").mkdir()
     config = config_mod.load()
     root = stage_root(config)
     ensure_private_dir(root)

@@ -1,5 +1,5 @@
 """tree.py in-process (mutation scope of the trust code): the paths a tree hands out, which recorded
-paths it accepts, and that its files and locks go through the descriptor walks. Real folders and
+paths it accepts (records/registry.py, which checks them with the tree), and that its files and locks go through the descriptor walks. Real folders and
 symlinks; the attacks through the command line, as a second Unix user, are in test_trust_*.py."""
 
 import json
@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from pyenvmod.records import metadata
+from pyenvmod.records import metadata, registry
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.records.layout import Layout
 from pyenvmod.operations import external_prefix
+from pyenvmod.staging import images_dir
 from pyenvmod.trust.tree import HISTORY_MAX_BYTES, Tree
 
 PLATFORM = "x86_64-t17"
@@ -41,8 +42,9 @@ def test_history_cap():
     assert HISTORY_MAX_BYTES == 4 * 1024 * 1024
 
 
-def test_for_config_is_the_configured_root_and_this_platform(tmp_path, monkeypatch):
+def test_tree_for_is_the_configured_root_and_this_platform(tmp_path, monkeypatch):
     from pyenvmod import config as config_mod
+    from pyenvmod.operations.common import tree_for
     from pyenvmod.records import platform_tag
 
     monkeypatch.setenv("PYENVMOD_ROOT", str(tmp_path / "r"))
@@ -50,9 +52,9 @@ def test_for_config_is_the_configured_root_and_this_platform(tmp_path, monkeypat
     platform_tag.current.cache_clear()  # current() is cached: computed again here and after the test
     try:
         config = config_mod.load()
-        t = Tree.for_config(config)
+        t = tree_for(config)
         config.group = tmp_path / "group"  # what --group sets
-        shared = Tree.for_config(config)
+        shared = tree_for(config)
     finally:
         platform_tag.current.cache_clear()
     assert (t.layout.root, t.layout.platform, t.shared) == (tmp_path / "r", PLATFORM, False)
@@ -61,18 +63,18 @@ def test_for_config_is_the_configured_root_and_this_platform(tmp_path, monkeypat
 
 
 def test_of_prefix(tmp_path):
-    t = Tree.of_prefix(f"{tmp_path}/root/{PLATFORM}/envs/alpha/")
+    t = registry.tree_of_prefix(f"{tmp_path}/root/{PLATFORM}/envs/alpha/")
     assert (t.layout.root, t.layout.platform, t.shared) == (tmp_path / "root", PLATFORM, False)
-    t = Tree.of_prefix(tmp_path / "x" / ".." / "root" / PLATFORM / "envs" / "beta")
+    t = registry.tree_of_prefix(tmp_path / "x" / ".." / "root" / PLATFORM / "envs" / "beta")
     assert t.layout.root == tmp_path / "root"
     with pytest.raises(PyenvmodError) as err:
-        Tree.of_prefix(tmp_path / "root" / PLATFORM / "other" / "alpha")
+        registry.tree_of_prefix(tmp_path / "root" / PLATFORM / "other" / "alpha")
     assert str(err.value) == (f"{tmp_path}/root/{PLATFORM}/other/alpha is not an environment folder of a "
                               "pyenvmod tree (ROOT/PLATFORM/envs/NAME)")
     with pytest.raises(PyenvmodError, match="invalid platform tag"):
-        Tree.of_prefix(tmp_path / "root" / "bad platform" / "envs" / "alpha")
+        registry.tree_of_prefix(tmp_path / "root" / "bad platform" / "envs" / "alpha")
     with pytest.raises(PyenvmodError, match="invalid"):
-        Tree.of_prefix(tmp_path / "root" / PLATFORM / "envs" / "-bad name")
+        registry.tree_of_prefix(tmp_path / "root" / PLATFORM / "envs" / "-bad name")
 
 
 def test_paths_come_from_the_layout_for_valid_names_only(tree):
@@ -83,9 +85,9 @@ def test_paths_come_from_the_layout_for_valid_names_only(tree):
     assert tree.history_dir("alpha") == base / "history" / "alpha"
     assert tree.module_dir("alpha") == base / "modules" / "pyenv" / "alpha"
     assert tree.activate_dir("alpha") == base / "activate" / "alpha"
-    assert tree.images_dir("alpha") == base / "images" / "alpha"
+    assert images_dir(tree.layout, "alpha") == base / "images" / "alpha"
     for method in (tree.prefix, tree.meta_file, tree.history_dir, tree.module_dir, tree.activate_dir,
-                   tree.images_dir):
+                   lambda name: images_dir(tree.layout, name)):
         with pytest.raises(PyenvmodError, match="invalid"):
             method("../escape")
     with pytest.raises(PyenvmodError, match="invalid"):
@@ -178,24 +180,24 @@ def test_lock_is_inside_and_shared(tmp_path):
 
 
 def test_record_round_trip_and_prefix_normalised(tree):
-    tree.write_record(record(tree))
+    registry.write(tree, record(tree))
     assert json.loads(tree.meta_file("alpha").read_text())["name"] == "alpha"
-    got = tree.record("alpha")
+    got = registry.record(tree, "alpha")
     assert got.prefix == str(tree.layout.prefix("alpha"))
     with pytest.raises(FileNotFoundError):
-        tree.record("beta")
+        registry.record(tree, "beta")
     rec = record(tree, prefix=f"{tree.layout.base}/envs/../envs/alpha/")
-    assert tree.check_record(rec, Path("src")).prefix == str(tree.layout.prefix("alpha"))
+    assert registry.check(tree, rec, Path("src")).prefix == str(tree.layout.prefix("alpha"))
     (tree.root / "alias").symlink_to(tree.layout.prefix("alpha"))
     rec = record(tree, prefix=str(tree.root / "alias"))
-    assert tree.check_record(rec, Path("src")).prefix == str(tree.layout.prefix("alpha"))
+    assert registry.check(tree, rec, Path("src")).prefix == str(tree.layout.prefix("alpha"))
 
 
 def test_record_with_another_prefix_is_refused(tree, tmp_path):
     src = tree.meta_file("alpha")
     for prefix in (str(tmp_path), str(tree.layout.prefix("beta")), "relative/path"):
         with pytest.raises(PyenvmodError) as err:
-            tree.check_record(record(tree, prefix=prefix), src)
+            registry.check(tree, record(tree, prefix=prefix), src)
         assert str(err.value) == (f"metadata file {src}: prefix {prefix} is not the folder of 'alpha' in this tree "
                                   f"({tree.layout.prefix('alpha')}); repair or delete it")
 
@@ -203,7 +205,7 @@ def test_record_with_another_prefix_is_refused(tree, tmp_path):
 def test_record_of_another_platform_is_refused(tree):
     src = tree.meta_file("alpha")
     with pytest.raises(PyenvmodError) as err:
-        tree.check_record(record(tree, platform="aarch64-other"), src)
+        registry.check(tree, record(tree, platform="aarch64-other"), src)
     assert str(err.value) == (f"metadata file {src}: platform 'aarch64-other' is not this tree's '{PLATFORM}'; "
                               "repair or delete it")
 
@@ -211,10 +213,10 @@ def test_record_of_another_platform_is_refused(tree):
 def test_adopted_prefix_must_lie_outside(tree, tmp_path):
     src = tree.meta_file("alpha")
     rec = record(tree, adopted=True, prefix=str(tmp_path / "conda" / "envs" / "x"))
-    assert tree.check_record(rec, src).prefix == str(tmp_path / "conda" / "envs" / "x")  # left as recorded
+    assert registry.check(tree, rec, src).prefix == str(tmp_path / "conda" / "envs" / "x")  # left as recorded
     inside = str(tree.layout.prefix("alpha"))
     with pytest.raises(PyenvmodError) as err:
-        tree.check_record(record(tree, adopted=True, prefix=inside), src)
+        registry.check(tree, record(tree, adopted=True, prefix=inside), src)
     assert str(err.value) == (f"metadata file {src}: an adopted environment's prefix {inside} lies inside the tree; "
                               "repair or delete it")
 
@@ -229,9 +231,9 @@ def extends(base_tree_root: Path, name="base", **changes) -> dict:
 def test_extends_is_an_environment_of_a_tree(tree, tmp_path):
     src = tree.meta_file("alpha")
     good = extends(tmp_path / "site")
-    assert tree.check_record(record(tree, extends=good), src).extends == good
-    assert tree.check_record(record(tree, extends=extends(tmp_path / "site", prefix=good["prefix"] + "/")), src)
-    assert tree.check_record(record(tree, extends=extends(tmp_path / "site",
+    assert registry.check(tree, record(tree, extends=good), src).extends == good
+    assert registry.check(tree, record(tree, extends=extends(tmp_path / "site", prefix=good["prefix"] + "/")), src)
+    assert registry.check(tree, record(tree, extends=extends(tmp_path / "site",
                                                           modules_dir=good["modules_dir"] + "/")), src)
     bad = [
         extends(tmp_path / "site", prefix=f"site/{PLATFORM}/envs/base"),  # relative
@@ -245,7 +247,7 @@ def test_extends_is_an_environment_of_a_tree(tree, tmp_path):
     ]
     for value in bad:
         with pytest.raises(PyenvmodError) as err:
-            tree.check_record(record(tree, extends=value), src)
+            registry.check(tree, record(tree, extends=value), src)
         assert str(err.value) == (f"metadata file {src}: extends names {value['prefix']} and {value['modules_dir']}, "
                                   "which are not an environment of a pyenvmod tree and that tree's modules folder; "
                                   "repair or delete it"), value
@@ -255,12 +257,12 @@ def test_kernels_are_kernelspec_folders_of_the_environment(tree, tmp_path):
     src = tree.meta_file("Alpha.x")
     tree.layout.prefix("Alpha.x").mkdir()
     good = [f"{tmp_path}/share/jupyter/kernels/pyenv-alpha.x", "/usr/local/share/jupyter/kernels/pyenv-alpha.x"]
-    assert tree.check_record(record(tree, name="Alpha.x", kernels=good), src).kernels == good
+    assert registry.check(tree, record(tree, name="Alpha.x", kernels=good), src).kernels == good
     for bad in ("share/jupyter/kernels/pyenv-alpha.x", f"{tmp_path}/kernels/pyenv-beta",
                 f"{tmp_path}/kernelz/pyenv-alpha.x", f"{tmp_path}/kernels/../kernels/pyenv-alpha.x",
                 "/kernels/pyenv-alpha.x/../kernels/pyenv-alpha.x"):
         with pytest.raises(PyenvmodError) as err:
-            tree.check_record(record(tree, name="Alpha.x", kernels=[good[0], bad]), src)
+            registry.check(tree, record(tree, name="Alpha.x", kernels=[good[0], bad]), src)
         assert str(err.value) == (f"metadata file {src}: kernel {bad} is not a kernelspec folder of 'Alpha.x' "
                                   "(.../kernels/pyenv-alpha.x); repair or delete it"), bad
 
@@ -271,25 +273,25 @@ def test_an_external_prefix_needs_its_own_marker(tree, tmp_path):
     folder.mkdir(parents=True)
     rec = record(tree, prefix=str(folder))
     with pytest.raises(PyenvmodError, match="is not the folder of"):
-        tree.check_record(rec, src)  # no marker
-    assert tree.write_anchor(rec) == tree.root
+        registry.check(tree, rec, src)  # no marker
+    assert registry.write_anchor(tree, rec) == tree.root
     external_prefix.mark(tree.layout, folder, "alpha")
-    assert tree.check_record(rec, src).prefix == str(folder)  # accepted as recorded
-    assert tree.write_anchor(rec) == folder
-    assert tree.write_anchor(record(tree)) == tree.root
+    assert registry.check(tree, rec, src).prefix == str(folder)  # accepted as recorded
+    assert registry.write_anchor(tree, rec) == folder
+    assert registry.write_anchor(tree, record(tree)) == tree.root
     shared = Tree(tree.layout, shared=True)
     with pytest.raises(PyenvmodError, match="is not the folder of"):
-        shared.check_record(record(tree, prefix=str(folder)), src)  # never in a group tree
-    assert shared.write_anchor(rec) == shared.root
+        registry.check(shared, record(tree, prefix=str(folder)), src)  # never in a group tree
+    assert registry.write_anchor(shared, rec) == shared.root
     # a marker inside the tree does not make a foreign folder the environment's
     other = tree.layout.envs_dir / "other"
     other.mkdir()
     external_prefix.mark(tree.layout, other, "alpha")
     with pytest.raises(PyenvmodError, match="is not the folder of"):
-        tree.check_record(record(tree, prefix=str(other)), src)
+        registry.check(tree, record(tree, prefix=str(other)), src)
     relative = record(tree, prefix=os.path.relpath(folder))
     with pytest.raises(PyenvmodError, match="is not the folder of"):
-        tree.check_record(relative, src)
+        registry.check(tree, relative, src)
 
 
 def test_records_are_read_and_written_inside_the_tree_only(tree, tmp_path):
@@ -299,16 +301,16 @@ def test_records_are_read_and_written_inside_the_tree_only(tree, tmp_path):
     os.rmdir(tree.layout.meta_dir)
     tree.layout.meta_dir.symlink_to(outside)
     with pytest.raises(PyenvmodError, match="never follows links"):
-        tree.record("alpha")
+        registry.record(tree, "alpha")
     with pytest.raises(PyenvmodError, match="never follows links"):
-        tree.write_record(record(tree, description="planted"))
+        registry.write(tree, record(tree, description="planted"))
     assert "planted" not in (outside / "alpha.json").read_text()
 
 
 def test_a_bad_record_is_named_by_its_file(tree):
-    tree.write_record(record(tree, platform="aarch64-other"))
+    registry.write(tree, record(tree, platform="aarch64-other"))
     with pytest.raises(PyenvmodError) as err:
-        tree.record("alpha")
+        registry.record(tree, "alpha")
     assert str(err.value).startswith(f"metadata file {tree.meta_file('alpha')}: platform 'aarch64-other'")
 
 

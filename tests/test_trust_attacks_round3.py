@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pyenvmod.errors import PyenvmodError
 from pyenvmod.trust import files
 from users import forge, group_env, people  # noqa: F401 (fixture)
 
@@ -150,19 +151,21 @@ def test_the_stage_folder_gets_your_group_and_keeps_its_mode(tmp_path):
     (mine / "copy").mkdir()
     assert os.stat(mine / "copy").st_gid == os.getegid()  # what is made in it has your group
     other = tmp_path / "other"
-    other.mkdir()
+    other.mkdir(mode=0o700)
     os.chown(other, 54321, 54321)
-    files.own_group(other)
+    with pytest.raises(PyenvmodError, match="not a private folder of yours"):
+        ensure_private_dir(other)
     assert os.stat(other).st_gid == 54321
     (tmp_path / "link").symlink_to(scratch)
-    with pytest.raises(OSError):
-        files.own_group(tmp_path / "link")
+    with pytest.raises(PyenvmodError, match="not a private folder of yours"):
+        ensure_private_dir(tmp_path / "link")
     assert os.stat(scratch).st_gid == 54321
 
 
 # -- hard links: a file of the tree that is also a file outside it -----------------------------------
 SHARE = """
 import sys
+from pyenvmod.errors import PyenvmodError
 from pyenvmod.trust import files
 top, gid, written = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 files.share_with_group(top, gid)

@@ -198,3 +198,46 @@ def test_a_cache_is_written_only_into_a_folder_of_the_users_that_others_cannot_w
     folder.chmod(mode)
     assert private_files.own_folder(folder, "cache folder") is expected
     assert private_files.own_folder(tmp_path / "absent", "cache folder") is False
+
+
+def test_read_own_takes_exactly_its_cap_and_says_each_refusal_word_for_word(as_me, tmp_path):
+    path = _own_cache(tmp_path, text="x" * 100)
+    assert private_files.read_own(path, 100, "cache") == b"x" * 100  # the cap itself is fine
+
+    def refusal(target, limit=100):
+        with pytest.raises(PyenvmodError) as caught:
+            private_files.read_own(target, limit, "cache")
+        return str(caught.value)
+
+    assert refusal(path, 99) == f"the cache {path} is larger than 99 bytes; remove it"
+    link = path.with_name("link")
+    link.symlink_to(path)
+    assert refusal(link) == f"the cache {link} is a symlink; pyenvmod does not follow it: remove it"
+    fifo = path.with_name("fifo")
+    os.mkfifo(fifo)
+    assert refusal(fifo) == f"the cache {fifo} is not a regular file; remove it"
+    os.chown(path, OTHER, OTHER)
+    assert refusal(path) == (f"the cache {path} belongs to uid {OTHER}, not to you: pyenvmod does not use what "
+                             "others put in your cache; remove it, or set XDG_CACHE_HOME to a folder of your own")
+    os.chown(path, 0, 0)  # root's: fine
+    assert private_files.read_own(path, 100, "cache") == b"x" * 100
+    os.chown(path, ME, ME)
+    path.chmod(0o620)
+    assert refusal(path) == (f"the cache {path} is writable by its group (mode 0620), so others could change "
+                             f"what pyenvmod does; make it private: rm {path}")
+    path.chmod(0o600)
+    os.chown(path.parent, OTHER, OTHER)
+    assert refusal(path) == (f"the folder of the cache {path.parent} belongs to uid {OTHER}, not to you: pyenvmod "
+                             "does not use what others put in your cache; remove it, or set XDG_CACHE_HOME to a "
+                             "folder of your own")
+    os.chown(path.parent, ME, ME)
+    path.parent.chmod(0o777)
+    assert refusal(path) == (f"the folder {path.parent} holding the cache is writable by anyone (mode 0777), so "
+                             f"others could change what pyenvmod does; make it private: chmod go-w {path.parent}")
+
+
+def test_read_own_caps_a_file_whose_size_is_not_known(as_me):
+    """/proc files say they are empty: the cap holds for what is read, not only for the size."""
+    with pytest.raises(PyenvmodError) as caught:
+        private_files.read_own("/proc/self/status", 10, "cache")
+    assert str(caught.value) == "the cache /proc/self/status is larger than 10 bytes; remove it"

@@ -1,8 +1,9 @@
-"""Issue 22, holes 4, 5, 8, 9, 10 and 11, each performed by a real second Unix user (tests/users.py):
+"""Issue 22, holes 4, 5, 8, 9, 10, 11 and 12 (the stage folder), each performed by a real second Unix user (tests/users.py):
 alice is the attacking group member, bob the maintainer whose account must stay his own."""
 
 import inspect
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -47,6 +48,7 @@ def test_hole11_a_fifo_stamp_or_a_huge_manifest_from_a_member_neither_hangs_nor_
     made = people.bob.pyenvmod("--group", tree, "create", "sim", umask=0o002)
     assert made.returncode == 0, made.stderr
     stage_env = people.bob.env(PYENVMOD_STAGE_DIR=people.bob.home / "stage")
+    assert people.bob.run("mkdir", "-p", people.bob.home / "stage").returncode == 0
     packed = people.bob.pyenvmod("--group", tree, "pack", "sim", umask=0o002, env=stage_env)
     assert packed.returncode == 0, packed.stderr
     first = people.bob.pyenvmod("--group", tree, "stage", "sim", env=stage_env)  # bob's stage folder exists
@@ -67,7 +69,7 @@ def test_hole11_a_fifo_stamp_or_a_huge_manifest_from_a_member_neither_hangs_nor_
            f"f = open({str(images / 'manifest.json')!r}, 'wb'); f.truncate(1 << 30); f.close()"
     assert people.alice.run("/usr/bin/python3", "-c", code).returncode == 0
     for user in (people.bob, people.alice):
-        shutil.rmtree(user.home / "stage", ignore_errors=True)
+        shutil.rmtree(user.home / "stage" / f"pyenvmod-{user.name}", ignore_errors=True)
     started = time.monotonic()
     refused = people.bob.pyenvmod("--group", tree, "stage", "sim", env=stage_env, timeout=120)
     assert time.monotonic() - started < 60
@@ -194,6 +196,7 @@ def test_hole5_a_forged_adopted_record_does_not_make_bob_pack_his_home(people):
     assert people.alice.run("/usr/bin/python3", "-c", code, meta / "fake.json", json.dumps(record),
                             umask=0o002).returncode == 0
     env = people.bob.env(PYENVMOD_STAGE_DIR=people.bob.home / "stage")
+    assert people.bob.run("mkdir", "-p", people.bob.home / "stage").returncode == 0
     for command in ("pack", "stage"):
         result = people.bob.pyenvmod("--group", tree, command, "fake", umask=0o002, env=env)
         lines = [ln for ln in result.stderr.splitlines() if ln.startswith("pyenvmod: error:")]
@@ -238,3 +241,30 @@ def test_hole5_an_extends_naming_bobs_private_environment_is_refused(people):
     assert "private place" in lines[0], lines[0]
     assert not _images_hold(tree, "sim", b"bob-only")
     assert sorted(p.name for p in (ptree / "envs" / "private5b").rglob("*.pyc")) == before  # nothing compiled
+
+
+def test_hole12_the_first_user_to_stage_never_makes_the_stage_folder_that_locks_out_the_rest(people):
+    """A site's stage_dir that does not exist yet: pyenvmod made it (and its parents) with the first user's
+    default mode, 0755, so every other user's stage failed with 'Permission denied'. Now only the per-user
+    folder is made, 0700, in a stage_dir that must exist: alice's stage names the missing folder in one line
+    and makes nothing; in the site's folder (here a sticky one, as /tmp) alice and bob both stage."""
+    scratch = people.base / "scratch-h12"  # the node-local disk's top: root's, sticky, as /tmp
+    scratch.mkdir()
+    os.chmod(scratch, 0o1777)
+    site = scratch / "pyenvmod-stage"  # what the site configured as stage_dir
+    for user in (people.alice, people.bob):
+        made = user.pyenvmod("create", "e")
+        assert made.returncode == 0, made.stderr
+    refused = people.alice.pyenvmod("stage", "e", env=people.alice.env(PYENVMOD_STAGE_DIR=site))
+    lines = refused.stderr.splitlines()
+    assert refused.returncode == 1 and len(lines) == 1 and "Traceback" not in refused.stderr, refused.stderr
+    assert lines[0].startswith(f"pyenvmod: error: cannot create {site}/pyenvmod-{people.alice.name}: the folder "
+                               f"{site} does not exist;") and "existing node-local folder" in lines[0], lines[0]
+    assert list(scratch.iterdir()) == []  # nothing made that would keep bob out
+    os.mkdir(site)
+    os.chmod(site, 0o1777)  # the site provides it
+    for user in (people.alice, people.bob):
+        staged = user.pyenvmod("stage", "e", env=user.env(PYENVMOD_STAGE_DIR=site), timeout=300)
+        assert staged.returncode == 0, staged.stderr
+        folder = site / f"pyenvmod-{user.name}"
+        assert (os.stat(folder).st_uid, os.stat(folder).st_mode & 0o7777) == (user.uid, 0o700)

@@ -11,7 +11,7 @@ from pathlib import Path
 from pyenvmod import __version__
 from pyenvmod.backends import pythons
 from pyenvmod.modules import capture, modulefiles
-from pyenvmod.records import metadata, names
+from pyenvmod.records import metadata, names, registry
 from pyenvmod.trust.identity import user_name
 from pyenvmod.modules import spider_cache
 from pyenvmod.config import Config
@@ -68,7 +68,7 @@ def adopt(config: Config, path: str, name: str = "", modules=(), notify=lambda m
             packages=_packages(prefix, kind))
         try:
             write_modulefiles(layout, record, modulefiles.options_from(config))
-            tree.write_record(record)
+            registry.write(tree, record)
         except BaseException:
             modulefiles.remove(layout, name)
             raise

@@ -33,12 +33,13 @@ def write_modulefiles(layout: Layout, record: metadata.EnvRecord, options: dict,
 
 
 def load_record(layout: Layout, name: str) -> metadata.EnvRecord:
-    """The checked record of ``name`` (schema and paths, see ``Tree.check_record``)."""
+    """The checked record of ``name`` (schema and paths, see ``records.registry.check``)."""
+    from pyenvmod.records import registry
     from pyenvmod.trust.tree import Tree
 
     names.validate(name)
     try:
-        return Tree(layout).record(name)
+        return registry.record(Tree(layout), name)
     except FileNotFoundError:
         raise unknown_name(layout, name) from None
 
@@ -57,19 +58,19 @@ def find_base(layout: Layout, spec: str) -> tuple[metadata.EnvRecord, Path]:
     """The environment another one extends: a name in this root, or the prefix folder of an
     environment pyenvmod made elsewhere (a group's or a site's). Returns (record, its modules dir),
     both checked: the record's prefix is the folder given, the modules dir that tree's."""
-    from pyenvmod.trust.tree import Tree
+    from pyenvmod.records import registry
 
     if "/" in spec:
         prefix = Path(os.path.normpath(os.path.abspath(spec)))
         try:
-            tree = Tree.of_prefix(prefix)
+            tree = registry.tree_of_prefix(prefix)
         except PyenvmodError as exc:
             raise PyenvmodError(f"--extends {spec}: not an environment made by pyenvmod ({exc.message}); "
                                 "give the name of one of your environments "
                                 "or the folder of a pyenvmod environment") from None
         meta = tree.layout.meta_file(prefix.name)
         try:
-            record = tree.record(prefix.name)
+            record = registry.record(tree, prefix.name)
         except FileNotFoundError:
             raise PyenvmodError(f"--extends {spec}: not an environment made by pyenvmod (no {meta}); "
                                 "give the name of one of your environments or the folder of a pyenvmod "

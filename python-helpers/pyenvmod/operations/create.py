@@ -15,7 +15,7 @@ from pyenvmod import __version__
 from pyenvmod.backends import pythons
 from pyenvmod.modules import capture, module_system, modulefiles, stacking
 from pyenvmod.packages import buildpolicy, installed, requirements, sources
-from pyenvmod.records import history, metadata, names
+from pyenvmod.records import history, metadata, names, registry
 from pyenvmod.runtime import background, proc
 from pyenvmod.trust import files, identity
 from pyenvmod.modules import spider_cache, tombstones
@@ -266,7 +266,7 @@ def _build(config: Config, plan: CreatePlan, tree, backend, prefix, external, ba
         record.updated = record.created
         write_modulefiles(layout, record, modulefiles.options_from(config), templates())
         history.add(layout, name, "create", packages, record.packages, requested, record.sources)
-        tree.write_record(record)  # registers it: the last step
+        registry.write(tree, record)  # registers it: the last step
     except BaseException:
         if problems is not None:
             _finished(problems)  # the check reads the folder the undo removes

@@ -9,7 +9,7 @@ so that any shell that has it loaded can still unload it.
 import os
 
 from pyenvmod.modules import loaded, modulefiles, spider_cache, tombstones
-from pyenvmod.records import names
+from pyenvmod.records import names, registry
 from pyenvmod.runtime import proc
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
@@ -54,7 +54,7 @@ def delete(config: Config, name: str, confirm=lambda name, prefix: True, force: 
             raise PyenvmodError(f"no environment named {name!r} under {layout.base}: another process deleted "
                                 "it meanwhile")
         try:
-            record = tree.record(name)
+            record = registry.record(tree, name)
             remove_kernels(record)
         except (FileNotFoundError, PyenvmodError):
             record = None  # a leftover without (readable) metadata has no kernels we know of
@@ -101,7 +101,7 @@ def _extended_by(tree, prefix: str) -> list[str]:
     found = []
     for other in tree.names():
         try:
-            record = tree.record(other)
+            record = registry.record(tree, other)
         except (FileNotFoundError, PyenvmodError):
             continue  # a broken record blocks nothing
         if record.extends and os.path.normpath(record.extends["prefix"]) == os.path.normpath(prefix):

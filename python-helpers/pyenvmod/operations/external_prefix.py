@@ -48,7 +48,7 @@ def _mine(prefix: Path) -> None:
         raise PyenvmodError(f"--prefix {prefix} belongs to {private_files._user(st.st_uid)}, not to you: only a "
                             "folder of yours, or one pyenvmod makes, may hold your environment; give a path that "
                             "does not exist yet")
-    private_files._writable_by_others(st, prefix, f"--prefix {prefix}", f"chmod go-w {prefix}")
+    private_files._writable_by_others(st, f"--prefix {prefix}", f"chmod go-w {prefix}")
 
 
 def claim(prefix: Path) -> None:

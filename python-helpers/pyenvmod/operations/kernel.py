@@ -11,6 +11,7 @@ import stat
 from pathlib import Path
 
 from pyenvmod.modules import module_system, render, stacking
+from pyenvmod.records import registry
 from pyenvmod.trust import files
 from pyenvmod.records.names import kernel_name
 from pyenvmod.config import Config
@@ -112,7 +113,7 @@ def install(config: Config, name: str, with_=(), prefix_dir: str | None = None, 
                            mode=_home_mode(0o644))
         if str(folder) not in record.kernels:
             record.kernels.append(str(folder))
-            tree.write_record(record)
+            registry.write(tree, record)
     return folder
 
 
@@ -142,7 +143,7 @@ def remove(config: Config, name: str) -> list[str]:
             raise PyenvmodError(f"{name!r} has no kernel; make one with 'pyenvmod kernel {shlex.quote(name)}'")
         removed = remove_kernels(record)
         record.kernels = []
-        tree.write_record(record)
+        registry.write(tree, record)
     return removed
 
 

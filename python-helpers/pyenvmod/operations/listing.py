@@ -5,7 +5,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from pyenvmod.modules import modulefiles
-from pyenvmod.records import metadata, names
+from pyenvmod.records import metadata, names, registry
 from pyenvmod.trust import locking
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
@@ -88,7 +88,7 @@ def entries(config: Config) -> list[Entry]:
                                                   f"'pyenvmod delete {shlex.quote(name)}' removes it"], "incomplete"))
             continue
         try:
-            record = tree.record(name)
+            record = registry.record(tree, name)
         except (PyenvmodError, OSError) as exc:
             message = exc.message if isinstance(exc, PyenvmodError) else f"metadata file {meta_file}: {exc.strerror}"
             result.append(Entry(name, None, [message], "broken"))

@@ -23,7 +23,7 @@ from pyenvmod.trust.folders import Folder
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import load_record, tree_for
-from pyenvmod.staging import IMAGE_FORMATS, launchers, read_stamp
+from pyenvmod.staging import IMAGE_FORMATS, images_dir, launchers, read_stamp
 from pyenvmod.staging import image as image_mod
 from pyenvmod.staging import relocate
 
@@ -186,7 +186,7 @@ def current(config: Config, name: str):
     tree = tree_for(config)
     record = load_record(tree.layout, name)
     source = image_mod.source_for(record)
-    return record, source, image_mod.stamp(source), read_stamp(tree.images_dir(name) / "stamp")
+    return record, source, image_mod.stamp(source), read_stamp(images_dir(tree.layout, name) / "stamp")
 
 
 def pack(config: Config, name: str, force: bool = False, timeout: float | None = None, notify=lambda m: None):
@@ -195,7 +195,7 @@ def pack(config: Config, name: str, force: bool = False, timeout: float | None =
     layout = tree.layout
     record = load_record(layout, name)
     provenance.check_for_pack(tree, record)  # a record never leads pack to read outside what it may share
-    folder = tree.images_dir(name)
+    folder = images_dir(layout, name)
     lock_wait = config["lock_timeout"] if timeout is None else timeout
     with tree.lock(name, lock_wait):
         source = image_mod.source_for(record)

@@ -5,6 +5,7 @@ history entry, and a consistency check (``pip check``)."""
 import os
 
 from pyenvmod.modules import stacking
+from pyenvmod.records import registry
 from pyenvmod.packages import buildpolicy, outside, requirements, sources, touched
 from pyenvmod.runtime import background
 from pyenvmod.trust import files, identity
@@ -43,7 +44,7 @@ def refresh(config: Config, layout, record, backend, action: str, args: list, no
 
     record.updated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     write_modulefiles(layout, record, modulefiles.options_from(config), templates() if templates else None)
-    Tree(layout, bool(config.group)).write_record(record)
+    registry.write(Tree(layout, bool(config.group)), record)
     history.add(layout, record.name, action, args, record.packages, record.requested, record.sources)
     return problems()  # the command reports them, once
 

@@ -4,6 +4,7 @@ import os
 import shlex
 
 from pyenvmod.modules import modulefiles, spider_cache, stacking
+from pyenvmod.records import registry
 from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import load_record, tree_for, write_modulefiles
@@ -24,7 +25,7 @@ def regenerate(config: Config, name: str) -> list:
         base_site = (str(stacking.site_packages(record.extends["prefix"], record.extends["python"]))
                      if record.extends else None)
         hook = [] if record.adopted else stacking.install_hook(record.prefix, record.python, base_site,
-                                                               inside=tree.write_anchor(record))
+                                                               inside=registry.write_anchor(tree, record))
         written = hook + write_modulefiles(layout, record, modulefiles.options_from(config))
     spider_cache.refresh(config, layout)
     return written

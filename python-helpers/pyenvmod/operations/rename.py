@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 
 from pyenvmod.modules import modulefiles, stacking
-from pyenvmod.records import history, metadata, names
+from pyenvmod.records import history, metadata, names, registry
 from pyenvmod.runtime import proc
 from pyenvmod.trust import files
 from pyenvmod.config import Config
@@ -29,7 +29,7 @@ from pyenvmod.records.layout import Layout
 from pyenvmod.modules.loaded import is_loaded
 from pyenvmod.operations import external_prefix
 from pyenvmod.operations.common import load_record, share, tree_for, write_modulefiles
-from pyenvmod.staging import launchers
+from pyenvmod.staging import images_dir, launchers
 from pyenvmod.trust.folders import Folder
 from pyenvmod.trust.tree import Tree
 
@@ -109,7 +109,7 @@ def rename(config: Config, old: str, new: str, notify=lambda m: None) -> metadat
         if moves and not os.path.lexists(layout.prefix(new)):
             with _envs(layout) as envs:
                 envs.symlink(new, new)
-        tree.write_record(new_record)
+        registry.write(tree, new_record)
         # 2: the folder moves, atomically; OLD stays usable through a symlink
         if moves and _placeholder(layout, new):
             with _envs(layout) as envs:
@@ -163,7 +163,7 @@ def _drop_old(tree: Tree, old: str) -> None:
     """Step 4: OLD goes (its metadata before its symlink: until then, the same rename finishes the job)."""
     layout = tree.layout
     modulefiles.remove(layout, old)
-    tree.remove(tree.images_dir(old))  # its image names OLD and its folder: the next pack makes NEW's
+    tree.remove(images_dir(layout, old))  # its image names OLD and its folder: the next pack makes NEW's
     tree.remove(tree.meta_file(old))
     if os.path.islink(layout.prefix(old)):
         with _envs(layout) as envs:
@@ -182,7 +182,7 @@ def _finished(tree: Tree, old: str, new: str) -> bool:
     if not ours and not (done and done[0].get("action") == "rename" and done[0].get("args") == [old, new]):
         return False
     modulefiles.remove(layout, old)
-    tree.remove(tree.images_dir(old))
+    tree.remove(images_dir(layout, old))
     if ours:
         with _envs(layout) as envs:
             envs.unlink(old, missing_ok=True)
@@ -266,7 +266,7 @@ def _repoint(tree: Tree, dependent, base, options) -> None:
         stacking.install_hook(dependent.prefix, dependent.python,
                               str(stacking.site_packages(base.prefix, base.python)), inside=layout.root)
     write_modulefiles(layout, dependent, options)
-    tree.write_record(dependent)
+    registry.write(tree, dependent)
 
 
 def _move_kernels(config: Config, record, new: str, notify) -> None:

@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from pyenvmod.backends import pythons
 from pyenvmod.modules import modulefiles, stacking
 from pyenvmod.packages import outside, sources
-from pyenvmod.records import history
+from pyenvmod.records import history, registry
 from pyenvmod.runtime import proc
 from pyenvmod.trust import files
 from pyenvmod.modules import spider_cache
@@ -90,7 +90,7 @@ def rollback(config: Config, name: str, to: int, notify=lambda m: None):
             record.requested = list(target.get("requested", record.requested))
             record.updated = datetime.now(timezone.utc).isoformat(timespec="seconds")
             write_modulefiles(layout, record, modulefiles.options_from(config))
-            tree.write_record(record)
+            registry.write(tree, record)
             history.add(layout, name, "rollback", [f"--to {to}"], record.packages, record.requested,
                         record.sources)
         finally:

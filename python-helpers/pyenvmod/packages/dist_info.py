@@ -3,10 +3,14 @@ nothing is run. The one reader for every command that needs their names, version
 requirements (list, export, adopt, the dependency check, changes made outside pyenvmod).
 """
 
+import errno
 import os
 import re
 from collections import namedtuple
 from pathlib import Path
+
+from pyenvmod.errors import PyenvmodError
+from pyenvmod.trust import files
 
 # a Requires-Dist whose whole marker is `extra == "NAME"`
 _EXTRA_ONLY = re.compile(r""";\s*extra\s*==\s*(['"])[^'"]*\1\s*\Z""")
@@ -47,30 +51,12 @@ def read_regular(path, limit: int, headers: bool = False) -> bytes:
     """At most ``limit`` bytes of the regular file ``path``, opened without waiting (a FIFO a group
     member put in an environment would block a plain open forever); with ``headers``, reading stops
     after the first empty line (METADATA's headers). OSError when it is missing, not a regular
-    file, or (without ``headers``) larger than ``limit``."""
-    import errno
-    import stat
-
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    file, or (without ``headers``) larger than ``limit``: the callers pass over such a file. The
+    reading is ``trust.files.read_bytes``'s."""
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        if st.st_size > limit and not headers:
-            raise OSError(errno.EFBIG, f"larger than {limit} bytes", str(path))
-        chunks, size = [], 0
-        while size <= limit:
-            chunk = os.read(fd, 1 << 16)
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-            if headers and (b"\n\n" in chunk or b"\n\r\n" in chunk or len(chunks) > 1
-                            and (b"\n\n" in chunks[-2][-2:] + chunk[:2] or b"\n\r\n" in chunks[-2][-3:] + chunk[:3])):
-                break
-        return b"".join(chunks)[:limit]
-    finally:
-        os.close(fd)
+        return files.read_bytes(path, limit, follow=True, headers=headers)
+    except PyenvmodError as exc:
+        raise OSError(errno.EINVAL, exc.message, str(path)) from None
 
 
 def read(meta: Path) -> Distribution | None:

@@ -66,6 +66,14 @@ class Layout(namedtuple("Layout", "root platform")):
         return self.modules_dir / MODULE_FAMILY / name
 
     @staticmethod
+    def valid(name: str) -> str:
+        """``name`` when it is a valid environment name, else the one-line refusal (``names``): the
+        rule ``trust.tree.Tree`` applies before it hands out a path."""
+        from pyenvmod.records.names import validate
+
+        return validate(name)
+
+    @staticmethod
     def module_tag(python_version: str) -> str:
         major_minor = ".".join(python_version.split(".")[:2])
         return f"py{major_minor}"

@@ -49,7 +49,7 @@ def proven(tree_base, prefix: str, name: str, owner: str) -> str:
     if uid is None or st.st_uid != uid:
         return f"the folder {prefix} does not belong to the record's owner {owner!r}"
     try:
-        private_files._writable_by_others(st, prefix, f"the folder {prefix}", f"chmod go-w {prefix}")
+        private_files._writable_by_others(st, f"the folder {prefix}", f"chmod go-w {prefix}")
     except PyenvmodError:
         return f"others may write the folder {prefix}"
     marker = os.path.join(prefix, PREFIX_MARKER)

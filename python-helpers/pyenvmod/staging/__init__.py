@@ -56,7 +56,8 @@ def idents_named(filenames, name: str) -> list[str]:
 
 
 def images_dir(layout: Layout, name: str) -> Path:
-    return layout.base / "images" / name
+    """What 'pyenvmod pack' writes for ``name`` (a valid name only): its image, stamp and launchers."""
+    return layout.base / "images" / layout.valid(name)
 
 
 def launcher_dir(layout: Layout, name: str) -> Path:
@@ -94,9 +95,15 @@ def read_stamp(path: Path) -> str:
 
 
 def ensure_private_dir(path: Path) -> None:
-    """Create ``path`` (mode 0700) or check that it is ours and private: launchers run what is in it."""
+    """Create ``path`` (mode 0700) or check that it is ours and private: launchers run what is in it.
+    Only this per-user folder is made: the stage folder it goes in is the site's (node-local storage
+    such as /tmp or /local/scratch); made by the first user who staged, it would lock out the rest.
+    The folder gets the user's group: the launchers test -G, which a folder a group member can move
+    there fails."""
     from pyenvmod.trust import files
 
     files.private_dir(path, "set stage_dir (or $TMPDIR) to a writable node-local folder",
-                      "set stage_dir (or $TMPDIR) to another folder")
-    files.own_group(path)  # the launchers test -G: a folder a group member can move there fails it
+                      "set stage_dir (or $TMPDIR) to another folder",
+                      missing="pyenvmod makes only its own folder in it: the site's admin (stage_dir in the site "
+                              "configuration) or you (stage_dir, or $TMPDIR) must point stage_dir at an existing "
+                              "node-local folder", group=True)

@@ -8,8 +8,10 @@ folder from a root with O_NOFOLLOW at each step and then works relative to that 
 descriptor, temporary names made inside a checked folder). Every other module asks it;
 tests/test_trust_architecture.py fails on a by-path change of the file system outside it.
 
-- ``tree``: a tree (root + platform) hands out only checked paths and records;
-- ``files``: descriptor-based writing, renaming, walking and removing;
+- ``tree``: a tree (root + platform) hands out only checked paths (its records, checked, are
+  ``records.registry``'s: the trust package imports nothing above it);
+- ``folders``: a folder held by its descriptor, and opening one from a root (``open_dir``);
+- ``files``: descriptor-based writing, renaming, walking and removing, on ``folders``;
 - ``private_files``: the user's own files (configuration, cache) checked before use;
 - ``identity``: who runs pyenvmod;
 - ``locking``: lock files opened without following links;

@@ -1,16 +1,14 @@
-"""Writing and removing files safely: atomic replace, umask-following modes, no symlink escapes."""
+"""Writing and removing files safely: atomic replace, umask-following modes, no symlink escapes.
+
+Built on ``folders`` (a folder held by its descriptor; ``open_dir``, ``refusal`` and ``umask`` live
+there and are reachable here as before), which never imports this module."""
 
 import os
 import shutil
 from pathlib import Path
 
 from pyenvmod.errors import PyenvmodError
-
-
-def umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+from pyenvmod.trust.folders import Folder, _parts, open_dir, refusal, umask  # noqa: F401 (files.open_dir, ...)
 
 
 def write_atomic(path: Path, text: str, inside=None, mode: int | None = None) -> None:
@@ -61,61 +59,6 @@ def holds(path: Path, text: str, inside=None, mode: int | None = None) -> bool:
     return st.st_mode & 0o7777 == (0o666 & ~umask() if mode is None else mode) & ~0o002
 
 
-def _parts(top, path) -> list[str]:
-    top = os.path.normpath(os.path.abspath(top))
-    path = os.path.normpath(os.path.abspath(path))
-    rel = os.path.relpath(path, top)
-    if rel == ".":
-        return []
-    if rel == ".." or rel.startswith(".." + os.sep):
-        raise PyenvmodError(f"refusing to use {path}: it is outside the tree {top}")
-    return rel.split(os.sep)
-
-
-def refusal(path, top) -> str:
-    """The one-line refusal of a symlink (or non-folder) found inside the tree ``top``."""
-    real_top = os.path.realpath(top)
-    outside = os.path.commonpath([real_top, os.path.realpath(path)]) != real_top
-    where = "a symlink to outside the root" if outside else "a symlink or not a folder"
-    return f"refusing {path}: it is {where}, and pyenvmod never follows links inside its tree; remove it"
-
-
-def open_dir(top, path, create_mode: int | None = None) -> int:
-    """A descriptor of the folder ``path`` below ``top``, reached without following any symlink
-    below ``top`` (``top`` itself is trusted: the configured root). Missing folders are created
-    with ``create_mode`` (less the umask, never world-writable, keeping an inherited setgid bit)
-    when it is given; else FileNotFoundError. A symlink or non-folder on the way is refused."""
-    import errno
-
-    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    done = str(top)
-    try:
-        for part in _parts(top, path):
-            done = os.path.join(done, part)
-            created = False
-            if create_mode is not None:
-                try:
-                    os.mkdir(part, 0o700, dir_fd=fd)
-                    created = True
-                except FileExistsError:
-                    pass
-            try:
-                new = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
-            except OSError as exc:
-                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                    raise PyenvmodError(refusal(done, top)) from None
-                raise
-            if created:
-                inherited = os.fstat(new).st_mode & 0o2000  # a group tree's setgid folders
-                os.fchmod(new, inherited | (create_mode & 0o7777 & ~umask() & ~0o002))
-            os.close(fd)
-            fd = new
-        return fd
-    except BaseException:
-        os.close(fd)
-        raise
-
-
 def make_dirs(top, path, mode: int = 0o777) -> Path:
     """Create the folder ``path`` (and missing parents) below ``top`` without following symlinks."""
     os.close(open_dir(top, path, create_mode=mode))
@@ -141,29 +84,36 @@ def write_at(path, offset: int, data: bytes, inside) -> None:
         os.close(fd)
 
 
-def read_bytes(path, limit: int, inside=None) -> bytes:
+def read_bytes(path, limit: int, inside=None, follow: bool = False, headers: bool = False) -> bytes:
     """The content of the regular file ``path``, refused when it is a symlink, a FIFO or device
-    (never blocks) or larger than ``limit`` bytes. FileNotFoundError when it is missing."""
+    (never blocks) or larger than ``limit`` bytes. FileNotFoundError when it is missing.
+
+    ``follow``: a symlink at ``path`` is followed (the files of installed packages, which a package
+    manager may link). ``headers`` (METADATA, whose description may be long): reading stops after
+    the first empty line, and what lies past ``limit`` is cut off instead of refused."""
     import errno
     import stat
 
     path = Path(path)
-    dir_fd = open_dir(inside, path.parent) if inside is not None else \
-        os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
+    if follow:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    else:
+        dir_fd = open_dir(inside, path.parent) if inside is not None else \
+            os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            fd = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise PyenvmodError(f"{path} is a symlink: pyenvmod does not follow it; remove it") from None
-            raise
-    finally:
-        os.close(dir_fd)
+            try:
+                fd = os.open(path.name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise PyenvmodError(f"{path} is a symlink: pyenvmod does not follow it; remove it") from None
+                raise
+        finally:
+            os.close(dir_fd)
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise PyenvmodError(f"{path} is not a regular file; remove it")
-        if st.st_size > limit:
+        if st.st_size > limit and not headers:
             raise PyenvmodError(f"{path} is larger than {limit} bytes; remove it")
         chunks, size = [], 0
         while size <= limit:
@@ -172,11 +122,23 @@ def read_bytes(path, limit: int, inside=None) -> bytes:
                 break
             chunks.append(chunk)
             size += len(chunk)
+            if headers and _headers_end(chunks):
+                break
         if size > limit:
+            if headers:
+                return b"".join(chunks)[:limit]
             raise PyenvmodError(f"{path} is larger than {limit} bytes; remove it")
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def _headers_end(chunks) -> bool:
+    """The last chunk read holds the empty line that ends a METADATA file's headers (perhaps
+    across the boundary with the chunk before it)."""
+    chunk = chunks[-1]
+    return (b"\n\n" in chunk or b"\n\r\n" in chunk or len(chunks) > 1
+            and (b"\n\n" in chunks[-2][-2:] + chunk[:2] or b"\n\r\n" in chunks[-2][-3:] + chunk[:3]))
 
 
 def chmod_nofollow(path, mode: int) -> None:
@@ -191,8 +153,6 @@ def chmod_nofollow(path, mode: int) -> None:
 def _open_top(top, inside=None):
     """The folder ``top`` held by its descriptor (reached from ``inside`` without following a link
     when it is given, else only ``top`` itself must not be a link); None when it is missing."""
-    from pyenvmod.trust.folders import Folder
-
     try:
         return Folder.open(inside, top) if inside is not None else Folder.open_last(top)
     except (FileNotFoundError, PyenvmodError):  # missing, or a link: never followed
@@ -508,25 +468,54 @@ def tree_size(top) -> int:
     return total
 
 
-def private_dir(path, fix: str, elsewhere: str) -> None:
+def private_dir(path, fix: str, elsewhere: str, missing: str | None = None, group: bool = False) -> None:
     """Create ``path`` (mode 0700) or check that it is ours and private (not a link, not writable by
     others): what is in it runs. ``fix``: what to do when it cannot be made; ``elsewhere``: when it is
-    not private."""
-    import stat
+    not private. With ``missing`` only ``path`` itself is made: the folder it goes in must exist (one the
+    site provides, such as a node-local /tmp; a parent made by the first user who needed it would keep
+    everyone else out), else the refusal names that folder and says ``missing``. Without it (the user's
+    own cache) missing folders above it are made 0700. With ``group`` the folder gets the user's
+    effective group, so that what is made in it has that group too (its mode is left as it is): the
+    stage launchers test that the stage folder and the copy are yours *and* of your group (``-O``,
+    ``-G``: shell builtins), which a folder of yours that a group member may write, and so move into a
+    shared scratch folder that is not sticky, fails (it belongs to the group, as a group tree's folders
+    do). All through the descriptor of the folder it goes in."""
+    import errno
 
     path = Path(path)
     try:
-        os.makedirs(path.parent, exist_ok=True)
+        if missing is None:
+            make_root(path.parent, 0o700)
+        parent = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError as exc:
+        if missing is not None and exc.errno == errno.ENOENT:
+            raise PyenvmodError(f"cannot create {path}: the folder {path.parent} does not exist; {missing}") from None
+        raise PyenvmodError(f"cannot create {path}: {exc.strerror}; {fix}") from None
+    fd = -1
+    try:
         try:
-            os.mkdir(path, 0o700)
+            os.mkdir(path.name, 0o700, dir_fd=parent)
         except FileExistsError:
             pass
-        st = os.lstat(path)
-    except OSError as exc:
-        raise PyenvmodError(f"cannot create {path}: {exc.strerror}; {fix}") from None
-    if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or st.st_mode & 0o022:
-        raise PyenvmodError(f"{path} is not a private folder of yours (someone else made it, or others may "
-                            f"write to it); remove it or {elsewhere}")
+        except OSError as exc:
+            raise PyenvmodError(f"cannot create {path}: {exc.strerror}; {fix}") from None
+        try:  # not a link, a folder, and one we may enter: else not ours to use
+            fd = os.open(path.name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent)
+        except OSError as exc:
+            if exc.errno not in (errno.ELOOP, errno.ENOTDIR, errno.EACCES):
+                raise
+    finally:
+        os.close(parent)
+    try:
+        st = os.fstat(fd) if fd >= 0 else None
+        if st is None or st.st_uid != os.getuid() or st.st_mode & 0o022:
+            raise PyenvmodError(f"{path} is not a private folder of yours (someone else made it, or others may "
+                                f"write to it); remove it or {elsewhere}")
+        if group and st.st_gid != os.getegid():
+            os.fchown(fd, -1, os.getegid())
+    finally:
+        if fd >= 0:
+            os.close(fd)
 
 
 def written_only_by_you_or_root(path, folder: bool = False, owners=()) -> bool:
@@ -561,18 +550,3 @@ def written_only_by_you_or_root(path, folder: bool = False, owners=()) -> bool:
         if parent == folder:
             return True
         folder = parent
-
-
-def own_group(path) -> None:
-    """The folder ``path`` (yours, not a link) gets your effective group, so that what is made in it
-    has your group too (its mode is left as it is). The stage launchers test that the stage folder
-    and the copy are yours *and* of your group (``-O``, ``-G``: shell builtins): a folder of yours that
-    a group member may write, and so move into a shared scratch folder that is not sticky, belongs to
-    the group (a group tree's folders do)."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    try:
-        st = os.fstat(fd)
-        if st.st_uid == os.getuid() and st.st_gid != os.getegid():
-            os.fchown(fd, -1, os.getegid())
-    finally:
-        os.close(fd)

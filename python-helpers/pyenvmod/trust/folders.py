@@ -1,7 +1,7 @@
 """A checked folder, held by its descriptor: every change is made relative to it.
 
 ``Folder.open(top, path)`` reaches ``path`` from the trusted ``top`` without following a
-symlink at any step (``files.open_dir``); from then on a member who renames or swaps a
+symlink at any step (``open_dir``); from then on a member who renames or swaps a
 folder on the way changes nothing we do: names are looked up in the folder we hold
 (``dir_fd=``), files are opened with O_NOFOLLOW and changed through their descriptor
 (``fchmod`` after ``fstat``), temporary names are unpredictable and created with O_EXCL, and
@@ -13,10 +13,70 @@ import os
 import stat
 
 from pyenvmod.errors import PyenvmodError
-from pyenvmod.trust import files
 
 _READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _parts(top, path) -> list[str]:
+    top = os.path.normpath(os.path.abspath(top))
+    path = os.path.normpath(os.path.abspath(path))
+    rel = os.path.relpath(path, top)
+    if rel == ".":
+        return []
+    if rel == ".." or rel.startswith(".." + os.sep):
+        raise PyenvmodError(f"refusing to use {path}: it is outside the tree {top}")
+    return rel.split(os.sep)
+
+
+def refusal(path, top) -> str:
+    """The one-line refusal of a symlink (or non-folder) found inside the tree ``top``."""
+    real_top = os.path.realpath(top)
+    outside = os.path.commonpath([real_top, os.path.realpath(path)]) != real_top
+    where = "a symlink to outside the root" if outside else "a symlink or not a folder"
+    return f"refusing {path}: it is {where}, and pyenvmod never follows links inside its tree; remove it"
+
+
+def open_dir(top, path, create_mode: int | None = None) -> int:
+    """A descriptor of the folder ``path`` below ``top``, reached without following any symlink
+    below ``top`` (``top`` itself is trusted: the configured root). Missing folders are created
+    with ``create_mode`` (less the umask, never world-writable, keeping an inherited setgid bit)
+    when it is given; else FileNotFoundError. A symlink or non-folder on the way is refused."""
+    import errno
+
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    done = str(top)
+    try:
+        for part in _parts(top, path):
+            done = os.path.join(done, part)
+            created = False
+            if create_mode is not None:
+                try:
+                    os.mkdir(part, 0o700, dir_fd=fd)
+                    created = True
+                except FileExistsError:
+                    pass
+            try:
+                new = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise PyenvmodError(refusal(done, top)) from None
+                raise
+            if created:
+                inherited = os.fstat(new).st_mode & 0o2000  # a group tree's setgid folders
+                os.fchmod(new, inherited | (create_mode & 0o7777 & ~umask() & ~0o002))
+            os.close(fd)
+            fd = new
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _token() -> str:
@@ -36,7 +96,7 @@ class Folder:
     def open(cls, top, path=None, create_mode: int | None = None) -> "Folder":
         """``path`` below the trusted ``top`` (``top`` itself when ``path`` is None), no symlink
         followed below ``top``; missing folders made with ``create_mode`` when it is given."""
-        return cls(files.open_dir(top, top if path is None else path, create_mode), path or top)
+        return cls(open_dir(top, top if path is None else path, create_mode), path or top)
 
     @classmethod
     def open_last(cls, path) -> "Folder":
@@ -77,7 +137,7 @@ class Folder:
             return Folder(os.open(name, _DIR, dir_fd=self.fd), os.path.join(self.path, name))
         except OSError as exc:
             if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise PyenvmodError(files.refusal(os.path.join(self.path, name), self.path)) from None
+                raise PyenvmodError(refusal(os.path.join(self.path, name), self.path)) from None
             raise
 
     # -- looking ------------------------------------------------------------------------------
@@ -128,7 +188,7 @@ class Folder:
         os.mkdir(name, 0o700, dir_fd=self.fd)
         fd = os.open(name, _DIR, dir_fd=self.fd)
         try:
-            os.fchmod(fd, (os.fstat(fd).st_mode & 0o2000) | (mode & 0o7777 & ~files.umask() & ~0o002))
+            os.fchmod(fd, (os.fstat(fd).st_mode & 0o2000) | (mode & 0o7777 & ~umask() & ~0o002))
         finally:
             os.close(fd)
 
@@ -164,7 +224,7 @@ class Folder:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
-                os.fchmod(fh.fileno(), (0o666 & ~files.umask() if mode is None else mode) & ~0o002)
+                os.fchmod(fh.fileno(), (0o666 & ~umask() if mode is None else mode) & ~0o002)
             os.replace(tmp, name, src_dir_fd=self.fd, dst_dir_fd=self.fd)
         except BaseException:
             self.unlink(tmp, missing_ok=True)

@@ -23,7 +23,7 @@ def check(path, what: str) -> None:
         return
     except OSError as exc:
         raise PyenvmodError(f"cannot check the {what} {path}: {exc.strerror}") from None
-    _writable_by_others(st, path, f"the {what} {path}", f"chmod go-w {path}")
+    _writable_by_others(st, f"the {what} {path}", f"chmod go-w {path}")
     parent = os.path.dirname(os.path.abspath(path))
     try:
         pst = os.stat(parent)
@@ -34,10 +34,10 @@ def check(path, what: str) -> None:
                             f"{parent}; pyenvmod does not read {what}s others control: remove it, or have it "
                             "owned by root")
     if not pst.st_mode & stat.S_ISVTX:
-        _writable_by_others(pst, parent, f"the folder {parent} holding the {what} {path}", f"chmod go-w {parent}")
+        _writable_by_others(pst, f"the folder {parent} holding the {what} {path}", f"chmod go-w {parent}")
 
 
-def _writable_by_others(st, path, described: str, fix: str) -> None:
+def _writable_by_others(st, described: str, fix: str) -> None:
     group_may_write = st.st_mode & stat.S_IWGRP and not _private_group(st.st_uid, st.st_gid)
     if st.st_mode & stat.S_IWOTH or group_may_write:
         writers = "anyone" if st.st_mode & stat.S_IWOTH else "its group"
@@ -87,12 +87,12 @@ def read_own(path, limit: int, what: str) -> bytes:
         if not stat.S_ISREG(st.st_mode):
             raise PyenvmodError(f"the {what} {path} is not a regular file; remove it")
         _own(st, path, what)
-        _writable_by_others(st, path, f"the {what} {path}", f"rm {path}")
+        _writable_by_others(st, f"the {what} {path}", f"rm {path}")
         parent = os.path.dirname(os.path.abspath(path))
         pst = os.stat(parent)
         _own(pst, parent, f"folder of the {what}")
         if not pst.st_mode & stat.S_ISVTX:
-            _writable_by_others(pst, parent, f"the folder {parent} holding the {what}", f"chmod go-w {parent}")
+            _writable_by_others(pst, f"the folder {parent} holding the {what}", f"chmod go-w {parent}")
         if st.st_size > limit:
             raise PyenvmodError(f"the {what} {path} is larger than {limit} bytes; remove it")
         data = os.read(fd, limit + 1)
@@ -109,7 +109,7 @@ def own_folder(path, what: str) -> bool:
     try:
         st = os.stat(path)
         _own(st, path, what)
-        _writable_by_others(st, path, what, "")
+        _writable_by_others(st, what, "")
     except (OSError, PyenvmodError):
         return False
     return True
@@ -137,4 +137,4 @@ def claim_folder(path, what: str) -> None:
     if st.st_uid != os.getuid():
         raise PyenvmodError(f"{what} {path} belongs to {_user(st.st_uid)}, not to you: only a folder of yours, "
                             "or one pyenvmod makes, may hold your environment; give a path that does not exist yet")
-    _writable_by_others(st, path, f"{what} {path}", f"chmod go-w {path}")
+    _writable_by_others(st, f"{what} {path}", f"chmod go-w {path}")
