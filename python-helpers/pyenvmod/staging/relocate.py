@@ -13,12 +13,20 @@ import os
 SCAN_LIMIT = 64 << 20  # larger files (data, big libraries) are not searched
 
 
+def needles(mapping) -> list[bytes]:
+    """The old prefixes of ``mapping`` (old path -> place in the image) as bytes, for holders()."""
+    return [os.fsencode(old) for old in mapping]
+
+
 def holders(arcname: str, data: bytes, olds: list[bytes]) -> bool:
     """Whether a file needs rewriting when moved. Bytecode never does: Python corrects a code
     object's file name when it loads it, and a .pyc has no room for another length."""
     if arcname.endswith((".pyc", ".pyo")):
         return False
-    return any(old in data for old in olds) and (is_text(data) or data[:4] == b"\x7fELF")
+    for old in olds:
+        if old in data:
+            return is_text(data) or data[:4] == b"\x7fELF"
+    return False
 
 
 def is_text(data: bytes) -> bool:
