@@ -31,7 +31,10 @@ def _members(path):
     return out, data
 
 
-def test_every_file_is_packed_whole_and_the_relocation_list_is_exact(world, monkeypatch):
+@pytest.mark.parametrize("big", [1 << 20, 16], ids=["small-files-read-whole", "one-buffer-for-all"])
+def test_every_file_is_packed_whole_and_the_relocation_list_is_exact(world, monkeypatch, big):
+    """With ``big`` 16, every file of 16 bytes or more goes through the one reused buffer: a larger one
+    before a smaller one leaves bytes there (a prefix, say) that must never be searched or packed."""
     from pyenvmod.operations import pack
     from pyenvmod.staging import relocate
 
@@ -49,6 +52,7 @@ def test_every_file_is_packed_whole_and_the_relocation_list_is_exact(world, monk
     (site / "link.py").symlink_to(site / "plain.py")  # an absolute link inside the tree
     monkeypatch.setattr(relocate, "SCAN_LIMIT", 2048)
     monkeypatch.setattr(pack, "PIPE_CHUNK", 1000)  # big.txt crosses chunks
+    monkeypatch.setattr(pack, "BIG", big)
     manifest, path = pack.pack(world.config, "e")
     members, raw = _members(path)
     rel = os.path.relpath(site, prefix)

@@ -28,6 +28,7 @@ from pyenvmod.staging import relocate, tarstream
 PACK_TIMEOUT = 3600  # waiting for another pack of the same environment (64 nodes start at once)
 PIPE_CHUNK = 1 << 20  # bytes per write into zstd
 IOV_MAX = 1024  # pieces per writev (Linux's limit)
+BIG = 1 << 20  # files of this size and more are read into one buffer kept for all of them
 
 
 def _wide_pipe(pipe) -> None:
@@ -121,7 +122,7 @@ class _Writer:
     def __init__(self, out, source):
         self.out, self.source = out, source  # out: a _Pipe into zstd
         self.olds = relocate.needles(source.relocations())
-        self.relocate, self.size = [], 0
+        self.relocate, self.size, self.buffer = [], 0, bytearray()
 
     def add_tree(self, folder: str, top: str, skip=None, follow_top: bool = False) -> None:
         """Everything under ``top``, folders before their content; a folder ``skip`` refuses is not
@@ -163,6 +164,8 @@ class _Writer:
                 self.size += st.st_size
                 if st.st_size > relocate.SCAN_LIMIT:
                     return self._stream(arcname, mode, mtime, fd, st.st_size)
+                if st.st_size >= BIG:
+                    return self._big(arcname, mode, mtime, fd, st.st_size)
                 data = os.read(fd, st.st_size)
                 if len(data) != st.st_size:
                     data = _read_rest(fd, st.st_size, data)
@@ -180,6 +183,26 @@ class _Writer:
             link = self._link(arcname, os.readlink(name, dir_fd=dir_fd))
             self.out.put(tarstream.header(arcname, mode, mtime, tarstream.SYMLINK, link=link))
         # sockets, fifos, devices: never part of an environment
+
+    def _big(self, arcname: str, mode: int, mtime: int, fd: int, size: int) -> None:
+        """A large file, read into one buffer kept for all of them (fresh memory for each would be
+        zeroed by the kernel first), searched and changed there, and handed over before the next."""
+        if len(self.buffer) < size:
+            self.buffer = bytearray(size)
+        buffer, view = self.buffer, memoryview(self.buffer)
+        end = 0
+        while end < size:
+            got = os.readv(fd, [view[end:size]])
+            if not got:
+                break  # shrank since it was seen: what there is
+            end += got
+        if arcname.startswith("base/") and self.source.base_prefix:
+            to_lib = os.path.relpath("base/lib", os.path.dirname(arcname))
+            relocate.relative_runpath(buffer, self.source.base_prefix, to_lib, end)
+        if relocate.holders(arcname, buffer, self.olds, end):
+            self.relocate.append(arcname)
+        self.member(arcname, mode, mtime, view[:end])
+        self.out.flush()  # the buffer is read into again for the next one
 
     def _stream(self, arcname: str, mode: int, mtime: int, fd: int, size: int) -> None:
         """A file too large to search, copied through in chunks."""
