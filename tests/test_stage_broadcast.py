@@ -169,3 +169,88 @@ srun -n 2 python -c 'import sys; print("exe", sys.executable)'
     errors = [ln for ln in result.stderr.splitlines() if ln.startswith("pyenvmod: error:")]
     assert result.returncode == 1 and len(errors) == 1, result.stderr
     assert "could not start the staging step" in errors[0] and "runs from the shared copy" in errors[0]
+
+
+def _read_only_but_the_stage_folder(cluster, node):
+    """On ``node`` only: a read-only disk at the node-local path (sbcast cannot write its copy there),
+    except the user's stage folder pyenvmod-root, a writable mount of its own (the node can still
+    stage). A fresh tmpfs over the node's disk: remounting that disk read-only fails while a job
+    before left a file open on it."""
+    top = cluster.node_local / "pyenvmod-root"
+    cluster.on_node(node, "sh", "-c", 'mount -t tmpfs -o size=1g,mode=755 pyenvmod-test "$2" && mkdir -m 700 "$1" '
+                    '&& mount --bind "$1" "$1" && mount -o remount,bind,ro "$2"', "_", str(top), str(cluster.node_local))
+
+
+def _node_disk_back(cluster, node, nested=True):
+    top = cluster.node_local / "pyenvmod-root"
+    script = 'umount -l "$1"; umount -l "$2"' if nested else 'umount -l "$2"'
+    cluster.on_node(node, "sh", "-c", script, "_", str(top), str(cluster.node_local), check=False)
+
+
+def _copies_on_node(cluster, node):
+    listing = cluster.on_node(node, "ls", "-a", str(cluster.node_local), str(cluster.node_local / "pyenvmod-root"))
+    return listing.stdout.split()
+
+
+@pytest.mark.slow
+def test_when_sbcast_fails_on_some_nodes_they_read_the_shared_image_and_say_so_in_one_line(site, slurm_cluster):  # noqa: F811
+    """sbcast fails for real (two nodes' destination is read-only): one line says so, those nodes stage
+    from the shared image, the others from their broadcast copy, the job goes on (exit 0)."""
+    _clean_disks(slurm_cluster)
+    broken = ("node3", "node4")
+    try:
+        for node in broken:
+            _read_only_but_the_stage_folder(slurm_cluster, node)
+        with OpenCounter(site["image"]) as opens:
+            result = _job(slurm_cluster, _env(site, slurm_cluster), "pyenvmod stage tiny; echo \"exit=$?\"")
+        on_broken = {node: _copies_on_node(slurm_cluster, node) for node in broken}
+    finally:
+        for node in broken:
+            _node_disk_back(slurm_cluster, node)
+    said = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(said) == 1 and said[0].startswith("pyenvmod: sbcast of 'tiny' failed (") \
+        and "read the image from the shared file system instead" in said[0], result.stderr
+    assert "Traceback" not in result.stderr and "exit=0" in result.stdout, result.stdout + result.stderr
+    per_node = {ln.split(":")[0].strip(): ln for ln in result.stdout.splitlines() if ln.startswith("  node")}
+    assert sorted(per_node) == list(NODES), result.stdout
+    # the broken nodes read the shared image; the others the broadcast copy when sbcast left them all
+    # of it (sbcast stops when a node fails: a part is never unpacked, that node reads the shared image)
+    for node in NODES:
+        ways = ("from the shared image",) if node in broken else ("from the shared image", "from the broadcast copy")
+        assert "staged in" in per_node[node] and per_node[node].split(": ")[1].endswith(ways), per_node[node]
+    from_shared = sum(ln.split(": ")[1].endswith("from the shared image") for ln in per_node.values())
+    assert "Staged 'tiny' on 4 nodes in " in result.stdout and "; 0 failed" in result.stdout, result.stdout
+    assert all(_copies(slurm_cluster, node) for node in NODES if node not in broken)
+    assert all(any(n.startswith("tiny-") and ".tmp" not in n for n in names) for names in on_broken.values()), \
+        on_broken
+    assert not any("bcast" in p.name for node in NODES for p in slurm_cluster.disk(node).iterdir())
+    assert not any("bcast" in n for names in on_broken.values() for n in names), on_broken
+    assert opens.count == 1 + from_shared, opens.count  # sbcast once, then each node without its copy
+
+
+@pytest.mark.slow
+def test_when_sbcast_fails_and_no_node_can_stage_the_exit_status_says_so(site, slurm_cluster):  # noqa: F811
+    """Every node's disk read-only: sbcast fails, no node stages; one line each, exit status 1, and
+    python still runs from the shared environment on every rank."""
+    _clean_disks(slurm_cluster)
+    nodes = ("node1", "node2")
+    try:
+        for node in nodes:  # a fresh read-only tmpfs at the node-local path (see above)
+            slurm_cluster.on_node(node, "mount", "-t", "tmpfs", "-o", "ro,size=1m", "pyenvmod-test",
+                                  str(slurm_cluster.node_local))
+        script = """module load pyenv/tiny || exit 11
+pyenvmod stage tiny; echo "exit=$?"
+srun -n 2 python -c 'import sys, tinypkg; print("exe", sys.executable)'
+"""
+        result = _job(slurm_cluster, _env(site, slurm_cluster), script, nodes=2)
+    finally:
+        for node in nodes:
+            _node_disk_back(slurm_cluster, node, nested=False)
+    assert "exit=1" in result.stdout and "Traceback" not in result.stderr, result.stdout + result.stderr
+    said = [ln for ln in result.stderr.splitlines() if ln.startswith("pyenvmod:")]
+    assert sum("sbcast of 'tiny' failed" in ln for ln in said) == 1, result.stderr
+    assert "Staged 'tiny' on 0 nodes in " in result.stdout and "; 2 failed" in result.stdout, result.stdout
+    failed = [ln for ln in result.stdout.splitlines() if ln.startswith("  node")]
+    assert len(failed) == 2 and all("failed (" in ln and "runs from the shared copy" in ln for ln in failed), failed
+    exes = [ln.split()[1] for ln in result.stdout.splitlines() if ln.startswith("exe ")]
+    assert len(exes) == 2 and all(e.startswith(site["env"]["PYENVMOD_ROOT"]) for e in exes), result.stdout

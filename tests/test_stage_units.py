@@ -224,6 +224,12 @@ def test_the_interpreter_finds_libpython_beside_it():
     out = relocate.relative_runpath(data, "/opt/py/3.12")
     assert out == b"\x7fELF\0$ORIGIN/../lib\0" + b"\0" * (len("/opt/py/3.12/lib") - len("$ORIGIN/../lib")) + b"rest"
     assert len(out) == len(data)
+    buffer = bytearray(data + b"/opt/py/3.12/lib\0" + b"/opt/py/3.12/lib\0")  # a reused buffer: its first bytes
+    end = len(data)
+    assert relocate.relative_runpath(buffer, "/opt/py/3.12", end=end) is buffer
+    assert bytes(buffer[:end]) == out and buffer[end:] == b"/opt/py/3.12/lib\0" * 2  # in place, within end
+    assert relocate.holders("lib/x.so", bytearray(b"\x7fELF\0/x\0/old/prefix"), [b"/old/prefix"], 6) is False
+    assert relocate.holders("t.py", bytearray(b"/old/prefix\0"), [b"/old/prefix"], 11) is True  # NUL after end
     assert relocate.relative_runpath(b"\x7fELF\0/usr/lib\0", "/opt/py/3.12") == b"\x7fELF\0/usr/lib\0"
     assert relocate.relative_runpath(b"#!/opt/py/3.12/lib\0", "/opt/py/3.12") == b"#!/opt/py/3.12/lib\0"
 

@@ -8,12 +8,10 @@ so that readers see the old version or the new one, never a mix: image first, th
 launchers, then the stamp.
 """
 
-import io
 import os
 import shutil
 import stat
 import subprocess
-import tarfile
 import time
 from pathlib import Path
 
@@ -25,10 +23,12 @@ from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import load_record, tree_for
 from pyenvmod.staging import IMAGE_FORMATS, images_dir, launchers, read_stamp
 from pyenvmod.staging import image as image_mod
-from pyenvmod.staging import relocate
+from pyenvmod.staging import relocate, tarstream
 
 PACK_TIMEOUT = 3600  # waiting for another pack of the same environment (64 nodes start at once)
 PIPE_CHUNK = 1 << 20  # bytes per write into zstd
+IOV_MAX = 1024  # pieces per writev (Linux's limit)
+BIG = 1 << 20  # files of this size and more are read into one buffer kept for all of them
 
 
 def _wide_pipe(pipe) -> None:
@@ -58,7 +58,7 @@ def _compile_bytecode(source, tree) -> None:
 def _open_regular(name: str, seen, dir_fd=None):
     """The file ``name`` (relative to ``dir_fd`` when given) opened for reading when it is still the
     regular file lstat saw (``seen``): never following a symlink, never waiting on a FIFO a group
-    member swapped in; else None."""
+    member swapped in. Returns its descriptor, else None."""
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
     except OSError:
@@ -67,18 +67,62 @@ def _open_regular(name: str, seen, dir_fd=None):
     if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino, st.st_size) != (seen.st_dev, seen.st_ino, seen.st_size):
         os.close(fd)
         return None
-    return os.fdopen(fd, "rb")
+    return fd
+
+
+def _read_rest(fd: int, size: int, data: bytes) -> bytes:
+    """The rest of a file after a read that returned ``data``, less than ``size`` bytes: more reads
+    until ``size`` or the end (a file that shrank since it was seen, or a network file system)."""
+    parts = [data]
+    while data and size > len(data):
+        more = os.read(fd, size - len(data))
+        if not more:
+            break
+        parts.append(more)
+        data = b"".join(parts)
+    return data
+
+
+class _Pipe:
+    """The stream into zstd: pieces (headers, file contents) collected and handed over with one
+    writev per PIPE_CHUNK, so that no byte is copied in this process."""
+
+    def __init__(self, fd: int):
+        self.fd, self.pieces, self.pending, self.written = fd, [], 0, 0
+
+    def put(self, piece) -> None:
+        if not piece:
+            return
+        self.pieces.append(piece)
+        self.pending += len(piece)
+        self.written += len(piece)
+        if self.pending >= PIPE_CHUNK or len(self.pieces) >= IOV_MAX:
+            self.flush()
+
+    def flush(self) -> None:
+        pieces, first = self.pieces, 0
+        while first < len(pieces):
+            done = os.writev(self.fd, pieces[first:first + IOV_MAX])
+            while done:  # a write cut short (a signal): go on after what was taken
+                size = len(pieces[first])
+                if done < size:
+                    pieces[first] = memoryview(pieces[first])[done:]
+                    break
+                done -= size
+                first += 1
+        self.pieces, self.pending = [], 0
 
 
 class _Writer:
-    """Streams members into a tar archive, noting which files mention an old prefix. Every folder is
-    held by its descriptor and every file opened without following a link (``trust.folders``): a
-    member who swaps a file or folder for a link while we pack never gets another file packed."""
+    """Streams members into the image's tar stream (staging/tarstream.py), noting which files mention
+    an old prefix. Every folder is held by its descriptor and every file opened without following a
+    link (``trust.folders``): a member who swaps a file or folder for a link while we pack never gets
+    another file packed. Each file is read once: its bytes are searched and written from one buffer."""
 
-    def __init__(self, tar, source):
-        self.tar, self.source = tar, source
-        self.olds = [os.fsencode(p) for p in source.relocations()]
-        self.relocate, self.size = [], 0
+    def __init__(self, out, source):
+        self.out, self.source = out, source  # out: a _Pipe into zstd
+        self.olds = relocate.needles(source.relocations())
+        self.relocate, self.size, self.buffer = [], 0, bytearray()
 
     def add_tree(self, folder: str, top: str, skip=None, follow_top: bool = False) -> None:
         """Everything under ``top``, folders before their content; a folder ``skip`` refuses is not
@@ -87,51 +131,90 @@ class _Writer:
         with Folder.open_last(os.path.realpath(top) if follow_top else top) as held:
             self._add(folder, os.fstat(held.fd), held.fd, None)
             for rel_folder, dirs, names, dir_fd in held.walk():
-                rel_folder = os.path.relpath(rel_folder, ".")
-                kept = []
+                prefix = "" if rel_folder == "." else rel_folder[2:] + "/"  # fwalk's "./a/b": "a/b/"
+                if skip:
+                    dirs[:] = [d for d in dirs if not skip(prefix + d)]
+                    names = [n for n in names if not skip(prefix + n)]
                 for name in sorted(dirs) + sorted(names):
-                    rel = name if rel_folder == "." else f"{rel_folder}/{name}"
-                    if skip and skip(rel):
-                        continue
-                    if name in dirs:
-                        kept.append(name)
                     try:
                         st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
                     except FileNotFoundError:
                         continue  # gone while packing (a cache file, say)
-                    self._add(f"{folder}/{rel}", st, dir_fd, name)
-                dirs[:] = [d for d in dirs if d in kept]
+                    self._add(f"{folder}/{prefix}{name}", st, dir_fd, name)
+
+    def member(self, arcname: str, mode: int, mtime: int, data: bytes) -> None:
+        """A regular file with the content ``data``."""
+        out = self.out
+        out.put(tarstream.header(arcname, mode, mtime, tarstream.REGULAR, len(data)))
+        if data:
+            out.put(data)
+            out.put(tarstream.padding(len(data)))
+
+    def finish(self) -> None:
+        self.out.put(tarstream.end(self.out.written))
+        self.out.flush()
 
     def _add(self, arcname: str, st, dir_fd: int, name) -> None:
-        info = tarfile.TarInfo(arcname)
-        # whole seconds: a float mtime costs every member a PAX header of its own (bytecode checks seconds)
-        info.mode, info.mtime, info.uid, info.gid = stat.S_IMODE(st.st_mode), int(st.st_mtime), 0, 0
-        if stat.S_ISDIR(st.st_mode):
-            info.type = tarfile.DIRTYPE
-            self.tar.addfile(info)
-        elif stat.S_ISLNK(st.st_mode):
-            info.type, info.linkname = tarfile.SYMTYPE, self._link(arcname, os.readlink(name, dir_fd=dir_fd))
-            self.tar.addfile(info)
-        elif stat.S_ISREG(st.st_mode):
-            fh = _open_regular(name, st, dir_fd)
-            if fh is None:
+        mode, mtime = st.st_mode, int(st.st_mtime)  # whole seconds, as bytecode checks them
+        if stat.S_ISREG(mode):
+            fd = _open_regular(name, st, dir_fd)
+            if fd is None:
                 return  # gone, or swapped for a link or a FIFO while packing: left out, never followed
-            info.size = st.st_size
-            self.size += st.st_size
-            if st.st_size > relocate.SCAN_LIMIT:
-                with fh:
-                    self.tar.addfile(info, fh)
-                return
-            with fh:
-                data = fh.read(st.st_size)
-            if arcname.startswith("base/") and self.source.base_prefix:
+            try:
+                self.size += st.st_size
+                if st.st_size > relocate.SCAN_LIMIT:
+                    return self._stream(arcname, mode, mtime, fd, st.st_size)
+                if st.st_size >= BIG:
+                    return self._big(arcname, mode, mtime, fd, st.st_size)
+                data = os.read(fd, st.st_size)
+                if len(data) != st.st_size:
+                    data = _read_rest(fd, st.st_size, data)
+            finally:
+                os.close(fd)
+            if data[:4] == b"\x7fELF" and arcname.startswith("base/") and self.source.base_prefix:
                 to_lib = os.path.relpath("base/lib", os.path.dirname(arcname))
                 data = relocate.relative_runpath(data, self.source.base_prefix, to_lib)
             if relocate.holders(arcname, data, self.olds):
                 self.relocate.append(arcname)
-            info.size = len(data)
-            self.tar.addfile(info, io.BytesIO(data))
+            self.member(arcname, mode, mtime, data)
+        elif stat.S_ISDIR(mode):
+            self.out.put(tarstream.header(arcname, mode, mtime, tarstream.DIRECTORY))
+        elif stat.S_ISLNK(mode):
+            link = self._link(arcname, os.readlink(name, dir_fd=dir_fd))
+            self.out.put(tarstream.header(arcname, mode, mtime, tarstream.SYMLINK, link=link))
         # sockets, fifos, devices: never part of an environment
+
+    def _big(self, arcname: str, mode: int, mtime: int, fd: int, size: int) -> None:
+        """A large file, read into one buffer kept for all of them (fresh memory for each would be
+        zeroed by the kernel first), searched and changed there, and handed over before the next."""
+        if len(self.buffer) < size:
+            self.buffer = bytearray(size)
+        buffer, view = self.buffer, memoryview(self.buffer)
+        end = 0
+        while end < size:
+            got = os.readv(fd, [view[end:size]])
+            if not got:
+                break  # shrank since it was seen: what there is
+            end += got
+        if arcname.startswith("base/") and self.source.base_prefix:
+            to_lib = os.path.relpath("base/lib", os.path.dirname(arcname))
+            relocate.relative_runpath(buffer, self.source.base_prefix, to_lib, end)
+        if relocate.holders(arcname, buffer, self.olds, end):
+            self.relocate.append(arcname)
+        self.member(arcname, mode, mtime, view[:end])
+        self.out.flush()  # the buffer is read into again for the next one
+
+    def _stream(self, arcname: str, mode: int, mtime: int, fd: int, size: int) -> None:
+        """A file too large to search, copied through in chunks."""
+        self.out.put(tarstream.header(arcname, mode, mtime, tarstream.REGULAR, size))
+        left = size
+        while left:
+            chunk = os.read(fd, min(left, PIPE_CHUNK))
+            if not chunk:
+                raise PyenvmodError(f"{arcname} of the environment shrank while it was packed; pack again")
+            self.out.put(chunk)
+            left -= len(chunk)
+        self.out.put(tarstream.padding(size))
 
     def _link(self, arcname: str, target: str) -> str:
         """A symlink to an absolute path inside one of the trees becomes relative inside the image."""
@@ -154,29 +237,33 @@ def _build_tar(source, stamp: str, sink, out: Path) -> image_mod.Manifest:
         raise PyenvmodError("pyenvmod pack needs the zstd command; install it (apt-get install zstd)")
     proc_ = subprocess.Popen([zstd, "-q", "-3", "-T0", "-c"], stdin=subprocess.PIPE, stdout=sink, bufsize=PIPE_CHUNK)
     _wide_pipe(proc_.stdin)
+    stopped = False
     try:
-        # tar records collect in a 1 MB buffer, written into a wide pipe: fewer switches to zstd
-        with tarfile.open(fileobj=proc_.stdin, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-            writer = _Writer(tar, source)
-            writer.add_tree("env", source.prefix)
-            if source.ext_prefix:
-                writer.add_tree("ext", source.ext_prefix)
-            if source.base_prefix:
-                mm = source.python_mm
-                writer.add_tree("base", source.base_prefix, skip=lambda rel: image_mod.stdlib_skipped(rel, mm),
-                                follow_top=True)
-            manifest.size, manifest.relocate = writer.size, writer.relocate
-            manifest.mapping = source.relocations()
-            manifest.site_packages = {folder: os.path.relpath(source.site_packages(shared), shared)
-                                      for folder, shared in source.trees().items() if folder != "base"}
-            data = manifest.to_json().encode()
-            info = tarfile.TarInfo("manifest.json")
-            info.size, info.mtime, info.mode = len(data), time.time(), 0o644
-            tar.addfile(info, io.BytesIO(data))
-    finally:
+        # tar records collect up to 1 MB, written into a wide pipe: fewer switches to zstd
+        writer = _Writer(_Pipe(proc_.stdin.fileno()), source)
+        writer.add_tree("env", source.prefix)
+        if source.ext_prefix:
+            writer.add_tree("ext", source.ext_prefix)
+        if source.base_prefix:
+            mm = source.python_mm
+            writer.add_tree("base", source.base_prefix, skip=lambda rel: image_mod.stdlib_skipped(rel, mm),
+                            follow_top=True)
+        manifest.size, manifest.relocate = writer.size, writer.relocate
+        manifest.mapping = source.relocations()
+        manifest.site_packages = {folder: os.path.relpath(source.site_packages(shared), shared)
+                                  for folder, shared in source.trees().items() if folder != "base"}
+        writer.member("manifest.json", 0o644, int(time.time()), manifest.to_json().encode())
+        writer.finish()
         proc_.stdin.close()
+    except BrokenPipeError:
+        stopped = True  # zstd stopped reading: its exit status says why
+    finally:
+        try:
+            proc_.stdin.close()
+        except OSError:
+            stopped = True
         code = proc_.wait()
-    if code != 0:
+    if code != 0 or stopped:
         raise PyenvmodError(f"zstd failed ({code}) writing {out}; check the free space there")
     return manifest
 

@@ -126,97 +126,125 @@ def _remove_others(root: Path, ident: str, keep: str) -> None:
             files.remove_inside(path, root)
 
 
+class _Plan:
+    """What one stage of ``name`` on this node works with: its copy's name and where the image is."""
+
+    def __init__(self, config: Config, name: str, image_file: Path | None):
+        self.started, self.config, self.name = time.monotonic(), config, name
+        layout = layout_for(config)
+        record = load_record(layout, name)
+        provenance.check_for_pack(tree_for(config), record)  # what pack would refuse to read, stage refuses too
+        self.ident, self.folder = copy_id(name, record.prefix), images_dir(layout, name)
+        self.image_file, self.image = image_file, self.folder / IMAGE_FORMATS["tar"]
+        self.stamp, self.root = image_mod.stamp(image_mod.source_for(record)), stage_root(config)
+        self.result = {"copy": "", "node": os.uname().nodename, "format": "tar.zst", "stamp": ""}
+        self.name_copy(self.stamp)
+
+    def name_copy(self, stamp: str) -> None:
+        """The copy is named by the version the image holds."""
+        self.stamp, self.final = stamp, self.root / f"{self.ident}.{stamp}"
+        self.result.update(copy=str(self.final), stamp=stamp)
+
+    def done(self, action: str, **more) -> dict:
+        return dict(self.result, action=action, seconds=time.monotonic() - self.started, **more)
+
+
 def stage(config: Config, name: str, notify=lambda m: None, warn=lambda m: None,
           image_file: Path | None = None) -> dict:
     """Make (or find) this node's copy of ``name``. Returns what was done: {'copy', 'action', 'seconds', ...}.
     ``image_file``: the image already on this node (broadcast by operations/stage_job.py), read instead of
     the shared one and never packed here."""
-    started = time.monotonic()
-    layout = layout_for(config)
-    record = load_record(layout, name)
-    provenance.check_for_pack(tree_for(config), record)  # what pack would refuse to read, stage refuses too
-    source = image_mod.source_for(record)
-    ident = copy_id(name, record.prefix)
-    folder = images_dir(layout, name)
-    image = folder / IMAGE_FORMATS["tar"]
-    stamp = image_mod.stamp(source)
-    root = stage_root(config)
-    ensure_private_dir(root)
-    final = root / f"{ident}.{stamp}"
-    result = {"copy": str(final), "node": os.uname().nodename, "format": "tar.zst", "stamp": stamp}
-    if final.is_dir():
-        return dict(result, action="reused", seconds=time.monotonic() - started)
-    with locking.locked(root / f"{ident}.lock", STAGE_TIMEOUT, f"staging {name!r} on this node"):
-        if final.is_dir():  # another task of this node made it while we waited
-            return dict(result, action="reused", seconds=time.monotonic() - started)
-        marker = root / f".{ident}.{stamp}.nospace"
+    plan = _Plan(config, name, image_file)
+    ensure_private_dir(plan.root)
+    if plan.final.is_dir():
+        return plan.done("reused")
+    with locking.locked(plan.root / f"{plan.ident}.lock", STAGE_TIMEOUT, f"staging {name!r} on this node"):
+        if plan.final.is_dir():  # another task of this node made it while we waited
+            return plan.done("reused")
+        marker = plan.root / f".{plan.ident}.{plan.stamp}.nospace"
         try:
             if time.time() - marker.stat().st_mtime < NO_SPACE_QUIET:
-                return dict(result, action="no-space-quiet", seconds=time.monotonic() - started)
+                return plan.done("no-space-quiet")
         except FileNotFoundError:
             pass
-        packed = None
-        if image_file is not None:
-            image = image_file
-        elif read_stamp(folder / "stamp") != stamp or not image.is_file():  # else no lock on the shared disk
-            try:
-                packed = pack_op.pack(config, name, timeout=pack_op.PACK_TIMEOUT, notify=notify)[0]
-            except PermissionError as exc:
-                raise PyenvmodError(f"the image of {name!r} is missing or older than the environment, and you "
-                                    f"may not write {exc.filename}; ask its owner to run 'pyenvmod pack {name}'") \
-                    from None
-        manifest = image_mod.read_manifest(folder / "manifest.json")
-        if not read_stamp_text(manifest.stamp):  # it names a folder: never a path
-            raise PyenvmodError(f"the image manifest {folder / 'manifest.json'} has no valid version stamp; run "
-                                f"'pyenvmod pack --force {name}'")
-        if manifest.stamp != stamp:  # changed again while packing: name the copy by what the image holds
-            stamp = manifest.stamp
-            final = root / f"{ident}.{stamp}"
-            result.update(copy=str(final), stamp=stamp)
-            if final.is_dir():
-                return dict(result, action="reused", seconds=time.monotonic() - started)
-        result["packed"] = packed is not None
-        _remove_others(root, ident, keep=final.name)
-        held = Folder.open_last(root)  # the private stage folder (checked above), held by its descriptor
-        tmp = root / f".{ident}.{stamp}.tmp-{os.getpid()}"
-        held.mkdir(tmp.name, 0o700)
+        image, packed = _current_image(plan, notify)
+        manifest = image_mod.read_manifest(plan.folder / "manifest.json")
+        _check_stamp(manifest, f"the image manifest {plan.folder / 'manifest.json'}", name)
+        if manifest.stamp != plan.stamp:  # changed again while packing: name the copy by what the image holds
+            plan.name_copy(manifest.stamp)
+            if plan.final.is_dir():
+                return plan.done("reused")
+        plan.result["packed"] = packed
+        _remove_others(plan.root, plan.ident, keep=plan.final.name)
         try:
-            try:
-                _unpack(image, tmp, manifest.size)
-                manifest = image_mod.read_manifest(tmp / "manifest.json")  # what this image holds
-                if manifest.stamp != stamp:  # packed again meanwhile (another node): name it by its content
-                    if not read_stamp_text(manifest.stamp):
-                        raise PyenvmodError(f"the image {image} has no valid version stamp; run "
-                                            f"'pyenvmod pack --force {name}'")
-                    stamp, final = manifest.stamp, root / f"{ident}.{manifest.stamp}"
-                    result.update(copy=str(final), stamp=stamp)
-                finish.finish(tmp, manifest, _relocate(tmp, final, manifest))  # pip to the shared env, fresh .pyc
-                files.write_atomic(tmp / ".stamp", stamp + "\n", inside=root)
-            except OSError as exc:
-                if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                    raise NoSpace(f"the disk filled up while unpacking ({exc.strerror})") from None
-                raise
-            if final.is_dir():  # the same version, staged meanwhile: keep that one
-                held.remove(tmp.name)
-            else:
-                held.rename(tmp.name, final.name)
+            manifest = _make_copy(plan, image, manifest, marker.name)
         except NoSpace as exc:
-            _remove_quietly(held, tmp.name)
-            try:
-                held.write(marker.name, "")  # the node's other tasks stay quiet
-            except OSError:
-                pass
-            held.close()
-            warn(f"cannot stage {name!r} on {result['node']}: no space left in {root} ({exc.message}); python "
-                 f"runs from the shared copy on this node. Set stage_dir (or $TMPDIR) to a larger node-local disk")
-            return dict(result, action="no-space", seconds=time.monotonic() - started)
-        except BaseException:
-            _remove_quietly(held, tmp.name)
-            held.close()
+            warn(f"cannot stage {name!r} on {plan.result['node']}: no space left in {plan.root} ({exc.message}); "
+                 "python runs from the shared copy on this node. Set stage_dir (or $TMPDIR) to a larger node-local "
+                 "disk")
+            return plan.done("no-space")
+    return plan.done("staged", size=manifest.size)
+
+
+def _current_image(plan: _Plan, notify) -> tuple[Path, bool]:
+    """The image to unpack, and whether it was packed now: the broadcast copy when there is one, else
+    the shared image, packed first when it is missing or older than the environment."""
+    if plan.image_file is not None:
+        return plan.image_file, False
+    if read_stamp(plan.folder / "stamp") == plan.stamp and plan.image.is_file():  # no lock on the shared disk
+        return plan.image, False
+    try:
+        packed = pack_op.pack(plan.config, plan.name, timeout=pack_op.PACK_TIMEOUT, notify=notify)[0]
+    except PermissionError as exc:
+        raise PyenvmodError(f"the image of {plan.name!r} is missing or older than the environment, and you may "
+                            f"not write {exc.filename}; ask its owner to run 'pyenvmod pack {plan.name}'") from None
+    return plan.image, packed is not None
+
+
+def _check_stamp(manifest, what: str, name: str) -> None:
+    if not read_stamp_text(manifest.stamp):  # it names a folder: never a path
+        raise PyenvmodError(f"{what} has no valid version stamp; run 'pyenvmod pack --force {name}'")
+
+
+def _make_copy(plan: _Plan, image: Path, manifest, marker: str):
+    """Unpack ``image`` into a temporary folder of the stage folder, relocate it and rename it to the
+    copy's name. Returns the manifest the image holds; raises NoSpace (the ``marker`` written) when the
+    node's disk is too small."""
+    held = Folder.open_last(plan.root)  # the private stage folder (checked), held by its descriptor
+    tmp = plan.root / f".{plan.ident}.{plan.stamp}.tmp-{os.getpid()}"
+    held.mkdir(tmp.name, 0o700)
+    try:
+        try:
+            _unpack(image, tmp, manifest.size)
+            manifest = image_mod.read_manifest(tmp / "manifest.json")  # what this image holds
+            if manifest.stamp != plan.stamp:  # packed again meanwhile (another node): name it by its content
+                _check_stamp(manifest, f"the image {image}", plan.name)
+                plan.name_copy(manifest.stamp)
+            finish.finish(tmp, manifest, _relocate(tmp, plan.final, manifest))  # pip to the shared env, fresh .pyc
+            files.write_atomic(tmp / ".stamp", plan.stamp + "\n", inside=plan.root)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise NoSpace(f"the disk filled up while unpacking ({exc.strerror})") from None
             raise
-        held.unlink(marker.name, missing_ok=True)
+        if plan.final.is_dir():  # the same version, staged meanwhile: keep that one
+            held.remove(tmp.name)
+        else:
+            held.rename(tmp.name, plan.final.name)
+    except NoSpace:
+        _remove_quietly(held, tmp.name)
+        try:
+            held.write(marker, "")  # the node's other tasks stay quiet
+        except OSError:
+            pass
         held.close()
-    return dict(result, action="staged", seconds=time.monotonic() - started, size=manifest.size)
+        raise
+    except BaseException:
+        _remove_quietly(held, tmp.name)
+        held.close()
+        raise
+    held.unlink(marker, missing_ok=True)
+    held.close()
+    return manifest
 
 
 def clean(config: Config, name: str) -> list[str]:

@@ -209,6 +209,19 @@ def _own_file(path: str) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_uid == os.getuid()
 
 
+def _whole(config, name: str, image: str) -> bool:
+    """The broadcast copy has the size of the shared image (a stat, no read): an sbcast that failed on
+    some nodes may have left others a part of it."""
+    from pyenvmod.operations.common import layout_for
+    from pyenvmod.staging import IMAGE_FORMATS, images_dir
+
+    try:
+        shared = images_dir(layout_for(config), name) / IMAGE_FORMATS["tar"]
+        return os.lstat(image).st_size == os.stat(shared).st_size
+    except (OSError, PyenvmodError):
+        return False
+
+
 def _mark(root: Path) -> str:
     """Mark this node in its stage folder (marks of jobs a day old go). Returns the mark's name."""
     from pyenvmod.trust import files
@@ -257,9 +270,13 @@ def node_step(config, names: list, prefix: str = "", clean: bool = False) -> int
             else:
                 ensure_private_dir(root)
                 mine = mine or _mark(root)
-                if image and _own_file(image):
-                    result = dict(stage_op.stage(config, name, warn=warn, image_file=Path(image)), via="broadcast")
-                else:
+                result = None
+                if image and _own_file(image) and _whole(config, name, image):
+                    try:
+                        result = dict(stage_op.stage(config, name, warn=warn, image_file=Path(image)), via="broadcast")
+                    except PyenvmodError:
+                        result = None  # a broken copy (an sbcast that failed half-way): the shared image
+                if result is None:
                     result = dict(stage_op.stage(config, name, warn=warn), via="shared")
                 record.update(action=result["action"], seconds=result["seconds"], copy=result["copy"],
                               via=result["via"])

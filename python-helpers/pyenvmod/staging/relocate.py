@@ -13,27 +13,44 @@ import os
 SCAN_LIMIT = 64 << 20  # larger files (data, big libraries) are not searched
 
 
-def holders(arcname: str, data: bytes, olds: list[bytes]) -> bool:
-    """Whether a file needs rewriting when moved. Bytecode never does: Python corrects a code
-    object's file name when it loads it, and a .pyc has no room for another length."""
+def needles(mapping) -> list[bytes]:
+    """The old prefixes of ``mapping`` (old path -> place in the image) as bytes, for holders()."""
+    return [os.fsencode(old) for old in mapping]
+
+
+def holders(arcname: str, data, olds: list[bytes], end: int | None = None) -> bool:
+    """Whether a file needs rewriting when moved (``data[:end]``: its bytes, or a buffer holding them).
+    Bytecode never does: Python corrects a code object's file name when it loads it, and a .pyc has
+    no room for another length."""
     if arcname.endswith((".pyc", ".pyo")):
         return False
-    return any(old in data for old in olds) and (is_text(data) or data[:4] == b"\x7fELF")
+    for old in olds:
+        if data.find(old, 0, end) >= 0:
+            return is_text(data, end) or data[:4] == b"\x7fELF"
+    return False
 
 
-def is_text(data: bytes) -> bool:
-    return b"\0" not in data[:8192]
+def is_text(data, end: int | None = None) -> bool:
+    return data.find(b"\0", 0, 8192 if end is None else min(end, 8192)) < 0
 
 
-def relative_runpath(data: bytes, base_prefix: str, to_lib: str = "../lib") -> bytes:
-    """An ELF file's RUNPATH ``BASE/lib`` becomes ``$ORIGIN/<to_lib>`` (same length, NUL-padded)."""
+def relative_runpath(data, base_prefix: str, to_lib: str = "../lib", end: int | None = None):
+    """An ELF file's RUNPATH ``BASE/lib`` becomes ``$ORIGIN/<to_lib>`` (same length, NUL-padded). A
+    bytearray (``data[:end]``: a buffer reused for large files) is changed in place and returned."""
     if data[:4] != b"\x7fELF":
         return data
     old = os.fsencode(base_prefix) + b"/lib\0"
     new = b"$ORIGIN/" + os.fsencode(to_lib) + b"\0"
-    if old not in data or len(new) > len(old):
+    if len(new) > len(old):
         return data
-    return data.replace(old, new.ljust(len(old), b"\0"))
+    new = new.ljust(len(old), b"\0")
+    if not isinstance(data, bytearray):
+        return data.replace(old, new) if old in data else data
+    at = data.find(old, 0, end)
+    while at >= 0:
+        data[at:at + len(old)] = new
+        at = data.find(old, at + len(old), end)
+    return data
 
 
 def _replace_padded(data: bytes, old: bytes, new: bytes) -> bytes:
