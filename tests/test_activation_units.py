@@ -57,11 +57,12 @@ def run_in(shell, scripts, tmp_path, env, *steps):
             lines.append("pyenvmod_deactivate")
         elif step == "dump":
             dumps.append(tmp_path / f"dump{len(dumps)}")
-            lines.append(f"env -0 > {shlex.quote(str(dumps[-1]))}")
+            lines.append(f"/usr/bin/env -0 > {shlex.quote(str(dumps[-1]))}")
         else:
             lines.append(step)
     result = shell_run(shell, "\n".join(lines), env)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr == ""  # nothing to complain about, in any shell
     return [{k: v for k, v in parse_env0(p.read_bytes()).items() if k not in NOISE} for p in dumps], result
 
 
@@ -134,3 +135,18 @@ def test_a_command_run_before_activation_is_looked_up_again(scripts, shell, tmp_
     _, result = run_in(shell, scripts, tmp_path, env, "pyenvmodtool", "activate alpha", "pyenvmodtool", "deactivate",
                        "pyenvmodtool")
     assert result.stdout.split() == ["earlier", "environment", "earlier"]
+
+
+def test_tcsh_activation_without_a_path_variable(scripts, tmp_path):
+    alpha = scripts["alpha"]
+    env = base_env(tmp_path)
+    del env["PATH"]
+    (during, after), _ = run_in("tcsh", scripts, tmp_path, env, "activate alpha", "dump", "deactivate", "dump")
+    assert during["PATH"] == f"{alpha['stage_bin']}:{alpha['prefix']}/bin"
+    assert "PATH" not in after
+
+
+def test_fish_deactivation_says_what_it_does(scripts, tmp_path):
+    _, result = run_in("fish", scripts, tmp_path, base_env(tmp_path), "activate alpha",
+                       "functions --details --verbose pyenvmod_deactivate")
+    assert result.stdout.splitlines()[-1] == "leave the pyenvmod environment alpha"

@@ -57,7 +57,7 @@ def start(world, launcher, setup="", **env):
 
 def kernel_sees(world, launcher, setup="", **env) -> dict:
     result = start(world, launcher, setup, **env)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0 and result.stderr == "", result.stderr
     seen = json.loads(result.stdout.strip().splitlines()[-1])
     assert seen["argv"] == ["-f", "/run/connection-file.json"]
     return seen
@@ -81,11 +81,11 @@ def test_an_environment_the_server_activated_does_not_reach_the_kernel(world):
     other = world.tmp_path / "other"
     other_site = f"{other}/lib/python{MM}/site-packages"
     launcher = render_launcher(world, [alpha])
-    seen = kernel_sees(world, launcher, PATH=f"{other}/bin:/opt/images/other/bin:/opt/images/kept/bin:/usr/bin:/bin",
+    seen = kernel_sees(world, launcher, PATH=f"{other}/bin:/opt/images/other/bin:/opt/images/kept/bin:/not/a/site/bin:/usr/bin:/bin",
                        PYENVMOD_SITE_PATH=f"/not/a/site:{other_site}", PYENVMOD_LOADED=f"other@{MM}",
                        VIRTUAL_ENV=str(other), CONDA_PREFIX=str(other), CONDA_DEFAULT_ENV="other")["env"]
     # its bin folder and its launchers' folder go; a folder of images of an environment not loaded stays
-    assert seen["PATH"] == f"{alpha.prefix}/bin:/opt/images/kept/bin:/usr/bin:/bin"
+    assert seen["PATH"] == f"{alpha.prefix}/bin:/opt/images/kept/bin:/not/a/site/bin:/usr/bin:/bin"
     assert seen["PYENVMOD_SITE_PATH"] == str(world.site(alpha.prefix))
     assert seen["PYENVMOD_LOADED"] == f"alpha@{MM}" and seen["VIRTUAL_ENV"] == alpha.prefix
     assert "CONDA_PREFIX" not in seen and "CONDA_DEFAULT_ENV" not in seen
@@ -156,3 +156,20 @@ def test_without_the_module_systems_set_up_file_the_fallback_runs(world, lmod_tr
     seen = kernel_sees(world, launcher, LOADEDMODULES=f"pyenv/other/py{MM}")["env"]
     assert "FROM_MODULE" not in seen and seen["VIRTUAL_ENV"] == world.alpha.prefix
     assert seen["PYENVMOD_LOADED"] == f"alpha@{MM}"
+
+
+def test_the_launchers_own_variables_never_come_from_the_servers_environment(world):
+    """Jupyter passes its environment on: a variable of the launcher's own name there changes nothing."""
+    launcher = render_launcher(world, [world.alpha])
+    seen = kernel_sees(world, launcher, pyenvmod_drop=":/usr/bin:", pyenvmod_path="/planted/bin", loaded="yes")["env"]
+    assert seen["PATH"] == f"{world.alpha.prefix}/bin:/usr/bin:/bin"
+    assert seen["VIRTUAL_ENV"] == world.alpha.prefix and seen["PYENVMOD_LOADED"] == f"alpha@{MM}"
+
+
+def test_the_servers_pyenv_modules_are_unloaded_without_its_module_function(world, lmod_tree):
+    """A server started by a spawner keeps the loaded modules' variables, not the shell function."""
+    launcher = render_launcher(world, [world.alpha], module_init=Lmod.INIT, use_paths=[str(lmod_tree)])
+    setup = (f". {Lmod.INIT}\nmodule use {lmod_tree}\nmodule load tool/1 pyenv/other/py{MM}\n"
+             "unset -f module ml _module_raw 2>/dev/null; true")
+    seen = kernel_sees(world, launcher, setup)["env"]
+    assert seen["LOADEDMODULES"] == f"tool/1:pyenv/alpha/py{MM}" and "OTHER_LOADED" not in seen
