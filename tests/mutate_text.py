@@ -49,6 +49,18 @@ TARGETS = {t.name: t for t in (
     # the launcher of a staged copy (issue 23): real /bin/sh runs of it, on real folders
     Target("templates/stage-launcher.sh.j2", "modulefiles-templates/stage-launcher.sh.j2", "sh",
            ("tests/test_guards_staging.py", "tests/test_stage_units.py", "-k", "launcher"), start=r"^stamp_file="),
+    # the activation scripts for users without a module system (issue 23): sourced in the real shells
+    Target("templates/activate.sh.j2", "modulefiles-templates/activate.sh.j2", "sh",
+           ("tests/test_activation_units.py", "tests/test_shells.py")),
+    Target("templates/activate.csh.j2", "modulefiles-templates/activate.csh.j2", "csh",
+           ("tests/test_activation_units.py", "tests/test_shells.py")),
+    Target("templates/deactivate.csh.j2", "modulefiles-templates/deactivate.csh.j2", "csh",
+           ("tests/test_activation_units.py", "tests/test_shells.py")),
+    Target("templates/activate.fish.j2", "modulefiles-templates/activate.fish.j2", "fish",
+           ("tests/test_activation_units.py", "tests/test_shells.py")),
+    # the Jupyter kernel's launcher: real bash runs of it, with and without a real module system
+    Target("templates/kernel-launcher.sh.j2", "modulefiles-templates/kernel-launcher.sh.j2", "sh",
+           ("tests/test_kernel_launcher_units.py",), start=r"^prefix="),
 )}
 
 # Lines that only close or continue a block: dropping them is a syntax error, not a mutant.
@@ -83,11 +95,19 @@ def operator_mutants(line: str, language: str):
             yield f"{match.group(0)} -> {replacement}", new
 
 
+SHELL_CONDITIONS = {  # a condition made false, in each shell's own syntax
+    "sh": [(r"^(\s*(?:if|elif)\s+)(.+?)(;\s*then\b.*)$", "false")],
+    "csh": [(r"^(\s*(?:else\s+)?if\s*\()(.+)(\)\s*then\b.*)$", " 0 ")],
+    "fish": [(r"^(\s*(?:else\s+)?if\s+)(.+?)(;.*)$", "false")],
+}
+
+
 def branch_mutants(line: str, language: str):
-    patterns = [
-        (r"^(\s*(?:if|elseif)\s+)(.+?)(\s+then\b.*)$", "false"),  # Lua
-        (r"^(\s*\{%-?\s*(?:if|elif)\s+)(.+?)(\s*-?%\}.*)$", "false"),  # Jinja
-    ]
+    patterns = [(r"^(\s*\{%-?\s*(?:if|elif)\s+)(.+?)(\s*-?%\}.*)$", "false")]  # Jinja
+    if language in SHELL_CONDITIONS:
+        patterns += SHELL_CONDITIONS[language]
+    else:
+        patterns.append((r"^(\s*(?:if|elseif)\s+)(.+?)(\s+then\b.*)$", "false"))  # Lua
     if language == "tcl":
         patterns.append((r"^(\s*(?:if|\}\s*elseif)\s*\{)(.+?)(\}\s*\{.*)$", "0"))
     for pattern, false in patterns:

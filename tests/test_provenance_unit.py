@@ -128,3 +128,43 @@ def test_an_unproven_adopted_folder_is_refused_in_one_line(tmp_path):
     with pytest.raises(PyenvmodError, match="is adopted from /nonexistent, but its folder") as caught:
         provenance.check_for_pack(tree, _record(adopted=True, prefix="/nonexistent"))
     assert "\n" not in str(caught.value) and "adopts it again" in str(caught.value)
+
+
+# ---- issue 23 (mutation): a proven folder is packed, every refusal word for word -----------------------
+
+def test_owner_uid_is_the_accounts():
+    assert provenance._owner_uid("root") == 0 and provenance._owner_uid("no-such-user-t23") is None
+
+
+def test_a_proven_adopted_folder_of_a_group_tree_is_packed(as_me, owner_is_me, tmp_path):
+    tree = _Tree(Layout(Path("/trees/lab/x86_64")), True)
+    folder = _adopted(tmp_path)
+    provenance.check_for_pack(tree, _record(adopted=True, prefix=str(folder), name="tool", owner="me"))
+    with pytest.raises(PyenvmodError):  # the record's name or owner is what the marker must name
+        provenance.check_for_pack(tree, _record(adopted=True, prefix=str(folder), name="other", owner="me"))
+    with pytest.raises(PyenvmodError):
+        provenance.check_for_pack(tree, _record(adopted=True, prefix=str(folder), name="tool", owner="other"))
+
+
+def test_the_refusals_word_for_word(as_me, owner_is_me, tmp_path, open_tmp):
+    folder = _adopted(tmp_path, marker=False)
+    assert provenance.proven("/trees/lab/x86_64", str(folder), "tool", "me") == (
+        f"the folder {folder} has no readable marker {PREFIX_MARKER} (written by 'adopt' and 'create --prefix')")
+    tree = _Tree(Layout(Path("/trees/lab/x86_64")), True)
+    with pytest.raises(PyenvmodError) as caught:
+        provenance.check_for_pack(tree, _record(adopted=True, prefix=str(folder), name="tool", owner="me"))
+    assert caught.value.message == (
+        f"'tool' is adopted from {folder}, but the folder {folder} has no readable marker {PREFIX_MARKER} (written "
+        "by 'adopt' and 'create --prefix'): pyenvmod packs an adopted folder into a group image only when its owner "
+        f"registered it; its owner adopts it again ('pyenvmod --group ... adopt {folder}')")
+    private = open_tmp / "home" / "envs" / "base"
+    private.mkdir(parents=True)
+    (open_tmp / "home").chmod(0o700)
+    with pytest.raises(PyenvmodError) as caught:
+        provenance.check_for_pack(tree, _record(extends={"prefix": str(private) + "/"}))
+    assert caught.value.message == (
+        f"'sim' extends {private}, in a private place ({open_tmp / 'home'} is not open to others): a group image never "
+        "carries another tree's private environment; recreate it extending an environment of this group's tree or "
+        "the site's")
+    (open_tmp / "home").chmod(0o755)
+    assert provenance._private_above(str(open_tmp / "missing" / "x")) == str(open_tmp / "missing")

@@ -138,10 +138,13 @@ def library_version(library: str, environ=None) -> str:
 
 def flavor_of(version: str, library: str, module: str) -> str:
     text = f"{version} {os.path.basename(library)} {module}".lower()
-    if "open mpi" in text or "openmpi" in text or "libmpi.so" in text and "mpich" not in text:
+    if "open mpi" in text or "openmpi" in text:
         return "openmpi"
+    # before the library's name: Intel MPI and MVAPICH link a libmpi.so.12 of the MPICH family too
     if any(word in text for word in ("mpich", "intel", "mvapich", "cray", "impi")):
         return "mpich"
+    if "libmpi.so" in text:
+        return "openmpi"
     return "other"
 
 

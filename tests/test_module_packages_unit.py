@@ -1,0 +1,188 @@
+"""Packages that recorded modules put on PYTHONPATH (packages/module_packages.py), asked of a real
+Lmod and a real Environment Modules (``module show`` of modulefiles in a private folder, one call
+each), read from real dist-info folders: in-process."""
+
+import os
+import shutil
+
+import pytest
+
+from modsys import EnvironmentModules, Lmod
+from test_guards_installed import dist
+
+from pyenvmod.errors import PyenvmodError
+from pyenvmod.modules import stacking
+from pyenvmod.packages import module_packages
+
+PY = "3.12.1"
+Provided = module_packages.Provided
+
+
+def module(tree, name, system, *paths, how="prepend"):
+    folder = tree / name.rsplit("/", 1)[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    version = name.rsplit("/", 1)[1]
+    if system == "lmod":
+        lines = [f'{how}_path("PYTHONPATH", "{p}")' for p in paths] + ['setenv("SOME_VAR", "x")']
+        path = folder / f"{version}.lua"
+    else:
+        lines = ["#%Module1.0", *(f"{how}-path PYTHONPATH {p}" for p in paths), "setenv SOME_VAR x"]
+        path = folder / version
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture(params=["lmod", "envmodules"])
+def site(request, tmp_path, monkeypatch):
+    """A module tree: SciPy-bundle (numpy 1.26.4, scipy), newer-numpy (numpy 2.0.0), plain (nothing)."""
+    system = request.param
+    for var in ("LMOD_CMD", "MODULES_CMD", "LOADEDMODULES", "_LMFILES_"):
+        monkeypatch.delenv(var, raising=False)
+    if system == "lmod":
+        Lmod().require()
+        monkeypatch.setenv("LMOD_CMD", Lmod.modulecmd())
+    else:
+        EnvironmentModules().require()
+        monkeypatch.setenv("MODULES_CMD", EnvironmentModules.modulecmd())
+    tree = tmp_path / "modulefiles"
+    bundle, newer = tmp_path / "sb" / "site-packages", tmp_path / "nn" / "site-packages"
+    dist(bundle, "numpy", "1.26.4")
+    dist(bundle, "SciPy", "1.11.1", "numpy<2")
+    dist(newer, "numpy", "2.0.0")
+    module(tree, "SciPy-bundle/2023.07", system, bundle)
+    module(tree, "newer-numpy/1", system, newer, how="append")
+    module(tree, "plain/1", system)
+    monkeypatch.setenv("MODULEPATH", str(tree))
+    module_packages._SHOWN.clear()
+    yield {"system": system, "tree": tree, "bundle": str(bundle), "newer": str(newer)}
+    module_packages._SHOWN.clear()
+
+
+def test_what_the_recorded_modules_put_on_pythonpath(site):
+    found = module_packages.provided(["SciPy-bundle/2023.07", "plain/1"])
+    assert found == [Provided("scipy", "SciPy", "1.11.1", "SciPy-bundle/2023.07", site["bundle"]),
+                     Provided("numpy", "numpy", "1.26.4", "SciPy-bundle/2023.07", site["bundle"])]
+    assert module_packages.provided([]) == []
+
+
+def test_a_module_loaded_later_comes_first_on_sys_path(site):
+    found = {p.key: p for p in module_packages.provided(["SciPy-bundle/2023.07", "newer-numpy/1"])}
+    assert (found["numpy"].version, found["numpy"].module) == ("2.0.0", "newer-numpy/1")
+    found = {p.key: p for p in module_packages.provided(["newer-numpy/1", "SciPy-bundle/2023.07"])}
+    assert (found["numpy"].version, found["numpy"].module) == ("1.26.4", "SciPy-bundle/2023.07")
+
+
+def test_a_recorded_name_that_could_be_an_option_is_never_asked(site):
+    assert module_packages.provided(["--help", "SciPy-bundle/2023.07 x", "plain/1"]) == []
+
+
+def test_without_a_module_system_nothing_is_provided(site, monkeypatch):
+    monkeypatch.delenv("LMOD_CMD", raising=False)
+    monkeypatch.delenv("MODULES_CMD", raising=False)
+    assert module_packages.provided(["SciPy-bundle/2023.07"]) == []
+
+
+def test_the_modulefile_is_found_without_running_it(site):
+    from pyenvmod.modules import module_system
+
+    system = module_system.current()
+    expected = site["tree"] / "SciPy-bundle" / ("2023.07.lua" if site["system"] == "lmod" else "2023.07")
+    assert module_packages.modulefile(system, "SciPy-bundle/2023.07") == str(expected)
+    assert module_packages.modulefile(system, "no-such/1") is None
+
+
+def test_a_modulefile_others_may_write_is_never_shown(site):
+    from pyenvmod.modules import module_system
+
+    system = module_system.current()
+    path = site["tree"] / "SciPy-bundle" / ("2023.07.lua" if site["system"] == "lmod" else "2023.07")
+    os.chmod(path, 0o664)
+    assert module_packages.python_paths(system, "SciPy-bundle/2023.07") == []
+    os.chmod(path, 0o644)
+    module_packages._SHOWN.clear()
+    assert module_packages.python_paths(system, "SciPy-bundle/2023.07") == [site["bundle"]]
+
+
+def test_the_answer_is_kept_per_modulepath_and_module(site, monkeypatch):
+    from pyenvmod.modules import module_system
+
+    system = module_system.current()
+    assert module_packages.python_paths(system, "SciPy-bundle/2023.07") == [site["bundle"]]
+    shutil.rmtree(site["tree"] / "SciPy-bundle")  # asked once per command: the answer stays
+    assert module_packages.python_paths(system, "SciPy-bundle/2023.07") == [site["bundle"]]
+    assert module_packages.python_paths(system, "newer-numpy/1") == [site["newer"]]
+    other = site["tree"].parent / "other-tree"
+    module(other, "SciPy-bundle/2023.07", site["system"], "/elsewhere/site-packages")
+    monkeypatch.setenv("MODULEPATH", f"{other}:{site['tree']}")
+    assert module_packages.python_paths(system, "SciPy-bundle/2023.07") == ["/elsewhere/site-packages"]
+
+
+def test_the_modulefile_is_shown_with_only_its_own_folder_on_modulepath(site, monkeypatch):
+    """A name could find another file when shown with the whole MODULEPATH: one placed earlier in a
+    folder written meanwhile."""
+    from pyenvmod.modules import module_system
+
+    system = module_system.current()
+    early = site["tree"].parent / "early"
+    monkeypatch.setenv("MODULEPATH", f"{early}:{site['tree']}")
+    assert module_packages.python_paths(system, "SciPy-bundle/2023.07") == [site["bundle"]]
+
+
+# ---- what the module gives against what the environment needs ---------------------------------------
+
+NUMPY = Provided("numpy", "numpy", "1.26.4", "SciPy-bundle/2023.07", "/opt/sb")
+
+
+@pytest.fixture
+def prefix(tmp_path):
+    return tmp_path / "env"
+
+
+def test_an_installed_package_needing_another_version_than_the_modules_is_refused(prefix):
+    site = stacking.site_packages(str(prefix), PY)
+    dist(site, "Pandas", "2.2.0", "numpy>=2.0", "pytz", 'numpy<1 ; python_version < "3"')
+    with pytest.raises(PyenvmodError) as caught:
+        module_packages.check_installed(prefix, PY, [NUMPY])
+    assert caught.value.message == (
+        "Pandas 2.2.0 needs numpy>=2.0, but the module SciPy-bundle/2023.07 gives numpy 1.26.4, which comes first "
+        "on sys.path (PYTHONPATH); ask for a Pandas version that works with it, or make the environment without "
+        "SciPy-bundle/2023.07")
+    module_packages.check_installed(prefix, PY, [])  # nothing a module provides: nothing to check
+
+
+def test_installed_packages_the_modules_version_satisfies_pass(prefix):
+    site = stacking.site_packages(str(prefix), PY)
+    dist(site, "pandas", "2.1.0", "numpy>=1.22", "pytz", 'numpy>=9 ; python_version < "3"', 'numpy>=9 ; extra == "x"')
+    module_packages.check_installed(prefix, PY, [NUMPY, Provided("pytz", "pytz", "2024.1", "m/1", "/x")])
+    module_packages.check_installed(prefix, PY, [NUMPY._replace(version="not a version")])
+    with pytest.raises(PyenvmodError):
+        module_packages.check_installed(prefix, "2.7.18", [NUMPY])  # the marker holds for Python 2
+
+
+def test_installed_packages_a_module_hides(prefix):
+    site = stacking.site_packages(str(prefix), PY)
+    dist(site, "NumPy", "2.0.0")
+    dist(site, "six", "1.16.0")
+    ((hidden, by),) = module_packages.shadowed(prefix, [NUMPY])
+    assert (hidden.name, hidden.version, by) == ("NumPy", "2.0.0", NUMPY)
+    assert module_packages.shadowed(prefix, []) == []
+
+
+def test_a_requested_version_the_module_does_not_have_is_refused_word_for_word():
+    with pytest.raises(PyenvmodError) as caught:
+        module_packages.check_requested(["six", "NumPy>=2"], [NUMPY])
+    assert caught.value.message == (
+        "NumPy>=2 conflicts with numpy 1.26.4 from the module SciPy-bundle/2023.07, which comes first on sys.path "
+        "(PYTHONPATH) whenever the environment is loaded; ask for a version it has (numpy==1.26.4), or make the "
+        "environment without SciPy-bundle/2023.07")
+
+
+def test_requests_the_module_cannot_judge_are_left_to_the_installer():
+    odd = NUMPY._replace(version="not a version")
+    assert module_packages.check_requested(["numpy"], [odd]) == [odd]
+    with pytest.raises(PyenvmodError):
+        module_packages.check_requested(["numpy==1.0"], [odd])
+    assert module_packages.check_requested(["-e ./numpy", "https://x/numpy-1.0-py3-none-any.whl", "numpy[", "./numpy"],
+                                           [NUMPY]) == []
+    assert module_packages.without(["numpy[", "NumPy>=1", "six"], [NUMPY]) == ["numpy[", "six"]
+    assert module_packages.without(["numpy"], []) == ["numpy"]

@@ -1,0 +1,57 @@
+"""A tombstone written back by 'doctor --fix' (tombstones.restore): from the layout, the name and the tag
+alone, the same unload as the one 'delete' wrote, the site's templates used, nothing invented about
+the deleted environment. In-process, in a private tree (guardenv.World)."""
+
+import pytest
+
+from guardenv import MM, World
+
+from pyenvmod.errors import PyenvmodError
+from pyenvmod.modules import tombstones
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    return World(tmp_path, monkeypatch)
+
+
+def texts(folder):
+    return {p.name: p.read_text() for p in sorted(folder.iterdir())}
+
+
+def test_a_restored_tombstone_is_the_one_delete_wrote(world):
+    record = world.make("gone")
+    folder = world.layout.module_dir("gone")
+    record.backend = record.created = record.owner = record.base_python = ""
+    record.python = MM  # what the tag says
+    written = tombstones.bury(world.layout, record)
+    buried = texts(folder)
+    for path in written:
+        path.unlink()
+    restored = tombstones.restore(world.layout, "gone", f"py{MM}")
+    assert sorted(restored) == sorted(written) and texts(folder) == buried
+    lua = buried[f"py{MM}.lua"]
+    assert f"pyenv/gone/py{MM} was deleted; there is nothing to load. Create it again with 'pyenvmod create gone'." \
+        in lua
+    for field in ("Backend:", "Created:", "Owner:"):  # nothing is known of the deleted environment: nothing shown
+        assert f"{field}" in lua and not any(ln.split(field, 1)[1].strip(' "\\n')
+                                             for ln in lua.split("\\n") if field in ln)
+
+
+def test_a_restored_tombstone_uses_the_sites_templates(world, tmp_path):
+    site = tmp_path / "site-templates"
+    site.mkdir()
+    (site / "modulefile.lua.j2").write_text('{% extends "builtin/modulefile.lua.j2" %}\n'
+                                            '{% block header %}-- the site header\n{% endblock %}\n')
+    tombstones.restore(world.layout, "gone", f"py{MM}", {"templates": [str(site)]})
+    assert (world.layout.module_dir("gone") / f"py{MM}.lua").read_text().splitlines()[1] == "-- the site header"
+    tombstones.restore(world.layout, "gone", f"py{MM}")
+    assert "-- the site header" not in (world.layout.module_dir("gone") / f"py{MM}.lua").read_text()
+
+
+@pytest.mark.parametrize("tag", ["py3", "3.12", "py3.12.1", "py3.x", "x/py3.12"])
+def test_only_a_tag_pyenvmod_writes_is_restored(world, tag):
+    with pytest.raises(PyenvmodError) as caught:
+        tombstones.restore(world.layout, "gone", tag)
+    assert caught.value.message == f"pyenv/gone/{tag} is not a module pyenvmod writes; unload it with 'module unload'"
+    assert not world.layout.module_dir("gone").exists()
