@@ -373,3 +373,219 @@ def test_create_at_a_prefix_marks_the_folder(world, tmp_path):
     assert external_prefix.owned(world.layout, str(folder), "ext")
     assert external_prefix.is_external(world.layout, record)
     assert not os.path.lexists(world.layout.prefix("ext"))
+
+
+def test_share_hands_what_a_command_made_to_the_trees_group(world, tmp_path):
+    from pyenvmod.operations import common
+
+    made = world.layout.prefix("shared")
+    made.mkdir()
+    (made / "file").write_text("x")
+    os.chmod(made / "file", 0o600)
+    other_gid = next(g for g in (100, 1000, 50, 10) if g != os.getgid())
+    os.chown(world.layout.root, -1, other_gid)
+    common.share(world.config, world.layout, made)  # a user's own tree: nothing changes
+    assert os.stat(made / "file").st_gid != other_gid and os.stat(made / "file").st_mode & 0o777 == 0o600
+    world.config.group = "lab"
+    common.share(world.config, world.layout, made)
+    st = os.stat(made / "file")
+    assert st.st_gid == other_gid and st.st_mode & 0o777 == 0o660
+    assert os.stat(made).st_gid == other_gid
+    assert common.tree_for(world.config).shared is True
+    world.config.group = ""
+    assert common.tree_for(world.config).shared is False
+
+
+# --- run: notes, conda variables, the site's variables, finding the command --------------------------
+
+def test_run_without_a_module_system_notes_the_recorded_modules(world):
+    from pyenvmod.operations import run_in
+
+    world.make("withmods", modules=["gcc/12", "openmpi/4"])
+    said = []
+    run_in.environment(world.config, "withmods", {"PATH": "/usr/bin"}, said.append)
+    assert said == ["note: no module system in this shell, so the recorded modules gcc/12 openmpi/4 are not loaded"]
+    said.clear()
+    world.make("plain")
+    run_in.environment(world.config, "plain", {"PATH": "/usr/bin"}, said.append)
+    assert said == []
+
+
+def test_run_sets_conda_and_site_variables(world):
+    from pyenvmod.operations import run_in
+
+    conda = world.make("cenv", backend="conda")
+    _set(world.config, "environment", {"B_VAR": 2, "A_VAR": "one"})
+    env = run_in.environment(world.config, "cenv", {"PATH": "/usr/bin", "A_VAR": "caller"})
+    assert env["CONDA_PREFIX"] == conda.prefix and env["CONDA_DEFAULT_ENV"] == "cenv"
+    assert (env["A_VAR"], env["B_VAR"]) == ("one", "2")
+    env = run_in.environment(world.config, "cenv", {"PATH": "/usr/bin"})
+    world.make("venv")
+    env = run_in.environment(world.config, "venv", {"PATH": "/usr/bin"})
+    assert "CONDA_PREFIX" not in env and "CONDA_DEFAULT_ENV" not in env
+
+
+def test_run_of_a_loop_of_extends_below_the_environment_ends(world):
+    from pyenvmod.operations import run_in
+
+    a = world.make("a")
+    b = world.make("b", extends=a)
+    top = world.make("top", extends=b)
+    world.tree.write_record(a.replace(extends=dict(b.extends, name="b", prefix=b.prefix, module=b.module)))
+    env = run_in.environment(world.config, "top", {"PATH": "/usr/bin"})
+    assert env["PATH"].split(":") == [f"{top.prefix}/bin", f"{b.prefix}/bin", f"{a.prefix}/bin", "/usr/bin"]
+
+
+def test_run_resolves_a_command_as_a_shell_would(tmp_path):
+    from pyenvmod.operations import run_in
+
+    tool = tmp_path / "bin" / "tool"
+    tool.parent.mkdir()
+    tool.write_text("#!/bin/sh\n")
+    os.chmod(tool, 0o755)
+    assert run_in.resolve_command(str(tool), {}) == str(tool)
+    assert run_in.resolve_command("tool", {"PATH": str(tool.parent)}) == str(tool)
+    os.chmod(tool, 0o644)
+    for command, env in ((str(tool), {}), (str(tmp_path / "bin"), {}), ("tool", {"PATH": str(tool.parent)}),
+                         ("sh", {}), ("./missing", {"PATH": "/bin"})):
+        with pytest.raises(run_in.CommandNotFound) as info:
+            run_in.resolve_command(command, env)
+        assert info.value.message == (f"command not found: {command!r} (not on the PATH the environment sets); "
+                                      "check the spelling, or install it into the environment")
+        assert info.value.exit_code == 127
+    with pytest.raises(PyenvmodError) as info:
+        run_in.execute(None, "x", [])
+    assert info.value.message == "name a command to run: pyenvmod run x -- COMMAND [ARGS...]"
+
+
+# --- create --prefix folders: which ones delete may remove ---------------------------------------------
+
+def test_only_a_marked_folder_of_its_own_is_removed(world, tmp_path):
+    from pyenvmod.operations import external_prefix
+
+    folder = tmp_path / "ext"
+    folder.mkdir()
+    (folder / "data").write_text("x")
+    record = world.record("ext", prefix=str(folder))
+    assert external_prefix.is_external(world.layout, record)
+    assert not external_prefix.remove(world.layout, record) and (folder / "data").exists()  # no marker
+    external_prefix.mark(world.layout, folder, "other")
+    assert not external_prefix.remove(world.layout, record) and (folder / "data").exists()  # another's
+    external_prefix.mark(world.layout, folder, "ext")
+    adopted = record.replace(adopted=True)
+    assert not external_prefix.is_external(world.layout, adopted)
+    assert not external_prefix.remove(world.layout, adopted) and (folder / "data").exists()
+    inside = world.record("ext")
+    assert not external_prefix.is_external(world.layout, inside)
+    assert not external_prefix.remove(world.layout, inside) and (folder / "data").exists()
+    assert external_prefix.remove(world.layout, record)
+    assert not folder.exists() and tmp_path.is_dir()
+
+
+def test_prefix_check_refuses_what_cannot_hold_an_environment(world, tmp_path):
+    from pyenvmod.operations import external_prefix
+
+    def refused(path):
+        with pytest.raises(PyenvmodError) as info:
+            external_prefix.check(world.layout, str(path))
+        return info.value.message
+
+    assert refused(tmp_path / "a:b") == (f"--prefix {tmp_path}/a:b: a folder with ':' or a line break cannot be "
+                                         "on PATH; choose another")
+    inside = world.layout.root / "mine"
+    assert refused(inside) == (f"--prefix {inside} is inside pyenvmod's root {world.layout.root}; give a name "
+                               "instead of --prefix for environments there")
+    file = tmp_path / "file"
+    file.write_text("")
+    assert refused(file) == f"--prefix {file} exists and is not a folder; give a new or empty folder"
+    link = tmp_path / "link"
+    link.symlink_to(tmp_path)
+    assert refused(link) == f"--prefix {link} exists and is not a folder; give a new or empty folder"
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    (venv / "pyvenv.cfg").write_text("")
+    assert refused(venv) == (f"--prefix {venv} is already an environment; give it modulefiles with "
+                             f"'pyenvmod adopt {venv}', or choose a new folder")
+    conda = tmp_path / "conda"
+    (conda / "conda-meta").mkdir(parents=True)
+    assert "is already an environment" in refused(conda)
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "x").write_text("")
+    assert refused(full) == f"--prefix {full} is not empty and not an environment; give a new or empty folder"
+    orphan = tmp_path / "no" / "env"
+    assert refused(orphan) == f"--prefix {orphan}: its parent folder {orphan.parent} does not exist; create it first"
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o777)
+    assert "chmod go-w" in refused(shared)
+    os.chmod(shared, 0o755)
+    assert external_prefix.check(world.layout, str(shared) + "/") == shared
+    assert external_prefix.check(world.layout, str(tmp_path / "new")) == tmp_path / "new"
+    os.chown(shared, 1, -1)
+    assert refused(shared).startswith(f"--prefix {shared} belongs to ")
+
+
+# --- delete ----------------------------------------------------------------------------------------------
+
+def test_delete_removes_everything_of_the_environment(world, tmp_path):
+    from pyenvmod.modules import tombstones
+    from pyenvmod.operations import create, delete
+
+    record = create.create(world.config, _request(name="gone"))
+    images = world.layout.base / "images" / "gone"
+    images.mkdir(parents=True, exist_ok=True)
+    (images / "image.sqfs").write_text("x")
+    assert delete.delete(world.config, "gone", confirm=lambda name, prefix: (name, prefix) == (
+        "gone", world.layout.prefix("gone")))
+    for path in (record.prefix, world.layout.meta_file("gone"), world.layout.history_dir("gone"), images):
+        assert not os.path.lexists(path), path
+    assert tombstones.is_tombstone(world.layout, "gone")  # a shell with it loaded can still unload it
+    with pytest.raises(PyenvmodError) as info:
+        delete.delete(world.config, "gone")
+    assert info.value.message.startswith("no environment named 'gone' under ")
+
+
+def test_delete_refusals_and_a_no(world):
+    from pyenvmod.operations import delete
+
+    base = world.make("base")
+    world.make("child", extends=base)
+    world.make("child2", extends=base)
+    with pytest.raises(PyenvmodError) as info:
+        delete.delete(world.config, "base")
+    assert info.value.message == ("'base' is the base of 'child', 'child2' (created with --extends); delete those "
+                                  "first")
+    assert not delete.delete(world.config, "child", confirm=lambda name, prefix: False)
+    assert world.tree.record("child").name == "child"
+    os.environ["_LMFILES_"] = str(world.layout.module_dir("child") / f"py{MM}.lua")
+    try:
+        with pytest.raises(PyenvmodError) as info:
+            delete.delete(world.config, "child")
+        assert info.value.message == ("'child' is loaded in this shell; run 'module unload pyenv/child' first, or "
+                                      "pass --force (the shell can still unload it afterwards)")
+        assert delete.delete(world.config, "child", force=True)
+    finally:
+        del os.environ["_LMFILES_"]
+    assert not os.path.lexists(world.layout.prefix("child"))
+
+
+def test_delete_of_a_leftover_and_of_a_prefix_elsewhere(world, tmp_path):
+    from pyenvmod.operations import create, delete
+
+    leftover = world.layout.prefix("half")
+    leftover.mkdir()
+    assert delete.delete(world.config, "half") and not os.path.lexists(leftover)
+    folder = tmp_path / "ext"
+    create.create(world.config, _request(name="ext", location=str(folder)))
+    assert delete.delete(world.config, "ext")
+    assert not folder.exists() and not os.path.lexists(world.layout.meta_file("ext"))
+    # a record pointing at another folder (no marker of its own): the folder stays
+    other = tmp_path / "other"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(other)], check=True)
+    from pyenvmod.operations import external_prefix
+
+    external_prefix.mark(world.layout, other, "ext2")
+    world.tree.write_record(world.record("ext2", prefix=str(other)))
+    external_prefix.mark(world.layout, other, "someone")
+    assert delete.delete(world.config, "ext2") and (other / "bin" / "python").exists()
