@@ -98,7 +98,7 @@ def plan(config: Config, request: CreateRequest, notify=lambda message: None) ->
         packages = validate_specs([*(spec.conda_only if spec is not None else []), *request.packages])
         if request.extends or request.no_binary:
             raise PyenvmodError("--extends and --no-binary work with the uv and venv backends, not with conda")
-        if spec is not None and [p for p in spec.packages if p not in request.packages]:
+        if spec is not None and [p for p in spec.packages if p not in given]:  # request's include the spec's
             raise PyenvmodError(f"{spec.source} has a pip: part; the conda backend installs conda packages only "
                                 "(create the environment, then pip install inside it)")
         from pyenvmod.operations.common import read_condarc
