@@ -9,6 +9,7 @@ import pytest
 from guardenv import PYTHON, World
 from test_guards_installed import dist
 
+from pyenvmod.records import registry
 from pyenvmod import backends
 from pyenvmod.packages import installed, outside
 from pyenvmod.records import history, metadata
@@ -79,7 +80,7 @@ def world(tmp_path, monkeypatch):
     site = world.site(record.prefix)
     for name, version in record.packages.items():
         dist(site, name, version, files=[f"{name}/__init__.py"])
-    world.e = world.tree.record("e")
+    world.e = registry.record(world.tree, "e")
     world.e_site = site
     return world
 
@@ -113,7 +114,7 @@ def test_a_change_by_hand_is_its_own_history_entry_and_what_was_asked_for_counts
                      "added requests 2.32.3", "removed six 1.16.0"]
     assert told == ["'e' was changed outside pyenvmod since its last change (recorded in its history): "
                     + ", ".join(lines)]
-    stored = world.tree.record("e")
+    stored = registry.record(world.tree, "e")
     # requested: what nothing else needs, not pip; six is gone from it; a folder's package by its URL
     assert stored.requested == ["keep", "Extra-Thing", "local-tool @ file:///src/tool", "requests"]
     assert stored.packages == {"Local_Tool": "1.0", "charset_normalizer": "3.4.0", "idna": "3.11", "keep": "1.0",
@@ -131,7 +132,7 @@ def test_a_package_asked_for_already_is_not_requested_twice(world):
     dist(world.e_site, "extra_thing", "2.0", files=["extra_thing/__init__.py"])
     lines, _ = reconcile(world, world.e)
     assert lines == ["added extra-thing 2.0"]
-    assert world.tree.record("e").requested == ["six>=1", "keep", "Extra-Thing"]
+    assert registry.record(world.tree, "e").requested == ["six>=1", "keep", "Extra-Thing"]
 
 
 @pytest.mark.parametrize("kind", ["conda", "adopted"])

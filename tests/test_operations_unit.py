@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from guardenv import MM, PYTHON, World
+from pyenvmod.records import registry
 from pyenvmod.errors import PyenvmodError
 
 
@@ -78,7 +79,7 @@ def test_find_base_refusals_name_the_problem(world, tmp_path):
     other.ensure()
     foreign = other.layout.prefix("foreign")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(foreign)], check=True)
-    other.write_record(world.record("foreign", prefix=str(foreign), platform="aarch64-other"))
+    registry.write(other, world.record("foreign", prefix=str(foreign), platform="aarch64-other"))
     with pytest.raises(PyenvmodError) as info:
         common.find_base(world.layout, str(foreign))
     assert info.value.message == (f"--extends {foreign}: it was built for aarch64-other, this node is "
@@ -291,7 +292,7 @@ def test_create_makes_records_and_registers_an_environment(world, tmp_path):
     assert record.module == f"pyenv/made/py{MM}" and record.platform == world.layout.platform
     assert record.packages["tinypkg"] == "1.0" and record.requested == [wheel]
     assert record.created and record.updated == record.created and record.extends is None
-    assert world.tree.record("made").packages == record.packages  # registered
+    assert registry.record(world.tree, "made").packages == record.packages  # registered
     assert os.path.isfile(os.path.join(world.layout.module_dir("made"), f"py{MM}.lua")) or \
         any(world.layout.module_dir("made").iterdir())
     entries = history.entries(world.layout, "made")
@@ -305,7 +306,7 @@ def test_create_makes_records_and_registers_an_environment(world, tmp_path):
         create.create(world.config, _request(name="made"))
     assert info.value.message == ("an environment named 'made' already exists; choose another name, or run "
                                   "'pyenvmod delete made' first")
-    assert world.tree.record("made").packages == record.packages
+    assert registry.record(world.tree, "made").packages == record.packages
 
 
 def test_create_clears_the_leftover_of_an_interrupted_create(world):
@@ -355,7 +356,7 @@ def test_create_extends_a_base_and_refuses_another_python(world, tmp_path):
     other = world.record("old", python="2.7.18", module="pyenv/old/py2.7")
     other_prefix = world.layout.prefix("old")
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(other_prefix)], check=True)
-    world.tree.write_record(other)
+    registry.write(world.tree, other)
     with pytest.raises(PyenvmodError) as info:
         create.create(world.config, _request(name="kid", extends="old"))
     assert info.value.message == (f"'kid' would use Python {MM} but its base 'old' uses Python 2.7.18; an "
@@ -431,7 +432,7 @@ def test_run_of_a_loop_of_extends_below_the_environment_ends(world):
     a = world.make("a")
     b = world.make("b", extends=a)
     top = world.make("top", extends=b)
-    world.tree.write_record(a.replace(extends=dict(b.extends, name="b", prefix=b.prefix, module=b.module)))
+    registry.write(world.tree, a.replace(extends=dict(b.extends, name="b", prefix=b.prefix, module=b.module)))
     env = run_in.environment(world.config, "top", {"PATH": "/usr/bin"})
     assert env["PATH"].split(":") == [f"{top.prefix}/bin", f"{b.prefix}/bin", f"{a.prefix}/bin", "/usr/bin"]
 
@@ -557,7 +558,7 @@ def test_delete_refusals_and_a_no(world):
     assert info.value.message == ("'base' is the base of 'child', 'child2' (created with --extends); delete those "
                                   "first")
     assert not delete.delete(world.config, "child", confirm=lambda name, prefix: False)
-    assert world.tree.record("child").name == "child"
+    assert registry.record(world.tree, "child").name == "child"
     os.environ["_LMFILES_"] = str(world.layout.module_dir("child") / f"py{MM}.lua")
     try:
         with pytest.raises(PyenvmodError) as info:
@@ -586,6 +587,6 @@ def test_delete_of_a_leftover_and_of_a_prefix_elsewhere(world, tmp_path):
     from pyenvmod.operations import external_prefix
 
     external_prefix.mark(world.layout, other, "ext2")
-    world.tree.write_record(world.record("ext2", prefix=str(other)))
+    registry.write(world.tree, world.record("ext2", prefix=str(other)))
     external_prefix.mark(world.layout, other, "someone")
     assert delete.delete(world.config, "ext2") and (other / "bin" / "python").exists()

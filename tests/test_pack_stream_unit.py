@@ -12,6 +12,7 @@ import pytest
 
 from guardenv import World
 from pyenvmod.errors import PyenvmodError
+from pyenvmod.staging import images_dir
 
 
 @pytest.fixture
@@ -94,7 +95,7 @@ def test_a_large_file_that_shrinks_while_it_is_packed_is_refused(world, monkeypa
     monkeypatch.setattr(pack, "PIPE_CHUNK", 8192)
     with pytest.raises(PyenvmodError, match="big.txt of the environment shrank while it was packed; pack again"):
         pack.pack(world.config, "e")
-    assert not list(path for path in world.tree.images_dir("e").iterdir() if path.name.startswith("."))
+    assert not list(path for path in images_dir(world.layout, "e").iterdir() if path.name.startswith("."))
 
 
 def test_a_file_read_short_is_read_on_until_its_size_or_its_end(tmp_path):
