@@ -103,7 +103,7 @@ def test_hole9_another_users_cache_in_a_shared_xdg_cache_home_is_not_used(people
     assert json.loads((shared / "pyenvmod" / "config.json").read_text()) == planted  # nothing of bob's in it
     # the same entry in bob's own cache is his own choice, and is used: the check is the owner, not the entry
     own = people.bob.home / "cache-h9"
-    code = ("import json, os, sys; d = os.path.join(sys.argv[1], 'pyenvmod'); os.makedirs(d, 0o700); "
+    code = ("import json, os, sys; d = os.path.join(sys.argv[1], 'pyenvmod'); os.makedirs(d, 0o700, exist_ok=True); "
             "p = os.path.join(d, 'config.json'); open(p, 'w').write(sys.argv[2]); os.chmod(p, 0o600)")
     assert people.bob.run("/usr/bin/python3", "-c", code, own, json.dumps(planted)).returncode == 0
     again = people.bob.pyenvmod("create", "h9b", env=people.bob.env(XDG_CACHE_HOME=own, PYENVMOD_SITE_CONFIG=site))
@@ -124,7 +124,7 @@ def test_hole10_a_locked_site_key_holds_whatever_the_users_environment_and_cache
     try:
         cache = people.alice.home / ".cache"
         forged = {str(fixed): {"text": text, "entries": [["allowed_sources", ["anything"], f"{fixed}:1"]]}}
-        code = ("import json, os, sys; d = os.path.join(sys.argv[1], 'pyenvmod'); os.makedirs(d, 0o700); "
+        code = ("import json, os, sys; d = os.path.join(sys.argv[1], 'pyenvmod'); os.makedirs(d, 0o700, exist_ok=True); "
                 "p = os.path.join(d, 'config.json'); open(p, 'w').write(sys.argv[2]); os.chmod(p, 0o600)")
         assert people.alice.run("/usr/bin/python3", "-c", code, cache, json.dumps(forged)).returncode == 0
         # the variable naming the site file itself (the old code then took the forged cache entry), or
@@ -140,6 +140,8 @@ def test_hole10_a_locked_site_key_holds_whatever_the_users_environment_and_cache
         assert refused.returncode != 0 and "locked by the site" in refused.stderr
     finally:
         shutil.rmtree(fixed.parent.parent)
+        # the forged entry must not reach alice's later tests
+        people.alice.run("rm", "-f", str(people.alice.home / ".cache" / "pyenvmod" / "config.json"))
 
 
 @pytest.mark.slow
