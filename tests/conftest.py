@@ -1,8 +1,10 @@
 """Shared fixtures: an isolated pyenvmod root and home, the real CLI, real module systems."""
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,31 @@ from modsys import MODULE_SYSTEMS, REPO
 # Package downloads are shared between tests (and runs) so each create is fast.
 CACHE = Path(os.environ.get("PYENVMOD_TEST_CACHE", REPO / ".cache" / "test-cache"))
 PYENV_ROOT = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+
+
+MUTANT_TEST_LIMIT = float(os.environ.get("MUTANT_TEST_LIMIT", "120"))  # seconds; a fast-tier test takes a few
+
+
+@pytest.fixture(autouse=True)
+def _mutant_watchdog():
+    """Under mutmut only (it sets MUTANT_UNDER_TEST): a test that runs over MUTANT_TEST_LIMIT
+    seconds fails, so a mutant that blocks (an open of a FIFO without O_NONBLOCK, a loop that
+    never ends) is counted killed instead of hanging the run. mutmut's own limit is on CPU
+    time, which a blocked call does not use."""
+    if not os.environ.get("MUTANT_UNDER_TEST") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum, frame):
+        raise TimeoutError(f"mutant watchdog: the test ran over {MUTANT_TEST_LIMIT} s")
+
+    before = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, MUTANT_TEST_LIMIT)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)
 
 
 def _entry_point() -> str:
