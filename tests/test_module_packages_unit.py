@@ -186,3 +186,16 @@ def test_requests_the_module_cannot_judge_are_left_to_the_installer():
                                            [NUMPY]) == []
     assert module_packages.without(["numpy[", "NumPy>=1", "six"], [NUMPY]) == ["numpy[", "six"]
     assert module_packages.without(["numpy"], []) == ["numpy"]
+
+
+def test_a_direct_reference_to_a_package_a_module_gives_is_refused_word_for_word():
+    """`numpy @ URL` names one build; the module's numpy would hide it (and uv leaves it out), so it is
+    refused, not silently taken as satisfied by the module's copy. A package no module gives passes."""
+    url = "https://example.org/numpy-2.0.0-cp312-cp312-linux_x86_64.whl"
+    with pytest.raises(PyenvmodError) as caught:
+        module_packages.check_requested([f"numpy @ {url}"], [NUMPY])
+    assert caught.value.message == (
+        f"numpy @ {url} asks for one build of numpy, but numpy 1.26.4 from the module SciPy-bundle/2023.07 comes "
+        "first on sys.path (PYTHONPATH) whenever the environment is loaded; ask for numpy without a URL to use the "
+        "module's, or make the environment without SciPy-bundle/2023.07")
+    assert module_packages.check_requested([f"six @ {url}", "numpy"], [NUMPY]) == [NUMPY]

@@ -152,6 +152,11 @@ def check_requested(specs, modules_provide: list[Provided]) -> list[Provided]:
         have, passes = _module_copy(requirement, by_key, unreadable_passes=False)
         if have is None:
             continue
+        if requirement.url:   # a direct reference names one artifact; the module's copy is another
+            raise PyenvmodError(
+                f"{spec} asks for one build of {have.name}, but {have.name} {have.version} from the module "
+                f"{have.module} comes first on sys.path (PYTHONPATH) whenever the environment is loaded; ask for "
+                f"{have.name} without a URL to use the module's, or make the environment without {have.module}")
         if not passes:
             raise PyenvmodError(
                 f"{spec} conflicts with {have.name} {have.version} from the module {have.module}, which comes first "
