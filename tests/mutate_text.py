@@ -41,11 +41,15 @@ TARGETS = {t.name: t for t in (
            ("tests/test_hooks.py", "tests/test_usage_log.py"),
            start=r"^local M = \{\}"),
     # the templates' load/unload logic: the in-process fakes first (quick), then the real module
-    # systems; the value round-trip properties test quoting (mutmut's part), not this logic
+    # systems, and the tombstone a deleted environment leaves; the value round-trip properties
+    # test quoting (mutmut's part), not this logic
     Target("templates/modulefile.lua.j2", "modulefiles-templates/modulefile.lua.j2", "lua",
-           ("tests/test_render.py", "tests/test_modulefile_guards.py", "-k", TEMPLATE_TESTS), start=r"^local prefix ="),
+           ("tests/test_render.py", "tests/test_modulefile_guards.py", "tests/test_tombstones.py", "-k", TEMPLATE_TESTS),
+           start=r"^local prefix ="),
     Target("templates/modulefile.tcl.j2", "modulefiles-templates/modulefile.tcl.j2", "tcl",
-           ("tests/test_render.py", "tests/test_modulefile_guards.py", "-k", TEMPLATE_TESTS), start=r"^set prefix "),
+           ("tests/test_built_with_tcl_units.py", "tests/test_render.py", "tests/test_modulefile_guards.py",
+            "tests/test_tombstones.py", "-k", TEMPLATE_TESTS),
+           start=r"^set prefix "),
     # the launcher of a staged copy (issue 23): real /bin/sh runs of it, on real folders
     Target("templates/stage-launcher.sh.j2", "modulefiles-templates/stage-launcher.sh.j2", "sh",
            ("tests/test_guards_staging.py", "tests/test_stage_units.py", "-k", "launcher"), start=r"^stamp_file="),

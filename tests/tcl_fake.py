@@ -21,6 +21,7 @@ proc module-info {what args} {
         return $::mode
     }
     if {$what eq "name"} { return $::module_name }
+    if {$what eq "command"} { return $::command }
     return ""
 }
 rename puts _puts
@@ -36,13 +37,15 @@ foreach call $::calls {
 """
 
 
-def run_modulefile(text: str, mode: str = "load", module_name="pyenv/x/py3.12", call_help=True, environ=None):
-    """Source a Tcl modulefile under the fake; return (calls, error or None)."""
+def run_modulefile(text: str, mode: str = "load", module_name="pyenv/x/py3.12", call_help=True, environ=None,
+                   command=None):
+    """Source a Tcl modulefile under the fake; return (calls, error or None). ``command`` is what
+    `module-info command` says (default: the mode; `switch` for a module switch)."""
     tclsh = shutil.which("tclsh")
     env_lines = "".join(f"set ::env({key}) {{{value}}}\n" for key, value in (environ or {}).items())
     script = (
         FAKE_API
-        + f"set ::mode {mode}\nset ::module_name {{{module_name}}}\n"
+        + f"set ::mode {mode}\nset ::module_name {{{module_name}}}\nset ::command {command or mode}\n"
         + env_lines
         + "set rc [catch {\n"
         + text
