@@ -167,6 +167,7 @@ def main():
         tmp = Path(tmp)
         env = scratch_env(tmp / "root")
         env["PYENVMOD_STAGE_DIR"] = str(tmp / "local")
+        (tmp / "local").mkdir()  # the node-local folder the site provides; pyenvmod makes only its own in it
         pyenvmod = pyenvmod_bin()
         subprocess.run([pyenvmod, "create", "bench", "--python", args.python, "-p", "numpy"], env=env,
                        capture_output=True, check=True)
