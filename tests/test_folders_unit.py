@@ -333,3 +333,27 @@ def test_messages_name_the_whole_path(tmp_path):
         Folder.open_last(tmp_path / "link")
     assert str(caught.value) == (f"refusing {tmp_path}/link: it is a symlink or not a folder, and pyenvmod never "
                                  "follows it; remove it")
+
+
+def test_fchown_self_gives_the_folder_a_group_and_keeps_its_owner(tmp_path):
+    """A group tree's new folders get the root's group (records.layout): only the group changes."""
+    if os.geteuid() != 0:
+        pytest.skip("giving a folder away needs root")
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    os.chown(folder, 4343, 4343)
+    with Folder.open_last(folder) as held:
+        held.fchown_self(4242)
+    assert (os.stat(folder).st_uid, os.stat(folder).st_gid) == (4343, 4242)
+
+
+def test_an_atomic_exchange_touches_only_the_two_entries(tmp_path):
+    """renameat2(RENAME_EXCHANGE) swaps the two names at once: nothing is parked under a third name,
+    so an entry that happens to be called like the parking place is left as it is."""
+    (tmp_path / "v").write_text("v")
+    (tmp_path / "z").mkdir()
+    (tmp_path / "v.exchange").write_text("keep")
+    with Folder.open_last(tmp_path) as held:
+        held.exchange("v", "z")
+    assert (tmp_path / "v").is_dir() and (tmp_path / "z").read_text() == "v"
+    assert (tmp_path / "v.exchange").read_text() == "keep"
