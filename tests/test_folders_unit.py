@@ -357,3 +357,15 @@ def test_an_atomic_exchange_touches_only_the_two_entries(tmp_path):
         held.exchange("v", "z")
     assert (tmp_path / "v").is_dir() and (tmp_path / "z").read_text() == "v"
     assert (tmp_path / "v.exchange").read_text() == "keep"
+
+
+def test_the_defaults_of_new_folders_and_temporary_names(top, mask):
+    """mkdir: 0777 less the umask; mkdtemp and create_temp: hidden ``.tmp.`` names, private."""
+    with Folder.open(top, top / "a") as held:
+        held.mkdir("plain")
+        folder = held.mkdtemp()
+        name, fd = held.create_temp()
+        os.close(fd)
+    assert mode_of(top / "a" / "plain") == 0o755
+    assert folder.startswith(".tmp.") and len(folder) == len(".tmp.") + 16 and mode_of(top / "a" / folder) == 0o700
+    assert name.startswith(".tmp.") and name.endswith(".tmp") and mode_of(top / "a" / name) == 0o600
