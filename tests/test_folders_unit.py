@@ -84,11 +84,22 @@ def test_write_replaces_atomically_with_the_mode_never_world_writable(top, mask)
 
 
 def test_a_failed_write_leaves_no_temporary(top, monkeypatch):
+    """The data goes first into a hidden temporary named after the file (``.f.<random>.tmp``), which
+    is removed when the final rename fails."""
+    seen = []
+
+    def failing_replace(src, dst, **kwargs):
+        seen.append((src, dst, (top / "a" / src).read_bytes()))
+        raise OSError(5, "boom")
+
     with Folder.open(top, top / "a") as held:
-        monkeypatch.setattr(os, "replace", lambda *a, **k: (_ for _ in ()).throw(OSError(5, "boom")))
+        monkeypatch.setattr(os, "replace", failing_replace)
         with pytest.raises(OSError):
             held.write("f", "x")
     assert sorted(os.listdir(top / "a")) == ["b", "link"]
+    [(tmp, dst, data)] = seen
+    assert (dst, data) == ("f", b"x")
+    assert tmp.startswith(".f.") and tmp.endswith(".tmp") and len(tmp) == len(".f.") + 16 + len(".tmp")
 
 
 def test_temporary_names_are_new_and_unpredictable(top, mask, monkeypatch):
@@ -369,3 +380,38 @@ def test_the_defaults_of_new_folders_and_temporary_names(top, mask):
     assert mode_of(top / "a" / "plain") == 0o755
     assert folder.startswith(".tmp.") and len(folder) == len(".tmp.") + 16 and mode_of(top / "a" / folder) == 0o700
     assert name.startswith(".tmp.") and name.endswith(".tmp") and mode_of(top / "a" / name) == 0o600
+
+
+def test_an_executable_temporary_keeps_every_bit_but_world_write(top, mask):
+    """A launcher written through create_temp: only the others' write bit is taken away."""
+    with Folder.open(top, top / "a") as held:
+        name, fd = held.create_temp(".run.", 0o777)
+        os.close(fd)
+        other, fd = held.create_temp(".run.", 0o751)
+        os.close(fd)
+    assert mode_of(top / "a" / name) == 0o775 and mode_of(top / "a" / other) == 0o751
+
+
+def test_walk_of_a_folder_inside(top):
+    (top / "a" / "b" / "f").write_text("")
+    with Folder.open(top) as held:
+        seen = [(folder, sorted(dirs), names) for folder, dirs, names, _ in held.walk("a")]
+    assert seen == [("a", ["b", "link"], []), ("a/b", [], ["f"])]
+
+
+def test_descriptor_0_is_closed_like_any_other(tmp_path):
+    """A program started with its standard input closed gets descriptor 0 for the first folder it
+    opens: closing the folder must close it."""
+    saved = os.dup(0)
+    os.close(0)
+    try:
+        held = Folder.open_last(tmp_path)
+        assert held.fd == 0
+        held.close()
+        assert held.fd == -1
+        with pytest.raises(OSError) as caught:
+            os.fstat(0)
+        assert caught.value.errno == errno.EBADF
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
