@@ -415,3 +415,56 @@ def test_descriptor_0_is_closed_like_any_other(tmp_path):
     finally:
         os.dup2(saved, 0)
         os.close(saved)
+
+
+def test_open_creates_missing_folders_with_the_mode_and_leaves_existing_ones(top):
+    """Folder.open with create_mode: each missing folder gets the mode less the umask, never
+    world-writable, keeping the setgid bit of a group tree; folders already there keep theirs."""
+    os.chmod(top / "a", 0o2750)
+    old = os.umask(0)
+    try:
+        with Folder.open(top, top / "a" / "b" / "new" / "deeper", create_mode=0o777):
+            pass
+        with Folder.open(top, top / "a" / "x", create_mode=0o1751):
+            pass
+        with Folder.open(top, top / "a" / "s" / "t", create_mode=0o770):
+            pass
+    finally:
+        os.umask(old)
+    assert mode_of(top / "a") == 0o2750 and mode_of(top / "a" / "b") == 0o755  # both were there
+    assert mode_of(top / "a" / "b" / "new") == mode_of(top / "a" / "b" / "new" / "deeper") == 0o775
+    assert mode_of(top / "a" / "x") == 0o3751  # below the setgid a
+    assert mode_of(top / "a" / "s") == mode_of(top / "a" / "s" / "t") == 0o2770
+    old = os.umask(0o027)
+    try:
+        with Folder.open(top, top / "c" / "d", create_mode=0o777):
+            pass
+    finally:
+        os.umask(old)
+    assert mode_of(top / "c") == mode_of(top / "c" / "d") == 0o750
+
+
+def test_open_refuses_a_path_outside_and_a_file_on_the_way_word_for_word(top, tmp_path):
+    (top / "file").write_text("")
+    (top / "..x").mkdir()  # a name that begins with two dots is inside
+    with Folder.open(top, top / "..x") as held:
+        assert held.path == str(top / "..x")
+    for path in (tmp_path, tmp_path / "rootx", top / ".." / "outside"):
+        with pytest.raises(PyenvmodError) as caught:
+            Folder.open(top, path)
+        assert str(caught.value) == f"refusing to use {os.path.normpath(path)}: it is outside the tree {top}"
+    for path in (top / "file", top / "file" / "below"):
+        with pytest.raises(PyenvmodError) as caught:
+            Folder.open(top, path, create_mode=0o755 if path.name == "below" else None)
+        assert str(caught.value) == (f"refusing {top}/file: it is a symlink or not a folder, and pyenvmod never "
+                                     "follows links inside its tree; remove it")
+    with pytest.raises(PyenvmodError) as caught:
+        Folder.open(top, top / "a" / "link" / "deeper")
+    assert str(caught.value) == (f"refusing {top}/a/link: it is a symlink to outside the root, and pyenvmod never "
+                                 "follows links inside its tree; remove it")
+    with pytest.raises(NotADirectoryError):
+        Folder.open(top / "file")  # the root itself must be a folder
+    with pytest.raises(FileNotFoundError):
+        Folder.open(top, top / "missing" / "deeper")
+    with Folder.open(top) as held:
+        assert held.path == str(top)
