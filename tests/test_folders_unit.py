@@ -84,11 +84,22 @@ def test_write_replaces_atomically_with_the_mode_never_world_writable(top, mask)
 
 
 def test_a_failed_write_leaves_no_temporary(top, monkeypatch):
+    """The data goes first into a hidden temporary named after the file (``.f.<random>.tmp``), which
+    is removed when the final rename fails."""
+    seen = []
+
+    def failing_replace(src, dst, **kwargs):
+        seen.append((src, dst, (top / "a" / src).read_bytes()))
+        raise OSError(5, "boom")
+
     with Folder.open(top, top / "a") as held:
-        monkeypatch.setattr(os, "replace", lambda *a, **k: (_ for _ in ()).throw(OSError(5, "boom")))
+        monkeypatch.setattr(os, "replace", failing_replace)
         with pytest.raises(OSError):
             held.write("f", "x")
     assert sorted(os.listdir(top / "a")) == ["b", "link"]
+    [(tmp, dst, data)] = seen
+    assert (dst, data) == ("f", b"x")
+    assert tmp.startswith(".f.") and tmp.endswith(".tmp") and len(tmp) == len(".f.") + 16 + len(".tmp")
 
 
 def test_temporary_names_are_new_and_unpredictable(top, mask, monkeypatch):
@@ -333,3 +344,127 @@ def test_messages_name_the_whole_path(tmp_path):
         Folder.open_last(tmp_path / "link")
     assert str(caught.value) == (f"refusing {tmp_path}/link: it is a symlink or not a folder, and pyenvmod never "
                                  "follows it; remove it")
+
+
+def test_fchown_self_gives_the_folder_a_group_and_keeps_its_owner(tmp_path):
+    """A group tree's new folders get the root's group (records.layout): only the group changes."""
+    if os.geteuid() != 0:
+        pytest.skip("giving a folder away needs root")
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    os.chown(folder, 4343, 4343)
+    with Folder.open_last(folder) as held:
+        held.fchown_self(4242)
+    assert (os.stat(folder).st_uid, os.stat(folder).st_gid) == (4343, 4242)
+
+
+def test_an_atomic_exchange_touches_only_the_two_entries(tmp_path):
+    """renameat2(RENAME_EXCHANGE) swaps the two names at once: nothing is parked under a third name,
+    so an entry that happens to be called like the parking place is left as it is."""
+    (tmp_path / "v").write_text("v")
+    (tmp_path / "z").mkdir()
+    (tmp_path / "v.exchange").write_text("keep")
+    with Folder.open_last(tmp_path) as held:
+        held.exchange("v", "z")
+    assert (tmp_path / "v").is_dir() and (tmp_path / "z").read_text() == "v"
+    assert (tmp_path / "v.exchange").read_text() == "keep"
+
+
+def test_the_defaults_of_new_folders_and_temporary_names(top, mask):
+    """mkdir: 0777 less the umask; mkdtemp and create_temp: hidden ``.tmp.`` names, private."""
+    with Folder.open(top, top / "a") as held:
+        held.mkdir("plain")
+        folder = held.mkdtemp()
+        name, fd = held.create_temp()
+        os.close(fd)
+    assert mode_of(top / "a" / "plain") == 0o755
+    assert folder.startswith(".tmp.") and len(folder) == len(".tmp.") + 16 and mode_of(top / "a" / folder) == 0o700
+    assert name.startswith(".tmp.") and name.endswith(".tmp") and mode_of(top / "a" / name) == 0o600
+
+
+def test_an_executable_temporary_keeps_every_bit_but_world_write(top, mask):
+    """A launcher written through create_temp: only the others' write bit is taken away."""
+    with Folder.open(top, top / "a") as held:
+        name, fd = held.create_temp(".run.", 0o777)
+        os.close(fd)
+        other, fd = held.create_temp(".run.", 0o751)
+        os.close(fd)
+    assert mode_of(top / "a" / name) == 0o775 and mode_of(top / "a" / other) == 0o751
+
+
+def test_walk_of_a_folder_inside(top):
+    (top / "a" / "b" / "f").write_text("")
+    with Folder.open(top) as held:
+        seen = [(folder, sorted(dirs), names) for folder, dirs, names, _ in held.walk("a")]
+    assert seen == [("a", ["b", "link"], []), ("a/b", [], ["f"])]
+
+
+def test_descriptor_0_is_closed_like_any_other(tmp_path):
+    """A program started with its standard input closed gets descriptor 0 for the first folder it
+    opens: closing the folder must close it."""
+    saved = os.dup(0)
+    os.close(0)
+    try:
+        held = Folder.open_last(tmp_path)
+        assert held.fd == 0
+        held.close()
+        assert held.fd == -1
+        with pytest.raises(OSError) as caught:
+            os.fstat(0)
+        assert caught.value.errno == errno.EBADF
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+
+
+def test_open_creates_missing_folders_with_the_mode_and_leaves_existing_ones(top):
+    """Folder.open with create_mode: each missing folder gets the mode less the umask, never
+    world-writable, keeping the setgid bit of a group tree; folders already there keep theirs."""
+    os.chmod(top / "a", 0o2750)
+    old = os.umask(0)
+    try:
+        with Folder.open(top, top / "a" / "b" / "new" / "deeper", create_mode=0o777):
+            pass
+        with Folder.open(top, top / "a" / "x", create_mode=0o1751):
+            pass
+        with Folder.open(top, top / "a" / "s" / "t", create_mode=0o770):
+            pass
+    finally:
+        os.umask(old)
+    assert mode_of(top / "a") == 0o2750 and mode_of(top / "a" / "b") == 0o755  # both were there
+    assert mode_of(top / "a" / "b" / "new") == mode_of(top / "a" / "b" / "new" / "deeper") == 0o775
+    assert mode_of(top / "a" / "x") == 0o3751  # below the setgid a
+    assert mode_of(top / "a" / "s") == mode_of(top / "a" / "s" / "t") == 0o2770
+    old = os.umask(0o027)
+    try:
+        with Folder.open(top, top / "c" / "d", create_mode=0o777):
+            pass
+    finally:
+        os.umask(old)
+    assert mode_of(top / "c") == mode_of(top / "c" / "d") == 0o750
+
+
+def test_open_refuses_a_path_outside_and_a_file_on_the_way_word_for_word(top, tmp_path):
+    (top / "file").write_text("")
+    (top / "..x").mkdir()  # a name that begins with two dots is inside
+    with Folder.open(top, top / "..x") as held:
+        assert held.path == str(top / "..x")
+    for path in (tmp_path, tmp_path / "rootx", top / ".." / "outside"):
+        with pytest.raises(PyenvmodError) as caught:
+            Folder.open(top, path)
+        assert str(caught.value) == f"refusing to use {os.path.normpath(path)}: it is outside the tree {top}"
+    for path in (top / "file", top / "file" / "below"):
+        with pytest.raises(PyenvmodError) as caught:
+            Folder.open(top, path, create_mode=0o755 if path.name == "below" else None)
+        assert str(caught.value) == (f"refusing {top}/file: it is a symlink or not a folder, and pyenvmod never "
+                                     "follows links inside its tree; remove it")
+    with pytest.raises(PyenvmodError) as caught:
+        Folder.open(top, top / "a" / "link" / "deeper")
+    assert str(caught.value) == (f"refusing {top}/a/link: it is a symlink to outside the root, and pyenvmod never "
+                                 "follows links inside its tree; remove it")
+    with pytest.raises(NotADirectoryError):
+        Folder.open(top / "file")  # the root itself must be a folder
+    with pytest.raises(FileNotFoundError):
+        Folder.open(top, top / "missing" / "deeper")
+    with Folder.open(top) as held:
+        assert held.path == str(top)

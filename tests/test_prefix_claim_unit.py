@@ -51,3 +51,31 @@ def test_a_symlink_or_a_file_is_not_claimed(tmp_path):
     for path in (tmp_path / "file", tmp_path / "link"):
         with pytest.raises(PyenvmodError, match="is not a folder"):
             private_files.claim_folder(path, "--prefix")
+
+
+def test_a_made_folder_is_0755_whatever_the_umask(tmp_path):
+    """The folder of an environment others may use: readable by all, writable by the user only."""
+    old = os.umask(0)
+    try:
+        private_files.claim_folder(tmp_path / "new", "--prefix")
+    finally:
+        os.umask(old)
+    assert os.stat(tmp_path / "new").st_mode & 0o7777 == 0o755
+
+
+def test_each_refusal_word_for_word(as_me, tmp_path):
+    folder = _folder(tmp_path, OTHER)
+    with pytest.raises(PyenvmodError) as caught:
+        private_files.claim_folder(folder, "--prefix")
+    assert str(caught.value) == (f"--prefix {folder} belongs to uid {OTHER}, not to you: only a folder of yours, or "
+                                 "one pyenvmod makes, may hold your environment; give a path that does not exist yet")
+    os.chown(folder, ME, ME)
+    folder.chmod(0o2775)
+    with pytest.raises(PyenvmodError) as caught:
+        private_files.claim_folder(folder, "--prefix")
+    assert str(caught.value) == (f"--prefix {folder} is writable by its group (mode 2775), so others could change "
+                                 f"what pyenvmod does; make it private: chmod go-w {folder}")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(PyenvmodError) as caught:
+        private_files.claim_folder(tmp_path / "file", "--prefix")
+    assert str(caught.value) == f"--prefix {tmp_path}/file exists and is not a folder; give a new or empty folder"

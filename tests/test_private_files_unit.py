@@ -163,3 +163,9 @@ def test_a_relative_path_checks_its_real_folder(folder, monkeypatch):
     with pytest.raises(PyenvmodError, match=f"the folder {folder} holding"):
         private_files.check("t.j2", "template")
     assert stat.S_IMODE(os.stat(folder).st_mode) == 0o777
+
+
+def test_module_owners_without_an_account_are_left_out_wherever_they_stand():
+    """A site's module_owners: a name without an account is skipped, and the names after it still count."""
+    assert identity.uids(["no-such-account-tr", "root", DAEMON.pw_name]) == (0, DAEMON.pw_uid)
+    assert identity.uids(None) == () and identity.uids([]) == ()

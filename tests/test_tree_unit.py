@@ -332,3 +332,43 @@ def test_a_busy_lock_waits_its_time_and_names_the_environment(tree):
         holder.wait(timeout=10)
     with tree.lock("alpha", 0):  # free again once the holder is gone
         assert lock.is_file()
+
+
+def test_remove_names_what_it_cannot_remove_and_removes_the_rest():
+    """``left``: what a group member left that the caller may not remove is collected with its
+    reason while the rest goes; without it the first failure is raised. In-process as another
+    effective uid (nobody), put back after: root may remove anything."""
+    import tempfile
+
+    if os.geteuid() != 0:
+        pytest.fail("needs root (to act as another uid)") if os.environ.get("CI") == "true" \
+            else pytest.skip("needs root")
+    top = Path(tempfile.mkdtemp(prefix="tree-remove-"))  # not below tmp_path, which nobody may enter
+    try:
+        top.chmod(0o755)
+        env = top / PLATFORM / "envs" / "alpha"
+        theirs = env / "theirs"
+        theirs.mkdir(parents=True)
+        (theirs / "f").write_text("x")
+        (env / "mine").write_text("x")
+        for path in (env, env / "mine"):
+            os.chown(path, 65534, 65534)
+        tree = Tree(Layout(top, PLATFORM))
+        left = []
+        os.setegid(65534)
+        os.seteuid(65534)
+        try:
+            removed = tree.remove(env, left)
+            with pytest.raises(PermissionError):
+                tree.remove(env)
+        finally:
+            os.seteuid(0)
+            os.setegid(0)
+        assert removed is True
+        assert sorted(left) == [(str(env), "Permission denied"), (str(theirs), "Directory not empty"),
+                                (str(theirs / "f"), "Permission denied")]
+        assert sorted(p.name for p in env.iterdir()) == ["theirs"]
+    finally:
+        import shutil
+
+        shutil.rmtree(top)
