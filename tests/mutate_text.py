@@ -47,7 +47,7 @@ TARGETS = {t.name: t for t in (
            ("tests/test_render.py", "tests/test_modulefile_guards.py", "tests/test_tombstones.py", "-k", TEMPLATE_TESTS),
            start=r"^local prefix ="),
     Target("templates/modulefile.tcl.j2", "modulefiles-templates/modulefile.tcl.j2", "tcl",
-           ("tests/test_built_with_tcl_units.py", "tests/test_render.py", "tests/test_modulefile_guards.py",
+           ("tests/test_tcl_modulefile_units.py", "tests/test_render.py", "tests/test_modulefile_guards.py",
             "tests/test_tombstones.py", "-k", TEMPLATE_TESTS),
            start=r"^set prefix "),
     # the launcher of a staged copy (issue 23): real /bin/sh runs of it, on real folders

@@ -125,6 +125,21 @@ def test_launcher_without_user_finds_your_stage_folder_without_a_fork(launcher):
     assert _run(launcher, env=dict(launcher["env"], PATH="/nonexistent")) == ["shared"]
 
 
+def test_launcher_without_user_stops_at_the_first_folder_of_yours(launcher):
+    """Without USER or LOGNAME the glob may find several pyenvmod-* folders; the first of yours is
+    taken with its stamp, and a later one (someone else's, with the same copy name) never replaces
+    it: the copy runs from the folder whose checks passed."""
+    launcher["top"].mkdir(parents=True, mode=0o700)
+    _script(launcher["copy"] / "env" / "bin" / "prog", "staged")
+    later = launcher["top"].with_name(launcher["top"].name + "~zz")  # after it in the glob's order
+    _script(later / launcher["copy"].name / "env" / "bin" / "prog", "planted")
+    later.chmod(0o755)
+    os.chown(later, 65534, 65534)
+    env = dict(launcher["env"], PATH="/nonexistent")
+    env.pop("USER")
+    assert _run(launcher, env=env) == ["staged"]
+
+
 def test_finish_points_the_copys_pip_at_the_shared_environment(tmp_path):
     from pyenvmod.staging import finish
 

@@ -26,7 +26,8 @@ def test_lua_tombstone_refuses_load_and_unloads_like_the_live_modulefile(lua, tm
     text = tomb("lua", rec)
     assert "extensions(" not in text
     calls, error = lmod_fake.run_modulefile(lua, text, mode="load", existing_dirs=[str(tmp_path)])
-    assert error and "pyenv/mylab/py3.12 was deleted; there is nothing to load" in error
+    assert error and error.startswith("LmodError: pyenv/mylab/py3.12 was deleted; there is nothing to load. Create "
+                                      "it again with 'pyenvmod create mylab'.\n")
     calls, error = lmod_fake.run_modulefile(lua, text, mode="unload")
     assert error is None
     assert [c for c in calls if c[0] not in ("whatis", "help")] == lua_expected(rec)

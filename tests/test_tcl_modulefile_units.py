@@ -1,6 +1,8 @@
-"""The Tcl modulefile's check of the modules an environment was built with (issue 24's swap trap), in
-a real tclsh under tcl_fake: what Environment Modules does when it reloads pyenv/NAME on a
-`module switch gcc/12 gcc/13`. The same check in real Environment Modules: test_swap_real.py."""
+"""The Tcl modulefile's logic in a real tclsh under tcl_fake, fast: the check of the modules an
+environment was built with (issue 24's swap trap: what Environment Modules does when it reloads
+pyenv/NAME on a `module switch gcc/12 gcc/13`; the same in real Environment Modules:
+test_swap_real.py), and the value saved before pushenv when Environment Modules 5 would forget it
+(in real Environment Modules: test_modulefile_guards.py)."""
 
 import pytest
 
@@ -119,3 +121,23 @@ def test_modules_recorded_without_a_file_are_not_checked(tmp_path):
     text = modulefile(tmp_path, ["gcc/12"], [""])
     assert "set mismatch" not in text
     assert load(text, [("gcc/13", GCC13)]) == (None, False)
+
+
+def test_a_value_an_emptied_pushenv_stack_would_forget_is_saved_first(tmp_path):
+    """Environment Modules 5 keeps an emptied __MODULES_PUSHENV_VAR after reload or switch and then
+    saves nothing: the modulefile puts the value from before on the stack itself, on load only, and
+    only for a variable that is set while its stack is empty."""
+    text = modulefile(tmp_path, [], [])
+
+    def saved(mode="load", **environ):
+        calls, error = tcl_fake.run_modulefile(text, mode=mode, module_name="pyenv/mylab/py3.12", call_help=False,
+                                               environ=environ)
+        assert error is None
+        return [c[1:] for c in calls if c[0] == "prepend-path" and c[1].startswith("__MODULES_PUSHENV_")]
+
+    assert saved(VIRTUAL_ENV="/before", __MODULES_PUSHENV_VIRTUAL_ENV="") == [
+        ["__MODULES_PUSHENV_VIRTUAL_ENV", "&/before"]]
+    assert saved(VIRTUAL_ENV="/before", __MODULES_PUSHENV_VIRTUAL_ENV="pyenv/a&/a") == []  # a live stack: its own
+    assert saved(VIRTUAL_ENV="/before") == []  # no stack yet: pushenv saves it
+    assert saved(__MODULES_PUSHENV_VIRTUAL_ENV="") == []  # nothing to save
+    assert saved("unload", VIRTUAL_ENV="/before", __MODULES_PUSHENV_VIRTUAL_ENV="") == []
