@@ -1,0 +1,304 @@
+"""operations/stage.py in-process on real small environments (issue 23, the staging round): what one
+stage on a node reports, reuses and removes, the copy named by the version its image holds, the node
+with too little room (said once, then quiet), an image tar cannot read, the staged stacking hooks of an
+environment and the one it extends, and 'stage --clean' of a registered name."""
+
+import json
+import os
+import subprocess
+import time
+
+import pytest
+
+from guardenv import World
+from pyenvmod.errors import PyenvmodError
+from pyenvmod.staging import copy_id, image, images_dir, stage_root
+
+MB = 1 << 20
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch) -> World:
+    return World(tmp_path, monkeypatch)
+
+
+def _copies(world, with_locks=False):
+    root = stage_root(world.config)
+    return sorted(p.name for p in root.iterdir() if with_locks or not p.name.endswith(".lock"))
+
+
+# --- _unpack: room on the node, and an image tar cannot read ----------------------------------------
+
+def test_the_room_needed_is_the_unpacked_size_and_a_tenth_and_16_mb(tmp_path):
+    from pyenvmod.operations import stage
+
+    st = os.statvfs(tmp_path)
+    assert abs(stage._free_bytes(tmp_path) - st.f_bavail * st.f_frsize) < 256 * MB
+    into = tmp_path / "copy"
+    into.mkdir()
+    size = 10 * stage._free_bytes(tmp_path) + 123 * MB
+    with pytest.raises(stage.NoSpace) as caught:
+        stage._unpack(tmp_path / "no-image-needed", into, size)
+    needed, free = (int(n) for n in caught.value.message.replace("needs ", "").replace(" MB free", "").split(
+        " MB, "))
+    assert needed == (int(size * 1.1) + 16 * MB) >> 20
+    assert abs(free - (st.f_bavail * st.f_frsize >> 20)) < 256
+    assert str(caught.value) == caught.value.message and list(into.iterdir()) == []
+
+
+def test_an_image_tar_cannot_read_is_one_line_with_tars_last_words(tmp_path):
+    from pyenvmod.operations import stage
+
+    bad = tmp_path / "image.tar.zst"
+    bad.write_bytes(b"not zstd at all\n" * 100)
+    into = tmp_path / "copy"
+    into.mkdir()
+    with pytest.raises(PyenvmodError) as caught:
+        stage._unpack(bad, into, 0)
+    text = str(caught.value)
+    assert text.startswith(f"cannot unpack {bad}: tar: ") and "\n" not in text
+    assert text.endswith("exiting now; run 'pyenvmod pack --force NAME' and stage again"), text
+
+
+def test_an_image_is_unpacked_without_its_owners(tmp_path):
+    from pyenvmod.operations import stage
+
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "f").write_text("x")
+    os.chown(content / "f", 12345, 12345)
+    img = tmp_path / "img.tar.zst"
+    subprocess.run(["tar", "--use-compress-program=zstd", "-cf", str(img), "-C", str(content), "f"], check=True)
+    into = tmp_path / "copy"
+    into.mkdir()
+    stage._unpack(img, into, 0)
+    assert (into / "f").read_text() == "x" and (into / "f").stat().st_uid == os.getuid()
+
+
+# --- one stage on a node ----------------------------------------------------------------------------
+
+def test_a_stage_reports_what_it_did_and_the_next_one_reuses_the_copy(world):
+    from pyenvmod.operations import stage
+
+    record = world.make("e", backend="conda")
+    said = []
+    first = stage.stage(world.config, "e", notify=said.append)
+    src = image.source_for(record)
+    stamp = image.stamp(src)
+    copy = stage_root(world.config) / f"{copy_id('e', record.prefix)}.{stamp}"
+    manifest = image.read_manifest(images_dir(world.layout, "e") / "manifest.json")
+    assert {k: first[k] for k in ("copy", "node", "format", "stamp", "action", "packed", "size")} == {
+        "copy": str(copy), "node": os.uname().nodename, "format": "tar.zst", "stamp": stamp, "action": "staged",
+        "packed": True, "size": manifest.size}
+    assert 0 <= first["seconds"] < 120 and said == ["packing 'e' (compiling bytecode, then one image)"]
+    assert (copy / ".stamp").read_text() == stamp + "\n" and (copy / "env" / "pyvenv.cfg").is_file()
+    assert stat_mode(copy) == 0o700
+    again = stage.stage(world.config, "e", notify=said.append)
+    assert again["action"] == "reused" and again["copy"] == str(copy) and "packed" not in again
+    assert len(said) == 1
+    stage.stage(world.config, "e")
+    assert _copies(world) == [copy.name]
+
+
+def stat_mode(path):
+    return os.stat(path).st_mode & 0o777
+
+
+def test_a_current_image_is_unpacked_without_packing_again(world):
+    from pyenvmod.operations import pack, stage
+
+    world.make("e", backend="conda")
+    _m, path = pack.pack(world.config, "e")
+    inode = path.stat().st_ino
+    result = stage.stage(world.config, "e", notify=lambda m: pytest.fail(m))
+    assert result["action"] == "staged" and result["packed"] is False and path.stat().st_ino == inode
+
+
+def test_a_new_version_replaces_the_older_copies_and_leftovers_of_this_environment_only(world):
+    from pyenvmod.operations import stage
+
+    record = world.make("e", backend="conda")
+    world.make("f", backend="conda")
+    old = stage.stage(world.config, "e")["copy"]
+    other = stage.stage(world.config, "f")["copy"]
+    ident = copy_id("e", record.prefix)
+    root = stage_root(world.config)
+    (root / f".{ident}.0123456789ab.tmp-99").mkdir()  # a crashed stage's leftover
+    (world.site(record.prefix) / "new-1.0.dist-info").mkdir()
+    new = stage.stage(world.config, "e")
+    assert new["action"] == "staged" and new["copy"] != old and new["packed"] is True
+    assert _copies(world) == sorted([os.path.basename(new["copy"]), os.path.basename(other)])
+    assert f"{ident}.lock" in _copies(world, with_locks=True)
+
+
+def test_a_broadcast_image_of_an_older_version_names_the_copy_by_that_version(world):
+    """The environment changed after the image was broadcast: the copy holds the image's version, and is
+    named by it (the launchers will leave it for the shared copy), never by the environment's stamp."""
+    from pyenvmod.operations import pack, stage
+
+    record = world.make("e", backend="conda")
+    manifest, path = pack.pack(world.config, "e")
+    local = world.tmp_path / "local" / "broadcast.tar.zst"
+    local.write_bytes(path.read_bytes())
+    (world.site(record.prefix) / "new-1.0.dist-info").mkdir()
+    assert image.stamp(image.source_for(record)) != manifest.stamp
+    result = stage.stage(world.config, "e", image_file=local)
+    assert result["action"] == "staged" and result["packed"] is False and result["stamp"] == manifest.stamp
+    assert result["copy"].endswith(f".{manifest.stamp}") and os.path.isdir(result["copy"])
+    again = stage.stage(world.config, "e", image_file=local)
+    assert again["action"] == "reused" and again["copy"] == result["copy"]
+
+
+def test_an_image_packed_again_meanwhile_names_the_copy_by_what_it_holds(world):
+    from pyenvmod.operations import pack, stage
+
+    record = world.make("e", backend="conda")
+    first, path = pack.pack(world.config, "e")
+    older = world.tmp_path / "local" / "older.tar.zst"
+    older.write_bytes(path.read_bytes())
+    (world.site(record.prefix) / "new-1.0.dist-info").mkdir()
+    second, _ = pack.pack(world.config, "e")  # the shared manifest is current, the image read is not
+    result = stage.stage(world.config, "e", image_file=older)
+    assert result["stamp"] == first.stamp != second.stamp
+    copy = stage_root(world.config) / f"{copy_id('e', record.prefix)}.{first.stamp}"
+    assert result["copy"] == str(copy) and (copy / ".stamp").read_text() == first.stamp + "\n"
+    assert _copies(world) == [copy.name]
+
+
+def test_an_image_whose_own_manifest_has_no_valid_stamp_is_refused_and_nothing_is_left(world):
+    from pyenvmod.operations import pack, stage
+
+    world.make("e", backend="conda")
+    manifest, path = pack.pack(world.config, "e")
+    content = world.tmp_path / "forged"
+    content.mkdir()
+    subprocess.run(["tar", "--use-compress-program=zstd", "-xf", str(path), "-C", str(content)], check=True)
+    data = json.loads((content / "manifest.json").read_text())
+    data["stamp"] = "../../../escape"
+    (content / "manifest.json").write_text(json.dumps(data))
+    forged = world.tmp_path / "local" / "forged.tar.zst"
+    subprocess.run(["tar", "--use-compress-program=zstd", "-cf", str(forged), "-C", str(content), "."], check=True)
+    with pytest.raises(PyenvmodError, match=rf"^the image {forged} has no valid version stamp; run 'pyenvmod pack "
+                                            r"--force e'$"):
+        stage.stage(world.config, "e", image_file=forged)
+    assert _copies(world) == [] and not (world.tmp_path / "escape").exists()
+
+
+def test_no_room_is_said_once_then_the_node_stays_quiet_and_tries_again_later(world):
+    from pyenvmod.operations import stage
+
+    record = world.make("e", backend="conda")
+    from pyenvmod.operations import pack
+
+    manifest, path = pack.pack(world.config, "e")
+    manifest_file = path.parent / "manifest.json"
+    real = manifest_file.read_text()
+    data = json.loads(real)
+    data["size"] = 1 << 60  # more than any node-local disk
+    manifest_file.write_text(json.dumps(data))
+    warned = []
+    result = stage.stage(world.config, "e", warn=warned.append)
+    root = stage_root(world.config)
+    ident = copy_id("e", record.prefix)
+    marker = root / f".{ident}.{manifest.stamp}.nospace"
+    assert result["action"] == "no-space" and marker.is_file() and _copies(world) == [marker.name]
+    assert len(warned) == 1 and warned[0].startswith(f"cannot stage 'e' on {os.uname().nodename}: no space left in "
+                                                     f"{root} (needs ")
+    assert warned[0].endswith("python runs from the shared copy on this node. Set stage_dir (or $TMPDIR) to a "
+                              "larger node-local disk")
+    assert stage.stage(world.config, "e", warn=warned.append)["action"] == "no-space-quiet" and len(warned) == 1
+    long_ago = time.time() - stage.NO_SPACE_QUIET - 5
+    os.utime(marker, (long_ago, long_ago))
+    assert stage.stage(world.config, "e", warn=warned.append)["action"] == "no-space" and len(warned) == 2
+    os.utime(marker, (long_ago, long_ago))
+    manifest_file.write_text(real)  # room again (a smaller image)
+    result = stage.stage(world.config, "e", warn=warned.append)
+    assert result["action"] == "staged" and not marker.exists() and len(warned) == 2
+    assert _copies(world) == [os.path.basename(result["copy"])]
+
+
+# --- the staged stacking hooks and pyvenv.cfg -------------------------------------------------------
+
+def _hook_values(path):
+    scope = {"__file__": str(path), "__name__": "hook"}
+    exec(compile(path.read_text(), str(path), "exec"), scope)  # its _stack() does nothing without PYENVMOD_SITE_PATH
+    return scope["_SHARED"], scope["_ALONG"], scope["_DEPTH"]
+
+
+def test_the_copy_of_an_extending_environment_maps_both_shared_folders_to_the_copy(world, monkeypatch):
+    from pyenvmod.operations import stage
+
+    monkeypatch.delenv("PYENVMOD_SITE_PATH", raising=False)
+    base = world.make("base", backend="conda")
+    child = world.make("child", extends=base, backend="conda")
+    result = stage.stage(world.config, "child")
+    copy = result["copy"]
+    rel = os.path.relpath(world.site(child.prefix), child.prefix)
+    hook = world.tmp_path / copy / "env" / rel / "_pyenvmod_stack.py"
+    shared, along, depth = _hook_values(hook)
+    assert shared == str(world.site(child.prefix))
+    assert along == {str(world.site(base.prefix)): f"ext/{rel}"}  # never its own folder
+    assert depth == len(f"env/{rel}".split("/"))
+    assert (world.tmp_path / copy / "ext" / rel).is_dir()
+
+
+def test_relocation_maps_only_absolute_old_paths_and_sets_the_venvs_home(tmp_path):
+    from pyenvmod.operations.stage import _relocate
+
+    tmp = tmp_path / "copy.tmp"
+    (tmp / "env" / "bin").mkdir(parents=True)
+    (tmp / "env" / "bin" / "tool").write_text("#!/old/e/bin/python\n# old/e stays\n")
+    (tmp / "env" / "pyvenv.cfg").write_text("home=/opt/py/bin\nversion = 3.12\nhomepage = x\n")
+    final = tmp_path / "final"
+    manifest = image.Manifest(stamp="0123456789ab", name="e", python_mm="3.12", backend="uv",
+                              trees={"env": "/old/e", "base": "/opt/py"}, site_packages={},
+                              relocate=["env/bin/tool"], mapping={"/old/e": "env", "old/e": "elsewhere"})
+    assert _relocate(tmp, final, manifest) == []
+    assert (tmp / "env" / "bin" / "tool").read_text() == f"#!{final}/env/bin/python\n# old/e stays\n"
+    assert (tmp / "env" / "pyvenv.cfg").read_text() == f"home = {final}/base/bin\nversion = 3.12\nhomepage = x\n"
+    manifest.trees = {"env": "/old/e"}  # conda: no base interpreter, the file is left as it is
+    (tmp / "env" / "pyvenv.cfg").write_text("home = /opt/py/bin\n")
+    _relocate(tmp, final, manifest)
+    assert (tmp / "env" / "pyvenv.cfg").read_text() == "home = /opt/py/bin\n"
+
+
+def test_a_hook_that_is_a_link_or_of_a_folder_not_in_the_image_is_not_written(tmp_path):
+    from pyenvmod.operations.stage import _relocate
+
+    tmp = tmp_path / "copy.tmp"
+    site = tmp / "env" / "site"
+    site.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere.py"
+    elsewhere.write_text("theirs\n")
+    (site / "_pyenvmod_stack.py").symlink_to(elsewhere)
+    (tmp / "other" / "site").mkdir(parents=True)
+    (tmp / "other" / "site" / "_pyenvmod_stack.py").write_text("other\n")
+    (tmp / "ext" / "site").mkdir(parents=True)
+    (tmp / "ext" / "site" / "_pyenvmod_stack.py").write_text("ext\n")
+    manifest = image.Manifest(stamp="0123456789ab", name="e", python_mm="3.12", backend="uv",
+                              trees={"env": "/old/e", "ext": "/old/b"},
+                              site_packages={"env": "site", "other": "site", "ext": "site"},
+                              relocate=[], mapping={"/old/e": "env"})
+    hooks = _relocate(tmp, tmp_path / "final", manifest)
+    assert hooks == [tmp / "ext" / "site" / "_pyenvmod_stack.py"]
+    assert elsewhere.read_text() == "theirs\n" and (tmp / "other" / "site" / "_pyenvmod_stack.py").read_text() == \
+        "other\n"
+    shared, along, depth = _hook_values(hooks[0])
+    assert shared == "/old/b/site" and along == {"/old/e/site": "env/site"} and depth == 2
+
+
+# --- stage --clean of a registered name ---------------------------------------------------------------
+
+def test_clean_removes_every_copy_of_this_environment_and_nothing_else(world):
+    from pyenvmod.operations import stage
+
+    record = world.make("e", backend="conda")
+    world.make("f", backend="conda")
+    assert stage.clean(world.config, "e") == []  # nothing staged yet: the stage folder is not even made
+    assert not stage_root(world.config).exists()
+    mine = stage.stage(world.config, "e")["copy"]
+    theirs = stage.stage(world.config, "f")["copy"]
+    leftover = stage_root(world.config) / f".{copy_id('e', record.prefix)}.0123456789ab.tmp-7"
+    leftover.mkdir()
+    assert stage.clean(world.config, "e") == sorted([mine, str(leftover)])
+    assert _copies(world) == [os.path.basename(theirs)]
