@@ -110,3 +110,20 @@ def test_the_pipe_writes_once_it_holds_a_chunk_or_as_many_pieces_as_writev_takes
     for _ in range(pack.IOV_MAX):
         pipe.put(b"z")
     assert calls == [2, pack.IOV_MAX]
+
+
+def test_every_member_ustar_can_hold_takes_the_fast_path_never_tarfiles(monkeypatch):
+    """tarfile's header cost pack half its time: only a member ustar cannot hold may take it. Each case
+    sits on a bound of what ustar holds (the same headers as tarfile's, test above; here: without it)."""
+    def refuse(*args):
+        raise AssertionError(f"tarfile's path taken for {args}")
+
+    monkeypatch.setattr(tarstream, "_with_pax", refuse)
+    for name, mode, mtime, kind, size, link in [
+            ("a" * 100, 0o644, 0, tarstream.REGULAR, 0, ""), ("a" * 99, 0o755, 0, tarstream.DIRECTORY, 0, ""),
+            ("env/l", 0o777, 0, tarstream.SYMLINK, 0, "b" * 100), ("env/f", 0o644, 0, tarstream.REGULAR, 1, ""),
+            ("env/big", 0o644, 8 ** 11 - 1, tarstream.REGULAR, 8 ** 11 - 1, ""),
+            ("env/old", 0o644, 1, tarstream.REGULAR, 88, "")]:
+        assert len(tarstream.header(name, mode, mtime, kind, size, link)) == tarstream.BLOCK
+    with pytest.raises(AssertionError, match="tarfile's path"):
+        tarstream.header("a" * 101, 0o644, 0)
