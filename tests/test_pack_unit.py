@@ -148,11 +148,14 @@ def test_folders_come_before_their_content_each_sorted_and_a_file_gone_meanwhile
     top = tmp_path / "env"
     for folder in ("b", "a", "a/z", "a/c"):
         (top / folder).mkdir(parents=True)
-    for name in ("a/y.txt", "a/x.txt", "a/gone.txt", "a/w.txt", "b/m", "top.txt", "a/z/n"):
+    for name in ("a/y.txt", "a/x.txt", "b/gone.txt", "a/w.txt", "b/m", "top.txt", "a/z/n"):
         (top / name).write_text(name)
+    for mode, path in zip((0o750, 0o711, 0o640, 0o600), (top, top / "a", top / "a" / "x.txt", top / "b" / "m")):
+        path.chmod(mode)
+        os.utime(path, (1700000000 + mode, 1700000000 + mode))
 
     def skip(rel):  # a cache file removed between the listing and its stat, while packing
-        if rel == "a/gone.txt":
+        if rel == "b/gone.txt":
             (top / rel).unlink()
         return False
 
@@ -163,9 +166,15 @@ def test_folders_come_before_their_content_each_sorted_and_a_file_gone_meanwhile
     assert names[:4] == ["env", "env/a", "env/b", "env/top.txt"]
     assert [n for n in names if n.count("/") == 2 and n.startswith("env/a/")] == [
         "env/a/c", "env/a/z", "env/a/w.txt", "env/a/x.txt", "env/a/y.txt"]
-    assert names.index("env/a/z") < names.index("env/a/z/n") and "env/a/gone.txt" not in names
+    assert names.index("env/a/z") < names.index("env/a/z/n") and "env/b/gone.txt" not in names
     assert sorted(names) == sorted(["env", "env/a", "env/b", "env/top.txt", "env/a/c", "env/a/z", "env/a/w.txt",
                                     "env/a/x.txt", "env/a/y.txt", "env/a/z/n", "env/b/m"])
+    with tarfile.open(tmp_path / "stream.tar") as tar:
+        for info in tar:  # every member's mode and time are its own, the top folder's too
+            if info.name == "env/b":
+                continue  # changed since: its gone.txt went
+            st = os.lstat(top / info.name[len("env/"):] if info.name != "env" else top)
+            assert (info.mode, info.mtime) == (stat.S_IMODE(st.st_mode), int(st.st_mtime)), info.name
     assert dict(members)["env/a/x.txt"] == b"a/x.txt" and writer.size == sum(len(n) for n in (
         "a/y.txt", "a/x.txt", "a/w.txt", "b/m", "top.txt", "a/z/n"))
 
@@ -392,6 +401,7 @@ def test_the_image_is_readable_by_the_group_as_the_umask_allows(world, mask):
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o664 & ~mask
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o777 & ~mask  # the images folder, made by pack
     assert [p.name for p in path.parent.iterdir() if p.name.startswith(".")] == []
 
 

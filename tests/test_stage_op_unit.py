@@ -302,3 +302,81 @@ def test_clean_removes_every_copy_of_this_environment_and_nothing_else(world):
     leftover.mkdir()
     assert stage.clean(world.config, "e") == sorted([mine, str(leftover)])
     assert _copies(world) == [os.path.basename(theirs)]
+
+
+def test_a_member_behind_a_link_is_skipped_and_the_members_after_it_still_relocated(tmp_path):
+    from pyenvmod.operations.stage import _relocate
+
+    tmp = tmp_path / "copy.tmp"
+    (tmp / "env" / "real").mkdir(parents=True)
+    (tmp / "env" / "bin").mkdir()
+    (tmp / "env" / "linked").symlink_to(tmp / "env" / "real")  # inside the copy, but a link on the way
+    for path in (tmp / "env" / "real" / "tool", tmp / "env" / "bin" / "tool"):
+        path.write_text("#!/old/e/bin/python\n")
+    manifest = image.Manifest(stamp="0123456789ab", name="e", python_mm="3.12", backend="conda",
+                              trees={"env": "/old/e"}, relocate=["env/linked/tool", "env/bin/tool"],
+                              mapping={"/old/e": "env"})
+    _relocate(tmp, tmp_path / "final", manifest)
+    assert (tmp / "env" / "real" / "tool").read_text() == "#!/old/e/bin/python\n"
+    assert (tmp / "env" / "bin" / "tool").read_text() == f"#!{tmp_path}/final/env/bin/python\n"
+
+
+def test_a_copy_made_by_another_task_while_this_one_waited_is_reused(world):
+    import threading
+
+    from pyenvmod.operations import pack, stage
+    from pyenvmod.staging import ensure_private_dir
+    from pyenvmod.trust import locking
+
+    record = world.make("e", backend="conda")
+    manifest, _ = pack.pack(world.config, "e")
+    root = stage_root(world.config)
+    ensure_private_dir(root)
+    ident = copy_id("e", record.prefix)
+    results = []
+    with locking.locked(root / f"{ident}.lock", 5, "another task"):
+        worker = threading.Thread(target=lambda: results.append(stage.stage(world.config, "e")))
+        worker.start()
+        time.sleep(0.5)  # the other task unpacks meanwhile ...
+        assert results == []
+        (root / f"{ident}.{manifest.stamp}" / "env").mkdir(parents=True)  # ... and renames its copy into place
+    worker.join(60)
+    assert [r["action"] for r in results] == ["reused"]
+    assert _copies(world) == [f"{ident}.{manifest.stamp}"]
+
+
+def test_a_copy_of_the_same_version_staged_meanwhile_is_kept_and_the_new_one_dropped(world):
+    from pyenvmod.operations import pack, stage
+
+    record = world.make("e", backend="conda")
+    first, path = pack.pack(world.config, "e")
+    older = world.tmp_path / "local" / "older.tar.zst"
+    older.write_bytes(path.read_bytes())
+    (world.site(record.prefix) / "new-1.0.dist-info").mkdir()
+    pack.pack(world.config, "e")
+    made = stage.stage(world.config, "e", image_file=older)["copy"]
+    inode = os.stat(made).st_ino
+    again = stage.stage(world.config, "e", image_file=older)  # found to be that version only once unpacked
+    assert again["action"] == "staged" and again["copy"] == made and os.stat(made).st_ino == inode
+    assert _copies(world) == [os.path.basename(made)]
+
+
+def test_a_stale_image_nobody_may_rewrite_is_one_clear_error(world):
+    import shutil
+
+    from pyenvmod.operations import pack, stage
+
+    if shutil.which("chattr") is None or os.geteuid() != 0:
+        pytest.skip("chattr as root")
+    record = world.make("e", backend="conda")
+    _manifest, path = pack.pack(world.config, "e")
+    (world.site(record.prefix) / "new-1.0.dist-info").mkdir()  # the image is stale now
+    if subprocess.run(["chattr", "+i", str(path.parent)], capture_output=True).returncode != 0:
+        pytest.skip("this filesystem has no immutable flag")
+    try:
+        with pytest.raises(PyenvmodError, match=r"^the image of 'e' is missing or older than the environment, and "
+                                                r"you may not write .*; ask its owner to run 'pyenvmod pack e'$"):
+            stage.stage(world.config, "e")
+    finally:
+        subprocess.run(["chattr", "-i", str(path.parent)], check=True)
+    assert _copies(world) == []
