@@ -345,7 +345,7 @@ def test_a_copy_made_by_another_task_while_this_one_waited_is_reused(world):
     assert _copies(world) == [f"{ident}.{manifest.stamp}"]
 
 
-def test_a_copy_of_the_same_version_staged_meanwhile_is_kept_and_the_new_one_dropped(world):
+def test_an_image_found_older_only_once_unpacked_leaves_one_copy_of_its_own_version(world):
     from pyenvmod.operations import pack, stage
 
     record = world.make("e", backend="conda")
@@ -355,10 +355,9 @@ def test_a_copy_of_the_same_version_staged_meanwhile_is_kept_and_the_new_one_dro
     (world.site(record.prefix) / "new-1.0.dist-info").mkdir()
     pack.pack(world.config, "e")
     made = stage.stage(world.config, "e", image_file=older)["copy"]
-    inode = os.stat(made).st_ino
-    again = stage.stage(world.config, "e", image_file=older)  # found to be that version only once unpacked
-    assert again["action"] == "staged" and again["copy"] == made and os.stat(made).st_ino == inode
-    assert _copies(world) == [os.path.basename(made)]
+    again = stage.stage(world.config, "e", image_file=older)  # its version is known only once unpacked
+    assert again["action"] == "staged" and again["copy"] == made and again["stamp"] == first.stamp
+    assert _copies(world) == [os.path.basename(made)] and os.path.isfile(os.path.join(made, "env", "pyvenv.cfg"))
 
 
 def test_a_stale_image_nobody_may_rewrite_is_one_clear_error(world):
@@ -380,3 +379,63 @@ def test_a_stale_image_nobody_may_rewrite_is_one_clear_error(world):
     finally:
         subprocess.run(["chattr", "-i", str(path.parent)], check=True)
     assert _copies(world) == []
+
+
+def _in_a_mount_namespace(work):
+    """``work()`` in a forked child with its own mount namespace (unshare(2) as root); returns what it
+    returned or raised, or None when the namespace cannot be made here."""
+    import ctypes
+    import pickle
+
+    if os.geteuid() != 0:
+        return None
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never back into pytest
+        try:
+            os.close(r)
+            if ctypes.CDLL(None, use_errno=True).unshare(0x00020000) != 0:  # CLONE_NEWNS
+                raise OSError(ctypes.get_errno(), "unshare")
+            subprocess.run(["mount", "--make-rprivate", "/"], check=True, capture_output=True)
+            try:
+                out = ("returned", work())
+            except BaseException as exc:  # noqa: BLE001 - handed to the parent as it is
+                out = ("raised", exc)
+            os.write(w, pickle.dumps(out))
+        except BaseException:  # noqa: BLE001
+            os.write(w, pickle.dumps(None))
+        finally:
+            os._exit(0)
+    os.close(w)
+    data = b"".join(iter(lambda: os.read(r, 65536), b""))
+    os.close(r)
+    os.waitpid(pid, 0)
+    return pickle.loads(data) if data else None
+
+
+def test_a_disk_that_fills_up_while_unpacking_is_no_room_not_an_error(tmp_path):
+    from pyenvmod.operations import stage
+
+    content = tmp_path / "content"
+    content.mkdir()
+    (content / "big.bin").write_bytes(os.urandom(24 * MB))  # zstd cannot make it smaller
+    img = tmp_path / "img.tar.zst"
+    subprocess.run(["tar", "--use-compress-program=zstd", "-cf", str(img), "-C", str(content), "."], check=True)
+    roomy = tmp_path / "roomy"
+    roomy.mkdir()
+    stage._unpack(img, roomy, 0)  # where there is room: the whole file
+    assert (roomy / "big.bin").stat().st_size == 24 * MB
+    small = tmp_path / "small"
+    small.mkdir()
+
+    def fill():
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=17m", "tmpfs", str(small)], check=True)
+        (small / "copy").mkdir()
+        stage._unpack(img, small / "copy", 0)  # 17 MB free: more than the 16 MB asked for an empty manifest
+
+    out = _in_a_mount_namespace(fill)
+    if out is None:
+        pytest.skip("no mount namespace here (unshare as root)")
+    kind, value = out
+    assert kind == "raised" and isinstance(value, stage.NoSpace), out
+    assert value.message == "needs 16 MB; the disk filled up while unpacking"
