@@ -381,9 +381,9 @@ def test_a_stale_image_nobody_may_rewrite_is_one_clear_error(world):
     assert _copies(world) == []
 
 
-def _in_a_mount_namespace(work):
-    """``work()`` in a forked child with its own mount namespace (unshare(2) as root); returns what it
-    returned or raised, or None when the namespace cannot be made here."""
+def _on_a_small_disk(folder, size, work):
+    """``work()`` in a forked child with its own mount namespace (unshare(2) as root) where ``folder`` is a
+    tmpfs of ``size``; returns what it returned or raised, or None when that cannot be made here."""
     import ctypes
     import pickle
 
@@ -397,6 +397,8 @@ def _in_a_mount_namespace(work):
             if ctypes.CDLL(None, use_errno=True).unshare(0x00020000) != 0:  # CLONE_NEWNS
                 raise OSError(ctypes.get_errno(), "unshare")
             subprocess.run(["mount", "--make-rprivate", "/"], check=True, capture_output=True)
+            subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], check=True,
+                           capture_output=True)
             try:
                 out = ("returned", work())
             except BaseException as exc:  # noqa: BLE001 - handed to the parent as it is
@@ -429,11 +431,10 @@ def test_a_disk_that_fills_up_while_unpacking_is_no_room_not_an_error(tmp_path):
     small.mkdir()
 
     def fill():
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=17m", "tmpfs", str(small)], check=True)
         (small / "copy").mkdir()
         stage._unpack(img, small / "copy", 0)  # 17 MB free: more than the 16 MB asked for an empty manifest
 
-    out = _in_a_mount_namespace(fill)
+    out = _on_a_small_disk(small, "17m", fill)
     if out is None:
         pytest.skip("no mount namespace here (unshare as root)")
     kind, value = out
