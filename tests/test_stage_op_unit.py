@@ -440,3 +440,33 @@ def test_a_disk_that_fills_up_while_unpacking_is_no_room_not_an_error(tmp_path):
     kind, value = out
     assert kind == "raised" and isinstance(value, stage.NoSpace), out
     assert value.message == "needs 16 MB; the disk filled up while unpacking"
+
+
+def test_a_disk_that_fills_up_while_relocating_is_no_room_and_leaves_only_the_marker(world):
+    from pyenvmod.operations import pack, stage
+
+    record = world.make("e", backend="conda")
+    site = world.site(record.prefix)
+    (site / "big.txt").write_bytes(f"{record.prefix}\n".encode() + b"t" * (12 * MB))  # rewritten by stage
+    (site / "filler.bin").write_bytes(os.urandom(5 * MB))
+    manifest, path = pack.pack(world.config, "e")
+    data = json.loads((path.parent / "manifest.json").read_text())
+    data["size"] = 0  # room enough by the manifest's word: the disk fills while the copy is made
+    (path.parent / "manifest.json").write_text(json.dumps(data))
+    local = world.tmp_path / "local"
+
+    def make():
+        warned = []
+        result = stage.stage(world.config, "e", warn=warned.append)
+        root = stage_root(world.config)
+        return result["action"], warned, sorted(p.name for p in root.iterdir() if not p.name.endswith(".lock"))
+
+    out = _on_a_small_disk(local, "20m", make)
+    if out is None:
+        pytest.skip("no mount namespace here (unshare as root)")
+    kind, value = out
+    assert kind == "returned", out
+    action, warned, left = value
+    assert action == "no-space" and len(warned) == 1, value
+    assert "(the disk filled up while unpacking (No space left on device))" in warned[0]
+    assert left == [f".{copy_id('e', record.prefix)}.{manifest.stamp}.nospace"]
