@@ -93,6 +93,10 @@ def test_the_base_interpreter_goes_in_with_its_library_path_made_relative(world,
     assert manifest.mapping == {record.prefix: "env", f"{base}/bin/python": "base/bin/python",
                                 f"{base}/lib/python{MM}": f"base/lib/python{MM}"}
     assert manifest.site_packages == {"env": rel}  # never the base's
+    assert (manifest.name, manifest.python_mm, manifest.backend, manifest.stamp) == (
+        "e", MM, "venv", image.stamp(image.source_for(record)))
+    launcher = (path.parent / "bin" / "python").read_text()
+    assert str(world.tmp_path / "local") in launcher  # the stage folder configured when it was packed
     # BASE/lib/pythonX.Y is an old prefix, BASE/lib alone is not: the environment's ext.so is not listed
     assert sorted(manifest.relocate) == sorted(["env/bin/tool", f"base/lib/python{MM}/os.py"])
     info, data = members["manifest.json"]

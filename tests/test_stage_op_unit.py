@@ -310,14 +310,16 @@ def test_a_member_behind_a_link_is_skipped_and_the_members_after_it_still_reloca
     tmp = tmp_path / "copy.tmp"
     (tmp / "env" / "real").mkdir(parents=True)
     (tmp / "env" / "bin").mkdir()
+    (tmp / "env" / "real" / "sub").mkdir()
     (tmp / "env" / "linked").symlink_to(tmp / "env" / "real")  # inside the copy, but a link on the way
-    for path in (tmp / "env" / "real" / "tool", tmp / "env" / "bin" / "tool"):
+    for path in (tmp / "env" / "real" / "sub" / "tool", tmp / "env" / "bin" / "tool"):
         path.write_text("#!/old/e/bin/python\n")
     manifest = image.Manifest(stamp="0123456789ab", name="e", python_mm="3.12", backend="conda",
-                              trees={"env": "/old/e"}, relocate=["env/linked/tool", "env/bin/tool"],
+                              trees={"env": "/old/e"},
+                              relocate=["env/linked/sub/tool", "env/missing", "env/bin/tool"],
                               mapping={"/old/e": "env"})
     _relocate(tmp, tmp_path / "final", manifest)
-    assert (tmp / "env" / "real" / "tool").read_text() == "#!/old/e/bin/python\n"
+    assert (tmp / "env" / "real" / "sub" / "tool").read_text() == "#!/old/e/bin/python\n"
     assert (tmp / "env" / "bin" / "tool").read_text() == f"#!{tmp_path}/final/env/bin/python\n"
 
 
@@ -470,3 +472,96 @@ def test_a_disk_that_fills_up_while_relocating_is_no_room_and_leaves_only_the_ma
     assert action == "no-space" and len(warned) == 1, value
     assert "(the disk filled up while unpacking (No space left on device))" in warned[0]
     assert left == [f".{copy_id('e', record.prefix)}.{manifest.stamp}.nospace"]
+
+
+def test_a_copy_whose_env_folder_is_a_link_is_refused_not_followed(tmp_path):
+    from pyenvmod.operations.stage import _relocate
+
+    tmp = tmp_path / "copy.tmp"
+    (tmp / "realenv").mkdir(parents=True)
+    (tmp / "realenv" / "pyvenv.cfg").write_text("home = /opt/py/bin\n")
+    (tmp / "env").symlink_to(tmp / "realenv")  # a link in the image, where the venv's pyvenv.cfg is read
+    manifest = image.Manifest(stamp="0123456789ab", name="e", python_mm="3.12", backend="uv",
+                              trees={"env": "/old/e", "base": "/opt/py"}, mapping={"/old/e": "env"})
+    with pytest.raises(PyenvmodError):
+        _relocate(tmp, tmp_path / "final", manifest)
+    assert (tmp / "realenv" / "pyvenv.cfg").read_text() == "home = /opt/py/bin\n"
+
+
+def test_a_shared_manifest_without_a_valid_stamp_is_one_line_naming_it(world):
+    from pyenvmod.operations import pack, stage
+
+    world.make("e", backend="conda")
+    _manifest, path = pack.pack(world.config, "e")
+    data = json.loads((path.parent / "manifest.json").read_text())
+    data["stamp"] = "ABC"
+    (path.parent / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(PyenvmodError, match=rf"^the image manifest {path.parent}/manifest.json has no valid version "
+                                            r"stamp; run 'pyenvmod pack --force e'$"):
+        stage.stage(world.config, "e")
+
+
+def test_stage_waits_for_a_pack_of_another_node_longer_than_the_lock_timeout(world):
+    """64 nodes stage at once: one packs, the others wait for it (PACK_TIMEOUT), not lock_timeout."""
+    import threading
+
+    from pyenvmod.operations import stage
+
+    world.make("e", backend="conda")
+    world.config.values["lock_timeout"] = 0.2
+    results = []
+    with world.tree.lock("e", 5):  # another node packing
+        worker = threading.Thread(target=lambda: results.append(_result_or_error(stage.stage, world.config, "e")))
+        worker.start()
+        time.sleep(1.0)
+    worker.join(60)
+    assert [r["action"] if isinstance(r, dict) else r for r in results] == ["staged"], results
+
+
+def _result_or_error(call, *args):
+    try:
+        return call(*args)
+    except PyenvmodError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize("how", ["fifo", "link"])
+def test_an_image_that_is_no_regular_file_is_refused_with_what_to_do(tmp_path, how):
+    from pyenvmod.operations import stage
+
+    into = tmp_path / "copy"
+    into.mkdir()
+    image_path = tmp_path / "image.tar.zst"
+    if how == "fifo":
+        os.mkfifo(image_path)
+        expected = rf"^the image {image_path} is not a regular file; run 'pyenvmod pack --force NAME' and stage again$"
+    else:
+        (tmp_path / "real").write_bytes(b"")
+        image_path.symlink_to(tmp_path / "real")
+        expected = rf"^cannot read the image {image_path} \(.+\); run 'pyenvmod pack --force NAME' and stage again$"
+    with pytest.raises(PyenvmodError, match=expected):
+        stage._unpack(image_path, into, 0)
+
+
+def test_a_disk_without_free_inodes_is_no_room_too(tmp_path):
+    from pyenvmod.operations import stage
+
+    content = tmp_path / "content"
+    content.mkdir()
+    for i in range(40):
+        (content / f"f{i}").write_text("x")
+    img = tmp_path / "img.tar.zst"
+    subprocess.run(["tar", "--use-compress-program=zstd", "-cf", str(img), "-C", str(content), "."], check=True)
+    small = tmp_path / "small"
+    small.mkdir()
+
+    def fill():
+        (small / "copy").mkdir()
+        stage._unpack(img, small / "copy", 0)  # tar says "Cannot open: No space left on device"
+
+    out = _on_a_small_disk(small, "32m,nr_inodes=16", fill)
+    if out is None:
+        pytest.skip("no mount namespace here (unshare as root)")
+    kind, value = out
+    assert kind == "raised" and isinstance(value, stage.NoSpace), out
+    assert value.message == "needs 16 MB; the disk filled up while unpacking"
