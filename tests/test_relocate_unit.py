@@ -72,10 +72,10 @@ def test_every_runpath_in_a_buffer_is_replaced_up_to_its_end():
     base = "/opt/python/3.12"
     one = base.encode() + b"/lib\0"
     new = b"$ORIGIN/../lib".ljust(len(one), b"\0")
-    data = bytearray(b"\x7fELF" + one + b"x" + one + one + b"yy")
+    data = bytearray(b"\x7fELF" + one + b"x" + one + b"z" + one + one + b"yy")
     end = len(data) - 2 - len(one)
     assert relocate.relative_runpath(data, base, end=end) is data
-    assert bytes(data) == b"\x7fELF" + new + b"x" + new + one + b"yy"  # the third is past ``end``
+    assert bytes(data) == b"\x7fELF" + new + b"x" + new + b"z" + new + one + b"yy"  # the fourth is past ``end``
     data = bytearray(b"\x7fELF" + one + one)
     relocate.relative_runpath(data, base, "../../lib")
     assert bytes(data) == b"\x7fELF" + (b"$ORIGIN/../../lib".ljust(len(one), b"\0")) * 2
@@ -152,3 +152,10 @@ def test_a_file_in_a_linked_folder_is_never_rewritten(tmp_path):
         relocate.rewrite(str(copy / "tool"), {"/old/envs/e": "/n"}, inside=copy)  # the file itself a link
     assert (real / "tool").read_bytes() == b"#!/old/envs/e/bin/python\n"
     assert os.path.islink(copy / "tool")
+
+
+def test_an_elf_string_with_a_new_path_of_the_same_length_is_rewritten(tmp_path):
+    data = b"\x7fELF\0/old/envs/e/lib\0"
+    path = _file(tmp_path, "x.so", data, 0o755)
+    assert relocate.rewrite(str(path), {"/old/envs/e": "/new/envs/x"}) is True
+    assert path.read_bytes() == b"\x7fELF\0/new/envs/x/lib\0"

@@ -127,3 +127,9 @@ def test_every_member_ustar_can_hold_takes_the_fast_path_never_tarfiles(monkeypa
         assert len(tarstream.header(name, mode, mtime, kind, size, link)) == tarstream.BLOCK
     with pytest.raises(AssertionError, match="tarfile's path"):
         tarstream.header("a" * 101, 0o644, 0)
+
+
+def test_a_header_without_size_or_link_is_one_of_an_empty_member_without_a_link():
+    assert tarstream.header("env/f", 0o644, 7) == _tarfile_header("env/f", 0o644, 7, tarstream.REGULAR)
+    assert tarstream.header("env/d", 0o755, 7, tarstream.DIRECTORY) == _tarfile_header("env/d/", 0o755, 7,
+                                                                                         tarstream.DIRECTORY)
