@@ -159,3 +159,10 @@ def test_an_elf_string_with_a_new_path_of_the_same_length_is_rewritten(tmp_path)
     path = _file(tmp_path, "x.so", data, 0o755)
     assert relocate.rewrite(str(path), {"/old/envs/e": "/new/envs/x"}) is True
     assert path.read_bytes() == b"\x7fELF\0/new/envs/x/lib\0"
+
+
+def test_a_runpath_only_past_the_end_of_a_buffer_is_left_alone():
+    base = "/opt/python/3.12"
+    data = bytearray(b"\x7fELF" + b"x" * 8 + base.encode() + b"/lib\0")
+    relocate.relative_runpath(data, base, end=12)  # the rest: an earlier, larger file's bytes
+    assert bytes(data) == b"\x7fELF" + b"x" * 8 + base.encode() + b"/lib\0"
