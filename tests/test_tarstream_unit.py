@@ -133,3 +133,27 @@ def test_a_header_without_size_or_link_is_one_of_an_empty_member_without_a_link(
     assert tarstream.header("env/f", 0o644, 7) == _tarfile_header("env/f", 0o644, 7, tarstream.REGULAR)
     assert tarstream.header("env/d", 0o755, 7, tarstream.DIRECTORY) == _tarfile_header("env/d/", 0o755, 7,
                                                                                          tarstream.DIRECTORY)
+
+
+def test_the_pipe_never_hands_the_kernel_more_pieces_than_one_writev_takes():
+    """Thousands of small files (three pieces each) before a chunk's worth of bytes: each writev gets at
+    most IOV_MAX pieces, or Linux refuses it (EINVAL) and pack fails."""
+    from pyenvmod.operations import pack
+
+    r, w = os.pipe()
+    got = []
+    reader = threading.Thread(target=lambda: got.append(b"".join(iter(lambda: os.read(r, 65536), b""))),
+                              daemon=True)
+    reader.start()
+    pipe = pack._Pipe(w)
+    pieces = [bytes([i % 251]) for i in range(3 * pack.IOV_MAX + 7)]
+    try:
+        for piece in pieces:
+            pipe.put(piece)
+        pipe.flush()
+    finally:
+        os.close(w)  # the reader ends either way
+        reader.join(10)
+        os.close(r)
+    assert pack.IOV_MAX <= os.sysconf("SC_IOV_MAX")
+    assert got == [b"".join(pieces)] and pipe.written == len(pieces)
