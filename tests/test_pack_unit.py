@@ -462,3 +462,36 @@ def test_pack_without_zstd_says_what_to_install(world, tmp_path, monkeypatch):
 def test_the_stream_ends_in_a_whole_record(tmp_path):
     members, writer = _write(tmp_path, _source(tmp_path))
     assert members == [] and os.path.getsize(tmp_path / "stream.tar") == tarstream.RECORD
+
+
+def test_a_large_file_read_in_pieces_or_cut_short_is_packed_as_read(world, monkeypatch):
+    """The kernel may hand a large file over in pieces (a network file system), or it shrank after it
+    was seen (as test_pack_stream_unit's shrinking file, the short reads are os.readv's)."""
+    from pyenvmod.operations import pack
+
+    record = world.make("e", backend="conda")
+    site = world.site(record.prefix)
+    whole = bytes(range(256)) * 20
+    (site / "a-pieces.bin").write_bytes(whole)
+    (site / "b-shrunk.bin").write_bytes(whole)
+    (site / "c-after.bin").write_bytes(b"z" * 3000)
+    real = os.readv
+    calls = {"b": 0}
+
+    def readv(fd, buffers):
+        name = os.readlink(f"/proc/self/fd/{fd}")
+        if name.endswith("b-shrunk.bin"):
+            calls["b"] += 1
+            if calls["b"] > 1:
+                return 0  # the rest is gone
+        view = buffers[0]
+        return real(fd, [view[:min(len(view), 1000)]])  # at most 1000 bytes a call
+
+    monkeypatch.setattr(pack, "BIG", 2048)
+    monkeypatch.setattr(pack.os, "readv", readv)
+    _manifest, path = pack.pack(world.config, "e")
+    members, _ = _members(path)
+    rel = os.path.relpath(site, record.prefix)
+    assert members[f"env/{rel}/a-pieces.bin"][1] == whole
+    assert members[f"env/{rel}/b-shrunk.bin"][1] == whole[:1000]  # what there was, never left out
+    assert members[f"env/{rel}/c-after.bin"][1] == b"z" * 3000

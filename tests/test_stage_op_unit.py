@@ -300,8 +300,10 @@ def test_clean_removes_every_copy_of_this_environment_and_nothing_else(world):
     theirs = stage.stage(world.config, "f")["copy"]
     leftover = stage_root(world.config) / f".{copy_id('e', record.prefix)}.0123456789ab.tmp-7"
     leftover.mkdir()
+    namesake = stage_root(world.config) / f"{copy_id('e', '/another/tree/envs/e')}.0123456789ab"
+    namesake.mkdir()  # another tree's environment of the same name: not this one's copy
     assert stage.clean(world.config, "e") == sorted([mine, str(leftover)])
-    assert _copies(world) == [os.path.basename(theirs)]
+    assert _copies(world) == sorted([os.path.basename(theirs), namesake.name])
 
 
 def test_a_member_behind_a_link_is_skipped_and_the_members_after_it_still_relocated(tmp_path):
