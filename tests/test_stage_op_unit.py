@@ -449,6 +449,8 @@ def test_a_disk_that_fills_up_while_unpacking_is_no_room_not_an_error(tmp_path):
 def test_a_disk_that_fills_up_while_relocating_is_no_room_and_leaves_only_the_marker(world):
     from pyenvmod.operations import pack, stage
 
+    world.make("roomy", backend="conda")
+    assert stage.stage(world.config, "roomy")["action"] == "staged"  # here too (mutmut credits this process only)
     record = world.make("e", backend="conda")
     site = world.site(record.prefix)
     (site / "big.txt").write_bytes(f"{record.prefix}\n".encode() + b"t" * (12 * MB))  # rewritten by stage
@@ -463,7 +465,8 @@ def test_a_disk_that_fills_up_while_relocating_is_no_room_and_leaves_only_the_ma
         warned = []
         result = stage.stage(world.config, "e", warn=warned.append)
         root = stage_root(world.config)
-        return result["action"], warned, sorted(p.name for p in root.iterdir() if not p.name.endswith(".lock"))
+        return result["action"], warned, sorted(p.name for p in root.iterdir() if not p.name.endswith(".lock")
+                                                and not p.name.startswith(("roomy", ".roomy")))
 
     out = _on_a_small_disk(local, "20m", make)
     if out is None:
@@ -554,6 +557,10 @@ def test_a_disk_without_free_inodes_is_no_room_too(tmp_path):
         (content / f"f{i}").write_text("x")
     img = tmp_path / "img.tar.zst"
     subprocess.run(["tar", "--use-compress-program=zstd", "-cf", str(img), "-C", str(content), "."], check=True)
+    roomy = tmp_path / "roomy"
+    roomy.mkdir()
+    stage._unpack(img, roomy, 0)  # where there is room (and in this process: mutmut credits no other)
+    assert len(os.listdir(roomy)) == 40
     small = tmp_path / "small"
     small.mkdir()
 
