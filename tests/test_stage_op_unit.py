@@ -104,14 +104,26 @@ def stat_mode(path):
     return os.stat(path).st_mode & 0o777
 
 
-def test_a_current_image_is_unpacked_without_packing_again(world):
+def test_a_current_image_is_unpacked_without_packing_again_or_waiting_for_the_environments_lock(world):
+    """64 nodes stage at once: where the image is current none of them takes the environment's lock
+    (a file on the shared disk), even while someone holds it."""
+    import threading
+
     from pyenvmod.operations import pack, stage
 
     world.make("e", backend="conda")
     _m, path = pack.pack(world.config, "e")
     inode = path.stat().st_ino
-    result = stage.stage(world.config, "e", notify=lambda m: pytest.fail(m))
-    assert result["action"] == "staged" and result["packed"] is False and path.stat().st_ino == inode
+    results = []
+    with world.tree.lock("e", 5):
+        worker = threading.Thread(target=lambda: results.append(stage.stage(world.config, "e",
+                                                                            notify=lambda m: results.append(m))))
+        worker.start()
+        worker.join(30)
+        done = list(results)
+    worker.join(60)
+    assert [r["action"] for r in done] == ["staged"], done
+    assert done[0]["packed"] is False and path.stat().st_ino == inode
 
 
 def test_a_new_version_replaces_the_older_copies_and_leftovers_of_this_environment_only(world):
