@@ -91,6 +91,7 @@ def test_a_stage_reports_what_it_did_and_the_next_one_reuses_the_copy(world):
         "copy": str(copy), "node": os.uname().nodename, "format": "tar.zst", "stamp": stamp, "action": "staged",
         "packed": True, "size": manifest.size}
     assert 0 <= first["seconds"] < 120 and said == ["packing 'e' (compiling bytecode, then one image)"]
+    assert sorted(first) == ["action", "copy", "format", "node", "packed", "seconds", "size", "stamp"]
     assert (copy / ".stamp").read_text() == stamp + "\n" and (copy / "env" / "pyvenv.cfg").is_file()
     assert stat_mode(copy) == 0o700
     again = stage.stage(world.config, "e", notify=said.append)
@@ -560,8 +561,13 @@ def test_an_image_that_is_no_regular_file_is_refused_with_what_to_do(tmp_path, h
         stage._unpack(image_path, into, 0)
 
 
-def test_a_disk_without_free_inodes_is_no_room_too(tmp_path):
+def test_a_disk_without_free_inodes_is_no_room_too(tmp_path, monkeypatch):
+    """Also for a user whose messages are German (LANGUAGE): tar's messages are read in English."""
     from pyenvmod.operations import stage
+
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    monkeypatch.setenv("LANGUAGE", "de")  # tar says "Kein Platz ..." where its catalogue is installed
 
     content = tmp_path / "content"
     content.mkdir()
