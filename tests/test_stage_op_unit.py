@@ -592,3 +592,18 @@ def test_a_disk_without_free_inodes_is_no_room_too(tmp_path, monkeypatch):
     kind, value = out
     assert kind == "raised" and isinstance(value, stage.NoSpace), out
     assert value.message == "needs 16 MB; the disk filled up while unpacking"
+
+
+def test_a_hook_reached_through_a_linked_folder_is_refused_not_written(tmp_path):
+    from pyenvmod.operations.stage import _relocate
+
+    tmp = tmp_path / "copy.tmp"
+    (tmp / "realsite").mkdir(parents=True)
+    (tmp / "realsite" / "_pyenvmod_stack.py").write_text("theirs\n")
+    (tmp / "env").mkdir()
+    (tmp / "env" / "site").symlink_to(tmp / "realsite")  # inside the copy, but a link on the way
+    manifest = image.Manifest(stamp="0123456789ab", name="e", python_mm="3.12", backend="conda",
+                              trees={"env": "/old/e"}, site_packages={"env": "site"}, mapping={"/old/e": "env"})
+    with pytest.raises(PyenvmodError):
+        _relocate(tmp, tmp_path / "final", manifest)
+    assert (tmp / "realsite" / "_pyenvmod_stack.py").read_text() == "theirs\n"
