@@ -110,3 +110,50 @@ def test_the_pipe_writes_once_it_holds_a_chunk_or_as_many_pieces_as_writev_takes
     for _ in range(pack.IOV_MAX):
         pipe.put(b"z")
     assert calls == [2, pack.IOV_MAX]
+
+
+def test_every_member_ustar_can_hold_takes_the_fast_path_never_tarfiles(monkeypatch):
+    """tarfile's header cost pack half its time: only a member ustar cannot hold may take it. Each case
+    sits on a bound of what ustar holds (the same headers as tarfile's, test above; here: without it)."""
+    def refuse(*args):
+        raise AssertionError(f"tarfile's path taken for {args}")
+
+    monkeypatch.setattr(tarstream, "_with_pax", refuse)
+    for name, mode, mtime, kind, size, link in [
+            ("a" * 100, 0o644, 0, tarstream.REGULAR, 0, ""), ("a" * 99, 0o755, 0, tarstream.DIRECTORY, 0, ""),
+            ("env/l", 0o777, 0, tarstream.SYMLINK, 0, "b" * 100), ("env/f", 0o644, 0, tarstream.REGULAR, 1, ""),
+            ("env/big", 0o644, 8 ** 11 - 1, tarstream.REGULAR, 8 ** 11 - 1, ""),
+            ("env/old", 0o644, 1, tarstream.REGULAR, 88, "")]:
+        assert len(tarstream.header(name, mode, mtime, kind, size, link)) == tarstream.BLOCK
+    with pytest.raises(AssertionError, match="tarfile's path"):
+        tarstream.header("a" * 101, 0o644, 0)
+
+
+def test_a_header_without_size_or_link_is_one_of_an_empty_member_without_a_link():
+    assert tarstream.header("env/f", 0o644, 7) == _tarfile_header("env/f", 0o644, 7, tarstream.REGULAR)
+    assert tarstream.header("env/d", 0o755, 7, tarstream.DIRECTORY) == _tarfile_header("env/d/", 0o755, 7,
+                                                                                         tarstream.DIRECTORY)
+
+
+def test_the_pipe_never_hands_the_kernel_more_pieces_than_one_writev_takes():
+    """Thousands of small files (three pieces each) before a chunk's worth of bytes: each writev gets at
+    most IOV_MAX pieces, or Linux refuses it (EINVAL) and pack fails."""
+    from pyenvmod.operations import pack
+
+    r, w = os.pipe()
+    got = []
+    reader = threading.Thread(target=lambda: got.append(b"".join(iter(lambda: os.read(r, 65536), b""))),
+                              daemon=True)
+    reader.start()
+    pipe = pack._Pipe(w)
+    pieces = [bytes([i % 251]) for i in range(3 * pack.IOV_MAX + 7)]
+    try:
+        for piece in pieces:
+            pipe.put(piece)
+        pipe.flush()
+    finally:
+        os.close(w)  # the reader ends either way
+        reader.join(10)
+        os.close(r)
+    assert pack.IOV_MAX <= os.sysconf("SC_IOV_MAX")
+    assert got == [b"".join(pieces)] and pipe.written == len(pieces)

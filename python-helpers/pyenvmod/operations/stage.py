@@ -46,6 +46,11 @@ def _free_bytes(folder: Path) -> int:
     return st.f_bavail * st.f_frsize
 
 
+# what GNU tar says when the disk fills up: a write that failed, or one cut short ("Wrote only 9216 of
+# 10240 bytes", then no errno at all: the usual case on a full disk)
+_DISK_FULL = ("No space left", "Disk quota", "Wrote only")
+
+
 def _unpack(image: Path, into: Path, manifest_size: int) -> None:
     free = _free_bytes(into.parent)
     needed = int(manifest_size * 1.1) + (16 << 20)
@@ -63,12 +68,14 @@ def _unpack(image: Path, into: Path, manifest_size: int) -> None:
             raise PyenvmodError(f"the image {image} is not a regular file; run 'pyenvmod pack --force NAME' and "
                                 "stage again")
         os.set_blocking(fd, True)
+        # tar's messages in English (LC_ALL=C): they are searched for the disk filling up
         result = subprocess.run(["tar", "--use-compress-program=zstd", "-x", "--no-same-owner", "-f", "-",
-                                 "-C", str(into)], stdin=fd, capture_output=True, text=True)
+                                 "-C", str(into)], stdin=fd, capture_output=True, text=True,
+                                env=dict(os.environ, LC_ALL="C"))
     finally:
         os.close(fd)
     if result.returncode != 0:
-        if "No space left" in result.stderr or "Disk quota" in result.stderr:
+        if any(sign in result.stderr for sign in _DISK_FULL):
             raise NoSpace(f"needs {needed >> 20} MB; the disk filled up while unpacking")
         last = (result.stderr.strip().splitlines() or ["tar failed"])[-1]
         raise PyenvmodError(f"cannot unpack {image}: {last}; "
