@@ -390,3 +390,95 @@ def test_remove_inside_a_fifo_is_unlinked_never_opened(top):
     os.mkfifo(top / "pipe")
     assert files.remove_inside(top / "pipe", top) is True
     assert not os.path.lexists(top / "pipe")
+
+
+# --- what no_world_write counts ----------------------------------------------------------------------
+
+def test_no_world_write_counts_no_socket_it_cannot_open(top):
+    import socket
+
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(top / "a-socket"))
+    try:
+        os.chmod(top / "a-socket", 0o777)
+        made(top / "b-loose", 0o666)
+        assert files.no_world_write(top) == 1  # a socket cannot be opened: left, and not counted
+        assert (mode_of(top / "a-socket"), mode_of(top / "b-loose")) == (0o777, 0o664)
+    finally:
+        sock.close()
+
+
+def test_no_world_write_changes_a_hard_linked_file(tmp_path, top):
+    """Only handing to a group spares a file with other names; write for others goes everywhere."""
+    cache = made(tmp_path / "cache-file", 0o666)
+    os.link(cache, top / "linked")
+    assert files.no_world_write(top) == 1 and mode_of(cache) == 0o664
+
+
+# --- written_only_by_you_or_root: every folder up to / --------------------------------------------
+
+def test_written_only_by_you_or_root_looks_at_every_folder_above(tmp_path):
+    upper = tmp_path / "upper"
+    lower = upper / "lower"
+    lower.mkdir(parents=True)
+    os.chmod(upper, 0o755)
+    os.chmod(lower, 0o755)
+    lua = made(lower / "1.lua", 0o644)
+    assert files.written_only_by_you_or_root(lua) is True
+    assert files.written_only_by_you_or_root(lower, folder=True) is True
+    os.chmod(upper, 0o775)  # the group may replace lower, and so the file
+    assert files.written_only_by_you_or_root(lua) is False
+    assert files.written_only_by_you_or_root(lower, folder=True) is False
+    os.chmod(upper, 0o755)
+    os.chown(upper, OTHER_UID, -1)
+    assert files.written_only_by_you_or_root(lua) is False
+    assert files.written_only_by_you_or_root(lua, owners=(OTHER_UID,)) is True
+
+
+def test_written_only_by_you_or_root_trusts_root_for_every_user():
+    """Run as another uid (nobody) in a forked child: root's files and folders are trusted like its
+    own, another user's are not. (As root the two cannot be told apart.) In a folder of /tmp that
+    nobody may enter (pytest's own is private)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    if os.geteuid() != 0:
+        pytest.fail("needs root (to run the child as another uid)") if os.environ.get("CI") == "true" \
+            else pytest.skip("needs root")
+    top = Path(tempfile.mkdtemp(prefix="written-only-"))
+    try:
+        top.chmod(0o755)
+        _trusted_as_nobody(top / "roots")
+    finally:
+        shutil.rmtree(top)
+
+
+def _trusted_as_nobody(roots):
+    import json
+
+    roots.mkdir(mode=0o755)
+    made(roots / "root.lua", 0o644)
+    made(roots / "nobodys.lua", 0o644)
+    made(roots / "others.lua", 0o644)
+    os.chown(roots / "nobodys.lua", 65534, -1)
+    os.chown(roots / "others.lua", OTHER_UID, -1)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read)
+            os.setgid(65534)
+            os.setuid(65534)
+            answer = [files.written_only_by_you_or_root(roots / name)
+                      for name in ("root.lua", "nobodys.lua", "others.lua")]
+            answer.append(files.written_only_by_you_or_root(roots, folder=True))
+            answer.append(files.written_only_by_you_or_root(roots / "others.lua", owners=(OTHER_UID,)))
+            os.write(write, json.dumps(answer).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as fh:
+        answer = fh.read()
+    os.waitpid(pid, 0)
+    assert json.loads(answer or b"null") == [True, True, False, True, True]
