@@ -484,3 +484,14 @@ def _trusted_as_nobody(roots):
     assert json.loads(answer or b"null") == [True, True, False, True, True]
     # and for root itself (a call in this process, which mutmut sees): nobody is trusted by nobody only
     assert [files.written_only_by_you_or_root(roots / name) for name in ("root.lua", "nobodys.lua")] == [True, False]
+
+
+def test_read_bytes_with_headers_cut_off_keeps_every_byte_in_order(tmp_path):
+    """A METADATA file without an empty line, longer than the cap: the first ``limit`` bytes exactly,
+    read across several chunks and joined as they were."""
+    chunk = 1 << 16
+    data = bytes(range(1, 256)) * (3 * chunk // 255 + 1)  # no empty line anywhere
+    meta = tmp_path / "METADATA"
+    meta.write_bytes(data)
+    assert files.read_bytes(meta, 2 * chunk + 7, headers=True) == data[:2 * chunk + 7]
+    assert files.read_bytes(meta, len(data), headers=True) == data
