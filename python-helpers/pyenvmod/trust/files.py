@@ -67,13 +67,14 @@ def make_dirs(top, path, mode: int = 0o777) -> Path:
 
 def write_at(path, offset: int, data: bytes, inside) -> None:
     """Overwrite ``data`` at ``offset`` of the existing regular file ``path`` below ``inside``, in
-    place (the file keeps its inode and mode): no symlink on the way or at ``path``."""
+    place (the file keeps its inode and mode): no symlink on the way or at ``path``, and a FIFO in
+    its place is refused, never waited on (``O_NONBLOCK``: without a reader the open fails at once)."""
     import stat
 
     path = Path(path)
     dir_fd = open_dir(inside, path.parent)
     try:
-        fd = os.open(path.name, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
+        fd = os.open(path.name, os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd)
     finally:
         os.close(dir_fd)
     try:
