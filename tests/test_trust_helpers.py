@@ -107,14 +107,22 @@ def is_watchdog(cmdline: str) -> bool:
     return 'groups=" "' in cmdline and "kill -s KILL" in cmdline
 
 
-def wait_children(pid, count, timeout=20):
+def wait_children(pid, count, timeout=20, ready=lambda found: True):
+    """The descendants of ``pid`` once there are ``count`` of them and ``ready(found)`` holds. Under
+    load a forked child still shows its parent's command line until it has exec'd: wait for the
+    command lines a test looks for, not only for the number of processes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = descendants(pid)
-        if len(found) >= count:
+        if len(found) >= count and ready(found):
             return found
         time.sleep(0.05)
     raise AssertionError(f"expected {count} processes under {pid}, found {descendants(pid)}")
+
+
+def watchdog_and_sleep(found) -> bool:
+    """Both of a runner's processes have exec'd: its watchdog, and its helper ``sleep``."""
+    return any(is_watchdog(c) for c in found.values()) and any(c.startswith("sleep") for c in found.values())
 
 
 def start_with_grandchild(tmp_path):
@@ -130,7 +138,7 @@ def start_with_grandchild(tmp_path):
 
 def test_the_kernel_kills_the_helper_even_without_the_watchdog(tmp_path):
     runner = start_runner("sleep", "300")
-    found = wait_children(runner.pid, 2)  # the watchdog and sleep
+    found = wait_children(runner.pid, 2, ready=watchdog_and_sleep)
     (watchdog,) = [p for p, c in found.items() if is_watchdog(c)]
     (helper,) = [p for p, c in found.items() if c.startswith("sleep")]
     os.kill(watchdog, signal.SIGKILL)
@@ -152,7 +160,7 @@ def test_no_watchdog_or_helper_is_left_after_a_normal_command(cli, env, tmp_path
     # This runner's own watchdog, found while its helper runs: other pyenvmod processes on the
     # machine (another test run) have watchdogs of their own, which this test must not count.
     runner = start_runner("sleep", "1")
-    found = wait_children(runner.pid, 2)  # the watchdog and sleep
+    found = wait_children(runner.pid, 2, ready=watchdog_and_sleep)
     (watchdog,) = [p for p, c in found.items() if is_watchdog(c)]
     (helper,) = [p for p, c in found.items() if c.startswith("sleep")]
     assert runner.wait(timeout=30) == 0
