@@ -1,0 +1,252 @@
+"""Issue 23, 'rollback' and 'adopt' in-process (mutmut credits only calls made in the test process), on a
+private tree under tmp_path: real small environments (``venv --without-pip``, or ``uv venv`` through a real
+create) and local wheels, so nothing is fetched. What a user would feel: a refusal that names the way
+instead, the environment rebuilt as the history entry says and swapped in whole (or left untouched), the
+records (metadata, history, modulefiles) agreeing with the folder; what adopt registers and never writes."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from guardenv import MM, PYTHON, World
+from localpkg import write_wheel
+from pyenvmod.errors import PyenvmodError
+from pyenvmod.records import history, registry
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch) -> World:
+    return World(tmp_path, monkeypatch)
+
+
+def _wheel(folder: Path, name: str, version: str) -> str:
+    """A pure-Python wheel of module ``name`` with a console script ``name`` (a local file: no index)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {f"{name}.py": f"VERSION = {version!r}\ndef main():\n    print(VERSION)\n"}
+    return str(folder / write_wheel(str(folder), name, version, files, scripts={name: f"{name}:main"}))
+
+
+def _create(world, name, packages=(), **fields):
+    from pyenvmod.operations import create
+    from pyenvmod.operations.create import CreateRequest
+
+    fields.setdefault("python", sys.executable)
+    return create.create(world.config, CreateRequest(name=name, packages=list(packages), **fields))
+
+
+def _run(prefix, *args) -> str:
+    return subprocess.run([os.path.join(prefix, "bin", args[0]), *args[1:]], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def _leftovers(world) -> list:
+    return sorted(n for n in os.listdir(world.layout.envs_dir) if n.startswith("."))
+
+
+def _stamp(world, tmp_path) -> Path:
+    """The site's lmod_cache_timestamp file, which every change to a tree's modulefiles touches."""
+    stamp = tmp_path / "lmod-stamp"
+    world.config.set("lmod_cache_timestamp", str(stamp), "test")
+    return stamp
+
+
+# --- rollback: what is refused, with the way instead -------------------------------------------------------
+
+def _rollback_refused(world, name, to) -> str:
+    from pyenvmod.operations import rollback
+
+    before = registry.record(world.tree, name) if world.layout.meta_file(name).exists() else None
+    with pytest.raises(PyenvmodError) as info:
+        rollback.rollback(world.config, name, to)
+    if before is not None:
+        assert registry.record(world.tree, name) == before  # nothing changed
+    assert _leftovers(world) == []
+    return info.value.message
+
+
+def test_rollback_refuses_what_it_cannot_rebuild_beside_itself(world, tmp_path):
+    assert _rollback_refused(world, "ghost", 1).startswith("no environment named 'ghost' under ")
+    folder = tmp_path / "elsewhere"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    # adopted is told first: pyenvmod never changes such an environment, whatever else it is
+    registry.write(world.tree, world.record("adopted", adopted=True, backend="conda", prefix=str(folder)))
+    assert _rollback_refused(world, "adopted", 1) == ("'adopted' was adopted: pyenvmod does not change it, so it "
+                                                      "cannot roll it back")
+    from pyenvmod.operations import external_prefix
+
+    conda_folder = tmp_path / "conda-elsewhere"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(conda_folder)], check=True)
+    external_prefix.mark(world.layout, conda_folder, "cenv")
+    registry.write(world.tree, world.record("cenv", backend="conda", prefix=str(conda_folder)))
+    assert _rollback_refused(world, "cenv", 1) == (
+        "'cenv' is a conda environment, whose files name their own folder: it cannot be rebuilt beside itself; "
+        "export an entry's state and create it again instead")
+    external_prefix.mark(world.layout, folder, "ext")
+    registry.write(world.tree, world.record("ext", prefix=str(folder)))
+    assert _rollback_refused(world, "ext", 1) == (
+        f"'ext' lives at {folder} (create --prefix): it is rolled back by exporting an entry's state and "
+        "creating it again")
+
+
+def test_rollback_to_an_entry_that_does_not_exist_lists_the_entries(world):
+    world.make("a")
+    assert _rollback_refused(world, "a", 1) == ("'a' has no history entry 1 (entries: none); "
+                                                "see 'pyenvmod history a'")
+    for _ in range(3):
+        history.add(world.layout, "a", "install", [], {})
+    os.unlink(world.layout.history_dir("a") / "0002.json")
+    assert _rollback_refused(world, "a", 2) == ("'a' has no history entry 2 (entries: 1, 3); "
+                                                "see 'pyenvmod history a'")
+    assert _rollback_refused(world, "a", 0) == ("'a' has no history entry 0 (entries: 1, 3); "
+                                                "see 'pyenvmod history a'")
+
+
+def test_rollback_refuses_a_changed_base_interpreter_and_clears_a_leftover_first(world):
+    world.make("gone", base_python="/nonexistent/bin/python3")
+    world.make("older", python="3.1.4", module="pyenv/older/py3.1")
+    world.make("minor", python=f"{MM}.99", backend="uv")  # another micro version of the same X.Y: still rebuildable
+    for name in ("gone", "older", "minor"):
+        history.add(world.layout, name, "create", [], {"nosuchpkg-pyenvmod": "1.0"},
+                    sources={"nosuchpkg-pyenvmod": "nosuchpkg-pyenvmod @ file:///nonexistent/x-1.0-py3-none-any.whl"})
+    leftover = world.layout.envs_dir / ".gone.rollback"
+    leftover.mkdir()
+    (leftover / "half-built").write_text("x")
+    assert _rollback_refused(world, "gone", 1) == (
+        "the base interpreter of 'gone' (/nonexistent/bin/python3) is gone or changed; create the environment "
+        "again from an export instead")
+    assert _rollback_refused(world, "older", 1) == (
+        f"the base interpreter of 'older' ({sys.executable}) is gone or changed; create the environment again "
+        "from an export instead")
+    # same X.Y: it goes on to the rebuild (which fails on the missing file, and removes what it built)
+    assert "the base interpreter" not in _rollback_refused(world, "minor", 1)
+
+
+# --- rollback: the rebuild, the swap, the records ------------------------------------------------------------
+
+def test_rollback_rebuilds_the_entry_beside_and_swaps_it_in(world, tmp_path):
+    from pyenvmod.operations import packages, rollback
+
+    one, two = _wheel(tmp_path / "w1", "tinypkg", "1.0"), _wheel(tmp_path / "w2", "tinypkg", "2.0")
+    _create(world, "a", [one])
+    packages.install(world.config, "a", [two])
+    prefix = world.layout.prefix("a")
+    assert _run(prefix, "tinypkg") == "2.0\n"
+    (prefix / "made-after-entry-1").write_text("x")
+    registry.write(world.tree, registry.record(world.tree, "a").replace(updated="2000-01-01T00:00:00+00:00"))
+    first = history.entries(world.layout, "a")[0]
+    stamp = _stamp(world, tmp_path)
+    said = []
+    old_umask = os.umask(0)  # a user whose umask lets everyone write: the tree's folder still may not be
+    try:
+        record = rollback.rollback(world.config, "a", 1, said.append)
+    finally:
+        os.umask(old_umask)
+
+    assert said == ["rebuilding 'a' as of history entry 1 beside the current one"]
+    # the folder is the rebuilt one, at the same place, its scripts naming that place
+    assert _run(prefix, "tinypkg") == "1.0\n"
+    assert _run(prefix, "python", "-c", "import sys; print(sys.prefix)") == f"{prefix}\n"
+    assert not (prefix / "made-after-entry-1").exists()
+    with open(prefix / "bin" / "tinypkg") as fh:
+        assert fh.readline() == f"#!{prefix}/bin/python\n"
+    activate = (prefix / "bin" / "activate").read_text()
+    assert str(prefix) in activate and ".a.rollback" not in activate
+    assert "prompt = a\n" in (prefix / "pyvenv.cfg").read_text()
+    for folder, _, names in os.walk(prefix):
+        for entry in [folder, *(os.path.join(folder, n) for n in names)]:
+            if not os.path.islink(entry):
+                assert not os.lstat(entry).st_mode & 0o002, entry
+    assert _leftovers(world) == []  # the old folder, swapped out, is removed
+    # the records say what the folder holds
+    assert record.packages == first["packages"] and record.packages["tinypkg"] == "1.0"
+    assert record.requested == first["requested"] == [one] and record.sources == first["sources"]
+    assert record.updated != "2000-01-01T00:00:00+00:00" and record.updated >= record.created
+    assert registry.record(world.tree, "a") == record
+    last = history.entries(world.layout, "a")[-1]
+    assert (last["n"], last["action"], last["args"]) == (3, "rollback", ["--to 1"])
+    assert (last["packages"], last["requested"], last["sources"]) == (record.packages, [one], first["sources"])
+    modulefile = (world.layout.module_dir("a") / f"py{MM}.lua").read_text()
+    assert '"tinypkg/1.0"' in modulefile and "tinypkg/2.0" not in modulefile
+    assert stamp.exists()  # module spider is told
+
+
+def test_a_failed_rollback_leaves_the_environment_and_its_records(world, tmp_path):
+    from pyenvmod.operations import rollback
+
+    record = _create(world, "a", [_wheel(tmp_path / "w1", "tinypkg", "1.0")])
+    history.add(world.layout, "a", "install", ["ghost"], dict(record.packages, ghost="1.0"), record.requested,
+                dict(record.sources, ghost="ghost @ file:///nonexistent/ghost-1.0-py3-none-any.whl"))
+    prefix = world.layout.prefix("a")
+    (prefix / "mine").write_text("x")
+    entries = history.entries(world.layout, "a")
+    with pytest.raises(PyenvmodError):
+        rollback.rollback(world.config, "a", 2)
+    assert (prefix / "mine").read_text() == "x" and _run(prefix, "tinypkg") == "1.0\n"
+    assert registry.record(world.tree, "a") == record
+    assert history.entries(world.layout, "a") == entries
+    assert _leftovers(world) == []
+
+
+def test_rollback_records_a_change_made_outside_pyenvmod_first(world, tmp_path):
+    """A pip install after 'module load' is its own history entry before the rollback's: the state the
+    user rolls away from can be rolled back to."""
+    from pyenvmod.backends.uv import uv_binary
+    from pyenvmod.operations import rollback
+
+    _create(world, "a", [_wheel(tmp_path / "w1", "tinypkg", "1.0")])
+    prefix = world.layout.prefix("a")
+    subprocess.run([uv_binary(), "pip", "install", "--quiet", "--python", str(prefix / "bin" / "python"),
+                    _wheel(tmp_path / "w2", "handpkg", "3.0")], check=True, capture_output=True)
+    said = []
+    rollback.rollback(world.config, "a", 1, said.append)
+    entries = history.entries(world.layout, "a")
+    assert [e["action"] for e in entries][1:] != ["rollback"] and entries[-1]["action"] == "rollback"
+    outside = entries[1]
+    assert outside["packages"]["handpkg"] == "3.0" and outside["requested"][-1].startswith("handpkg @ file://")
+    assert len(said) == 2 and "handpkg" in said[0] and said[1].startswith("rebuilding 'a'")
+    assert "handpkg" not in registry.record(world.tree, "a").packages
+    assert "handpkg" in rollback.rollback(world.config, "a", 2).packages
+
+
+def test_rollback_of_an_environment_made_with_extends_keeps_its_base(world, tmp_path):
+    from pyenvmod.modules import stacking
+    from pyenvmod.operations import packages, rollback
+
+    base = _create(world, "base", [_wheel(tmp_path / "b", "basepkg", "1.0")])
+    _create(world, "child", python="", extends="base")
+    packages.install(world.config, "child", [_wheel(tmp_path / "c", "childpkg", "1.0")])
+    rollback.rollback(world.config, "child", 1)
+    child = world.layout.prefix("child")
+    hook = (world.site(child) / stacking.BASE_HOOK).read_text()
+    assert str(world.site(base.prefix)) in hook and ".child.rollback" not in hook
+    assert _run(child, "python", "-c", "import basepkg; print(basepkg.VERSION)") == "1.0\n"
+    assert subprocess.run([str(child / "bin" / "python"), "-c", "import childpkg"]).returncode != 0
+    # the base's packages are not copied in: the child's own site-packages has none of them
+    assert not list(world.site(child).glob("basepkg*"))
+
+
+def test_rollback_swaps_nothing_when_the_folder_became_a_link_meanwhile(world, tmp_path):
+    """In a group tree a member may swap the environment's folder for a link while it is rebuilt: the
+    exchange would move the link's target into the tree's hidden folder, to be removed."""
+    from pyenvmod.operations import rollback
+
+    _create(world, "a", [_wheel(tmp_path / "w1", "tinypkg", "1.0")])
+    record = registry.record(world.tree, "a")
+    history.add(world.layout, "a", "install", [], record.packages, record.requested, record.sources)
+    prefix = world.layout.prefix("a")
+    moved = tmp_path / "moved"
+
+    def swap_in_a_link(message):
+        os.rename(prefix, moved)
+        os.symlink(moved, prefix)
+
+    with pytest.raises(PyenvmodError) as info:
+        rollback.rollback(world.config, "a", 2, swap_in_a_link)
+    staging = world.layout.envs_dir / ".a.rollback"
+    assert info.value.message == f"{prefix} or {staging} was replaced by a symlink meanwhile; nothing was swapped"
+    assert os.readlink(prefix) == str(moved) and _run(moved, "tinypkg") == "1.0\n"
+    assert _leftovers(world) == []
