@@ -250,3 +250,199 @@ def test_rollback_swaps_nothing_when_the_folder_became_a_link_meanwhile(world, t
     assert info.value.message == f"{prefix} or {staging} was replaced by a symlink meanwhile; nothing was swapped"
     assert os.readlink(prefix) == str(moved) and _run(moved, "tinypkg") == "1.0\n"
     assert _leftovers(world) == []
+
+
+# --- adopt: what it refuses, what it registers, what it never writes ---------------------------------------
+
+def _foreign_venv(folder: Path, packages=None) -> Path:
+    """A colleague's venv outside the tree, made as ``python -m venv`` makes one (a pyvenv.cfg, bin/python a
+    link to the base interpreter; by hand, as the benchmarks do, since venv refuses a ':' in a folder's
+    name), with ``packages`` ({name: version}) as installed dist-info."""
+    base = os.path.realpath(sys._base_executable)
+    site = folder / "lib" / f"python{MM}" / "site-packages"
+    site.mkdir(parents=True)
+    (folder / "bin").mkdir()
+    os.symlink(base, folder / "bin" / "python")
+    (folder / "pyvenv.cfg").write_text(f"home = {os.path.dirname(base)}\ninclude-system-site-packages = false\n"
+                                       f"version = {PYTHON}\n")
+    packages = packages or {}
+    for name, version in packages.items():
+        dist = site / f"{name}-{version}.dist-info"
+        dist.mkdir()
+        (dist / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        (dist / "RECORD").write_text("")
+    return folder
+
+
+def _files(folder: Path) -> dict:
+    """Every path below ``folder`` with its content (or link target) and mode: what 'unchanged' means."""
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        st = os.lstat(path)
+        body = os.readlink(path) if path.is_symlink() else (path.read_bytes() if path.is_file() else None)
+        found[str(path.relative_to(folder))] = (st.st_mode, st.st_uid, st.st_mtime_ns, body)
+    return found
+
+
+def _adopt_refused(world, path, **kwargs) -> str:
+    from pyenvmod.operations import adopt
+
+    with pytest.raises(PyenvmodError) as info:
+        adopt.adopt(world.config, str(path), **kwargs)
+    return info.value.message
+
+
+def test_adopt_registers_a_venv_without_changing_it(world, tmp_path, monkeypatch):
+    from pyenvmod import __version__
+    from pyenvmod.backends import pythons
+    from pyenvmod.operations import adopt, external_prefix
+    from pyenvmod.trust.identity import user_name
+
+    folder = _foreign_venv(tmp_path / "lab" / "tools", {"six": "1.16.0", "attrs": "23.1.0"})
+    before = _files(folder)
+    stamp = _stamp(world, tmp_path)
+    monkeypatch.chdir(tmp_path / "lab")
+    said = []
+    record = adopt.adopt(world.config, "./other/../tools/", modules=[" gcc/12 ", "", "  ", "openmpi"],
+                         notify=said.append)
+
+    assert (record.name, record.prefix, record.backend, record.adopted) == ("tools", str(folder), "venv", True)
+    assert (record.python, record.module, record.platform) == (PYTHON, f"pyenv/tools/py{MM}", world.layout.platform)
+    assert record.base_python == pythons.probe(str(folder / "bin" / "python")).executable
+    assert record.base_python != str(folder / "bin" / "python")
+    assert record.modules == ["gcc/12", "openmpi"]
+    assert list(record.packages.items()) == [("attrs", "23.1.0"), ("six", "1.16.0")]
+    assert record.description == f"adopted from {folder}" and record.pyenvmod_version == __version__
+    assert record.owner == user_name() and record.created == record.updated and len(record.created) == 25
+    assert registry.record(world.tree, "tools") == record
+    modulefile = (world.layout.module_dir("tools") / f"py{MM}.lua").read_text()
+    assert str(folder) in modulefile and '"six/1.16.0"' in modulefile
+    assert (world.layout.base / "pyenvmod-tree.conf").is_file() or list(world.layout.base.glob("*.conf"))
+    assert stamp.exists() and said == []
+    # the environment itself is untouched, and in a user's own tree no marker goes into it
+    assert _files(folder) == before
+    assert not external_prefix.owned(world.layout, str(folder), "tools")
+    # and the name is taken now: by a record, or by a folder of the tree
+    assert _adopt_refused(world, folder) == ("an environment named 'tools' already exists; choose another with "
+                                             "--name")
+    world.layout.prefix("left").mkdir()
+    assert _adopt_refused(world, folder, name="left") == ("an environment named 'left' already exists; choose "
+                                                          "another with --name")
+    assert not os.path.lexists(world.layout.meta_file("left")) and not world.layout.module_dir("left").exists()
+    assert adopt.adopt(world.config, str(folder), name="again").prefix == str(folder)
+
+
+def test_adopt_refuses_what_is_not_an_environment_from_elsewhere(world, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert _adopt_refused(world, empty) == (f"no bin/python in {empty}; give the folder of a venv or conda "
+                                            "environment")
+    (empty / "bin").mkdir()
+    (empty / "bin" / "python").write_text("#!/bin/sh\n")
+    os.chmod(empty / "bin" / "python", 0o644)
+    assert _adopt_refused(world, empty).startswith("no bin/python in ")
+    os.chmod(empty / "bin" / "python", 0o755)
+    assert _adopt_refused(world, empty) == (f"{empty} is neither a virtual environment (no pyvenv.cfg) nor a conda "
+                                            "environment (no conda-meta); give the folder that contains bin/python")
+    for bad in ("a:b", "a\nb", "a\rb"):
+        folder = _foreign_venv(tmp_path / bad)
+        said = f"{folder} contains ':' or a line break, which breaks PATH; it cannot be a module"
+        assert _adopt_refused(world, folder) == " ".join(said.split())  # an error is one line
+    # a folder whose name is not a name: given one with --name, it is adopted
+    spaced = _foreign_venv(tmp_path / "my env")
+    assert "my env" in _adopt_refused(world, spaced)
+    assert not world.layout.meta_file("my env").exists()
+    with pytest.raises(PyenvmodError):
+        from pyenvmod.operations import adopt
+
+        adopt.adopt(world.config, str(spaced), name="fine", modules=["bad module"])
+    assert not world.layout.meta_file("fine").exists()
+
+
+def test_adopt_refuses_the_trees_own_folders(world):
+    own = _foreign_venv(world.layout.prefix("stray"))
+    assert _adopt_refused(world, own) == f"{own} is already one of pyenvmod's environments"
+    inside = _foreign_venv(world.layout.base / "elsewhere-in-tree")
+    assert _adopt_refused(world, inside) == (f"{inside} lies inside pyenvmod's tree {world.layout.base}; adopt "
+                                             "environments from elsewhere")
+    for name in ("stray", "elsewhere-in-tree"):
+        assert not world.layout.meta_file(name).exists() and not world.layout.module_dir(name).exists()
+
+
+def test_adopt_refuses_a_python_that_does_not_run(world, tmp_path):
+    folder = tmp_path / "broken"
+    (folder / "bin").mkdir(parents=True)
+    (folder / "pyvenv.cfg").write_text("home = /gone\n")
+    python = folder / "bin" / "python"
+    python.write_text("#!/bin/sh\necho '" + "x" * 150 + " " + "y" * 150 + "' >&2\nexit 3\n")
+    os.chmod(python, 0o755)
+    assert _adopt_refused(world, folder) == (f"{python} does not run ({'x' * 150} {'y' * 49}); is its base "
+                                             "interpreter gone?")
+    assert not world.layout.meta_file("broken").exists()
+
+
+def test_adopt_tells_the_kind_and_reads_a_conda_environments_packages(world, tmp_path):
+    from pyenvmod.operations import adopt
+
+    uv = _foreign_venv(tmp_path / "uvenv")
+    with open(uv / "pyvenv.cfg", "a") as fh:
+        fh.write("uv = 0.5.0\n")
+    assert adopt.adopt(world.config, str(uv)).backend == "uv"
+    conda = _foreign_venv(tmp_path / "condaenv", {"six": "1.16.0"})
+    meta = conda / "conda-meta"
+    meta.mkdir()
+    for name, version in (("numpy", "1.26.4"), ("python", PYTHON), ("six", "1.15.0")):
+        (meta / f"{name}-{version}-0.json").write_text(json.dumps({"name": name, "version": version}))
+    (meta / "broken.json").write_text("{")
+    record = adopt.adopt(world.config, str(conda))
+    assert record.backend == "conda"
+    # what pip installed is what python imports: its version wins over the conda record's
+    assert record.packages == {"numpy": "1.26.4", "python": PYTHON, "six": "1.16.0"}
+    assert list(record.packages) == sorted(record.packages)
+    plain = _foreign_venv(tmp_path / "plainvenv")
+    with open(plain / "pyvenv.cfg", "a") as fh:
+        fh.write("prompt = uvicorn-tools\n")
+    assert adopt.adopt(world.config, str(plain)).backend == "venv"
+
+
+def test_adopt_in_a_group_tree_marks_only_a_folder_of_ones_own(world, tmp_path):
+    from pyenvmod.operations import adopt, external_prefix
+
+    world.config.group = "lab"
+    mine = _foreign_venv(tmp_path / "mine")
+    said = []
+    adopt.adopt(world.config, str(mine), notify=said.append)
+    assert said == [] and external_prefix.owned(world.layout, str(mine), "mine")
+    theirs = _foreign_venv(tmp_path / "theirs")
+    os.chown(theirs, 1, -1)
+    before = _files(theirs)
+    adopt.adopt(world.config, str(theirs), notify=said.append)
+    assert said == [f"{theirs} is not yours: no marker was written in it, so 'pack' of 'theirs' in a group tree "
+                    "is refused until its owner adopts it"]
+    assert _files(theirs) == before and registry.record(world.tree, "theirs").adopted
+
+
+def test_an_adopt_interrupted_while_registering_leaves_no_modulefiles(world, tmp_path, monkeypatch):
+    """A SIGTERM (or Ctrl-C) while the record is written: the modulefiles written just before are removed,
+    so no module loads an environment the tree does not list. The signal is raised where registry.write
+    runs (in-process, a real signal cannot be timed to land there)."""
+    from pyenvmod.errors import Interrupted
+    from pyenvmod.operations import adopt
+
+    folder = _foreign_venv(tmp_path / "tools")
+
+    real_write, calls = registry.write, []
+
+    def interrupted_once(tree, record):
+        calls.append(record.name)
+        if len(calls) > 1:
+            return real_write(tree, record)
+        assert (world.layout.module_dir("tools") / f"py{MM}.lua").is_file()  # written, about to be registered
+        raise Interrupted(15)
+
+    monkeypatch.setattr(registry, "write", interrupted_once)
+    with pytest.raises(Interrupted):
+        adopt.adopt(world.config, str(folder))
+    assert not world.layout.meta_file("tools").exists()
+    assert not world.layout.module_dir("tools").exists() and not world.layout.activate_dir("tools").exists()
+    assert adopt.adopt(world.config, str(folder)).name == "tools"  # and the name is free
