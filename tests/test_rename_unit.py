@@ -191,6 +191,7 @@ def test_rename_repoints_the_environments_made_with_extends_on_it(world):
     base = world.make("base")
     child = world.make("child", extends=base)
     other = world.make("other")
+    world.layout.meta_file("broken").write_text("{not json")  # a corrupt record among them: passed over
     other_before = registry.record(world.tree, "other")
     _rename(world, "base", "core")
     core = registry.record(world.tree, "core")
@@ -219,6 +220,33 @@ def test_rename_of_a_folder_made_elsewhere_marks_it_for_the_new_name(world, tmp_
     assert external_prefix.owned(world.layout, str(folder), "e2")
     assert not external_prefix.owned(world.layout, str(folder), "e1")
     assert not os.path.lexists(world.layout.prefix("e2")) and not os.path.lexists(world.layout.prefix("e1"))
+
+
+def test_a_link_like_step_1s_is_not_taken_for_an_interrupted_rename_of_another_environment(world, tmp_path):
+    """'b' is registered, and envs/b is a link named like step 1's placeholder: only when both records name
+    the tree's folders is it this rename's own, to be finished; else 'b' is another environment, kept."""
+    from pyenvmod.operations import external_prefix
+
+    world.make("a")
+    folder = tmp_path / "theirs"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    registry.write(world.tree, world.record("b", adopted=True, prefix=str(folder)))
+    os.symlink("b", world.layout.prefix("b"))
+    assert _refused(world, "a", "b").startswith("an environment named 'b' already exists")
+    assert registry.record(world.tree, "b").prefix == str(folder)
+    # the other way round: 'c', made elsewhere, renamed to 'b' (registered in the tree, the same link)
+    os.unlink(world.layout.prefix("b"))
+    os.unlink(world.layout.meta_file("b"))
+    world.make("b")
+    elsewhere = tmp_path / "c"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(elsewhere)], check=True)
+    external_prefix.mark(world.layout, elsewhere, "c")
+    registry.write(world.tree, world.record("c", prefix=str(elsewhere)))
+    moved = tmp_path / "b-moved"
+    os.rename(world.layout.prefix("b"), moved)
+    os.symlink("b", world.layout.prefix("b"))
+    assert _refused(world, "c", "b").startswith("an environment named 'b' already exists")
+    assert world.layout.meta_file("b").exists() and registry.record(world.tree, "c").prefix == str(elsewhere)
 
 
 def test_rename_clears_the_leftovers_of_an_earlier_rename_to_or_from_the_new_name(world):
