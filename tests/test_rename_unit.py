@@ -300,7 +300,7 @@ def _interrupt(monkeypatch, target, attr, after=False, nth=1):
 
 
 @pytest.mark.parametrize("step", ["modulefiles written", "registered", "exchanged", "rewritten", "history moved", "old unregistered",
-                                  "finished"])
+                                  "old record removed", "finished"])
 def test_a_rename_interrupted_at_a_step_leaves_a_working_name_and_finishes(world, tmp_path, monkeypatch, step):
     from pyenvmod.operations import rename
 
@@ -314,6 +314,7 @@ def test_a_rename_interrupted_at_a_step_leaves_a_working_name_and_finishes(world
         "rewritten": (rename.launchers, "write", False, 2),       # step 3 begun: the prefix rewritten
         "history moved": (rename.history, "add", False, 1),       # the history folder moved
         "old unregistered": (rename, "images_dir", False, 1),     # step 4 begun: a's modulefiles removed
+        "old record removed": (rename, "_envs", False, 3),        # a's record gone, its link to b left
         "finished": (rename, "_move_kernels", False, 1),          # past the last step (a kernel to move)
     }
     target, attr, after, nth = targets[step]
@@ -330,3 +331,32 @@ def test_a_rename_interrupted_at_a_step_leaves_a_working_name_and_finishes(world
     _gone(world, "a")
     assert _works(world, "b") and registry.record(world.tree, "b").prefix == str(layout.prefix("b"))
     assert [e["action"] for e in history.entries(layout, "b")][:2] == ["create", "rename"]
+
+
+def test_the_same_rename_run_again_after_it_finished_tidies_up_and_another_is_refused(world):
+    """What the last step leaves when interrupted in its middle (a's link, modulefiles, image, history), is
+    removed by the same rename run again; a rename of another name to the same new one is not 'finished'."""
+    layout = world.layout
+    _with_modulefiles(world, world.make("a"))
+    _rename(world, "a", "b")
+    record = registry.record(world.tree, "b")
+    os.symlink("b", layout.prefix("a"))
+    _with_modulefiles(world, record.replace(name="a", prefix=str(layout.prefix("a")), module=f"pyenv/a/py{MM}"))
+    images = layout.base / "images" / "a"  # its launchers, and an image pack made
+    images.mkdir(parents=True, exist_ok=True)
+    (images / "image.sqfs").write_text("x")
+    layout.history_dir("a").mkdir(parents=True)
+    (layout.history_dir("a") / "0001.json").write_text("{}")
+    assert _rename(world, "a", "b") == record
+    _gone(world, "a")
+    assert not images.exists() and _works(world, "b")
+    # without the link, the history says it was this rename
+    _with_modulefiles(world, record.replace(name="a", prefix=str(layout.prefix("a")), module=f"pyenv/a/py{MM}"))
+    assert _rename(world, "a", "b") == record
+    assert not layout.module_dir("a").exists()
+    # another old name, or this one after b changed since: an unknown name
+    assert _refused(world, "x", "b").startswith("no environment named 'x' under ")
+    history.add(layout, "b", "install", [], {})
+    assert _refused(world, "a", "b").startswith("no environment named 'a' under ")
+    os.symlink("elsewhere", layout.prefix("a"))  # a link, but not to b
+    assert _refused(world, "a", "b").startswith("no environment named 'a' under ")
