@@ -62,7 +62,11 @@ def test_export_writes_what_create_file_reads_back(world, tmp_path):
         "backend": "uv", "python": PYTHON, "description": "my tools", "modules": ["gcc/12"], "no_binary": ["six"],
         "extends": "base", "created": "2026-01-02T03:04:05+00:00", "updated": "2026-02-03T04:05:06+00:00",
         "exported": data["pyenvmod"]["exported"], "requested_only": False, "requested": ["six", "attrs>=23"]}
-    assert data["pyenvmod"]["exported"] >= "2026-"
+    exported = data["pyenvmod"]["exported"]
+    assert exported >= "2026-" and exported.endswith("+00:00") and len(exported) == 25
+    from pyenvmod import __version__
+
+    assert f"# Exported by pyenvmod {__version__} on {exported}.\n" in text
     spec = _read_back(tmp_path, text)
     assert (spec.python, spec.backend, spec.modules, spec.description) == (MM, "uv", ["gcc/12"], "my tools")
     assert spec.packages == ["attrs==23.1.0", "six==1.16.0"] and spec.requested == ["six", "attrs>=23"]
@@ -82,13 +86,13 @@ def test_export_writes_what_create_file_reads_back(world, tmp_path):
 def test_export_warns_of_packages_from_this_machines_files(world, tmp_path):
     record = world.make("local", backend="uv")
     urls = {f"p{i}": f"file:///data/wheels/p{i}-1.0-py3-none-any.whl" for i in range(4)}
-    _installed(world, record, {"p0": "1.0", "p1": "1.0"}, urls)
+    _installed(world, record, {"p0": "1.0", "p1": "1.0", "p2": "1.0"}, urls)
     text, said = _export(world, "local")
-    assert said == ["warning: 2 of the exported packages come from this machine's folders or files (p0 @ "
-                    f"{urls['p0']}, p1 @ {urls['p1']}): the file recreates the environment on machines with the "
-                    "same paths only"]
-    assert "# Warning: 2 package(s) below come from folders or file:// URLs" in text
-    _installed(world, record, {"p2": "1.0", "p3": "1.0", "six": "1.16.0"}, urls)
+    assert said == ["warning: 3 of the exported packages come from this machine's folders or files (p0 @ "
+                    f"{urls['p0']}, p1 @ {urls['p1']}, p2 @ {urls['p2']}): the file recreates the environment on "
+                    "machines with the same paths only"]
+    assert "# Warning: 3 package(s) below come from folders or file:// URLs" in text
+    _installed(world, record, {"p3": "1.0", "six": "1.16.0"}, urls)
     text, said = _export(world, "local")
     assert said == ["warning: 4 of the exported packages come from this machine's folders or files (p0 @ "
                     f"{urls['p0']}, p1 @ {urls['p1']}, p2 @ {urls['p2']}, ...): the file recreates the environment "

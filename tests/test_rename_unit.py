@@ -360,3 +360,18 @@ def test_the_same_rename_run_again_after_it_finished_tidies_up_and_another_is_re
     assert _refused(world, "a", "b").startswith("no environment named 'a' under ")
     os.symlink("elsewhere", layout.prefix("a"))  # a link, but not to b
     assert _refused(world, "a", "b").startswith("no environment named 'a' under ")
+
+
+def test_rename_in_a_group_tree_hands_the_history_to_the_group(world):
+    """The history moved to the new name stays writable by the tree's group (the next member's install
+    adds to it)."""
+    layout = world.layout
+    world.make("a")
+    history.add(layout, "a", "create", [], {})
+    other_gid = next(g for g in (100, 1000, 50, 10) if g != os.getgid())
+    os.chown(layout.root, -1, other_gid)
+    world.config.group = "lab"
+    _rename(world, "a", "b")
+    for path in (layout.history_dir("b"), *layout.history_dir("b").iterdir()):
+        st = os.stat(path)
+        assert st.st_gid == other_gid and st.st_mode & 0o060 == 0o060, path
