@@ -403,6 +403,31 @@ def test_adopt_refuses_the_trees_own_folders(world):
         assert not world.layout.meta_file(name).exists() and not world.layout.module_dir(name).exists()
 
 
+def test_adopt_runs_the_python_isolated_from_the_callers_variables(world, tmp_path, monkeypatch):
+    """A PYTHONHOME left by another Python's module would stop the interpreter from starting: adopt asks
+    it for its version isolated (-I), as pyenvmod runs it everywhere."""
+    from pyenvmod.operations import adopt
+
+    folder = _foreign_venv(tmp_path / "tools")
+    monkeypatch.setenv("PYTHONHOME", str(tmp_path / "no-such-home"))
+    assert adopt.adopt(world.config, str(folder)).python == PYTHON
+
+
+def test_adopt_of_a_python_that_only_says_its_version(world, tmp_path):
+    """A wrapper that answers the version but not the interpreter probe: its own path is the base
+    interpreter recorded."""
+    from pyenvmod.operations import adopt
+
+    folder = tmp_path / "wrapped"
+    (folder / "bin").mkdir(parents=True)
+    (folder / "pyvenv.cfg").write_text("home = /opt/python\n")
+    python = folder / "bin" / "python"
+    python.write_text(f"#!/bin/sh\necho {PYTHON}\n")
+    os.chmod(python, 0o755)
+    record = adopt.adopt(world.config, str(folder))
+    assert (record.python, record.base_python) == (PYTHON, str(python))
+
+
 def test_adopt_refuses_a_python_that_does_not_run(world, tmp_path):
     folder = tmp_path / "broken"
     (folder / "bin").mkdir(parents=True)
@@ -418,7 +443,7 @@ def test_adopt_refuses_a_python_that_does_not_run(world, tmp_path):
 def test_adopt_tells_the_kind_and_reads_a_conda_environments_packages(world, tmp_path):
     from pyenvmod.operations import adopt
 
-    uv = _foreign_venv(tmp_path / "uvenv")
+    uv = _foreign_venv(tmp_path / "uvenvX")  # no other character than ':' and line breaks is refused
     with open(uv / "pyvenv.cfg", "a") as fh:
         fh.write("uv = 0.5.0\n")
     assert adopt.adopt(world.config, str(uv)).backend == "uv"

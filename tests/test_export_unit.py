@@ -50,7 +50,8 @@ def _read_back(tmp_path, text, suffix=".yml"):
 def test_export_writes_what_create_file_reads_back(world, tmp_path):
     base = world.make("base")
     record = world.make("mine", backend="uv", description="my tools", modules=["gcc/12"], no_binary=["six"],
-                        requested=["six", "attrs>=23"], extends=base, created="2026-01-02T03:04:05+00:00",
+                        requested=["six", "attrs>=23"], extends=base, packages={"six": "1.16.0"},
+                        created="2026-01-02T03:04:05+00:00",
                         updated="2026-02-03T04:05:06+00:00")
     _installed(world, record, {"six": "1.16.0", "attrs": "23.1.0", "pip": "24.0"})
     text, said = _export(world, "mine")
@@ -168,10 +169,10 @@ def test_spec_files_that_do_not_fit_the_environment_are_refused(world, tmp_path)
     assert refused("v", other) == (f"{other} is for Python 2.7, 'v' uses Python {PYTHON}; create a new environment "
                                    f"from it: pyenvmod create NEW --file {other}")
     mixed = tmp_path / "mixed.yml"
-    mixed.write_text(f"dependencies:\n  - python={MM}\n  - numpy\n  - pip:\n    - six\n")
+    mixed.write_text(f"dependencies:\n  - python={MM}\n  - numpy\n  - scipy\n  - pip:\n    - six\n")
     assert refused("c", mixed) == (f"{mixed} has a pip: part; the conda environment 'c' takes conda packages only "
                                    "(pip install inside it after 'module load')")
-    assert refused("v", mixed) == (f"{mixed} has conda-only entries the venv environment 'v' cannot install: numpy; "
+    assert refused("v", mixed) == (f"{mixed} has conda-only entries the venv environment 'v' cannot install: numpy, scipy; "
                                    "move them under 'pip:'")
     empty = tmp_path / "empty.txt"
     empty.write_text("# nothing\n")

@@ -4,6 +4,7 @@ rename moves and rewrites (folder, prompt, scripts, pyvenv.cfg, history, modulef
 environments made with --extends on it), and that a rename interrupted at any step leaves the old name or
 the new one working and finishes when run again."""
 
+import json
 import os
 import stat
 import subprocess
@@ -277,6 +278,27 @@ def test_rename_moves_the_kernel_or_says_why_not(world, tmp_path):
     assert said[-1].startswith("warning: could not make the kernel for 'b': could not install ipykernel")
     assert said[-1].endswith("; run 'pyenvmod kernel b'")
     assert kernel.is_dir() and record.kernels == []
+
+
+def test_rename_writes_the_kernel_of_the_new_name_and_removes_the_old_one(world):
+    from pyenvmod.operations import kernel
+    from pyenvmod.records.names import kernel_name
+
+    old_kernel = kernel.jupyter_data_dir() / "kernels" / kernel_name("k")
+    old_kernel.mkdir(parents=True)
+    (old_kernel / "kernel.json").write_text(json.dumps({"metadata": {"pyenvmod": {
+        "prefix": str(world.layout.prefix("k"))}}}))
+    world.make("k", kernels=[str(old_kernel)])
+    (world.site(world.layout.prefix("k")) / "ipykernel").mkdir()  # installed: nothing to install
+    said = []
+    _rename(world, "k", "k2", said)
+    new_kernel = kernel.jupyter_data_dir() / "kernels" / kernel_name("k2")
+    assert said == [f"Jupyter kernel {new_kernel.name!r} written to {new_kernel}",
+                    f"removed the old kernel {old_kernel}"]
+    assert not old_kernel.exists()
+    spec = json.loads((new_kernel / "kernel.json").read_text())
+    assert spec["metadata"]["pyenvmod"]["prefix"] == str(world.layout.prefix("k2"))
+    assert registry.record(world.tree, "k2").kernels == [str(new_kernel)]
 
 
 # --- interrupted at a step: the old name or the new one works; the same rename finishes it ----------------
