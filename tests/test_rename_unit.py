@@ -397,3 +397,48 @@ def test_rename_in_a_group_tree_hands_the_history_to_the_group(world):
     for path in (layout.history_dir("b"), *layout.history_dir("b").iterdir()):
         st = os.stat(path)
         assert st.st_gid == other_gid and st.st_mode & 0o060 == 0o060, path
+
+
+def test_rename_rewrites_what_it_can_read_and_leaves_the_rest(world, tmp_path):
+    """A folder without bin/ (a broken environment), a bin/ that is a link (never followed: in a group tree
+    a member may make it one), bytes that are not UTF-8 (an old tool's Latin-1), a pyvenv.cfg too large to
+    be one: the rename goes through, each file rewritten only when it is the environment's own."""
+    layout = world.layout
+    world.make("nobin")
+    old = layout.prefix("nobin")
+    for path in (old / "bin").iterdir():
+        path.unlink()
+    (old / "bin").rmdir()
+    _rename(world, "nobin", "nb")
+    cfg = (layout.prefix("nb") / "pyvenv.cfg").read_text()
+    assert str(layout.prefix("nb")) in cfg and str(old) not in cfg
+    # bin/ a link to a folder elsewhere: what is there stays as it is
+    world.make("linked")
+    old = layout.prefix("linked")
+    elsewhere = tmp_path / "elsewhere-bin"
+    os.rename(old / "bin", elsewhere)
+    os.symlink(elsewhere, old / "bin")
+    before = {p.name: p.read_bytes() for p in elsewhere.iterdir() if p.is_file() and not p.is_symlink()}
+    _rename(world, "linked", "ln")
+    assert {p.name: p.read_bytes() for p in elsewhere.iterdir() if p.is_file() and not p.is_symlink()} == before
+    assert os.readlink(layout.prefix("ln") / "bin") == str(elsewhere)
+    # Latin-1 bytes in pyvenv.cfg and an activation script; a prompt that only contains the name
+    world.make("latin")
+    old = layout.prefix("latin")
+    with open(old / "pyvenv.cfg", "ab") as fh:
+        fh.write(b"comment = caf\xe9\nprompt = Xlatin\n")
+    (old / "bin" / "activate.nu").write_bytes(b"# caf\xe9\nlet p = \"latin\"\n")
+    _rename(world, "latin", "lt")
+    new = layout.prefix("lt")
+    cfg_lines = (new / "pyvenv.cfg").read_text(errors="replace").splitlines()
+    assert "prompt = Xlatin" in cfg_lines and not any(str(old) in line for line in cfg_lines)
+    assert (new / "bin" / "activate.nu").read_bytes().endswith(b"let p = \"lt\"\n")
+    # a pyvenv.cfg over 1 MiB is not a venv's: left as it is
+    world.make("huge")
+    old = layout.prefix("huge")
+    with open(old / "pyvenv.cfg", "a") as fh:
+        fh.write("# " + "x" * (1536 << 10) + "\n")
+    size = os.path.getsize(old / "pyvenv.cfg")
+    _rename(world, "huge", "hg")
+    new_cfg = layout.prefix("hg") / "pyvenv.cfg"
+    assert os.path.getsize(new_cfg) == size and str(old) in new_cfg.read_text()
