@@ -180,6 +180,9 @@ def test_rename_moves_the_folder_and_rewrites_what_names_it(world, tmp_path):
     launcher_dir = launchers.launcher_dir(layout, "b")
     assert sorted(os.listdir(launcher_dir)) == sorted(launchers.programs(str(new))) and "python" in \
         os.listdir(launcher_dir)
+    # ... each finding the site's node-local folder the configuration names
+    (stage_line,) = [ln for ln in (launcher_dir / "python").read_text().splitlines() if ln.startswith("stage=")]
+    assert str(world.tmp_path / "local") in stage_line
     assert not os.path.lexists(launchers.launcher_dir(layout, "a"))
     # the new name is taken now, the old one free
     world.make("a")
