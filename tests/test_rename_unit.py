@@ -82,6 +82,7 @@ def _renamed(world, old, new, entries_before: int) -> None:
     assert len(entries) == entries_before + 1
     assert (entries[-1]["action"], entries[-1]["args"]) == ("rename", [old, new])
     assert entries[-1]["packages"] == record.packages and entries[-1]["requested"] == record.requested
+    assert entries[-1]["sources"] == record.sources
     for script in ("activate", "activate.csh", "activate.fish"):
         text = (prefix / "bin" / script).read_text()
         assert str(prefix) in text and str(layout.prefix(old)) not in text, script
@@ -138,7 +139,8 @@ def test_rename_refuses_a_loaded_environment_and_a_conda_one(world, tmp_path, mo
 def test_rename_moves_the_folder_and_rewrites_what_names_it(world, tmp_path):
     from pyenvmod.staging import launchers
 
-    world.make("a", packages={"six": "1.16.0"}, requested=["six"])
+    world.make("a", packages={"six": "1.16.0", "tool": "1.0"}, requested=["six", "tool @ file:///w/tool.whl"],
+               sources={"tool": "tool @ file:///w/tool.whl"})
     layout = world.layout
     old = layout.prefix("a")
     bin_dir = old / "bin"
@@ -160,7 +162,8 @@ def test_rename_moves_the_folder_and_rewrites_what_names_it(world, tmp_path):
     record = _rename(world, "a", "b", said)
 
     new = layout.prefix("b")
-    assert said == [] and record.kernels == [] and record.packages == {"six": "1.16.0"}
+    assert said == [] and record.kernels == [] and record.packages == {"six": "1.16.0", "tool": "1.0"}
+    assert record.sources == {"tool": "tool @ file:///w/tool.whl"}
     assert sorted(os.listdir(layout.envs_dir)) == [n if n != "a" else "b" for n in stamp_before]
     _renamed(world, "a", "b", 1)
     assert history.entries(layout, "b")[0]["action"] == "create"  # its history came along
