@@ -123,20 +123,26 @@ def test_rollback_refuses_a_changed_base_interpreter_and_clears_a_leftover_first
     assert not leftover.exists()
 
 
-def test_rollback_to_an_entry_of_an_older_pyenvmod(world):
+def test_rollback_to_an_entry_of_an_older_pyenvmod(world, tmp_path, monkeypatch):
     """An entry written before history kept sources and requested (and a record of another micro version
-    of the same Python X.Y): rebuilt from its packages, the requested packages kept as they are. The venv
-    backend names its folder in pyvenv.cfg: the final one, not the one it was built in."""
+    of the same Python X.Y): rebuilt from its packages, pinned by version (pip finds them in the site's
+    folder of wheels here), the requested packages kept as they are. The venv backend names its folder
+    in pyvenv.cfg: the final one, not the one it was built in."""
     from pyenvmod.operations import rollback
 
+    wheels = tmp_path / "wheels"
+    _wheel(wheels, "tinypkg", "1.0")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
     world.make("old", python=f"{MM}.99", requested=["kept"], module=f"pyenv/old/py{MM}")
     folder = world.layout.history_dir("old")
     folder.mkdir(parents=True)
     (folder / "0001.json").write_text(json.dumps({"n": 1, "time": "2025-01-01T00:00:00+00:00", "action": "create",
-                                                 "args": [], "packages": {}}))
+                                                 "args": [], "packages": {"tinypkg": "1.0"}}))
     record = rollback.rollback(world.config, "old", 1)
     prefix = world.layout.prefix("old")
     assert record.requested == ["kept"] and record.backend == "venv" and "pip" in record.packages
+    assert record.packages["tinypkg"] == "1.0" and _run(prefix, "tinypkg") == "1.0\n"
     cfg = (prefix / "pyvenv.cfg").read_text()
     assert "prompt = 'old'" in cfg and f"--prompt=\"old\" {prefix}\n" in cfg and ".old.rollback" not in cfg
     assert history.entries(world.layout, "old")[-1]["requested"] == ["kept"]
