@@ -23,11 +23,12 @@ def world(tmp_path, monkeypatch) -> World:
     return World(tmp_path, monkeypatch)
 
 
-def _wheel(folder: Path, name: str, version: str) -> str:
+def _wheel(folder: Path, name: str, version: str, requires=()) -> str:
     """A pure-Python wheel of module ``name`` with a console script ``name`` (a local file: no index)."""
     folder.mkdir(parents=True, exist_ok=True)
     files = {f"{name}.py": f"VERSION = {version!r}\ndef main():\n    print(VERSION)\n"}
-    return str(folder / write_wheel(str(folder), name, version, files, scripts={name: f"{name}:main"}))
+    return str(folder / write_wheel(str(folder), name, version, files, scripts={name: f"{name}:main"},
+                                    requires=requires))
 
 
 def _create(world, name, packages=(), **fields):
@@ -149,6 +150,21 @@ def test_rollback_to_an_entry_of_an_older_pyenvmod(world, tmp_path, monkeypatch)
     assert _leftovers(world) == []
 
 
+def test_rollback_builds_as_the_environment_says_no_binary(world, tmp_path):
+    """The environment's --no-binary list reaches the rebuild: a wheel of a package it builds from source is
+    refused (uv's own words), and nothing is swapped."""
+    from pyenvmod.operations import rollback
+
+    world.make("nb", backend="uv", no_binary=["tinypkg"])
+    wheel = _wheel(tmp_path / "w", "tinypkg", "1.0")
+    history.add(world.layout, "nb", "install", [wheel], {"tinypkg": "1.0"}, [wheel],
+                {"tinypkg": f"tinypkg @ file://{wheel}"})
+    with pytest.raises(PyenvmodError) as info:
+        rollback.rollback(world.config, "nb", 1)
+    assert "conflicts with `--no-binary`" in info.value.message
+    assert _leftovers(world) == [] and not list(world.site(world.layout.prefix("nb")).glob("tinypkg*"))
+
+
 def test_rollback_refuses_a_source_the_site_does_not_allow_before_building(world):
     world.make("a")
     url = "file:///data/wheels/tinypkg-1.0-py3-none-any.whl"
@@ -256,13 +272,15 @@ def test_rollback_of_an_environment_made_with_extends_keeps_its_base(world, tmp_
 
     base = _create(world, "base", [_wheel(tmp_path / "b", "basepkg", "1.0")])
     _create(world, "child", python="", extends="base")
-    packages.install(world.config, "child", [_wheel(tmp_path / "c", "childpkg", "1.0")])
-    rollback.rollback(world.config, "child", 1)
+    # a package of its own that needs one of the base's: the rebuild finds it in the base, as install did
+    packages.install(world.config, "child", [_wheel(tmp_path / "c", "childpkg", "1.0", requires=["basepkg"])])
+    packages.install(world.config, "child", [_wheel(tmp_path / "o", "otherpkg", "1.0")])
+    rollback.rollback(world.config, "child", 2)
     child = world.layout.prefix("child")
     hook = (world.site(child) / stacking.BASE_HOOK).read_text()
     assert str(world.site(base.prefix)) in hook and ".child.rollback" not in hook
-    assert _run(child, "python", "-c", "import basepkg; print(basepkg.VERSION)") == "1.0\n"
-    assert subprocess.run([str(child / "bin" / "python"), "-c", "import childpkg"]).returncode != 0
+    assert _run(child, "python", "-c", "import basepkg, childpkg; print(basepkg.VERSION)") == "1.0\n"
+    assert subprocess.run([str(child / "bin" / "python"), "-c", "import otherpkg"]).returncode != 0
     # the base's packages are not copied in: the child's own site-packages has none of them
     assert not list(world.site(child).glob("basepkg*"))
 
