@@ -219,6 +219,7 @@ def test_rollback_rebuilds_the_entry_beside_and_swaps_it_in(world, tmp_path):
     assert record.packages == dict(first["packages"], pip=seeded_pip) and record.packages["tinypkg"] == "1.0"
     assert record.requested == first["requested"] == [one] and record.sources == first["sources"]
     assert record.updated != "2000-01-01T00:00:00+00:00" and record.updated >= record.created
+    assert record.updated.endswith("+00:00") and len(record.updated) == 25  # UTC, to the second
     assert registry.record(world.tree, "a") == record
     last = history.entries(world.layout, "a")[-1]
     assert (last["n"], last["action"], last["args"]) == (3, "rollback", ["--to 1"])
