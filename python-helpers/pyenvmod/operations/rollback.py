@@ -83,6 +83,7 @@ def rollback(config: Config, name: str, to: int, notify=lambda m: None):
             raise
         tree.check_dir(layout.envs_dir)
         if os.path.islink(prefix) or os.path.islink(staging):
+            tree.remove(staging)  # the rebuilt copy (or the link put in its place): not left in the tree
             raise PyenvmodError(f"{prefix} or {staging} was replaced by a symlink meanwhile; nothing was swapped")
         files.exchange(prefix, staging)  # the rebuilt state is now at prefix, the old one at staging
         try:
