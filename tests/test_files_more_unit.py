@@ -13,32 +13,9 @@ import pytest
 
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.trust import files
+from test_files_unit import made, mask, mode_of, top  # noqa: F401 - the first part's fixtures and helpers
 
 OTHER_UID, OTHER_GID = 4242, 4343
-
-
-@pytest.fixture
-def mask():
-    old = os.umask(0o022)
-    yield
-    os.umask(old)
-
-
-@pytest.fixture
-def top(tmp_path):
-    root = tmp_path / "root"
-    root.mkdir()
-    return root
-
-
-def mode_of(path) -> int:
-    return stat.S_IMODE(os.lstat(path).st_mode)
-
-
-def made(path, mode, text="x"):
-    path.write_text(text)
-    os.chmod(path, mode)
-    return path
 
 
 def open_fds() -> int:

@@ -44,47 +44,48 @@ def _add_import(copy: Path, module: str, line: str) -> None:
     path.write_text(path.read_text() + f"\n\ndef _wrong_way():\n    {line}\n")
 
 
+def _broken(copy: Path) -> str:
+    """lint-imports over the changed copy: it must fail; what it printed."""
+    result = lint_imports(copy / "src", copy)
+    assert result.returncode != 0, result.stdout
+    return result.stdout
+
+
 def test_an_import_from_a_lower_layer_to_a_higher_one_fails(copy):
     # a record reaching up into an operation, inside a function: lint-imports sees that too
     _add_import(copy, "records/names.py", "from pyenvmod.operations import create")
-    result = lint_imports(copy / "src", copy)
-    assert result.returncode != 0
-    assert "pyenvmod.records is not allowed to import pyenvmod.operations" in result.stdout
-    assert "pyenvmod.records.names -> pyenvmod.operations.create" in result.stdout
+    stdout = _broken(copy)
+    assert "pyenvmod.records is not allowed to import pyenvmod.operations" in stdout
+    assert "pyenvmod.records.names -> pyenvmod.operations.create" in stdout
 
 
 def test_a_cycle_between_two_modules_of_a_package_fails(copy):
     # common, which every operation imports, importing one of them back
     _add_import(copy, "operations/common.py", "from pyenvmod.operations import packages")
-    result = lint_imports(copy / "src", copy)
-    assert result.returncode != 0
-    assert "No cycles are allowed in pyenvmod.operations" in result.stdout
+    stdout = _broken(copy)
+    assert "No cycles are allowed in pyenvmod.operations" in stdout
 
 
 def test_the_template_engine_on_the_way_to_uv_fails(copy):
     _add_import(copy, "backends/uv.py", "import jinja2")
-    result = lint_imports(copy / "src", copy)
-    assert result.returncode != 0
-    assert "pyenvmod.backends.uv is not allowed to import jinja2" in result.stdout
+    stdout = _broken(copy)
+    assert "pyenvmod.backends.uv is not allowed to import jinja2" in stdout
 
 
 def test_a_command_importing_another_fails(copy):
     # what two commands share goes to commands/common.py (or an operation), never one command into another
     _add_import(copy, "commands/remove.py", "from pyenvmod.commands.install import report")
-    result = lint_imports(copy / "src", copy)
-    assert result.returncode != 0
-    assert "pyenvmod.commands.remove is not allowed to import pyenvmod.commands.install" in result.stdout
+    stdout = _broken(copy)
+    assert "pyenvmod.commands.remove is not allowed to import pyenvmod.commands.install" in stdout
 
 
 def test_the_shared_module_of_the_commands_importing_a_command_fails(copy):
     _add_import(copy, "commands/common.py", "from pyenvmod.commands import create")
-    result = lint_imports(copy / "src", copy)
-    assert result.returncode != 0
-    assert "pyenvmod.commands.common is not allowed to import pyenvmod.commands.create" in result.stdout
+    stdout = _broken(copy)
+    assert "pyenvmod.commands.common is not allowed to import pyenvmod.commands.create" in stdout
 
 
 def test_a_module_in_commands_not_listed_in_the_contract_fails(copy):
     (copy / "src" / "pyenvmod" / "commands" / "shared.py").write_text('"""a second home for shared code"""\n')
-    result = lint_imports(copy / "src", copy)
-    assert result.returncode != 0
-    assert "The following modules are not listed as layers:\n\n- pyenvmod.commands.shared" in result.stdout
+    stdout = _broken(copy)
+    assert "The following modules are not listed as layers:\n\n- pyenvmod.commands.shared" in stdout

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from guardenv import World
+from modsys import require
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.staging import copy_id, image, images_dir, stage_root
 
@@ -382,8 +383,7 @@ def test_a_stale_image_nobody_may_rewrite_is_one_clear_error(world):
 
     from pyenvmod.operations import pack, stage
 
-    if shutil.which("chattr") is None or os.geteuid() != 0:
-        pytest.skip("chattr as root")
+    require(shutil.which("chattr") is not None and os.geteuid() == 0, "chattr as root", "run the tests as root")
     record = world.make("e", backend="conda")
     _manifest, path = pack.pack(world.config, "e")
     (world.site(record.prefix) / "new-1.0.dist-info").mkdir()  # the image is stale now
@@ -400,7 +400,14 @@ def test_a_stale_image_nobody_may_rewrite_is_one_clear_error(world):
 
 def _on_a_small_disk(folder, size, work):
     """``work()`` in a forked child with its own mount namespace (unshare(2) as root) where ``folder`` is a
-    tmpfs of ``size``; returns what it returned or raised, or None when that cannot be made here."""
+    tmpfs of ``size``; returns ("returned", value) or ("raised", exception). Where that cannot be made
+    here the test is skipped, and fails in CI."""
+    out = _in_a_mount_namespace(folder, size, work)
+    require(out is not None, "a mount namespace with a tmpfs (unshare as root)", "run the tests as root")
+    return out
+
+
+def _in_a_mount_namespace(folder, size, work):
     import ctypes
     import pickle
 
@@ -432,6 +439,22 @@ def _on_a_small_disk(folder, size, work):
     return pickle.loads(data) if data else None
 
 
+def _unpacked_on_a_small_disk(img, tmp_path, size):
+    """What stage._unpack of ``img`` raises into a fresh folder of a tmpfs of ``size`` (mount options)."""
+    from pyenvmod.operations import stage
+
+    small = tmp_path / "small"
+    small.mkdir()
+
+    def fill():
+        (small / "copy").mkdir()
+        stage._unpack(img, small / "copy", 0)
+
+    kind, value = _on_a_small_disk(small, size, fill)
+    assert kind == "raised", (kind, value)
+    return value
+
+
 def test_a_disk_that_fills_up_while_unpacking_is_no_room_not_an_error(tmp_path):
     from pyenvmod.operations import stage
 
@@ -444,19 +467,10 @@ def test_a_disk_that_fills_up_while_unpacking_is_no_room_not_an_error(tmp_path):
     roomy.mkdir()
     stage._unpack(img, roomy, 0)  # where there is room: the whole file
     assert (roomy / "big.bin").stat().st_size == 24 * MB
-    small = tmp_path / "small"
-    small.mkdir()
-
-    def fill():
-        (small / "copy").mkdir()
-        stage._unpack(img, small / "copy", 0)  # 17 MB free: more than the 16 MB asked for an empty manifest
-
-    out = _on_a_small_disk(small, "17m", fill)
-    if out is None:
-        pytest.skip("no mount namespace here (unshare as root)")
-    kind, value = out
-    assert kind == "raised" and isinstance(value, stage.NoSpace), out
-    assert value.message == "needs 16 MB; the disk filled up while unpacking"
+    # 17 MB free: more than the 16 MB asked for an empty manifest
+    raised = _unpacked_on_a_small_disk(img, tmp_path, "17m")
+    assert isinstance(raised, stage.NoSpace), raised
+    assert raised.message == "needs 16 MB; the disk filled up while unpacking"
 
 
 def test_a_disk_that_fills_up_while_relocating_is_no_room_and_leaves_only_the_marker(world):
@@ -481,11 +495,8 @@ def test_a_disk_that_fills_up_while_relocating_is_no_room_and_leaves_only_the_ma
         return result["action"], warned, sorted(p.name for p in root.iterdir() if not p.name.endswith(".lock")
                                                 and not p.name.startswith(("roomy", ".roomy")))
 
-    out = _on_a_small_disk(local, "20m", make)
-    if out is None:
-        pytest.skip("no mount namespace here (unshare as root)")
-    kind, value = out
-    assert kind == "returned", out
+    kind, value = _on_a_small_disk(local, "20m", make)
+    assert kind == "returned", (kind, value)
     action, warned, left = value
     assert action == "no-space" and len(warned) == 1, value
     assert "(the disk filled up while unpacking (No space left on device))" in warned[0]
@@ -579,19 +590,10 @@ def test_a_disk_without_free_inodes_is_no_room_too(tmp_path, monkeypatch):
     roomy.mkdir()
     stage._unpack(img, roomy, 0)  # where there is room (and in this process: mutmut credits no other)
     assert len(os.listdir(roomy)) == 40
-    small = tmp_path / "small"
-    small.mkdir()
-
-    def fill():
-        (small / "copy").mkdir()
-        stage._unpack(img, small / "copy", 0)  # tar says "Cannot open: No space left on device"
-
-    out = _on_a_small_disk(small, "32m,nr_inodes=16", fill)
-    if out is None:
-        pytest.skip("no mount namespace here (unshare as root)")
-    kind, value = out
-    assert kind == "raised" and isinstance(value, stage.NoSpace), out
-    assert value.message == "needs 16 MB; the disk filled up while unpacking"
+    # room for the bytes, not for the files: tar says "Cannot open: No space left on device"
+    raised = _unpacked_on_a_small_disk(img, tmp_path, "32m,nr_inodes=16")
+    assert isinstance(raised, stage.NoSpace), raised
+    assert raised.message == "needs 16 MB; the disk filled up while unpacking"
 
 
 def test_a_hook_reached_through_a_linked_folder_is_refused_not_written(tmp_path):
