@@ -31,14 +31,18 @@ STAGE = REPO / ".cache" / "mutation"
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}
 
 
-def run_mutmut(max_children: int, names=()) -> dict:
-    """Run mutmut in a fresh staging copy; return {module: {"total", "killed", "survivors"}}."""
+def run_mutmut(max_children: int, names=(), tests=()) -> dict:
+    """Run mutmut in a fresh staging copy; return {module: {"total", "killed", "survivors"}}.
+    With tests, only those test files are run (a narrower selection than pyproject's: its
+    score is a lower bound of the whole selection's, and mutmut's first pass is shorter)."""
     shutil.rmtree(STAGE, ignore_errors=True)
     STAGE.parent.mkdir(parents=True, exist_ok=True)
     staged = mutate_text.stage()
     shutil.move(str(staged), STAGE)
     if names:
         _mutate_only_what_is_named(STAGE / "pyproject.toml", names)
+    if tests:
+        _select_tests(STAGE / "pyproject.toml", tests)
     # the tests find Environment Modules under REPO/.cache, and REPO is mutants/ when mutmut runs them
     (STAGE / "mutants").mkdir()
     (STAGE / "mutants" / ".cache").symlink_to(REPO / ".cache")
@@ -84,6 +88,17 @@ def _mutate_only_what_is_named(pyproject: Path, names) -> None:
     pyproject.write_text(kept)
 
 
+def _select_tests(pyproject: Path, tests) -> None:
+    """Make the staged copy's test selection exactly the given test files."""
+    text = pyproject.read_text()
+    listed = ", ".join(f'"{t}"' for t in tests)
+    kept, count = re.subn(r"(?ms)^pytest_add_cli_args_test_selection = \[.*?^\]",
+                          f"pytest_add_cli_args_test_selection = [{listed}]", text)
+    if count != 1:
+        raise SystemExit("mutate: pyproject.toml has no pytest_add_cli_args_test_selection to replace")
+    pyproject.write_text(kept)
+
+
 def score(killed: int, total: int) -> str:
     return f"{killed}/{total} ({100 * killed / total:.0f}%)" if total else "0/0"
 
@@ -95,11 +110,14 @@ def main(argv=None) -> int:
     parser.add_argument("--max-children", type=int, default=2, help="mutmut's parallel workers (default 2)")
     parser.add_argument("--mutants", nargs="+", default=[], metavar="NAME",
                         help="mutmut only these mutants (names or globs, e.g. a previous run's survivors)")
+    parser.add_argument("--tests", nargs="+", default=[], metavar="FILE",
+                        help="run only these test files (tests/test_x.py) instead of pyproject's selection: "
+                             "a quicker run whose score is a lower bound")
     args = parser.parse_args(argv)
     both = not (args.python or args.text)
     rows = []
     if both or args.python:
-        for module, r in run_mutmut(args.max_children, args.mutants).items():
+        for module, r in run_mutmut(args.max_children, args.mutants, args.tests).items():
             rows.append((module, r["killed"], r["total"], r["survivors"]))
     if both or args.text:
         base = mutate_text.stage()
