@@ -168,6 +168,24 @@ def test_no_watchdog_or_helper_is_left_after_a_normal_command(cli, env, tmp_path
     assert wait_gone([watchdog, helper], 15) == [], "the watchdog outlived the process that started it"
 
 
+def test_an_interrupt_right_after_the_helper_started_still_stops_it(monkeypatch):
+    """Ctrl-C while proc.run tells the watchdog or imports what it needs later, before it waits."""
+    from pyenvmod.runtime import background, proc
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(background, "helper_started", interrupted)
+    marker = f"{os.getpid()}{time.monotonic_ns() % 1000:03d}"  # this test's helper, by its command line
+    with pytest.raises(KeyboardInterrupt):
+        proc.run(["sleep", f"299.{marker}"], what="helper")
+    # wait_gone() of nothing would pass: check, under the same bound, that no such process is left
+    deadline = time.monotonic() + 5
+    while [cmd for _, cmd in processes().values() if cmd.strip() == f"sleep 299.{marker}"]:
+        assert time.monotonic() < deadline, "the helper went on after the interrupt"
+        time.sleep(0.1)
+
+
 def test_an_interrupt_still_stops_the_whole_helper_group(tmp_path):
     runner, grandchild = start_with_grandchild(tmp_path)
     runner.send_signal(signal.SIGINT)

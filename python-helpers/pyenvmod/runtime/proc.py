@@ -91,14 +91,16 @@ def run(cmd, *, env=None, what: str, timeout: float | None = None) -> subprocess
         )
     except OSError as exc:
         raise PyenvmodError(f"cannot run {what} ({cmd[0]}): {exc.strerror}") from None
-    _tell_watchdog(f"+{proc.pid}")  # its session's process group has the helper's pid
-    from pyenvmod.runtime import background
-
-    background.helper_started()  # imports needed later happen while the helper works
-    from pyenvmod.runtime import progress
-
-    listener = progress.listener()
+    # Everything after the start is inside the try: a Ctrl-C that comes while the watchdog is told or
+    # while the imports below run still stops the helper's group before the interrupt goes on.
     try:
+        _tell_watchdog(f"+{proc.pid}")  # its session's process group has the helper's pid
+        from pyenvmod.runtime import background
+
+        background.helper_started()  # imports needed later happen while the helper works
+        from pyenvmod.runtime import progress
+
+        listener = progress.listener()
         if listener is None:
             stdout, stderr = proc.communicate(timeout=timeout)
         else:
