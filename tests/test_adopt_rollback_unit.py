@@ -229,6 +229,33 @@ def test_rollback_rebuilds_the_entry_beside_and_swaps_it_in(world, tmp_path):
     assert stamp.exists()  # module spider is told
 
 
+def test_rollback_swaps_in_no_file_everyone_may_write_whatever_the_build_left(world, tmp_path, monkeypatch):
+    """A build step (a package's own install script, say) that leaves a file or folder everyone may
+    write: the rebuilt folder is made safe before it becomes the environment."""
+    from pyenvmod.modules import stacking
+    from pyenvmod.operations import packages, rollback
+
+    one, two = _wheel(tmp_path / "w1", "tinypkg", "1.0"), _wheel(tmp_path / "w2", "tinypkg", "2.0")
+    _create(world, "a", [one])
+    packages.install(world.config, "a", [two])
+    install_hook = stacking.install_hook
+
+    def and_leave_writable_files(staging, *args, **kwargs):
+        install_hook(staging, *args, **kwargs)
+        loose = Path(staging) / "share" / "loose"
+        loose.mkdir(parents=True)
+        (loose / "data.txt").write_text("x")
+        os.chmod(loose / "data.txt", 0o666)
+        os.chmod(loose, 0o777)
+
+    monkeypatch.setattr(stacking, "install_hook", and_leave_writable_files)
+    rollback.rollback(world.config, "a", 1)
+    loose = world.layout.prefix("a") / "share" / "loose"
+    assert _run(world.layout.prefix("a"), "tinypkg") == "1.0\n"  # the rebuilt folder is in place
+    assert oct(os.lstat(loose / "data.txt").st_mode & 0o777) == oct(0o664)
+    assert oct(os.lstat(loose).st_mode & 0o777) == oct(0o775)
+
+
 def test_a_failed_rollback_leaves_the_environment_and_its_records(world, tmp_path):
     from pyenvmod.operations import rollback
 
