@@ -168,6 +168,49 @@ def test_no_watchdog_or_helper_is_left_after_a_normal_command(cli, env, tmp_path
     assert wait_gone([watchdog, helper], 15) == [], "the watchdog outlived the process that started it"
 
 
+RUNNER_KILLED_AT_ONCE = textwrap.dedent("""
+    import os, signal, sys, time
+    from pyenvmod.runtime import background, proc
+    told = proc._tell_watchdog
+    proc._tell_watchdog = lambda line: None if line.startswith("+") else told(line)  # pyenvmod never gets to tell
+    pidfile = sys.argv[1]
+    def killed():  # kill -9 of pyenvmod once the helper has started a build of its own
+        while not os.path.exists(pidfile) or not open(pidfile).read().strip():
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGKILL)
+    background.helper_started = killed
+    proc.run(["sh", "-c", f"sleep 300 & echo $! > {pidfile}; wait"], what="helper")
+""")
+
+
+def test_the_watchdog_knows_a_helper_that_pyenvmod_never_got_to_register(tmp_path):
+    """The helper tells the watchdog its group itself, before it execs: pyenvmod killed on a busy machine
+    right after the start (before any line of its own) still leaves no build behind."""
+    pidfile = tmp_path / "grandchild.pid"
+    runner = subprocess.Popen([sys.executable, "-c", RUNNER_KILLED_AT_ONCE, str(pidfile)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert runner.wait(timeout=60) == -signal.SIGKILL
+    assert wait_gone([int(pidfile.read_text())], 15) == [], "the helper's build outlived pyenvmod"
+
+
+def test_a_helper_that_is_not_there_is_named_before_anything_starts(tmp_path):
+    from pyenvmod.errors import PyenvmodError
+    from pyenvmod.runtime import proc
+
+    missing = tmp_path / "bin" / "uv"
+    with pytest.raises(PyenvmodError) as info:
+        proc.run([missing, "pip", "install"], what="uv")
+    assert info.value.message == f"cannot run uv ({missing}): not found or not executable"
+    missing.parent.mkdir()
+    missing.write_text("#!/bin/sh\n")  # there, but nobody may run it
+    with pytest.raises(PyenvmodError, match="not found or not executable"):
+        proc.run([missing], what="uv")
+    with pytest.raises(PyenvmodError, match=r"^cannot run uv \(no-such-uv\): not found"):
+        proc.run(["no-such-uv"], env={"PATH": str(missing.parent)}, what="uv")  # looked up on the given PATH
+    os.chmod(missing, 0o755)
+    assert proc.run(["uv"], env={"PATH": str(missing.parent)}, what="uv").returncode == 0
+
+
 def test_an_interrupt_right_after_the_helper_started_still_stops_it(monkeypatch):
     """Ctrl-C while proc.run tells the watchdog or imports what it needs later, before it waits."""
     from pyenvmod.runtime import background, proc

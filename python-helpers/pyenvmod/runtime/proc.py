@@ -34,7 +34,8 @@ for g in $groups; do kill -s KILL -- "-$g" 2>/dev/null; done
 _watchdog = None  # the Popen of this process's watchdog, once started
 
 
-def _tell_watchdog(line: str) -> None:
+def _watchdog_pipe():
+    """The watchdog's standard input (started on first use), or None where it cannot run."""
     global _watchdog
     if _watchdog is None or _watchdog.pid is None:
         try:
@@ -43,30 +44,44 @@ def _tell_watchdog(line: str) -> None:
                                          start_new_session=True, text=True, bufsize=1)
         except OSError:
             _watchdog = False
-    if not _watchdog:
+    return _watchdog.stdin if _watchdog else None
+
+
+def _tell_watchdog(line: str) -> None:
+    pipe = _watchdog_pipe()
+    if pipe is None:
         return
     try:
-        _watchdog.stdin.write(line + "\n")
-        _watchdog.stdin.flush()
+        pipe.write(line + "\n")
+        pipe.flush()
     except (OSError, ValueError):  # the watchdog is gone: the kernel's PDEATHSIG still holds
         pass
 
 
-def _die_with(parent: int):
-    """For the child, before exec: the kernel kills it when ``parent`` dies."""
+def _start_child(parent: int, watchdog_fd):
+    """For the child, before exec: the kernel kills it when ``parent`` dies, and it tells the watchdog
+    its process group itself. Told by the parent after the start, a helper that pyenvmod's death
+    caught before that line (a busy machine can keep the parent waiting while the helper starts a
+    build) left the build running."""
     try:
         import ctypes
 
         prctl = ctypes.CDLL(None, use_errno=True).prctl
     except (ImportError, OSError, AttributeError):  # not Linux: the watchdog alone
-        return None
+        prctl = None
 
-    def arm():
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:  # pyenvmod died before the request took effect
-            os.kill(os.getpid(), signal.SIGKILL)
+    def start():
+        if prctl is not None:
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+            if os.getppid() != parent:  # pyenvmod died before the request took effect
+                os.kill(os.getpid(), signal.SIGKILL)
+        if watchdog_fd is not None:
+            try:  # one short write: the pipe takes it whole, never mixed with pyenvmod's own lines
+                os.write(watchdog_fd, b"+%d\n" % os.getpid())  # its session's group has its pid
+            except OSError:  # the watchdog is gone: the kernel's PDEATHSIG still holds
+                pass
 
-    return arm
+    return start
 
 
 def run(cmd, *, env=None, what: str, timeout: float | None = None) -> subprocess.CompletedProcess:
@@ -75,8 +90,15 @@ def run(cmd, *, env=None, what: str, timeout: float | None = None) -> subprocess
     The child runs in its own session, so that on an interrupt we can stop it and
     everything it started (a package build, say) before the interrupt goes on: no
     helper keeps writing into a folder that is being cleaned up. If pyenvmod is killed
-    outright, the kernel kills the child and the watchdog its session's group.
+    outright, the kernel kills the child and the watchdog its session's group (the child
+    tells the watchdog before it execs, see _start_child).
     """
+    import shutil
+
+    path = (os.environ if env is None else env).get("PATH", os.defpath)
+    if shutil.which(str(cmd[0]), path=path) is None:  # before the start: a helper that never runs is never
+        raise PyenvmodError(f"cannot run {what} ({cmd[0]}): not found or not executable")  # told to the watchdog
+    pipe = _watchdog_pipe()
     try:
         proc = subprocess.Popen(
             [str(c) for c in cmd],
@@ -87,14 +109,13 @@ def run(cmd, *, env=None, what: str, timeout: float | None = None) -> subprocess
             text=True,
             errors="replace",
             start_new_session=True,
-            preexec_fn=_die_with(os.getpid()),
+            preexec_fn=_start_child(os.getpid(), None if pipe is None else pipe.fileno()),
         )
     except OSError as exc:
         raise PyenvmodError(f"cannot run {what} ({cmd[0]}): {exc.strerror}") from None
-    # Everything after the start is inside the try: a Ctrl-C that comes while the watchdog is told or
-    # while the imports below run still stops the helper's group before the interrupt goes on.
+    # Everything after the start is inside the try: a Ctrl-C that comes while the imports below run
+    # still stops the helper's group before the interrupt goes on.
     try:
-        _tell_watchdog(f"+{proc.pid}")  # its session's process group has the helper's pid
         from pyenvmod.runtime import background
 
         background.helper_started()  # imports needed later happen while the helper works
