@@ -205,8 +205,9 @@ def test_rollback_rebuilds_the_entry_beside_and_swaps_it_in(world, tmp_path):
     assert _run(prefix, "tinypkg") == "1.0\n"
     assert _run(prefix, "python", "-c", "import sys; print(sys.prefix)") == f"{prefix}\n"
     assert not (prefix / "made-after-entry-1").exists()
-    with open(prefix / "bin" / "tinypkg") as fh:
-        assert fh.readline() == f"#!{prefix}/bin/python\n"
+    with open(prefix / "bin" / "tinypkg") as fh:  # a long prefix gets uv's '#!/bin/sh' and exec line instead
+        head = fh.read(4096).split("\n")
+    assert head[0] == f"#!{prefix}/bin/python" or (head[0] == "#!/bin/sh" and f"{prefix}/bin/python" in head[1])
     activate = (prefix / "bin" / "activate").read_text()
     assert str(prefix) in activate and ".a.rollback" not in activate
     assert "prompt = a\n" in (prefix / "pyvenv.cfg").read_text()

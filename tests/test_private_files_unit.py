@@ -95,16 +95,20 @@ def test_group_writable_in_the_owners_private_group_is_fine(folder):
 @pytest.fixture
 def solo():
     """A real user whose private group lists the user itself as its only member (as some sites do)."""
-    name = "m17_solo"
-    subprocess.run(["userdel", name], capture_output=True)
-    subprocess.run(["groupdel", name], capture_output=True)
-    subprocess.run(["useradd", "--no-create-home", "--user-group", name], check=True, capture_output=True)
-    try:
-        subprocess.run(["gpasswd", "-a", name, name], check=True, capture_output=True)
-        yield pwd.getpwnam(name)
-    finally:
+    import users
+
+    name = users.PREFIX + "solo"
+    with users.accounts_lock():
         subprocess.run(["userdel", name], capture_output=True)
         subprocess.run(["groupdel", name], capture_output=True)
+        subprocess.run(["useradd", "--no-create-home", "--user-group", name], check=True, capture_output=True)
+        subprocess.run(["gpasswd", "-a", name, name], check=True, capture_output=True)
+    try:
+        yield pwd.getpwnam(name)
+    finally:
+        with users.accounts_lock():
+            subprocess.run(["userdel", name], capture_output=True)
+            subprocess.run(["groupdel", name], capture_output=True)
 
 
 def test_a_private_group_listing_its_owner_is_still_private(solo):

@@ -14,12 +14,14 @@ caches and pyenvmod's root under their home. Outside CI the fixture skips when t
 not run as root; under CI=true it fails instead, like every missing component.
 """
 
+import fcntl
 import grp
 import os
 import pwd
 import shutil
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +30,9 @@ import pytest
 from modsys import REPO
 
 # Helpers working at once in separate worktrees each set their own tag (PYENVMOD_TEST_USERS=t12b):
-# the users, group and platform of one run never meet another's.
-TAG = os.environ.get("PYENVMOD_TEST_USERS", "t12a")
+# the users, group and platform of one run never meet another's. Each pytest-xdist worker of one run
+# (gw0, gw1, ...) adds its number, for the same reason.
+TAG = os.environ.get("PYENVMOD_TEST_USERS", "t12a") + os.environ.get("PYTEST_XDIST_WORKER", "").removeprefix("gw")
 PREFIX = TAG + "_"
 GROUP = PREFIX + "lab"
 MEMBERS = ("alice", "bob")
@@ -106,6 +109,15 @@ def _sh(*argv):
     subprocess.run(argv, check=True, capture_output=True)
 
 
+@contextmanager
+def accounts_lock():
+    """useradd, groupadd and userdel of two test runs at once (xdist workers, other worktrees) fail on
+    each other's lock of /etc/passwd or /etc/subuid: one at a time, across processes."""
+    with open("/run/lock/pyenvmod-test-accounts.lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        yield
+
+
 def _remove_accounts():
     for short in (*MEMBERS, *OUTSIDERS):
         name = PREFIX + short
@@ -142,33 +154,40 @@ def people():
     for tool in ("useradd", "groupadd", "setpriv"):
         if shutil.which(tool) is None:
             pytest.fail(f"{tool} is missing")
-    _remove_accounts()  # a leftover of an interrupted session
+    with accounts_lock():
+        _remove_accounts()  # a leftover of an interrupted session
     base = Path(tempfile.mkdtemp(prefix=TAG + "-trust-"))
     os.chmod(base, 0o755)
     try:
         bindir = _make_venv(base)
-        _sh("groupadd", GROUP)
-        gid = grp.getgrnam(GROUP).gr_gid
-        users = {}
-        for short in (*MEMBERS, *OUTSIDERS):
-            name = PREFIX + short
-            home = base / "home" / short
-            args = ["useradd", "--no-create-home", "--home-dir", str(home), "--shell", "/bin/sh", "-U"]
-            if short in MEMBERS:
-                args += ["-G", GROUP]
-            _sh(*args, name)
-            entry = pwd.getpwnam(name)
-            home.mkdir(parents=True)
-            os.chown(home, entry.pw_uid, entry.pw_gid)
-            os.chmod(home, 0o700)
-            users[short] = User(name, entry.pw_uid, entry.pw_gid, home, bindir)
+        with accounts_lock():
+            users = _add_accounts(base, bindir)
         (base / "trees").mkdir()
         os.chmod(base / "trees", 0o755)
-        yield People(base, users["alice"], users["bob"], users["carol"], gid)
+        yield People(base, users["alice"], users["bob"], users["carol"], grp.getgrnam(GROUP).gr_gid)
     finally:
-        _remove_accounts()
+        with accounts_lock():
+            _remove_accounts()
         shutil.rmtree(base, ignore_errors=True)
 
+
+def _add_accounts(base: Path, bindir: Path) -> dict:
+    """The lab group and its people, each with a private home under ``base``."""
+    _sh("groupadd", GROUP)
+    users = {}
+    for short in (*MEMBERS, *OUTSIDERS):
+        name = PREFIX + short
+        home = base / "home" / short
+        args = ["useradd", "--no-create-home", "--home-dir", str(home), "--shell", "/bin/sh", "-U"]
+        if short in MEMBERS:
+            args += ["-G", GROUP]
+        _sh(*args, name)
+        entry = pwd.getpwnam(name)
+        home.mkdir(parents=True)
+        os.chown(home, entry.pw_uid, entry.pw_gid)
+        os.chmod(home, 0o700)
+        users[short] = User(name, entry.pw_uid, entry.pw_gid, home, bindir)
+    return users
 
 
 def group_env(people: People, label: str, *names: str) -> Path:
