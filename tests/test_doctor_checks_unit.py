@@ -1006,3 +1006,104 @@ def test_run_with_a_name_checks_that_environment_only_and_not_the_users_set_up(w
     world.layout.module_dir("mods").mkdir()  # modulefiles alone
     assert [f.message.split()[1] for f in doctor.run(world.config, "mods", environ=environ)] == [
         str(world.layout.module_dir("mods"))]
+
+
+def test_a_modules_family_is_everything_before_its_last_slash():
+    from pyenvmod.operations.doctor import loaded_builds
+
+    def record(modules, files):
+        from pyenvmod.records import metadata
+
+        return metadata.EnvRecord(name="x", prefix="/p/x", python=PYTHON, base_python="/usr/bin/python3",
+                                  backend="uv", module="pyenv/x/py3.12", created="", owner="me", platform="p",
+                                  modules=modules, module_files=files)
+
+    hierarchical = record(["mpi/openmpi/4.1"], ["/h/mpi/openmpi/4.1.lua"])
+    assert loaded_builds.mismatches(hierarchical, [("mpi/mpich/4", "/h/mpi/mpich/4.lua")]) == [
+        ("mpi/openmpi/4.1", "/h/mpi/openmpi/4.1.lua", None, None)], "another MPI of the same folder is not a swap"
+    assert loaded_builds.mismatches(hierarchical, [("mpi/openmpi/5", "/h/mpi/openmpi/5.lua")]) == [
+        ("mpi/openmpi/4.1", "/h/mpi/openmpi/4.1.lua", "mpi/openmpi/5", "/h/mpi/openmpi/5.lua")]
+    unversioned = record(["StdEnv"], ["/h/StdEnv.lua"])
+    assert loaded_builds.mismatches(unversioned, [("StdEnv/2023", "/h/StdEnv/2023.lua")]) == [
+        ("StdEnv", "/h/StdEnv.lua", None, None)], "a module without a version has no family"
+    first_unloaded = record(["extra/1", "gcc/12"], ["", "/h/gcc/12.lua"])
+    assert loaded_builds.mismatches(first_unloaded, [("gcc/13", "/h/gcc/13.lua")]) == [
+        ("gcc/12", "/h/gcc/12.lua", "gcc/13", "/h/gcc/13.lua")], "a module given by name only is passed over"
+
+
+def test_the_toolchain_of_a_hierarchical_name_is_read_after_its_last_slash():
+    from pyenvmod.operations.doctor import toolchain
+
+    assert toolchain.toolchain(["Python/3.11/x-GCCcore-13.2.0"], NAMES) == {}, "its family is Python/3.11"
+    assert toolchain.toolchain(["gcc/13/openmpi/4"], NAMES) == {}, "its family is gcc/13/openmpi"
+    assert toolchain.toolchain(["Python/3.11.5-GCC-12.3.0"], NAMES) == {"gcc": "GCC/12.3.0"}
+
+
+def test_with_its_python_gone_a_gone_base_is_still_only_a_warning(world):
+    import shutil
+
+    base = with_modulefiles(world, "base")
+    top = world.make("top", extends=base)
+    write_modulefiles(world.layout, top, modulefiles.options_from(world.config))
+    shutil.rmtree(base.prefix)
+    os.unlink(Path(top.prefix) / "bin" / "python")
+    found = [(f.severity, f.message) for f in environments.check(ctx(world)) if f.message.startswith("top: ")]
+    assert found == [("error", f"top: interpreter missing (was {top.base_python} removed?)"),
+                     ("warning", f"top: its base environment 'base' at {base.prefix} is gone")]
+
+
+def test_a_module_reloaded_from_another_file_under_its_own_name_needs_no_swap(world):
+    from pyenvmod.operations.doctor import loaded_builds
+
+    world.make("x", modules=["openmpi/4"], module_files=["/h/gcc/12/openmpi/4.lua"])
+    environ = {"LOADEDMODULES": f"openmpi/4:pyenv/x/py{MM}", "_LMFILES_": f"/h/gcc/13/openmpi/4.lua:{lua(world, 'x')}"}
+    (found,) = loaded_builds.check(ctx(world, environ))
+    assert found.fix == (f"module unload pyenv/x/py{MM}; or create it again with today's modules (pyenvmod export x, "
+                         "edit the modules, pyenvmod create --file)")
+
+
+def test_the_extensions_of_a_distribution_are_its_own_so_files_inside_site_packages(tmp_path):
+    from pyenvmod.operations.doctor import mpi as doctor_mpi
+
+    site = tmp_path / "site"
+    dist = _dist(site, "p", "1", record_rows=["p/a.so", "p/b.so.1", "p/c.py", "/abs/d.so", "../e.so", "p/../../f.so",
+                                              "p/..so", "p/g.cpython-311-x86_64-linux-gnu.so"])
+    assert doctor_mpi._extensions(site, dist) == [str(site / "p/a.so"), str(site / "p/..so"),
+                                                   str(site / "p/g.cpython-311-x86_64-linux-gnu.so")]
+
+
+def test_a_wheel_file_is_read_up_to_64_kib_and_a_record_up_to_32_mib(tmp_path):
+    from pyenvmod.operations.doctor import mpi as doctor_mpi
+
+    dist = tmp_path / "x-1.dist-info"
+    dist.mkdir()
+    head = b"Wheel-Version: 1.0\nTag: cp311-cp311-musllinux_1_1_x86_64\n"
+    (dist / "WHEEL").write_bytes(head + b"#" * ((64 << 10) - len(head)))
+    assert doctor_mpi._wheel_tag(dist) == "cp311-cp311-musllinux_1_1_x86_64"
+    (dist / "WHEEL").write_bytes(head + b"#" * ((64 << 10) - len(head) + 1))
+    assert doctor_mpi._wheel_tag(dist) == ""
+    row = b"a.so,,\n"
+    (dist / "RECORD").write_bytes(row + b"#" * ((32 << 20) - len(row)))
+    assert doctor_mpi._extensions(tmp_path, dist) == [str(tmp_path / "a.so")]
+    with open(dist / "RECORD", "ab") as fh:
+        fh.write(b"#")
+    assert doctor_mpi._extensions(tmp_path, dist) == []
+
+
+def test_a_binary_wheel_is_reported_and_the_next_mpi_package_is_still_read(world, tmp_path):
+    from test_elf_unit import build
+
+    from pyenvmod.operations.doctor import mpi as doctor_mpi
+
+    record, site, lib = _mpi_world(world, tmp_path)
+    import shutil
+
+    shutil.rmtree(site / "mpi4py-3.1.5.dist-info")
+    _dist(site, "mpi4py", "3.1.5", tag="cp311-cp311-musllinux_1_1_x86_64")
+    build(site / "petsc.so", needed=["libmpi_petsc.so.77"])
+    _dist(site, "petsc4py", "3.20", tag="cp311-cp311-linux_x86_64", record_rows=["petsc.so"])
+    found = doctor_mpi.check(ctx(world, {"LOADEDMODULES": "openmpi/4.1"}))
+    assert [(f.severity, f.message.split(" (")[0]) for f in found] == [
+        ("error", "m: mpi4py 3.1.5 was installed from a binary wheel"),
+        ("warning", "m: petsc.so needs libmpi_petsc.so.77, which is not found")]
+
