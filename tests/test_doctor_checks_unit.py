@@ -1107,3 +1107,30 @@ def test_a_binary_wheel_is_reported_and_the_next_mpi_package_is_still_read(world
         ("error", "m: mpi4py 3.1.5 was installed from a binary wheel"),
         ("warning", "m: petsc.so needs libmpi_petsc.so.77, which is not found")]
 
+
+@pytest.mark.parametrize("base_name", ["interpreter", "modulefile", "is-missing"])
+def test_a_gone_base_whose_name_reads_like_a_problem_is_a_warning_and_fix_keeps_the_modulefiles(world, base_name):
+    """The problems are sentences holding names and paths: a base named 'interpreter' made the doctor call a
+    working environment gone (its --fix removed that environment's modulefiles), one named 'modulefile' called
+    its modulefiles missing."""
+    import shutil
+
+    base = with_modulefiles(world, base_name)
+    top = world.make("top", extends=base)
+    write_modulefiles(world.layout, top, modulefiles.options_from(world.config))
+    shutil.rmtree(base.prefix)
+    found = [f for f in environments.check(ctx(world)) if f.message.startswith("top: ")]
+    assert [(f.check, f.severity, f.message, f.fix, f.repair) for f in found] == [
+        ("environments", "warning", f"top: its base environment {base_name!r} at {base.prefix} is gone",
+         "see the message", None)]
+    assert world.layout.module_dir("top").is_dir()
+
+
+def test_a_missing_kernel_of_a_gone_environment_is_not_a_second_repair(world):
+    record = world.make("a")
+    os.unlink(Path(record.prefix) / "bin" / "python")
+    problems = ["interpreter missing (was x removed?)", "kernel /k/a is missing", "lua modulefile missing"]
+    entry = listing.Entry("a", record, problems, "broken")
+    c = doctor.Context(world.config, world.layout, Path(os.environ["HOME"]), {}, None, [entry])
+    assert [(f.severity, f.message, f.repair is not None) for f in environments.check(c)] == [
+        ("error", "a: interpreter missing (was x removed?)", True), ("warning", "a: kernel /k/a is missing", False)]
