@@ -1134,3 +1134,104 @@ def test_a_missing_kernel_of_a_gone_environment_is_not_a_second_repair(world):
     c = doctor.Context(world.config, world.layout, Path(os.environ["HOME"]), {}, None, [entry])
     assert [(f.severity, f.message, f.repair is not None) for f in environments.check(c)] == [
         ("error", "a: interpreter missing (was x removed?)", True), ("warning", "a: kernel /k/a is missing", False)]
+
+
+# --- the survivors of the first full run -----------------------------------------------------------
+
+def test_the_default_uv_cache_and_a_refused_cache_before_another_are_each_reported(world):
+    home = Path(os.environ["HOME"])
+    uv = uv_shaped(home / ".cache" / "uv")
+    pip = home / ".cache" / "pip"
+    (pip / "wheels").mkdir(parents=True)
+    (pip / "wheels" / "mine.whl").write_text("mine\n")
+    found = caches.check(ctx(world))
+    assert [(f.check, f.severity, f.repair is None) for f in found] == [("caches", "info", True),
+                                                                         ("caches", "info", False)]
+    assert str(pip) in found[0].message and "not a pip cache that --fix may empty" in found[0].message
+    assert found[1].message.startswith(f"uv cache in your home directory (its default place): {uv} holds")
+
+
+def test_a_second_conda_init_block_does_not_move_the_line_reported(world):
+    home = Path(os.environ["HOME"])
+    (home / ".zshrc").write_text("a\n" + BLOCK + "b\n" + BLOCK)
+    (found,) = conda_init.check(ctx(world))
+    assert found.message.startswith(f"{home / '.zshrc'}:2 has a 'conda init' block")
+
+
+def test_a_module_without_check_beside_the_checks_is_not_one(monkeypatch, tmp_path):
+    (tmp_path / "helper_only.py").write_text("def check(ctx):\n    return []\n")
+    (tmp_path / "declared.py").write_text(
+        "from pyenvmod.operations.doctor.finding import Check\n\ndef check(ctx):\n    return []\n\n"
+        'CHECK = Check("declared", 5, "user", looks_at="x", finding="y", fix="z")\n')
+    monkeypatch.setattr(doctor, "__path__", [*doctor.__path__, str(tmp_path)])
+    names = [m.__name__.rsplit(".", 1)[1] for m in doctor.checks()]
+    assert names[0] == "declared" and "helper_only" not in names and "common" not in names
+
+
+def test_the_toolchain_check_reads_each_environment_and_module_by_its_last_slash(world):
+    from pyenvmod.operations.doctor import toolchain
+
+    world.make("a", modules=["gcc/12"], module_files=[""])  # its Python is no module's
+    world.make("b", modules=["python/3.12", "gcc/12"], module_files=["", ""])
+    world.make("c", modules=["python/3.12/GCC", "gcc/12"], module_files=["", ""])
+    world.make("d", modules=["python/3.12", "gcc/12"], module_files=["", ""])
+    world.layout.meta_file("d").write_text("{")  # broken: no record to compare
+    environ = {"LOADEDMODULES": "gcc/13:gcc/13/cuda:pyenv/a/py3:pyenv/b/py3:pyenv/c/py3",
+               "_LMFILES_": ":".join(str(lua(world, n)) for n in "abcd")}
+    assert [f.message[:16] for f in toolchain.check(ctx(world, environ))] == ["b: gcc/13 is loa"]
+    assert toolchain.check(ctx(world, environ, name="d")) == []
+    assert toolchain.check(ctx(world, environ, name="c")) == [], "python/3.12/GCC's family is python/3.12"
+
+
+def test_a_tombstone_written_back_carries_the_sites_module_settings(world):
+    """Its unload must undo what the site's configuration made the module set (its 'environment')."""
+    world.config.set("environment", {"PYENVMOD_DOCTOR_TEST_VAR": "set-by-the-site"}, "test")
+    _deleted(world, "a")
+    import shutil
+
+    shutil.rmtree(world.layout.module_dir("a"))
+    path = lua(world, "a")
+    (found,) = loaded_deleted.check(ctx(world, {"_LMFILES_": str(path)}))
+    found.repair()
+    assert "PYENVMOD_DOCTOR_TEST_VAR" in path.read_text()
+
+
+def test_recorded_modules_of_an_environment_after_one_without_modules_are_checked(world):
+    world.make("aa-plain")
+    world.make("b", modules=["gone/1"], module_paths=["/nowhere"])
+    assert [f.message.split(":")[0] for f in recorded_modules.check(ctx(world))] == ["b"]
+
+
+def test_loaded_modules_need_both_variables():
+    from pyenvmod.operations.doctor import loaded_builds
+
+    assert loaded_builds.loaded_modules({"_LMFILES_": "/h/a/1.lua"}) == []
+    assert loaded_builds.loaded_modules({"LOADEDMODULES": "a/1"}) == []
+
+
+def test_every_loaded_environment_is_compared_after_one_without_a_record_or_a_mismatch(world):
+    from pyenvmod.operations.doctor import loaded_builds
+
+    world.make("a", modules=["gcc/13"], module_files=["/h/gcc/13.lua"])  # as built
+    world.make("c", modules=["gcc/12"], module_files=["/h/gcc/12.lua"])
+    environ = {"LOADEDMODULES": f"gcc/13:pyenv/z/py3:pyenv/a/py3:pyenv/c/py3",
+               "_LMFILES_": f"/h/gcc/13.lua:{lua(world, 'z')}:{lua(world, 'a')}:{lua(world, 'c')}"}
+    assert [f.message.split(" ")[0] for f in loaded_builds.check(ctx(world, environ))] == ["pyenv/c/py" + MM]
+
+
+def test_a_dist_info_name_with_a_hyphen_keeps_it(tmp_path):
+    from pyenvmod.operations.doctor import mpi as doctor_mpi
+
+    (tmp_path / "impi-rt-2021.10.dist-info").mkdir()
+    assert {k: v[0] for k, v in doctor_mpi._dists(tmp_path).items()} == {"impi-rt": "2021.10"}
+
+
+def test_a_wheel_tag_is_what_follows_the_first_colon_even_in_bytes_that_are_not_utf8(tmp_path):
+    from pyenvmod.operations.doctor import mpi as doctor_mpi
+
+    dist = tmp_path / "x-1.dist-info"
+    dist.mkdir()
+    (dist / "WHEEL").write_bytes(b"Generator: caf\xe9 1.0\nTag:cp311-cp311-manylinux_2_17_x86_64\n")
+    assert doctor_mpi._wheel_tag(dist) == "cp311-cp311-manylinux_2_17_x86_64"
+    (dist / "WHEEL").write_bytes(b"Tag: a:b:c\n")
+    assert doctor_mpi._wheel_tag(dist) == "a:b:c"
