@@ -441,7 +441,7 @@ def test_missing_modulefiles_are_written_again_by_fix(world):
     with_modulefiles(world, "b")
     (found,) = environments.check(ctx(world))
     assert (found.check, found.severity, found.fix) == ("modulefiles", "error", "pyenvmod module a; --fix does it")
-    assert found.message == "a: lua modulefile missing" or found.message.startswith("a: ") and "missing" in found.message
+    assert found.message == "a: lua modulefile missing; tcl modulefile missing"
     assert found.repair_says == "write the modulefiles of 'a' again"
     assert found.repair() == "wrote the modulefiles of 'a'"
     assert modulefiles.problems(world.layout, record, modulefiles.options_from(world.config)) == []
@@ -1235,3 +1235,60 @@ def test_a_wheel_tag_is_what_follows_the_first_colon_even_in_bytes_that_are_not_
     assert doctor_mpi._wheel_tag(dist) == "cp311-cp311-manylinux_2_17_x86_64"
     (dist / "WHEEL").write_bytes(b"Tag: a:b:c\n")
     assert doctor_mpi._wheel_tag(dist) == "a:b:c"
+
+
+def test_the_mpi_environment_is_read_after_ones_that_are_passed_over(world, tmp_path):
+    import shutil
+
+    from pyenvmod.operations.doctor import mpi as doctor_mpi
+
+    world.make("a")  # no MPI module
+    world.make("b", modules=["openmpi/4.1"], backend="conda")
+    shutil.rmtree(world.make("c", modules=["openmpi/4.1"]).prefix)
+    record, site, lib = _mpi_world(world, tmp_path)
+    assert [f.message.split(":")[0] for f in doctor_mpi.check(ctx(world, {"LD_LIBRARY_PATH": str(lib)}))] == ["m"]
+
+
+def test_a_leftover_a_broken_record_and_a_gone_folder_are_each_reported_in_order(world):
+    import shutil
+
+    world.layout.prefix("a-left").mkdir()
+    with_modulefiles(world, "b-broken")
+    world.layout.meta_file("b-broken").write_text("{")
+    with_modulefiles(world, "c-before")
+    world.layout.meta_file("c-before").write_text("{")
+    shutil.rmtree(with_modulefiles(world, "d-gone").prefix)
+    assert [(f.message.split(":")[0], f.severity) for f in environments.check(ctx(world))] == [
+        ("a-left", "error"), ("b-broken", "error"), ("c-before", "error"), ("d-gone", "error")]
+
+
+def test_a_modulefile_of_a_site_module_owner_is_read_for_the_shadow_check(world, tmp_path, monkeypatch):
+    import pwd
+
+    from modsys import Lmod
+    from test_guards_installed import dist
+
+    from pyenvmod.operations.doctor import shadowed
+    from pyenvmod.packages import module_packages
+
+    Lmod().require()
+    tree, bundle = tmp_path / "modulefiles", tmp_path / "sb" / "site-packages"
+    dist(bundle, "numpy", "1.26.4")
+    (tree / "SciPy-bundle").mkdir(parents=True)
+    modulefile = tree / "SciPy-bundle" / "2023.07.lua"
+    modulefile.write_text(f'prepend_path("PYTHONPATH", "{bundle}")\n')
+    nobody = pwd.getpwnam("nobody")
+    os.chown(modulefile, nobody.pw_uid, nobody.pw_gid)  # the site's software account wrote it
+    environ = {"LMOD_CMD": Lmod.modulecmd(), "MODULEPATH": str(tree)}
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    x = world.make("x", modules=["SciPy-bundle/2023.07"])
+    dist(world.site(x.prefix), "numpy", "2.0.0")
+    module_packages._SHOWN.clear()
+    try:
+        assert shadowed.check(ctx(world, environ)) == [], "a stranger's modulefile is never run"
+        module_packages._SHOWN.clear()
+        world.config.set("module_owners", ["nobody"], "site")
+        assert [f.message.split(" is installed")[0] for f in shadowed.check(ctx(world, environ))] == ["x: numpy 2.0.0"]
+    finally:
+        module_packages._SHOWN.clear()
