@@ -2,6 +2,7 @@
 include lines, the loader's order with both an RPATH and a RUNPATH, ${ORIGIN}, and a needed library
 named by its path. In-process on real files (the minimal objects of test_elf_unit.build)."""
 
+import os
 import struct
 
 import pytest
@@ -104,3 +105,46 @@ def test_the_process_environment_is_used_by_default(tmp_path, monkeypatch):
     ext = build(tmp_path / "ext.so", needed=["libq.so"])
     monkeypatch.setenv("LD_LIBRARY_PATH", str(tmp_path / "lib"))
     assert elf.resolve(ext) == [("libq.so", f"{tmp_path}/lib/libq.so")]
+
+
+def test_a_fifo_a_folder_or_a_cut_file_on_the_search_path_is_passed_over_without_blocking(tmp_path):
+    """The loader takes only a whole ELF file: a FIFO (opened without blocking), a folder and a file cut
+    after its ELF class byte that sit first on the search path are passed over for the real library."""
+    import os
+    import threading
+
+    for folder in ("fifo", "dir", "cut", "real"):
+        (tmp_path / folder).mkdir()
+    os.mkfifo(tmp_path / "fifo" / "libm1.so")
+    (tmp_path / "dir" / "libm1.so").mkdir()
+    (tmp_path / "cut" / "libm1.so").write_bytes(b"\x7fELF\x02\x01")
+    build(tmp_path / "real" / "libm1.so")
+    ext = build(tmp_path / "ext.so", needed=["libm1.so"])
+    path = ":".join(str(tmp_path / f) for f in ("fifo", "dir", "cut", "real"))
+    done = []
+    worker = threading.Thread(target=lambda: done.append(elf.resolve(ext, {"LD_LIBRARY_PATH": path})), daemon=True)
+    worker.start()
+    worker.join(10)
+    assert done == [[("libm1.so", f"{tmp_path}/real/libm1.so")]], "resolve blocked on a FIFO or took a non-library"
+
+
+@pytest.mark.parametrize("little", [True, False], ids=["le", "be"])
+def test_a_machine_number_above_0x7fff_is_matched_unsigned(tmp_path, little):
+    """e_machine is an unsigned 16-bit number; unofficial ones (0x9026, Alpha) have the top bit set."""
+    (tmp_path / "lib").mkdir()
+    build(tmp_path / "lib" / "libm1.so", machine=0x9026, little=little)
+    ext = build(tmp_path / "ext.so", needed=["libm1.so"], runpath=str(tmp_path / "lib"), machine=0x9026,
+                little=little)
+    assert elf.dynamic(ext).machine == 0x9026
+    assert elf.resolve(ext, {}) == [("libm1.so", f"{tmp_path}/lib/libm1.so")]
+
+
+def test_a_file_over_the_size_limit_is_refused_and_one_at_it_is_read(tmp_path):
+    """Sparse files: no disk is used for the gigabyte."""
+    big = tmp_path / "big.so"
+    data = build(tmp_path / "ok.so", needed=["libx.so"]).read_bytes()
+    big.write_bytes(data)
+    os.truncate(big, elf.MAX_BYTES)
+    assert elf.dynamic(big).needed == ["libx.so"]
+    os.truncate(big, elf.MAX_BYTES + 1)
+    refused(big, f"larger than {elf.MAX_BYTES} bytes")
