@@ -181,3 +181,70 @@ def test_the_mpi_of_an_environment_is_what_its_record_says():
     Record.mpi = "mpich/4.0"
     assert mpi.recorded(Record()) is None
     assert mpi.recorded(object()) is None
+
+
+# ---- whose uv.toml counts: the build's HOME, then this process's --------------------------------------
+
+def _h5py_uv_toml(tool):
+    require(os.path.isfile(f"{PARALLEL_HDF5}/include/H5pubconf.h"), "Debian's parallel HDF5",
+            "apt-get install libhdf5-mpich-dev")
+    buildpolicy.prepare(defaults(), tool, ["mpich/4.0"], ["h5py"], [], lambda m: None,
+                        environ=mpi_environ(HDF5_DIR=PARALLEL_HDF5))
+    return tool.env.get("UV_CONFIG_FILE")
+
+
+def test_the_user_uv_toml_is_looked_for_in_the_builds_home_not_this_processs(home):
+    builder = home.parent / "builder"
+    (builder / ".config" / "uv").mkdir(parents=True)
+    (builder / ".config" / "uv" / "uv.toml").write_text("")
+    assert _h5py_uv_toml(backends.get("uv", {"HOME": str(builder)})) is None
+    assert _h5py_uv_toml(backends.get("uv", {"HOME": str(home.parent / "other")})) is not None
+
+
+def test_without_home_in_the_builds_environment_this_processs_home_counts(home):
+    (home / ".config" / "uv").mkdir(parents=True)
+    (home / ".config" / "uv" / "uv.toml").write_text("")
+    tool = backends.get("uv", {"PATH": "/usr/bin:/bin", "UV_CACHE_DIR": str(home.parent / "cache" / "uv")})
+    assert "HOME" not in tool.env and _h5py_uv_toml(tool) is None
+
+
+def test_a_uv_config_folder_without_a_uv_toml_is_no_configuration(home):
+    (home / ".config" / "uv").mkdir(parents=True)
+    toml = _h5py_uv_toml(backends.get("uv", {"HOME": str(home)}))
+    assert toml is not None and Path(toml).name == "pyenvmod-h5py-uv.toml"
+
+
+def test_an_mpi_module_loaded_among_others_is_not_loaded_again(lmod, monkeypatch):
+    told = []
+    monkeypatch.setenv("LOADEDMODULES", "gcc/13.2:mpich/4.0:tool/1")
+    buildpolicy.load_recorded_mpi(defaults(), backends.get("uv", {}), ["gcc/13.2", "mpich/4.0"], told.append)
+    assert told == []
+
+
+def test_only_what_the_load_changed_goes_to_the_build(lmod, monkeypatch):
+    monkeypatch.setenv("UNRELATED_SETTING", "kept out")
+    tool = backends.get("uv", {"PATH": "/usr/bin:/bin"})
+    buildpolicy.load_recorded_mpi(defaults(), tool, ["mpich/4.0"], lambda m: None)
+    assert tool.env["MPICC"] == f"{lmod}/mpicc" and "UNRELATED_SETTING" not in tool.env
+
+
+def test_without_home_or_xdg_in_the_builds_environment_the_caches_are_under_this_processs_home(home):
+    tool = backends.get("uv", {"PATH": "/usr/bin:/bin"})
+    _, plan = buildpolicy.prepare(defaults(), tool, ["mpich/4.0"], ["numpy"], [], lambda m: None,
+                                  environ=mpi_environ())
+    assert tool.env["UV_CACHE_DIR"] == f"{home}/.cache/uv-mpi/{plan.mpi.identity}"
+    assert tool.env["PIP_CACHE_DIR"] == f"{home}/.cache/pip-mpi/{plan.mpi.identity}"
+
+
+def test_the_h5py_uv_toml_says_who_wrote_it(home):
+    toml = _h5py_uv_toml(backends.get("uv", {"HOME": str(home)}))
+    assert Path(toml).read_text().startswith("# written by pyenvmod")
+
+
+def test_the_process_environment_is_planned_for_by_default(home, monkeypatch):
+    for var, value in mpi_environ().items():
+        monkeypatch.setenv(var, value)
+    monkeypatch.delenv("MPICC", raising=False)
+    _, plan = buildpolicy.prepare(defaults(), backends.get("uv", {"HOME": str(home)}), ["mpich/4.0"], ["mpi4py"], [],
+                                  lambda m: None)
+    assert plan.mpi.module == "mpich/4.0" and plan.mpi_built == ["mpi4py"]

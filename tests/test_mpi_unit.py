@@ -151,3 +151,26 @@ def test_a_build_against_an_mpi_without_a_wrapper_is_refused_word_for_word():
     assert caught.value.message == (
         "the MPI module mpich/4.1 is recorded but no mpicc is on PATH (nor in $MPICC), so packages that link MPI "
         "cannot be built against it; load it first (module load mpich/4.1), or set only_binary for those packages")
+
+
+def test_a_loaded_module_without_lmfiles_has_no_modulefile():
+    assert mpi._modulefile_of({"LOADEDMODULES": "tool/1"}, "tool/1") == ""
+
+
+def test_what_a_modulefile_names_is_read_from_its_first_200000_characters(tmp_path):
+    modulefile = tmp_path / "1.lua"
+    modulefile.write_bytes(b"-- \xff not UTF-8\n" + b'prepend_path("PATH", "/opt/site-mpi/bin")\n')
+    assert mpi._provides(str(modulefile), "/opt/site-mpi/bin")
+    modulefile.write_text("-" * 200_000 + 'prepend_path("PATH", "/opt/site-mpi/bin")\n')
+    assert not mpi._provides(str(modulefile), "/opt/site-mpi/bin")
+    # a folder right under / (its parent is never counted) whose last character is the 200,001st
+    modulefile.write_text("-" * (200_001 - len("/mpi")) + "/mpi\n")
+    assert not mpi._provides(str(modulefile), "/mpi")
+    modulefile.write_text("-" * (200_000 - len("/mpi")) + "/mpi\n")
+    assert mpi._provides(str(modulefile), "/mpi")
+
+
+def test_the_root_folder_is_never_what_a_modulefile_names(tmp_path):
+    modulefile = tmp_path / "1.lua"
+    modulefile.write_text('setenv("SITE_DATA", "/srv/data")\n')
+    assert not mpi._provides(str(modulefile), "/mpich")
