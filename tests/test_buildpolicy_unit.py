@@ -248,3 +248,28 @@ def test_the_process_environment_is_planned_for_by_default(home, monkeypatch):
     _, plan = buildpolicy.prepare(defaults(), backends.get("uv", {"HOME": str(home)}), ["mpich/4.0"], ["mpi4py"], [],
                                   lambda m: None)
     assert plan.mpi.module == "mpich/4.0" and plan.mpi_built == ["mpi4py"]
+
+
+def test_every_binary_switch_of_the_backends_environment_is_folded_into_flags(home):
+    tool = backend("uv", home, UV_NO_BINARY="1", UV_NO_BINARY_PACKAGE="six", PIP_ONLY_BINARY="numpy")
+    buildpolicy.prepare(defaults(), tool, [], ["six"], [], lambda m: None, environ={"UV_NO_BINARY": "1"})
+    assert not [v for v in (*buildpolicy.NO_BINARY_VARS, *buildpolicy.ONLY_BINARY_VARS, "UV_NO_BINARY",
+                            "UV_ONLY_BINARY") if v in tool.env]
+
+
+def test_an_install_that_is_not_layered_gets_the_h5py_uv_toml_by_default(home):
+    require(os.path.isfile(f"{PARALLEL_HDF5}/include/H5pubconf.h"), "Debian's parallel HDF5",
+            "apt-get install libhdf5-mpich-dev")
+    plan = buildpolicy.plan(defaults(), mpi_environ(HDF5_DIR=PARALLEL_HDF5), ["mpich/4.0"], ["h5py"])
+    tool = backends.get("uv", {"HOME": str(home)})
+    buildpolicy.apply(tool, plan)
+    assert tool.env["UV_CONFIG_FILE"].endswith("pyenvmod-h5py-uv.toml")
+
+
+@pytest.mark.parametrize("flavor, pinned", [("openmpi", ["openmpi=*=external_*"]), ("mpich", ["mpich=*=external_*"]),
+                                            ("other", [])])
+def test_conda_pins_the_external_build_of_each_mpi_family_it_knows(home, flavor, pinned):
+    plan = buildpolicy.Plan()
+    plan.mpi = mpi.Mpi(f"{flavor}/1", "", "", "", flavor, "0" * 16)
+    conda = backends.get("conda", {"HOME": str(home)}, channels=["conda-forge"])
+    assert buildpolicy.apply(conda, plan) == [] and conda.constraints == pinned
