@@ -273,3 +273,46 @@ def test_conda_pins_the_external_build_of_each_mpi_family_it_knows(home, flavor,
     plan.mpi = mpi.Mpi(f"{flavor}/1", "", "", "", flavor, "0" * 16)
     conda = backends.get("conda", {"HOME": str(home)}, channels=["conda-forge"])
     assert buildpolicy.apply(conda, plan) == [] and conda.constraints == pinned
+
+
+# ---- the plan's lists and wrappers, and what the user is told ----------------------------------------
+
+def test_a_spec_that_is_not_a_requirement_does_not_hide_the_ones_after_it(home):
+    plan = buildpolicy.plan(defaults(), mpi_environ(), ["mpich/4.0"], ["./local", "mpi4py"])
+    assert plan.mpi_built == ["mpi4py"]
+
+
+def test_a_name_in_both_lists_is_built_from_source_and_all_stays_only_binary(home):
+    plan = buildpolicy.plan(defaults(only_binary=[":all:", "six"], no_binary=["six", ":all:"]), {}, [], ["six"])
+    assert plan.only_binary == [":all:"] and plan.no_binary == ["six", ":all:"]
+
+
+def test_the_fortran_and_cxx_wrappers_beside_mpicc_go_to_the_build(home, tmp_path):
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for tool in ("mpicc", "mpifort"):
+        (folder / tool).write_text("#!/bin/sh\nexit 1\n")
+        (folder / tool).chmod(0o755)
+    (folder / "mpif90").write_text("not executable\n")
+    plan = buildpolicy.plan(defaults(), mpi_environ(MPICC=str(folder / "mpicc")), ["mpich/4.0"], ["mpi4py"])
+    assert plan.build_env == {"MPICC": f"{folder}/mpicc", "MPIFC": f"{folder}/mpifort"}
+    debian = buildpolicy.plan(defaults(), mpi_environ(), ["mpich/4.0"], ["mpi4py"])
+    assert {k: debian.build_env[k] for k in ("MPICXX", "MPIFC", "MPIF90")} == {
+        "MPICXX": "/usr/bin/mpicxx", "MPIFC": "/usr/bin/mpifort", "MPIF90": "/usr/bin/mpif90"}
+
+
+def _plan(built, version="", hdf5=""):
+    plan = buildpolicy.Plan()
+    plan.mpi = mpi.Mpi("mpich/4.1", "/opt/mpich/bin/mpicc", "", version, "mpich", "0" * 16)
+    plan.mpi_built, plan.hdf5 = built, hdf5
+    return plan
+
+
+def test_what_the_user_is_told_before_a_build_word_for_word():
+    assert buildpolicy.describe(_plan(["mpi4py", "h5py"], hdf5="/opt/hdf5")) == [
+        "building mpi4py, h5py from source against mpich/4.1, with MPICC=/opt/mpich/bin/mpicc: they link MPI, and "
+        "a binary wheel would bring its own MPI (or none) instead of the module's; this can take several minutes",
+        "h5py: parallel HDF5 from HDF5_DIR=/opt/hdf5 (HDF5_MPI=ON, CC=mpicc)"]
+    told = buildpolicy.describe(_plan(["mpi4py"], version="MPICH Version: 4.1", hdf5="/opt/hdf5"))
+    assert len(told) == 1 and told[0].startswith("building mpi4py from source against mpich/4.1 (MPICH Version: 4.1), ")
+    assert buildpolicy.describe(_plan([])) == []

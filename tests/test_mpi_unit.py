@@ -174,3 +174,8 @@ def test_the_root_folder_is_never_what_a_modulefile_names(tmp_path):
     modulefile = tmp_path / "1.lua"
     modulefile.write_text('setenv("SITE_DATA", "/srv/data")\n')
     assert not mpi._provides(str(modulefile), "/mpich")
+
+
+def test_a_hdf5_header_with_bytes_that_are_not_utf8_is_read(tmp_path):
+    (tmp_path / "H5pubconf.h").write_bytes(b"/* \xa9 The HDF Group */\n#define H5_HAVE_PARALLEL 1\n")
+    assert mpi.parallel_hdf5({"HDF5_DIR": str(tmp_path)}) == str(tmp_path)
