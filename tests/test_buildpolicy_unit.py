@@ -316,3 +316,20 @@ def test_what_the_user_is_told_before_a_build_word_for_word():
     told = buildpolicy.describe(_plan(["mpi4py"], version="MPICH Version: 4.1", hdf5="/opt/hdf5"))
     assert len(told) == 1 and told[0].startswith("building mpi4py from source against mpich/4.1 (MPICH Version: 4.1), ")
     assert buildpolicy.describe(_plan([])) == []
+
+
+@pytest.mark.parametrize("value, on", [("True", True), ("YES", True), ("on", True), ("0", False), ("", False)])
+def test_uv_binary_switches_are_read_in_any_case(value, on):
+    assert buildpolicy.switches({"UV_NO_BINARY": value, "UV_ONLY_BINARY": value}) == (
+        ([":all:"], [":all:"]) if on else ([], []))
+    assert buildpolicy.switches({"PIP_NO_BINARY": ":all:"}) == ([":all:"], [])
+
+
+@pytest.mark.parametrize("packages, extra", [(["h5py"], ["mpi4py"]), (["h5py", "mpi4py"], []), (["numpy"], [])])
+def test_a_parallel_h5py_gets_mpi4py_only_when_it_is_asked_for_without_it(home, packages, extra):
+    require(os.path.isfile(f"{PARALLEL_HDF5}/include/H5pubconf.h"), "Debian's parallel HDF5",
+            "apt-get install libhdf5-mpich-dev")
+    plan = buildpolicy.plan(defaults(), mpi_environ(HDF5_DIR=PARALLEL_HDF5), ["mpich/4.0"], packages)
+    assert plan.extra == extra
+    assert (plan.build_env["HDF5_MPI"], plan.build_env["CC"], plan.build_env["HDF5_DIR"]) == (
+        "ON", "/usr/bin/mpicc", PARALLEL_HDF5)
