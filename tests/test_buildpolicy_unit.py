@@ -333,3 +333,10 @@ def test_a_parallel_h5py_gets_mpi4py_only_when_it_is_asked_for_without_it(home, 
     assert plan.extra == extra
     assert (plan.build_env["HDF5_MPI"], plan.build_env["CC"], plan.build_env["HDF5_DIR"]) == (
         "ON", "/usr/bin/mpicc", PARALLEL_HDF5)
+
+
+def test_a_plan_adds_no_package_and_no_hdf5_line_by_default():
+    assert buildpolicy.plan(defaults(), {}, [], ["six"]).extra == []
+    plan = buildpolicy.Plan()
+    plan.mpi, plan.mpi_built = mpi.Mpi("mpich/4.1", "/opt/mpich/bin/mpicc", "", "", "mpich", "0" * 16), ["h5py"]
+    assert len(buildpolicy.describe(plan)) == 1

@@ -179,3 +179,13 @@ def test_the_root_folder_is_never_what_a_modulefile_names(tmp_path):
 def test_a_hdf5_header_with_bytes_that_are_not_utf8_is_read(tmp_path):
     (tmp_path / "H5pubconf.h").write_bytes(b"/* \xa9 The HDF Group */\n#define H5_HAVE_PARALLEL 1\n")
     assert mpi.parallel_hdf5({"HDF5_DIR": str(tmp_path)}) == str(tmp_path)
+
+
+def test_the_wrapper_runs_with_the_environment_given(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "libmpi.so.40").write_bytes(b"x")
+    wrapper = script(tmp_path / "bin" / "mpicc", '[ "$1" = -show ] && echo "gcc -L$SITE_MPI_LIB -lmpi"\n')
+    environ = {"PATH": f"{wrapper.parent}:/usr/bin:/bin", "LOADEDMODULES": "openmpi/4.1", "SITE_MPI_LIB": str(lib)}
+    found = mpi.detect(["openmpi/4.1"], environ, PATTERNS)
+    assert found.mpicc == str(wrapper) and found.library == str(lib / "libmpi.so.40")
