@@ -189,3 +189,29 @@ def test_the_wrapper_runs_with_the_environment_given(tmp_path):
     environ = {"PATH": f"{wrapper.parent}:/usr/bin:/bin", "LOADEDMODULES": "openmpi/4.1", "SITE_MPI_LIB": str(lib)}
     found = mpi.detect(["openmpi/4.1"], environ, PATTERNS)
     assert found.mpicc == str(wrapper) and found.library == str(lib / "libmpi.so.40")
+
+
+def test_a_wrapper_that_fails_on_show_is_asked_with_showme(tmp_path):
+    wrapper = script(tmp_path / "mpicc", '[ "$1" = -show ] && { echo "unknown option"; exit 1; }\n'
+                                         '[ "$1" = --showme ] && echo "gcc -lmpi"\n')
+    assert mpi._show(str(wrapper), {}) == "gcc -lmpi"
+
+
+def test_an_rpath_adds_to_the_library_folders_before_it(tmp_path):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "libmpi.so.40").write_bytes(b"x")
+    assert mpi._library(f"gcc -L{tmp_path}/lib -Wl,-rpath,/nowhere -lmpi") == str(tmp_path / "lib" / "libmpi.so.40")
+
+
+def test_the_library_version_is_asked_of_an_isolated_python(tmp_path, monkeypatch):
+    require(os.path.exists(DEBIAN_LIB), "Debian's mpich", "apt-get install libmpich-dev")
+    (tmp_path / "ctypes").mkdir()
+    (tmp_path / "ctypes" / "__init__.py").write_text("raise SystemExit('a ctypes on PYTHONPATH ran')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    assert mpi.library_version(DEBIAN_LIB).startswith("MPICH Version:")
+
+
+@pytest.mark.parametrize("version, library", [("Intel(R) MPI Library 2021.9 for Linux* OS", ""),
+                                              ("", "/opt/cray/pe/lib64/libmpi_cray.so.12")])
+def test_intel_and_cray_mpi_are_of_the_mpich_family_by_their_version_or_library(version, library):
+    assert mpi.flavor_of(version, library, "site/1") == "mpich"
