@@ -181,3 +181,162 @@ def test_the_mpi_of_an_environment_is_what_its_record_says():
     Record.mpi = "mpich/4.0"
     assert mpi.recorded(Record()) is None
     assert mpi.recorded(object()) is None
+
+
+# ---- whose uv.toml counts: the build's HOME, then this process's --------------------------------------
+
+def _h5py_uv_toml(tool):
+    require(os.path.isfile(f"{PARALLEL_HDF5}/include/H5pubconf.h"), "Debian's parallel HDF5",
+            "apt-get install libhdf5-mpich-dev")
+    buildpolicy.prepare(defaults(), tool, ["mpich/4.0"], ["h5py"], [], lambda m: None,
+                        environ=mpi_environ(HDF5_DIR=PARALLEL_HDF5))
+    return tool.env.get("UV_CONFIG_FILE")
+
+
+def test_the_user_uv_toml_is_looked_for_in_the_builds_home_not_this_processs(home):
+    builder = home.parent / "builder"
+    (builder / ".config" / "uv").mkdir(parents=True)
+    (builder / ".config" / "uv" / "uv.toml").write_text("")
+    assert _h5py_uv_toml(backends.get("uv", {"HOME": str(builder)})) is None
+    assert _h5py_uv_toml(backends.get("uv", {"HOME": str(home.parent / "other")})) is not None
+
+
+def test_without_home_in_the_builds_environment_this_processs_home_counts(home):
+    (home / ".config" / "uv").mkdir(parents=True)
+    (home / ".config" / "uv" / "uv.toml").write_text("")
+    tool = backends.get("uv", {"PATH": "/usr/bin:/bin", "UV_CACHE_DIR": str(home.parent / "cache" / "uv")})
+    assert "HOME" not in tool.env and _h5py_uv_toml(tool) is None
+
+
+def test_a_uv_config_folder_without_a_uv_toml_is_no_configuration(home):
+    (home / ".config" / "uv").mkdir(parents=True)
+    toml = _h5py_uv_toml(backends.get("uv", {"HOME": str(home)}))
+    assert toml is not None and Path(toml).name == "pyenvmod-h5py-uv.toml"
+
+
+def test_an_mpi_module_loaded_among_others_is_not_loaded_again(lmod, monkeypatch):
+    told = []
+    monkeypatch.setenv("LOADEDMODULES", "gcc/13.2:mpich/4.0:tool/1")
+    buildpolicy.load_recorded_mpi(defaults(), backends.get("uv", {}), ["gcc/13.2", "mpich/4.0"], told.append)
+    assert told == []
+
+
+def test_only_what_the_load_changed_goes_to_the_build(lmod, monkeypatch):
+    monkeypatch.setenv("UNRELATED_SETTING", "kept out")
+    tool = backends.get("uv", {"PATH": "/usr/bin:/bin"})
+    buildpolicy.load_recorded_mpi(defaults(), tool, ["mpich/4.0"], lambda m: None)
+    assert tool.env["MPICC"] == f"{lmod}/mpicc" and "UNRELATED_SETTING" not in tool.env
+
+
+def test_without_home_or_xdg_in_the_builds_environment_the_caches_are_under_this_processs_home(home):
+    tool = backends.get("uv", {"PATH": "/usr/bin:/bin"})
+    _, plan = buildpolicy.prepare(defaults(), tool, ["mpich/4.0"], ["numpy"], [], lambda m: None,
+                                  environ=mpi_environ())
+    assert tool.env["UV_CACHE_DIR"] == f"{home}/.cache/uv-mpi/{plan.mpi.identity}"
+    assert tool.env["PIP_CACHE_DIR"] == f"{home}/.cache/pip-mpi/{plan.mpi.identity}"
+
+
+def test_the_h5py_uv_toml_says_who_wrote_it(home):
+    toml = _h5py_uv_toml(backends.get("uv", {"HOME": str(home)}))
+    assert Path(toml).read_text().startswith("# written by pyenvmod")
+
+
+def test_the_process_environment_is_planned_for_by_default(home, monkeypatch):
+    for var, value in mpi_environ().items():
+        monkeypatch.setenv(var, value)
+    monkeypatch.delenv("MPICC", raising=False)
+    _, plan = buildpolicy.prepare(defaults(), backends.get("uv", {"HOME": str(home)}), ["mpich/4.0"], ["mpi4py"], [],
+                                  lambda m: None)
+    assert plan.mpi.module == "mpich/4.0" and plan.mpi_built == ["mpi4py"]
+
+
+def test_every_binary_switch_of_the_backends_environment_is_folded_into_flags(home):
+    tool = backend("uv", home, UV_NO_BINARY="1", UV_NO_BINARY_PACKAGE="six", PIP_ONLY_BINARY="numpy")
+    buildpolicy.prepare(defaults(), tool, [], ["six"], [], lambda m: None, environ={"UV_NO_BINARY": "1"})
+    assert not [v for v in (*buildpolicy.NO_BINARY_VARS, *buildpolicy.ONLY_BINARY_VARS, "UV_NO_BINARY",
+                            "UV_ONLY_BINARY") if v in tool.env]
+
+
+def test_an_install_that_is_not_layered_gets_the_h5py_uv_toml_by_default(home):
+    require(os.path.isfile(f"{PARALLEL_HDF5}/include/H5pubconf.h"), "Debian's parallel HDF5",
+            "apt-get install libhdf5-mpich-dev")
+    plan = buildpolicy.plan(defaults(), mpi_environ(HDF5_DIR=PARALLEL_HDF5), ["mpich/4.0"], ["h5py"])
+    tool = backends.get("uv", {"HOME": str(home)})
+    buildpolicy.apply(tool, plan)
+    assert tool.env["UV_CONFIG_FILE"].endswith("pyenvmod-h5py-uv.toml")
+
+
+@pytest.mark.parametrize("flavor, pinned", [("openmpi", ["openmpi=*=external_*"]), ("mpich", ["mpich=*=external_*"]),
+                                            ("other", [])])
+def test_conda_pins_the_external_build_of_each_mpi_family_it_knows(home, flavor, pinned):
+    plan = buildpolicy.Plan()
+    plan.mpi = mpi.Mpi(f"{flavor}/1", "", "", "", flavor, "0" * 16)
+    conda = backends.get("conda", {"HOME": str(home)}, channels=["conda-forge"])
+    assert buildpolicy.apply(conda, plan) == [] and conda.constraints == pinned
+
+
+# ---- the plan's lists and wrappers, and what the user is told ----------------------------------------
+
+def test_a_spec_that_is_not_a_requirement_does_not_hide_the_ones_after_it(home):
+    plan = buildpolicy.plan(defaults(), mpi_environ(), ["mpich/4.0"], ["./local", "mpi4py"])
+    assert plan.mpi_built == ["mpi4py"]
+
+
+def test_a_name_in_both_lists_is_built_from_source_and_all_stays_only_binary(home):
+    plan = buildpolicy.plan(defaults(only_binary=[":all:", "six"], no_binary=["six", ":all:"]), {}, [], ["six"])
+    assert plan.only_binary == [":all:"] and plan.no_binary == ["six", ":all:"]
+
+
+def test_the_fortran_and_cxx_wrappers_beside_mpicc_go_to_the_build(home, tmp_path):
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for tool in ("mpicc", "mpifort"):
+        (folder / tool).write_text("#!/bin/sh\nexit 1\n")
+        (folder / tool).chmod(0o755)
+    (folder / "mpif90").write_text("not executable\n")
+    plan = buildpolicy.plan(defaults(), mpi_environ(MPICC=str(folder / "mpicc")), ["mpich/4.0"], ["mpi4py"])
+    assert plan.build_env == {"MPICC": f"{folder}/mpicc", "MPIFC": f"{folder}/mpifort"}
+    debian = buildpolicy.plan(defaults(), mpi_environ(), ["mpich/4.0"], ["mpi4py"])
+    assert {k: debian.build_env[k] for k in ("MPICXX", "MPIFC", "MPIF90")} == {
+        "MPICXX": "/usr/bin/mpicxx", "MPIFC": "/usr/bin/mpifort", "MPIF90": "/usr/bin/mpif90"}
+
+
+def _plan(built, version="", hdf5=""):
+    plan = buildpolicy.Plan()
+    plan.mpi = mpi.Mpi("mpich/4.1", "/opt/mpich/bin/mpicc", "", version, "mpich", "0" * 16)
+    plan.mpi_built, plan.hdf5 = built, hdf5
+    return plan
+
+
+def test_what_the_user_is_told_before_a_build_word_for_word():
+    assert buildpolicy.describe(_plan(["mpi4py", "h5py"], hdf5="/opt/hdf5")) == [
+        "building mpi4py, h5py from source against mpich/4.1, with MPICC=/opt/mpich/bin/mpicc: they link MPI, and "
+        "a binary wheel would bring its own MPI (or none) instead of the module's; this can take several minutes",
+        "h5py: parallel HDF5 from HDF5_DIR=/opt/hdf5 (HDF5_MPI=ON, CC=mpicc)"]
+    told = buildpolicy.describe(_plan(["mpi4py"], version="MPICH Version: 4.1", hdf5="/opt/hdf5"))
+    assert len(told) == 1 and told[0].startswith("building mpi4py from source against mpich/4.1 (MPICH Version: 4.1), ")
+    assert buildpolicy.describe(_plan([])) == []
+
+
+@pytest.mark.parametrize("value, on", [("True", True), ("YES", True), ("on", True), ("0", False), ("", False)])
+def test_uv_binary_switches_are_read_in_any_case(value, on):
+    assert buildpolicy.switches({"UV_NO_BINARY": value, "UV_ONLY_BINARY": value}) == (
+        ([":all:"], [":all:"]) if on else ([], []))
+    assert buildpolicy.switches({"PIP_NO_BINARY": ":all:"}) == ([":all:"], [])
+
+
+@pytest.mark.parametrize("packages, extra", [(["h5py"], ["mpi4py"]), (["h5py", "mpi4py"], []), (["numpy"], [])])
+def test_a_parallel_h5py_gets_mpi4py_only_when_it_is_asked_for_without_it(home, packages, extra):
+    require(os.path.isfile(f"{PARALLEL_HDF5}/include/H5pubconf.h"), "Debian's parallel HDF5",
+            "apt-get install libhdf5-mpich-dev")
+    plan = buildpolicy.plan(defaults(), mpi_environ(HDF5_DIR=PARALLEL_HDF5), ["mpich/4.0"], packages)
+    assert plan.extra == extra
+    assert (plan.build_env["HDF5_MPI"], plan.build_env["CC"], plan.build_env["HDF5_DIR"]) == (
+        "ON", "/usr/bin/mpicc", PARALLEL_HDF5)
+
+
+def test_a_plan_adds_no_package_and_no_hdf5_line_by_default():
+    assert buildpolicy.plan(defaults(), {}, [], ["six"]).extra == []
+    plan = buildpolicy.Plan()
+    plan.mpi, plan.mpi_built = mpi.Mpi("mpich/4.1", "/opt/mpich/bin/mpicc", "", "", "mpich", "0" * 16), ["h5py"]
+    assert len(buildpolicy.describe(plan)) == 1

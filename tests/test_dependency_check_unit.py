@@ -69,3 +69,19 @@ def test_a_pre_release_and_an_unreadable_version_satisfy(tmp_path):
     dist(env, "lib", "2.0rc1")
     dist(env, "odd", "not.a.version")
     assert dependency_check.problems(tmp_path / "env", PY) == []
+
+
+def test_only_the_hooks_import_lines_name_bases_as_python_runs_only_those(tmp_path):
+    """site.py executes a .pth line only when it starts with 'import'; any other line is a folder
+    name (here one that does not exist), so the base it spells is not on sys.path."""
+    env, one, two = site_of(tmp_path / "env"), site_of(tmp_path / "one"), site_of(tmp_path / "two")
+    hook(env, f"site.addsitedir({str(one)!r})", f"import\tsite; site.addsitedir({str(two)!r})")
+    assert dependency_check.sites(tmp_path / "env", PY) == [env, two]
+
+
+def test_a_line_without_addsitedir_names_no_base_even_when_its_tail_reads_as_a_folder(tmp_path):
+    env, other = site_of(tmp_path / "env"), site_of(tmp_path / "other")
+    line = f"import os# {str(other)!r})"  # valid Python; from its 11th character on, a string literal and ')'
+    assert line.find("addsitedir(") == -1 and line[10:line.rfind(")")].strip() == repr(str(other))
+    hook(env, line)
+    assert dependency_check.sites(tmp_path / "env", PY) == [env]

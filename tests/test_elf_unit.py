@@ -16,7 +16,7 @@ from pyenvmod.packages import elf
 MPICH_CXX = "/usr/lib/x86_64-linux-gnu/libmpichcxx.so.12"
 
 
-def build(path, needed=(), runpath=None, rpath=None, wide=True, little=True, machine=62):
+def build(path, needed=(), runpath=None, rpath=None, wide=True, little=True, machine=62, vaddr=0x1000):
     """A minimal ELF shared object: one PT_LOAD covering the file, one PT_DYNAMIC, a string table."""
     end = "<" if little else ">"
     names = b"\0"
@@ -36,7 +36,7 @@ def build(path, needed=(), runpath=None, rpath=None, wide=True, little=True, mac
         entries.append((elf.DT_RPATH, offsets[rpath]))
     dyn_off = eh_size + 2 * ph_size
     str_off = dyn_off + (len(entries) + 3) * struct.calcsize(dyn)
-    vaddr = 0x1000  # the segment is mapped there: the string table's address is not its file offset
+    # the segment is mapped at vaddr: the string table's address is not its file offset
     entries += [(elf.DT_STRTAB, vaddr + str_off), (elf.DT_STRSZ, len(names)), (elf.DT_NULL, 0)]
     dyn_bytes = b"".join(struct.pack(dyn, t, v) for t, v in entries)
     total = str_off + len(names)

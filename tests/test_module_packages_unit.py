@@ -199,3 +199,130 @@ def test_a_direct_reference_to_a_package_a_module_gives_is_refused_word_for_word
         "first on sys.path (PYTHONPATH) whenever the environment is loaded; ask for numpy without a URL to use the "
         "module's, or make the environment without SciPy-bundle/2023.07")
     assert module_packages.check_requested([f"six @ {url}", "numpy"], [NUMPY]) == [NUMPY]
+
+
+# ---- what `module show` says, read line by line -----------------------------------------------------
+
+def test_every_pythonpath_line_of_a_show_counts_and_relative_entries_are_dropped():
+    lua = ('prepend_path("PYTHONPATH","/a/site:/b/site")\nsetenv("X", "/c")\n'
+           "append_path('PYTHONPATH', '/d/site')\n")
+    assert module_packages.parse_show(lua) == ["/a/site", "/b/site", "/d/site"]
+    tcl = ("prepend-path PYTHONPATH /a/site:rel/site\nappend-path --duplicates PYTHONPATH /b/site {/c/my site}\n"
+           "setenv PYTHONPATHX /x\n")
+    assert module_packages.parse_show(tcl) == ["/a/site", "/b/site", "/c/my site"]
+
+
+def test_a_tcl_value_with_an_unbalanced_quote_is_split_on_blanks():
+    assert module_packages.parse_show('prepend-path PYTHONPATH /a"b:/c /d\n') == ['/a"b', "/c", "/d"]
+
+
+# ---- which modulefile is shown, and with what -------------------------------------------------------
+
+def _file(site, name="SciPy-bundle/2023.07"):
+    return site["tree"] / (name + (".lua" if site["system"] == "lmod" else ""))
+
+
+def test_a_module_that_is_nowhere_has_no_folders(site):
+    from pyenvmod.modules import module_system
+
+    assert module_packages.python_paths(module_system.current(), "no-such/1") == []
+
+
+def test_without_a_modulepath_nothing_is_shown(site, monkeypatch):
+    from pyenvmod.modules import module_system
+
+    monkeypatch.delenv("MODULEPATH")
+    assert module_packages.python_paths(module_system.current(), "SciPy-bundle/2023.07") == []
+
+
+def test_a_modulepath_folder_written_with_a_trailing_slash_still_holds_its_modulefiles(site, monkeypatch, tmp_path):
+    from pyenvmod.modules import module_system
+
+    tree = tmp_path / "modules-X"  # a name ending in X: the slash alone is stripped
+    module(tree, "SciPy-bundle/2023.07", site["system"], site["bundle"])
+    monkeypatch.setenv("MODULEPATH", f"{tree}/")
+    assert module_packages.python_paths(module_system.current(), "SciPy-bundle/2023.07") == [site["bundle"]]
+
+
+def test_a_modulefile_of_a_site_module_owner_is_shown(site):
+    """A uid of the site's module_owners counts as root: its modulefile is shown, and only with it."""
+    path = _file(site)
+    os.chown(path, 4242, 4242)
+    assert module_packages.provided(["SciPy-bundle/2023.07"]) == []
+    module_packages._SHOWN.clear()
+    found = module_packages.provided(["SciPy-bundle/2023.07"], owners=(4242,))
+    assert {p.key for p in found} == {"numpy", "scipy"}
+
+
+def test_a_modulefile_placed_earlier_on_modulepath_after_the_check_is_never_shown(site, monkeypatch):
+    """Between finding the checked modulefile and showing it, another user writes one of the same name
+    into a folder earlier on MODULEPATH: the show still reads the checked one (MODULEPATH narrowed)."""
+    from pyenvmod.modules import module_system
+
+    early = site["tree"].parent / "early"
+    monkeypatch.setenv("MODULEPATH", f"{early}:{site['tree']}")
+    real = module_packages.modulefile
+
+    def found_then_raced(system, name):
+        path = real(system, name)
+        module(early, name, site["system"], "/elsewhere/site-packages")  # the other user's move
+        return path
+
+    monkeypatch.setattr(module_packages, "modulefile", found_then_raced)
+    assert module_packages.python_paths(module_system.current(), "SciPy-bundle/2023.07") == [site["bundle"]]
+
+
+@pytest.mark.parametrize("name, label", [("lmod", "Lmod module location"), ("envmodules", "module path")])
+def test_a_module_command_that_cannot_run_is_named_in_one_line(tmp_path, name, label):
+    from pyenvmod.modules import module_system
+
+    missing = str(tmp_path / "no-modulecmd")
+    system = module_system.Lmod([missing]) if name == "lmod" else module_system.EnvironmentModules([missing])
+    with pytest.raises(PyenvmodError) as caught:
+        module_packages.modulefile(system, "SciPy-bundle/2023.07")
+    assert caught.value.message == f"cannot run {label} ({missing}): No such file or directory"
+
+
+def test_a_module_command_that_prints_nothing_finds_no_modulefile(tmp_path):
+    from pyenvmod.modules import module_system
+
+    quiet = tmp_path / "lmod"
+    quiet.write_text("#!/bin/sh\nexit 0\n")
+    quiet.chmod(0o755)
+    assert module_packages.modulefile(module_system.Lmod([str(quiet)]), "SciPy-bundle/2023.07") is None
+
+
+def test_the_module_system_is_the_one_of_the_environment_given(site, monkeypatch):
+    var = "LMOD_CMD" if site["system"] == "lmod" else "MODULES_CMD"
+    environ = {var: os.environ[var]}
+    monkeypatch.delenv(var)
+    assert module_packages.provided(["SciPy-bundle/2023.07"]) == []
+    assert {p.key for p in module_packages.provided(["SciPy-bundle/2023.07"], environ=environ)} == {"numpy", "scipy"}
+
+
+def test_a_recorded_name_that_could_be_an_option_is_passed_over_and_the_rest_asked(site):
+    found = module_packages.provided(["SciPy-bundle/2023.07", "--help", "plain/1"])
+    assert {p.key for p in found} == {"numpy", "scipy"}
+
+
+# ---- versions: pre-releases, markers for the environment's Python, skipped specs -------------------
+
+def test_a_module_pre_release_satisfies_a_plain_requirement():
+    rc = NUMPY._replace(version="2.1.0rc1")
+    assert module_packages.check_requested(["numpy>=2"], [rc]) == [rc]
+
+
+def test_specs_the_module_check_passes_over_do_not_stop_it():
+    with pytest.raises(PyenvmodError):
+        module_packages.check_requested(["-e ./mine", "numpy[", "numpy>=2"], [NUMPY])
+
+
+def test_markers_of_installed_packages_are_judged_for_the_environments_python(prefix):
+    site = stacking.site_packages(str(prefix), "3.9.7")
+    dist(site, "app", "1.0", 'numpy>=2 ; python_full_version == "3.9.7"')
+    with pytest.raises(PyenvmodError):
+        module_packages.check_installed(prefix, "3.9.7", [NUMPY])
+    other = stacking.site_packages(str(prefix.parent / "env2"), "3.9.7")
+    dist(other, "app", "1.0", 'numpy>=2 ; python_version == "3.9"')
+    with pytest.raises(PyenvmodError):
+        module_packages.check_installed(prefix.parent / "env2", "3.9.7", [NUMPY])

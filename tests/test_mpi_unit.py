@@ -151,3 +151,67 @@ def test_a_build_against_an_mpi_without_a_wrapper_is_refused_word_for_word():
     assert caught.value.message == (
         "the MPI module mpich/4.1 is recorded but no mpicc is on PATH (nor in $MPICC), so packages that link MPI "
         "cannot be built against it; load it first (module load mpich/4.1), or set only_binary for those packages")
+
+
+def test_a_loaded_module_without_lmfiles_has_no_modulefile():
+    assert mpi._modulefile_of({"LOADEDMODULES": "tool/1"}, "tool/1") == ""
+
+
+def test_what_a_modulefile_names_is_read_from_its_first_200000_characters(tmp_path):
+    modulefile = tmp_path / "1.lua"
+    modulefile.write_bytes(b"-- \xff not UTF-8\n" + b'prepend_path("PATH", "/opt/site-mpi/bin")\n')
+    assert mpi._provides(str(modulefile), "/opt/site-mpi/bin")
+    modulefile.write_text("-" * 200_000 + 'prepend_path("PATH", "/opt/site-mpi/bin")\n')
+    assert not mpi._provides(str(modulefile), "/opt/site-mpi/bin")
+    # a folder right under / (its parent is never counted) whose last character is the 200,001st
+    modulefile.write_text("-" * (200_001 - len("/mpi")) + "/mpi\n")
+    assert not mpi._provides(str(modulefile), "/mpi")
+    modulefile.write_text("-" * (200_000 - len("/mpi")) + "/mpi\n")
+    assert mpi._provides(str(modulefile), "/mpi")
+
+
+def test_the_root_folder_is_never_what_a_modulefile_names(tmp_path):
+    modulefile = tmp_path / "1.lua"
+    modulefile.write_text('setenv("SITE_DATA", "/srv/data")\n')
+    assert not mpi._provides(str(modulefile), "/mpich")
+
+
+def test_a_hdf5_header_with_bytes_that_are_not_utf8_is_read(tmp_path):
+    (tmp_path / "H5pubconf.h").write_bytes(b"/* \xa9 The HDF Group */\n#define H5_HAVE_PARALLEL 1\n")
+    assert mpi.parallel_hdf5({"HDF5_DIR": str(tmp_path)}) == str(tmp_path)
+
+
+def test_the_wrapper_runs_with_the_environment_given(tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "libmpi.so.40").write_bytes(b"x")
+    wrapper = script(tmp_path / "bin" / "mpicc", '[ "$1" = -show ] && echo "gcc -L$SITE_MPI_LIB -lmpi"\n')
+    environ = {"PATH": f"{wrapper.parent}:/usr/bin:/bin", "LOADEDMODULES": "openmpi/4.1", "SITE_MPI_LIB": str(lib)}
+    found = mpi.detect(["openmpi/4.1"], environ, PATTERNS)
+    assert found.mpicc == str(wrapper) and found.library == str(lib / "libmpi.so.40")
+
+
+def test_a_wrapper_that_fails_on_show_is_asked_with_showme(tmp_path):
+    wrapper = script(tmp_path / "mpicc", '[ "$1" = -show ] && { echo "unknown option"; exit 1; }\n'
+                                         '[ "$1" = --showme ] && echo "gcc -lmpi"\n')
+    assert mpi._show(str(wrapper), {}) == "gcc -lmpi"
+
+
+def test_an_rpath_adds_to_the_library_folders_before_it(tmp_path):
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "libmpi.so.40").write_bytes(b"x")
+    assert mpi._library(f"gcc -L{tmp_path}/lib -Wl,-rpath,/nowhere -lmpi") == str(tmp_path / "lib" / "libmpi.so.40")
+
+
+def test_the_library_version_is_asked_of_an_isolated_python(tmp_path, monkeypatch):
+    require(os.path.exists(DEBIAN_LIB), "Debian's mpich", "apt-get install libmpich-dev")
+    (tmp_path / "ctypes").mkdir()
+    (tmp_path / "ctypes" / "__init__.py").write_text("raise SystemExit('a ctypes on PYTHONPATH ran')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    assert mpi.library_version(DEBIAN_LIB).startswith("MPICH Version:")
+
+
+@pytest.mark.parametrize("version, library", [("Intel(R) MPI Library 2021.9 for Linux* OS", ""),
+                                              ("", "/opt/cray/pe/lib64/libmpi_cray.so.12")])
+def test_intel_and_cray_mpi_are_of_the_mpich_family_by_their_version_or_library(version, library):
+    assert mpi.flavor_of(version, library, "site/1") == "mpich"

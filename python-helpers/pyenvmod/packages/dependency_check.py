@@ -23,6 +23,8 @@ def sites(prefix, python_version: str) -> list[Path]:
         if not hook.is_file():
             continue
         for line in hook.read_text(encoding="utf-8", errors="replace").splitlines():
+            if not line.startswith(("import ", "import\t")):
+                continue  # site.py runs only a line that starts so; any other names a folder
             start, end = line.find("addsitedir("), line.rfind(")")
             if start >= 0 and end > start:
                 try:
