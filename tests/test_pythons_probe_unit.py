@@ -197,7 +197,9 @@ def test_the_last_line_of_the_answer_counts(home):
 
 
 @pytest.mark.parametrize("body", [answer() + "\nexit 1", answer(implementation="pypy"), "true", "echo 'not json'",
-                                  ])
+                                  "echo '[1]'", "echo 0", "echo null",
+                                  "echo '{\"implementation\": \"cpython\"}'",
+                                  "echo '{\"implementation\": \"cpython\", \"executable\": 1, \"version\": \"3.12.1\"}'"])
 def test_what_is_not_a_cpython_answer_is_no_interpreter(home, body):
     python = fake(home / "x", "python", body)
     assert pythons.probe(str(python)) is None
