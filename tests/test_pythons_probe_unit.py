@@ -208,6 +208,17 @@ def test_what_is_not_a_cpython_answer_is_no_interpreter(home, body):
     assert caught.value.message == f"{str(python)!r} does not run as a CPython interpreter; {HOW}"
 
 
+def test_a_binary_that_is_no_python_and_a_script_that_cannot_start_are_no_interpreter(home):
+    assert pythons.probe("/bin/true") is None and not cache_file(home).exists()
+    script = home / "x" / "python"
+    script.parent.mkdir()
+    script.write_text("#!/no/such/interpreter\n")
+    script.chmod(0o755)
+    with pytest.raises(PyenvmodError) as caught:
+        pythons.locate(str(script))
+    assert caught.value.message == f"{str(script)!r} does not run as a CPython interpreter; {HOW}"
+
+
 def test_a_relative_executable_in_the_answer_is_the_path_asked(home, monkeypatch):
     python = fake(home / "x", "python3", answer(executable="python3"))
     monkeypatch.chdir(home)
@@ -320,6 +331,12 @@ def test_several_modules_of_the_same_version_give_it():
     assert best == modules[1] and same == [modules[2], modules[0]]  # 3.12.0 is another version
     assert why == ("the newest module of Python 3.12; python/3.12, Python/3.12 give the same version, "
                    "cpython/3.12.1 names the full version 3.12.1")
+
+
+def test_between_modules_of_one_family_and_version_the_name_decides():
+    modules = [M("Python/3.12.1-b", "3.12.1", False), M("Python/3.12.1-a", "3.12.1", False)]
+    best, why, same = pythons.choose(modules, "3.12", NAMES)
+    assert best == modules[1] and same == [modules[0]]
 
 
 # --- what 'pyenvmod pythons' lists ------------------------------------------------------------------
@@ -442,3 +459,16 @@ def test_a_version_found_nowhere_names_the_modules_too(lmod, home):
         pythons.locate("3.9", CONFIG)
     assert caught.value.message == (f"no Python 3.9 found; there are system: {system}; PATH: 3.13.1; module: "
                                     f"Python/3.12.1 (pyenvmod pythons lists them); {HOW}")
+
+
+def test_modules_preferred_but_none_of_the_version_the_interpreter_outside_is_taken(lmod):
+    module(lmod, "Python/3.12.1")
+    assert pythons.locate("3.11", FROM_MODULES) == (pythons.probe(SYSTEM), None)
+    assert "LOADEDMODULES" not in os.environ
+
+
+def test_a_module_system_that_cannot_run_has_no_python_modules(lmod, home, monkeypatch):
+    module(lmod, "Python/3.12.1")
+    (home / "lmod").write_text("not a program\n")  # a file, but it cannot run
+    monkeypatch.setenv("LMOD_CMD", str(home / "lmod"))
+    assert pythons._available_modules(CONFIG) == []
