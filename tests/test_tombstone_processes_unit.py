@@ -135,8 +135,9 @@ def test_a_modulefile_loaded_by_its_real_path_counts_when_the_tree_is_reached_th
 
 
 
-def test_a_program_whose_name_only_ends_like_a_shell_is_no_shell(tmp_path, public, started):
-    odd = public / "x(sh"
+@pytest.mark.parametrize("name", ["x(sh", "sh)x", "(sh)"])
+def test_a_program_whose_name_only_holds_a_shells_name_is_no_shell(tmp_path, public, started, name):
+    odd = public / name
     odd.symlink_to("/bin/sh")
     started([str(odd), "-c", "sleep 60; :"])
     assert not as_user(lambda: tombstones.possibly_loaded([str(tmp_path / "py3.12.lua")], time.time() + 5, {}))
