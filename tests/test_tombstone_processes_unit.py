@@ -80,7 +80,9 @@ def started():
 def test_a_process_of_the_user_with_the_module_in_its_environment_counts(tmp_path, started):
     path = str(tmp_path / "py3.12.lua")
     assert not as_user(lambda: tombstones.possibly_loaded([path], 0.0, {}))
-    started(["sleep", "60"], env={"_LMFILES_": f"/other.lua:{path}"})
+    started(["sleep", "60"], env={"_LMFILES_": "/other.lua", "OTHER": f"_LMFILES_={path}"})
+    assert not as_user(lambda: tombstones.possibly_loaded([path], 0.0, {}))
+    started(["sleep", "60"], env={b"_LMFILES_": b"/caf\xe9.lua:" + os.fsencode(path)})  # not UTF-8: still read
     assert as_user(lambda: tombstones.possibly_loaded([path], 0.0, {}))
 
 
@@ -106,6 +108,8 @@ def test_a_shell_started_before_the_tombstone_counts_and_one_started_after_does_
     now = time.time()
     assert as_user(lambda: tombstones.possibly_loaded([path], now + 5, {}))
     assert not as_user(lambda: tombstones.possibly_loaded([path], now - 60, {}))
+    # btime has whole seconds: a shell started less than a second after the tombstone still counts
+    assert as_user(lambda: tombstones.possibly_loaded([path], now - 0.5, {}))
 
 
 def test_a_login_shell_counts_as_a_shell(tmp_path, public, started):
@@ -135,7 +139,7 @@ def test_a_modulefile_loaded_by_its_real_path_counts_when_the_tree_is_reached_th
 
 
 
-@pytest.mark.parametrize("name", ["x(sh", "sh)x", "(sh)"])
+@pytest.mark.parametrize("name", ["x(sh", "sh)x", "(sh)", "Xsh", "sh-"])
 def test_a_program_whose_name_only_holds_a_shells_name_is_no_shell(tmp_path, public, started, name):
     odd = public / name
     odd.symlink_to("/bin/sh")
