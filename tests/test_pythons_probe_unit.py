@@ -345,7 +345,7 @@ CONFIG = {"python_modules": ["Python", "python"], "python_from": "path", "module
 
 
 def mine(found):
-    return [(f.version, f.source, f.where) for f in found if f.source != "system"]
+    return [tuple(f) for f in found if f.source != "system"]
 
 
 def test_the_inventory_finds_folders_with_pattern_characters_and_only_python3_minor_names(home, monkeypatch):
@@ -354,7 +354,7 @@ def test_the_inventory_finds_folders_with_pattern_characters_and_only_python3_mi
     fake(odd, "python3.12-config", answer())
     fake(odd, "python3.x", answer())
     monkeypatch.setenv("PATH", str(odd))
-    assert mine(pythons.inventory(CONFIG)) == [("3.12.7", "PATH", str(odd / "python3.12"))]
+    assert mine(pythons.inventory(CONFIG)) == [("3.12.7", "PATH", str(odd / "python3.12"), False)]
 
 
 def test_the_inventory_lists_an_interpreter_behind_shims_once(home, monkeypatch):
@@ -364,9 +364,10 @@ def test_the_inventory_lists_an_interpreter_behind_shims_once(home, monkeypatch)
     (pyenv / "versions" / "3.12.1" / "bin").mkdir(parents=True)
     (pyenv / "versions" / "3.12.1" / "bin" / "python3.12").symlink_to(PY312)
     monkeypatch.setenv("PATH", f"{home / 'shims'}:{home / 'shims2'}")
-    assert mine(pythons.inventory(CONFIG)) == [("3.12.1", "PATH", str(home / "shims" / "python3.12"))]
+    assert mine(pythons.inventory(CONFIG)) == [("3.12.1", "PATH", str(home / "shims" / "python3.12"), False)]
     monkeypatch.setenv("PYENV_ROOT", str(pyenv))  # the interpreter itself is listed, not its shims
-    assert mine(pythons.inventory(CONFIG)) == [("3.12.1", "pyenv", str(pyenv / "versions/3.12.1/bin/python3.12"))]
+    assert mine(pythons.inventory(CONFIG)) == [("3.12.1", "pyenv", str(pyenv / "versions/3.12.1/bin/python3.12"),
+                                                    False)]
 
 
 def test_the_inventory_leaves_out_a_file_whose_version_is_not_its_name(home):
