@@ -14,10 +14,16 @@ from pathlib import Path
 
 import pytest
 
+from modsys import require
 from pyenvmod.modules import tombstones
 
 codecs.lookup("ascii")  # _boot_time reads /proc/stat as ASCII: found now, where the child could not read it
 UID = 3_900_000 + os.getpid() % 50_000  # no user of this machine, one per test process
+
+
+@pytest.fixture(autouse=True)
+def root():
+    require(os.geteuid() == 0, "root (each check runs as a user of its own)", "run the tests as root, as CI does")
 
 
 def as_user(check):
