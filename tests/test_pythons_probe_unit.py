@@ -371,6 +371,25 @@ def test_the_inventory_lists_an_interpreter_behind_shims_once(home, monkeypatch)
                                                     False)]
 
 
+def test_the_inventory_looks_in_pyenvs_and_uvs_default_folders_and_without_path(home, monkeypatch):
+    monkeypatch.delenv("PYENV_ROOT")
+    monkeypatch.delenv("UV_PYTHON_INSTALL_DIR")
+    pyenv = home / "home" / ".pyenv" / "versions" / "3.13.0" / "bin"
+    fake(pyenv, "python3.13", answer(version="3.13.0", executable=str(pyenv / "python3.13")))
+    uv = home / "home" / ".local" / "share" / "uv" / "python" / "cpython-3.10.4-linux" / "bin"
+    fake(uv, "python3.10", answer(version="3.10.4", executable=str(uv / "python3.10")))
+    monkeypatch.delenv("PATH")
+    assert mine(pythons.inventory(CONFIG)) == [("3.10.4", "uv", str(uv / "python3.10"), False),
+                                               ("3.13.0", "pyenv", str(pyenv / "python3.13"), False)]
+    assert [f.source for f in pythons.inventory(CONFIG) if f.source == "system"] == ["system"]
+
+
+def test_the_inventory_finds_a_version_that_only_uvs_folder_has(home, monkeypatch):
+    uv = home / "no-uv" / "cpython-3.14.1-linux" / "bin"
+    fake(uv, "python3.14", answer(version="3.14.1", executable=str(uv / "python3.14")))
+    assert mine(pythons.inventory(CONFIG)) == [("3.14.1", "uv", str(uv / "python3.14"), False)]
+
+
 def test_the_inventory_leaves_out_a_file_whose_version_is_not_its_name(home):
     fake(home / "bin", "python3.13", answer(version="3.12.7"))
     fake(home / "bin", "python3.14", "exit 1")
@@ -474,3 +493,18 @@ def test_a_module_system_that_cannot_run_has_no_python_modules(lmod, home, monke
     (home / "lmod").write_text("not a program\n")  # a file, but it cannot run
     monkeypatch.setenv("LMOD_CMD", str(home / "lmod"))
     assert pythons._available_modules(CONFIG) == []
+
+
+def test_resolve_tells_what_it_loads(lmod, home):
+    fake(home / "mod", "python3.12", answer(version="3.12.1", executable="/mod/python3.12"))
+    module(lmod, "Python/3.12.1", home / "mod")
+    told = []
+    assert pythons.resolve("3.12", FROM_MODULES, told.append) == pythons.PythonInfo("/mod/python3.12", "3.12.1")
+    assert told == ["loading the Python module Python/3.12.1 with Lmod for Python 3.12"]
+
+
+def test_pick_takes_the_sites_default_module_over_a_newer_one():
+    found = [pythons.Found("3.12.1", "module", "Python/3.12.1", True),
+             pythons.Found("3.12.3", "module", "Python/3.12.3", False)]
+    assert pythons.pick(FROM_MODULES, "3.12", found) == (
+        found[0], "python_from: modules; the default version, what 'module load Python' loads")
