@@ -390,6 +390,14 @@ def test_the_inventory_finds_a_version_that_only_uvs_folder_has(home, monkeypatc
     assert mine(pythons.inventory(CONFIG)) == [("3.14.1", "uv", str(uv / "python3.14"), False)]
 
 
+def test_the_inventory_asks_an_interpreter_by_the_name_it_was_found_under(home):
+    dispatch = home / "tools" / "dispatch"  # one program for several names, as some installers make
+    fake(dispatch.parent, "dispatch", 'case "$0" in *python3.12) ' + answer(executable="/opt/py/bin/python3.12") +
+         ";; *) exit 1;; esac")
+    (home / "bin" / "python3.12").symlink_to(dispatch)
+    assert mine(pythons.inventory(CONFIG)) == [("3.12.7", "PATH", str(home / "bin" / "python3.12"), False)]
+
+
 def test_the_inventory_leaves_out_a_file_whose_version_is_not_its_name(home):
     fake(home / "bin", "python3.13", answer(version="3.12.7"))
     fake(home / "bin", "python3.14", "exit 1")
@@ -508,3 +516,10 @@ def test_pick_takes_the_sites_default_module_over_a_newer_one():
              pythons.Found("3.12.3", "module", "Python/3.12.3", False)]
     assert pythons.pick(FROM_MODULES, "3.12", found) == (
         found[0], "python_from: modules; the default version, what 'module load Python' loads")
+
+
+def test_the_inventory_marks_the_sites_default_module(lmod):
+    module(lmod, "Python/3.12.1")
+    module(lmod, "Python/3.13.1")
+    assert sorted(tuple(f) for f in pythons.inventory(CONFIG) if f.source == "module") == [
+        ("3.12.1", "module", "Python/3.12.1", False), ("3.13.1", "module", "Python/3.13.1", True)]
