@@ -258,6 +258,11 @@ def test_a_version_may_be_written_as_a_command_name_and_with_its_micro(home):
         assert caught.value.message == f"no Python {wanted} found; looked on PATH and in pyenv and uv folders; {HOW}"
 
 
+def test_a_version_is_looked_for_without_path(home, monkeypatch):
+    monkeypatch.delenv("PATH")
+    assert pythons.locate("3.11") == (pythons.probe(SYSTEM), None)
+
+
 def test_a_version_passes_over_an_interpreter_of_another_micro_and_asks_each_place_once(home, monkeypatch):
     log = home / "log"
     fake(home / "bin", "python3.12", answer(version="3.12.7"), log)
@@ -338,6 +343,13 @@ def test_between_modules_of_one_family_and_version_the_name_decides():
     modules = [M("Python/3.12.1-b", "3.12.1", False), M("Python/3.12.1-a", "3.12.1", False)]
     best, why, same = pythons.choose(modules, "3.12", NAMES)
     assert best == modules[1] and same == [modules[0]]
+
+
+def test_a_categorized_module_name_is_ranked_and_named_by_its_whole_family():
+    modules = [M("lang/Python/3.12.1", "3.12.1", False), M("lang/python/3.12.1", "3.12.1", False)]
+    assert pythons.choose(modules, "3.12", ["lang/python", "lang/Python"])[0] == modules[1]
+    best, why, _ = pythons.choose([M("lang/Python/3.12.1", "3.12.1", True)], "3.12", ["lang/Python"])
+    assert why == "the default version, what 'module load lang/Python' loads"
 
 
 # --- what 'pyenvmod pythons' lists ------------------------------------------------------------------
