@@ -535,3 +535,16 @@ def test_the_inventory_marks_the_sites_default_module(lmod):
     module(lmod, "Python/3.13.1")
     assert sorted(tuple(f) for f in pythons.inventory(CONFIG) if f.source == "module") == [
         ("3.12.1", "module", "Python/3.12.1", False), ("3.13.1", "module", "Python/3.13.1", True)]
+
+
+def test_a_module_tree_of_another_account_counts_only_when_the_site_names_it(lmod, home):
+    require(os.geteuid() == 0, "root (a module tree is given to another account)", "run the tests as root, as CI does")
+    import pwd
+
+    module(lmod, "Python/3.12.1")
+    nobody = pwd.getpwnam("nobody").pw_uid
+    for path in (lmod, lmod / "Python", lmod / "Python" / "3.12.1.lua"):
+        os.chown(path, nobody, nobody)
+    assert pythons._available_modules(CONFIG) == []  # a tree someone else could change: not run
+    pythons._AVAILABLE.clear()
+    assert [m.module for m in pythons._available_modules(dict(CONFIG, module_owners=["nobody"]))] == ["Python/3.12.1"]
