@@ -292,6 +292,10 @@ def test_a_command_is_the_first_on_path_that_runs(home, monkeypatch):
     with pytest.raises(PyenvmodError) as caught:
         pythons.locate("mypython")
     assert caught.value.message == f"Python 'mypython' not found; give a version like 3.12 or a path; {HOW}"
+    monkeypatch.delenv("PATH")
+    with pytest.raises(PyenvmodError) as caught:
+        pythons.locate("mypython")
+    assert caught.value.message == f"Python 'mypython' not found; give a version like 3.12 or a path; {HOW}"
 
 
 # --- Python modules: which one a version takes, and why -------------------------------------------
