@@ -552,3 +552,23 @@ def test_a_module_tree_of_another_account_counts_only_when_the_site_names_it(lmo
     assert pythons._available_modules(CONFIG) == []  # a tree someone else could change: not run
     pythons._AVAILABLE.clear()
     assert [m.module for m in pythons._available_modules(dict(CONFIG, module_owners=["nobody"]))] == ["Python/3.12.1"]
+
+
+def test_a_module_that_appends_its_folder_still_has_its_python_taken_first(lmod, home):
+    fake(home / "mod", "python3.12", answer(version="3.12.1", executable="/mod/python3.12"))
+    fake(home / "bin", "python3.12", answer(version="3.12.1", executable="/path/python3.12"))
+    (lmod / "Python" / "3.12.1.lua").write_text(f'append_path("PATH", "{home / "mod"}")\n')
+    assert pythons.locate("3.12", FROM_MODULES)[0].executable == "/mod/python3.12"
+
+
+def test_a_module_loaded_without_path(lmod, home, monkeypatch):
+    fake(home / "mod", "python3.12", answer(version="3.12.1", executable="/mod/python3.12"))
+    module(lmod, "Python/3.12.1", home / "mod")
+    module(lmod, "Python/3.12.2")
+    monkeypatch.delenv("PATH")
+    assert pythons.locate("3.12.1", FROM_MODULES)[0].executable == "/mod/python3.12"
+    os.environ.pop("PATH", None)
+    with pytest.raises(PyenvmodError) as caught:
+        pythons.locate("3.12.2", FROM_MODULES)
+    assert caught.value.message == ("the module Python/3.12.2 loaded, but no Python 3.12.2 came with it on PATH; "
+                                    "ask your site's staff, or pass --python with a path")
