@@ -198,3 +198,27 @@ def test_the_update_command_reads_nothing_of_pyenvmods_input(tree, tmp_path):
     assert not (tmp_path / "stolen").exists()
     assert done == [] and warned == ["lmod_cache_update failed (1: no message); 'module spider' may be stale until "
                                      "the site rebuilds its cache"]
+
+
+def test_a_cache_naming_the_tree_by_the_linked_path_counts(tree, tmp_path):
+    _, home = tree
+    os.symlink(tmp_path / "root", tmp_path / "link")
+    linked = Layout(tmp_path / "link", "x86_64-test")
+    cache(home, ".cache", "spiderT.a.lua", f'"{linked.modules_dir}"')
+    assert spider_cache.user_caches(linked) == [home / ".lmod.d" / ".cache"]
+
+
+def test_without_the_dot_cache_folder_the_other_is_still_read(tree):
+    layout, home = tree
+    cache(home, "__cache__", "spiderT.a.lua", f'"{layout.modules_dir}"')
+    assert spider_cache.user_caches(layout) == [home / ".lmod.d" / "__cache__"]
+
+
+def test_files_that_cannot_be_read_do_not_end_the_search_of_their_folder(tree):
+    layout, home = tree
+    folder = home / ".lmod.d" / ".cache"
+    folder.mkdir(parents=True)
+    for letter in "abcdefghijklmnopqrstuvwxy":  # whatever order the folder lists them in, most come first
+        os.mkfifo(folder / f"spiderT.{letter}.lua")
+    cache(home, ".cache", "spiderT.z.lua", f'"{layout.modules_dir}"')
+    assert spider_cache.user_caches(layout) == [folder]
