@@ -96,3 +96,13 @@ def test_bury_replaces_a_file_where_the_module_folder_goes_and_drops_what_it_doe
     (folder / "py3.1.lua").write_text("an older version's modulefile")
     (folder / ".old-rc").write_text("")
     assert sorted(tombstones.bury(world.layout, record)) == sorted(folder.iterdir()) == sorted(written)
+
+
+def test_a_tombstone_unloads_what_the_live_modulefile_set_up(world):
+    record = world.record("gone", packages={"six": "1.16.0"})
+    options = {"environment": {"SITE_SCRATCH": "/scratch/x"}}
+    tombstones.bury(world.layout, record, options)
+    lua = (world.layout.module_dir("gone") / f"py{MM}.lua").read_text()
+    assert "SITE_SCRATCH" in lua  # the site's variable, unset again on unload
+    assert str(world.layout.modules_dir.parent / "images" / "gone" / "bin") in lua  # pack's launchers, off PATH
+    assert "extensions(" not in lua and "six" not in lua  # nothing to offer: no extensions
