@@ -106,3 +106,11 @@ def test_a_tombstone_unloads_what_the_live_modulefile_set_up(world):
     assert "SITE_SCRATCH" in lua  # the site's variable, unset again on unload
     assert str(world.layout.modules_dir.parent / "images" / "gone" / "bin") in lua  # pack's launchers, off PATH
     assert "extensions(" not in lua and "six" not in lua  # nothing to offer: no extensions
+
+
+def test_the_hiding_files_come_from_the_sites_templates_too(world, tmp_path):
+    site = tmp_path / "site-templates"
+    site.mkdir()
+    (site / "modulerc.lua.j2").write_text('-- the site hides {{ modules | join(",") }}\n')
+    tombstones.bury(world.layout, world.record("gone"), {"templates": [str(site)]})
+    assert (world.layout.module_dir("gone") / ".modulerc.lua").read_text() == f"-- the site hides pyenv/gone/py{MM}\n"
