@@ -554,9 +554,10 @@ def test_a_module_tree_of_another_account_counts_only_when_the_site_names_it(lmo
     assert [m.module for m in pythons._available_modules(dict(CONFIG, module_owners=["nobody"]))] == ["Python/3.12.1"]
 
 
-def test_a_module_that_appends_its_folder_still_has_its_python_taken_first(lmod, home):
+def test_a_module_that_appends_its_folder_still_has_its_python_taken_first(lmod, home, monkeypatch):
     fake(home / "mod", "python3.12", answer(version="3.12.1", executable="/mod/python3.12"))
     fake(home / "bin", "python3.12", answer(version="3.12.1", executable="/path/python3.12"))
+    monkeypatch.setenv("PATH", f"{home / 'bin'}:/usr/bin")
     (lmod / "Python" / "3.12.1.lua").write_text(f'append_path("PATH", "{home / "mod"}")\n')
     assert pythons.locate("3.12", FROM_MODULES)[0].executable == "/mod/python3.12"
 
