@@ -76,3 +76,14 @@ def test_module_files_name_each_recorded_modules_file_or_nothing():
     assert capture.module_files(LOADED, ["mpich/4.1", "hdf5/1.14", "gcc/13.2"]) == \
         ["/site/mpi/mpich/4.1", "", "/site/core/gcc/13.2.lua"]
     assert capture.module_files({}, ["gcc/13.2"]) == [""]
+
+
+def test_a_given_categorized_module_replaces_only_its_own_family():
+    environ = {"LOADEDMODULES": "lang/Python/3.11.5:lang/GCC/13.2.0"}
+    assert capture.modules_for(environ, [], ["lang/Python/3.12.1"]) == ["lang/GCC/13.2.0", "lang/Python/3.12.1"]
+
+
+def test_modules_listed_without_their_files_have_no_file_or_folder():
+    environ = {"LOADEDMODULES": "GCC/13.2.0"}  # _LMFILES_ cleared
+    assert capture.module_files(environ, ["GCC/13.2.0"]) == [""]
+    assert capture.module_paths(environ, ["GCC/13.2.0"]) == []

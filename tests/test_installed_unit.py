@@ -159,3 +159,7 @@ def test_a_difference_in_spelling_only_is_no_change(world):
 def test_describe_spells_each_kind_of_change():
     assert outside.describe({"A": "1.0", "b": "2", "c": "3"}, {"a": "1.0", "b": "2.1", "d": "4"}) == \
         ["b 2 -> 2.1", "removed c 3", "added d 4"]
+
+
+def test_pins_skip_pip_and_go_on_with_the_names_after_it():
+    assert installed.pins({"numpy": "2.0", "pip": "24.0", "six": "1.16.0"}, {}) == ["numpy==2.0", "six==1.16.0"]

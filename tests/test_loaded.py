@@ -39,3 +39,9 @@ def test_a_symlinked_root_still_matches(tmp_path):
     environ = {"_LMFILES_": str(real / "p" / "modules" / "pyenv" / "a" / "py3.12.lua")}
     assert loaded_names(layout, environ) == ["a"]
     assert not is_loaded(Layout(Path(tmp_path / "elsewhere"), "p"), "a", environ)
+
+
+def test_without_an_environment_the_callers_own_is_read(tmp_path, monkeypatch):
+    layout = Layout(tmp_path, "p")
+    monkeypatch.setenv("_LMFILES_", f"{layout.modules_dir}/pyenv/a/py3.12.lua")
+    assert loaded_names(layout) == ["a"] and is_loaded(layout, "a")

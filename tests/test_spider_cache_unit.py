@@ -146,3 +146,79 @@ def test_warnings_go_to_stderr_by_default(tree, capsys):
     assert spider_cache.refresh({"lmod_cache_update": "false", "lmod_cache_timestamp": ""}, layout) == []
     assert capsys.readouterr().err == ("pyenvmod: warning: lmod_cache_update failed (1: no message); 'module "
                                        "spider' may be stale until the site rebuilds its cache\n")
+
+
+def test_a_cache_folder_is_listed_once_however_many_of_its_caches_name_the_tree(tree):
+    layout, home = tree
+    for name in ("spiderT.a.lua", "spiderT.b.lua"):
+        cache(home, ".cache", name, f'"{layout.modules_dir}"')
+    assert spider_cache.user_caches(layout) == [home / ".lmod.d" / ".cache"]
+
+
+def test_a_cache_with_bytes_that_are_not_utf8_is_still_read(tree):
+    layout, home = tree
+    path = cache(home, ".cache", "spiderT.a.lua", "")
+    path.write_bytes(b'-- caf\xe9\n"' + os.fsencode(layout.modules_dir) + b'"\n')
+    assert spider_cache.user_caches(layout) == [home / ".lmod.d" / ".cache"]
+
+
+def test_a_cache_larger_than_256_mib_is_passed_over(tree):
+    layout, home = tree
+    path = cache(home, ".cache", "spiderT.a.lua", "")
+    named = f'"{layout.modules_dir}"'.encode()
+    with open(path, "wb") as fh:  # sparse: nothing is written but the end
+        fh.seek((256 << 20) + 1 - len(named))
+        fh.write(named)
+    assert path.stat().st_size == (256 << 20) + 1
+    assert spider_cache.user_caches(layout) == []
+
+
+def test_a_user_cache_that_cannot_be_invalidated_is_a_warning_naming_the_fix(tree, tmp_path):
+    layout, home = tree
+    cache(home, ".cache", "spiderT.a.lua", f'"{layout.modules_dir}"')
+    folder = home / ".lmod.d" / ".cache"
+    (folder / "invalidated").symlink_to(tmp_path / "missing" / "marker")  # a dangling link: cannot be made
+    done, warned = refresh(layout)
+    assert done == [] and warned == [f"cannot invalidate the Lmod user cache {folder}: No such file or directory; "
+                                     f"run 'rm -rf {folder}'"]
+
+
+def test_the_update_command_reads_nothing_of_pyenvmods_input(tree, tmp_path):
+    layout, _ = tree
+    read, write = os.pipe()
+    os.write(write, b"typed by the user\n")
+    saved = os.dup(0)
+    os.dup2(read, 0)
+    try:
+        done, warned = refresh(layout, lmod_cache_update=f"sh -c 'read line && echo \"$line\" > {tmp_path}/stolen'")
+    finally:
+        os.dup2(saved, 0)
+        for fd in (saved, read, write):
+            os.close(fd)
+    assert not (tmp_path / "stolen").exists()
+    assert done == [] and warned == ["lmod_cache_update failed (1: no message); 'module spider' may be stale until "
+                                     "the site rebuilds its cache"]
+
+
+def test_a_cache_naming_the_tree_by_the_linked_path_counts(tree, tmp_path):
+    _, home = tree
+    os.symlink(tmp_path / "root", tmp_path / "link")
+    linked = Layout(tmp_path / "link", "x86_64-test")
+    cache(home, ".cache", "spiderT.a.lua", f'"{linked.modules_dir}"')
+    assert spider_cache.user_caches(linked) == [home / ".lmod.d" / ".cache"]
+
+
+def test_without_the_dot_cache_folder_the_other_is_still_read(tree):
+    layout, home = tree
+    cache(home, "__cache__", "spiderT.a.lua", f'"{layout.modules_dir}"')
+    assert spider_cache.user_caches(layout) == [home / ".lmod.d" / "__cache__"]
+
+
+def test_files_that_cannot_be_read_do_not_end_the_search_of_their_folder(tree):
+    layout, home = tree
+    folder = home / ".lmod.d" / ".cache"
+    folder.mkdir(parents=True)
+    for letter in "abcdefghijklmnopqrstuvwxy":  # whatever order the folder lists them in, most come first
+        os.mkfifo(folder / f"spiderT.{letter}.lua")
+    cache(home, ".cache", "spiderT.z.lua", f'"{layout.modules_dir}"')
+    assert spider_cache.user_caches(layout) == [folder]

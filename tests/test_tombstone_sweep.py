@@ -64,3 +64,13 @@ def test_a_name_that_exists_again_is_no_tombstone(layout):
     folder = buried(layout)
     layout.meta_file("mylab").write_text("{}")  # created again meanwhile
     assert tombstones.sweep(layout, environ={}) == [] and folder.is_dir()
+
+
+def test_a_live_environment_or_a_busy_name_does_not_stop_the_sweep(layout):
+    live = buried(layout, "a-live")
+    layout.meta_dir.mkdir(parents=True, exist_ok=True)
+    layout.meta_file("a-live").write_text("{}")  # created again: its folder is no tombstone
+    busy, gone = buried(layout, "b-busy"), buried(layout, "c-gone")
+    with Tree(layout).lock("b-busy", 0):
+        assert tombstones.sweep(layout, environ={}) == ["c-gone"]
+    assert live.is_dir() and busy.is_dir() and not gone.exists()

@@ -46,3 +46,10 @@ def test_a_symlinked_dist_info_is_stamped_as_the_link(tmp_path):
     st = os.lstat(real)
     assert before == {str(real): (st.st_ino, st.st_ctime_ns)}
     assert str(site / "linked" / "a.py") not in touched.written(prefix, before)
+
+
+def test_only_paths_inside_the_prefix_are_reported(tmp_path):
+    prefix, site = make(tmp_path)
+    (prefix / "bin" / "activate").write_text("")
+    found = touched.written(prefix, touched.stamps(prefix, {}))
+    assert found and all(p.startswith(str(prefix) + os.sep) for p in found)

@@ -99,7 +99,9 @@ def _probe(executable: str) -> PythonInfo | None:
         data = json.loads(result.stdout.strip().splitlines()[-1])
     except (ValueError, IndexError):
         return None
-    if data.get("implementation") != "cpython":
+    if not isinstance(data, dict) or data.get("implementation") != "cpython":
+        return None  # a wrapper's last line of its own ("[]", "0"), or another Python
+    if not (isinstance(data.get("executable"), str) and isinstance(data.get("version"), str)):
         return None
     exe = data["executable"] if os.path.isabs(data["executable"]) else os.path.abspath(executable)
     return PythonInfo(executable=exe, version=data["version"])
