@@ -73,6 +73,16 @@ def test_ld_so_conf_follows_its_includes_in_order(tmp_path):
     assert elf._ld_so_conf(str(tmp_path / "missing.conf")) == []
 
 
+def test_an_include_line_takes_several_patterns_after_a_space_or_a_tab(tmp_path):
+    """As glibc's ldconfig reads it: each word after 'include' is a pattern of its own."""
+    (tmp_path / "x.conf").write_text("/opt/x\n")
+    (tmp_path / "y.conf").write_text("/opt/y\n")
+    (tmp_path / "z.conf").write_text("/opt/z\n")
+    conf = tmp_path / "ld.so.conf"
+    conf.write_text(f"include x.conf  {tmp_path}/y.conf\ninclude\tz.conf\ninclude_not z.conf\nincludez.conf\n")
+    assert elf._ld_so_conf(str(conf)) == ["/opt/x", "/opt/y", "/opt/z"]
+
+
 def test_includes_stop_after_four_levels(tmp_path):
     for level in range(7):
         (tmp_path / f"{level}.conf").write_text(f"/opt/{level}\ninclude {level + 1}.conf\n")

@@ -138,7 +138,9 @@ def _paths(values) -> list:
 
 
 def _ld_so_conf(path="/etc/ld.so.conf", depth: int = 0) -> list:
-    """The folders /etc/ld.so.conf names (following its 'include' lines), in order."""
+    """The folders /etc/ld.so.conf names (following its 'include' lines), in order. As ldconfig reads
+    it: 'include', a space or a tab, then glob patterns separated by spaces or tabs, each relative
+    to the file's own folder unless absolute."""
     found = []
     try:
         with open(path, encoding="utf-8", errors="replace") as fh:
@@ -146,12 +148,11 @@ def _ld_so_conf(path="/etc/ld.so.conf", depth: int = 0) -> list:
     except OSError:
         return found
     for line in (ln.split("#", 1)[0].strip() for ln in lines):
-        if line.startswith("include") and depth < 4:
-            pattern = line.split(None, 1)[1] if " " in line else ""
-            if pattern and not os.path.isabs(pattern):
-                pattern = os.path.join(os.path.dirname(path), pattern)
-            for included in sorted(glob.glob(pattern)) if pattern else []:
-                found += _ld_so_conf(included, depth + 1)
+        if line[:7] == "include" and line[7:8] in (" ", "\t"):
+            for pattern in line[8:].split() if depth < 4 else []:
+                pattern = os.path.join(os.path.dirname(path), pattern)  # an absolute pattern stays itself
+                for included in sorted(glob.glob(pattern)):
+                    found += _ld_so_conf(included, depth + 1)
         elif line.startswith("/"):
             found.append(line)
     return found
