@@ -136,7 +136,8 @@ def test_the_sites_file_is_etc_pyenvmod_config_yaml_by_default(runtime, tmp_path
 
 # --- the `module use` hint, word for word ------------------------------------------------------
 
-HINT_TAIL = " Run:\n  module use $(pyenvmod modulepath)\n(add that line to your shell start-up file to keep it), then load again."
+HINT_TAIL = (" Run:\n  module use $(pyenvmod modulepath)\n(add that line to your shell start-up file to keep it), "
+             "then load again.")
 
 
 @pytest.fixture
