@@ -165,6 +165,8 @@ def test_the_hint_names_each_of_the_users_modules_word_for_word(runtime, home_tr
         'The following module(s) are unknown: "pyenv/a" "pyenv/b/1.0"\n\n'
         f"pyenv/a, pyenv/b is in your pyenvmod module tree {modules}, which is not on your MODULEPATH."
         + HINT_TAIL + "\n\nPlease check the spelling.\n"), "one blank line above and below the hint"
+    for name in ("head", "mine", "names", "dir", "folder", "short", "first", "rest"):
+        assert h.lua.eval(f'rawget(_G, "{name}")'.encode()) is None, f"the hint leaked the global {name}"
 
 
 def test_a_one_line_error_gets_the_hint_below_it_and_a_file_is_no_module_folder(runtime, home_tree):
