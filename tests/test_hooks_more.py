@@ -268,6 +268,8 @@ def logged(runtime, tmp_path, redirect, lua=""):
     (line,) = log.read_text().splitlines()
     match = LINE.match(line)
     assert match, line
+    for name in ("uid", "ns_uid", "name", "host", "n", "inside", "outside", "count", "said", "who", "where"):
+        assert h.lua.eval(f'rawget(_G, "{name}")'.encode()) is None, f"the usage log leaked the global {name}"
     return dict(zip(("user", "uid", "host", "module", "file", "ns_uid"), match.groups()))
 
 
