@@ -570,7 +570,7 @@ function M.setup(options)
             if key ~= "e_Failed_Load" or type(t) ~= "table" then return msg end
             local ok, hint = pcall(M.modulepath_hint, t.module_list)   -- a hint never breaks the error
             if not ok or not hint then return msg end
-            local first, rest = tostring(msg):match("^([^\n]*)\n?(.*)$")
+            local first, rest = tostring(msg):match("^([^\n]*)\n*(.*)$")   -- one blank line each side
             return first .. "\n\n" .. hint .. "\n" .. (rest ~= "" and ("\n" .. rest) or "")
         end)
     end

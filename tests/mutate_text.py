@@ -38,7 +38,7 @@ class Target:
 TEMPLATE_TESTS = "not byte_for_byte and not any_environment_name and not name_rule and not module_names_with"
 TARGETS = {t.name: t for t in (
     Target("lmod-hooks/pyenvmod_hooks.lua", "lmod-hooks/pyenvmod_hooks.lua", "lua",
-           ("tests/test_hooks.py", "tests/test_usage_log.py"),
+           ("tests/test_hooks.py", "tests/test_usage_log.py", "tests/test_hooks_more.py"),
            start=r"^local M = \{\}"),
     # the templates' load/unload logic: the in-process fakes first (quick), then the real module
     # systems, and the tombstone a deleted environment leaves; the value round-trip properties

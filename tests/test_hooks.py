@@ -478,7 +478,8 @@ def test_an_unknown_pyenv_module_says_module_use_when_the_tree_is_not_on_modulep
     assert first == 'The following module(s) are unknown: "pyenv/mylab"' and blank == ""
     assert hint == f"pyenv/mylab is in your pyenvmod module tree {modules}, which is not on your MODULEPATH. Run:"
     assert rest.startswith("  module use $(pyenvmod modulepath)\n")
-    assert rest.endswith("\n\nPlease check the spelling or version number. Also try \"module spider ...\"\n")
+    assert rest.endswith("then load again.\n\nPlease check the spelling or version number. Also try \"module spider"
+                         " ...\"\n"), "one blank line between the hint and the rest of Lmod's message"
 
 
 def test_a_name_not_in_the_tree_still_gets_the_hint_naming_the_tree(runtime, home_tree):
