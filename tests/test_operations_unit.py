@@ -590,3 +590,64 @@ def test_delete_of_a_leftover_and_of_a_prefix_elsewhere(world, tmp_path):
     registry.write(world.tree, world.record("ext2", prefix=str(other)))
     external_prefix.mark(world.layout, other, "someone")
     assert delete.delete(world.config, "ext2") and (other / "bin" / "python").exists()
+
+
+def test_delete_sets_aside_what_cannot_be_removed_and_names_it(world):
+    """What another member made in a group tree cannot be removed (here: an immutable file, which root
+    cannot remove either): the rest is removed, the folder goes aside under a hidden name (the name is
+    free again) and the message names the first path left, at its new place, and the command to run."""
+    import re
+    import shutil
+
+    from modsys import require
+    from pyenvmod.operations import delete
+
+    require(shutil.which("chattr") is not None and os.geteuid() == 0, "chattr as root", "run the tests as root")
+    record = world.make("stuck")
+    keep = world.site(record.prefix) / "theirs.py"
+    keep.write_text("")
+    if subprocess.run(["chattr", "+i", str(keep)], capture_output=True).returncode != 0:
+        pytest.skip("this filesystem has no immutable flag")
+    try:
+        with pytest.raises(PyenvmodError) as info:
+            delete.delete(world.config, "stuck")
+        aside = [p for p in world.layout.envs_dir.iterdir() if p.name.startswith(".stuck.deleted-")]
+        assert len(aside) == 1 and re.fullmatch(r"\.stuck\.deleted-[0-9a-f]{8}", aside[0].name)
+        moved = aside[0] / keep.relative_to(record.prefix)
+        assert moved.exists() and not (aside[0] / "bin").exists()  # the rest was removed
+        message = info.value.message
+        # left: the file, and each folder above it up to the environment's, which it keeps from being empty
+        more = len(keep.relative_to(record.prefix).parts)
+        assert message.startswith(f"deleted 'stuck', but {moved} (Operation not permitted) and {more} more ")
+        assert re.search(r" more could not be removed: another member made it; ask them, or the tree's "
+                         r"owner, to run 'rm -rf " + re.escape(str(aside[0])) + r"'$", message), message
+        for path in (record.prefix, world.layout.meta_file("stuck"), world.layout.history_dir("stuck")):
+            assert not os.path.lexists(path), path
+    finally:
+        subprocess.run(["chattr", "-R", "-i", str(world.layout.envs_dir)], capture_output=True)
+    # the name is free again
+    assert world.make("stuck").prefix == record.prefix
+
+
+def test_delete_names_a_single_leftover_outside_the_environment_folder(world):
+    import shutil
+
+    from modsys import require
+    from pyenvmod.operations import delete
+
+    require(shutil.which("chattr") is not None and os.geteuid() == 0, "chattr as root", "run the tests as root")
+    record = world.make("hist")
+    history_dir = world.layout.history_dir("hist")
+    history_dir.mkdir(parents=True, exist_ok=True)
+    if subprocess.run(["chattr", "+i", str(history_dir)], capture_output=True).returncode != 0:
+        pytest.skip("this filesystem has no immutable flag")
+    try:
+        with pytest.raises(PyenvmodError) as info:
+            delete.delete(world.config, "hist")
+    finally:
+        subprocess.run(["chattr", "-i", str(history_dir)], capture_output=True)
+    assert info.value.message == (f"deleted 'hist', but {history_dir} (Operation not permitted) could not be removed: "
+                                  "another member made it; ask them, or the tree's owner, to run "
+                                  f"'rm -rf {record.prefix}'")
+    assert not os.path.lexists(record.prefix) and not os.path.lexists(world.layout.meta_file("hist"))
+    assert [p.name for p in world.layout.envs_dir.iterdir() if p.name.startswith(".")] == []  # nothing set aside

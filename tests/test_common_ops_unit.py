@@ -1,0 +1,100 @@
+"""Issue 23, operations/common.py in-process: the launchers written beside the modulefiles, a record
+loaded by name, and the change made outside pyenvmod that a reading command records (or says it
+could not), on a private tree with real small environments (``venv --without-pip``)."""
+
+import os
+
+import pytest
+
+from guardenv import World
+from pyenvmod.errors import PyenvmodError
+from pyenvmod.records import history, registry
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch) -> World:
+    return World(tmp_path, monkeypatch)
+
+
+def _dist(site, name, version):
+    """A whole distribution (METADATA, a module, a RECORD listing both), as an install outside pyenvmod leaves."""
+    folder = site / f"{name}-{version}.dist-info"
+    folder.mkdir(parents=True)
+    (folder / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    (site / f"{name}.py").write_text("")
+    (folder / "RECORD").write_text(f"{name}.py,,\n{folder.name}/METADATA,,\n{folder.name}/RECORD,,\n")
+
+
+def test_write_modulefiles_writes_the_launchers_with_the_configured_stage_folder(world, tmp_path):
+    from pyenvmod.modules import modulefiles
+    from pyenvmod.operations import common
+    from pyenvmod.staging import launchers
+
+    record = world.make("withlaunchers")
+    written = common.write_modulefiles(world.layout, record, modulefiles.options_from(world.config))
+    assert written and all(p.is_file() and p.parent == world.layout.module_dir("withlaunchers") for p in written)
+    folder = launchers.launcher_dir(world.layout, "withlaunchers")
+    python = folder / "python"
+    assert python.is_file() and os.access(python, os.X_OK)
+    assert str(tmp_path / "local") in python.read_text()  # PYENVMOD_STAGE_DIR, the node-local folder
+
+
+def test_load_record_checks_the_name_and_says_when_there_is_none(world):
+    from pyenvmod.operations import common
+
+    world.make("present")
+    assert common.load_record(world.layout, "present").name == "present"
+    with pytest.raises(PyenvmodError) as info:
+        common.load_record(world.layout, "../present")
+    assert "../present" in info.value.message and "no environment named" not in info.value.message
+    with pytest.raises(PyenvmodError) as info:
+        common.load_record(world.layout, "presnt")
+    assert info.value.message == (f"no environment named 'presnt' under {world.layout.base}; did you mean "
+                                  "'present'? see 'pyenvmod list'")
+
+
+def test_reconcile_now_records_a_change_made_outside_once(world):
+    from pyenvmod.operations import common
+
+    record = world.make("e")
+    said = []
+    assert common.reconcile_now(world.config, world.layout, "e", said.append) == []  # nothing changed
+    assert said == [] and [x["action"] for x in history.entries(world.layout, "e")] == []
+    _dist(world.site(record.prefix), "handmade", "1.2")
+    lines = common.reconcile_now(world.config, world.layout, "e", said.append)
+    assert lines == ["added handmade 1.2"]
+    assert said == ["'e' was changed outside pyenvmod since its last change (recorded in its history): "
+                    "added handmade 1.2"]
+    after = registry.record(world.tree, "e")
+    assert after.packages == {"handmade": "1.2"} and after.requested == ["handmade"]
+    assert [x["action"] for x in history.entries(world.layout, "e")] == ["outside"]
+    said.clear()
+    assert common.reconcile_now(world.config, world.layout, "e", said.append) == [] and said == []
+
+
+def test_reconcile_now_warns_when_the_change_cannot_be_recorded(world):
+    from pyenvmod.operations import common
+    from pyenvmod.trust import locking
+
+    record = world.make("e")
+    _dist(world.site(record.prefix), "handmade", "1.2")
+    world.config.set("lock_timeout", 0, "test")
+    said = []
+    lock = world.layout.lock_file("e")
+    with locking.locked(lock, 5, "the test"):  # another command holds the environment
+        assert common.reconcile_now(world.config, world.layout, "e", said.append) == []
+    assert len(said) == 1
+    assert said[0].startswith("warning: 'e' was changed outside pyenvmod, but that could not be recorded: "
+                              "environment 'e' is busy: ")
+    assert str(lock) in said[0]
+    assert registry.record(world.tree, "e").packages == {}  # nothing recorded
+    assert history.entries(world.layout, "e") == []
+    # a lock that cannot be opened at all (an OSError, not pyenvmod's own error)
+    said.clear()
+    lock.unlink()
+    lock.mkdir()
+    assert common.reconcile_now(world.config, world.layout, "e", said.append) == []
+    assert len(said) == 1 and said[0].startswith("warning: 'e' was changed outside pyenvmod, but that could not "
+                                                 "be recorded: ")
+    assert "None" not in said[0] and said[0] != ("warning: 'e' was changed outside pyenvmod, but that could not "
+                                                 "be recorded: ")
