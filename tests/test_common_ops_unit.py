@@ -98,3 +98,37 @@ def test_reconcile_now_warns_when_the_change_cannot_be_recorded(world):
                                                  "be recorded: ")
     assert "None" not in said[0] and said[0] != ("warning: 'e' was changed outside pyenvmod, but that could not "
                                                  "be recorded: ")
+
+
+def test_read_condarc_reads_utf8_whatever_the_locale(tmp_path, monkeypatch):
+    import locale
+
+    from pyenvmod.operations.common import read_condarc
+
+    path = tmp_path / "rc"
+    path.write_text("channels: [café]\n", encoding="utf-8")
+    monkeypatch.setenv("CONDARC", str(path))
+    saved = locale.setlocale(locale.LC_CTYPE)
+    locale.setlocale(locale.LC_CTYPE, "C")  # an ASCII locale, as a batch job's may be
+    try:
+        assert read_condarc() == {"channels": ["café"]}
+    finally:
+        locale.setlocale(locale.LC_CTYPE, saved)
+
+
+def test_read_condarc_reads_its_first_megabyte_and_caps_what_aliases_expand_to(tmp_path, monkeypatch):
+    from pyenvmod.operations.common import read_condarc
+
+    path = tmp_path / "rc"
+    monkeypatch.setenv("CONDARC", str(path))
+    # what comes after the first 1,000,000 characters is not read: here, a setting after a long comment
+    path.write_text("#" * 999_999 + "\n" + "channel_priority: strict\n")
+    assert read_condarc() == {}
+    # a mapping of one list of n values stands for n + 3 values; more than 10,000 is refused
+    path.write_text("channels: [" + ", ".join(["a"] * 9_997) + "]\n")
+    assert read_condarc() == {"channels": ["a"] * 9_997}
+    path.write_text("channels: [" + ", ".join(["a"] * 9_998) + "]\n")
+    with pytest.raises(PyenvmodError) as info:
+        read_condarc()
+    assert info.value.message == (f"{path}: the YAML expands to more than 10000 values (aliases repeated inside "
+                                  "each other?); write the values out without '*' aliases")

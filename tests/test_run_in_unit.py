@@ -144,3 +144,13 @@ def test_run_becomes_the_command_in_the_environment(world, monkeypatch):
     sys.stdout.flush()
     status, out = _exec_in_child(lambda: run_in.execute(world.config, "e", ["python", "-c", code, "a b"]))
     assert (status, out) == (7, f"{record.prefix} site ['a b']\n")
+
+
+def test_run_finds_only_regular_files_given_by_path(tmp_path):
+    from pyenvmod.operations import run_in
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo, 0o755)  # executable bits, but nothing a shell could run
+    with pytest.raises(run_in.CommandNotFound) as info:
+        run_in.resolve_command(str(fifo), {"PATH": str(tmp_path)})
+    assert info.value.message.startswith(f"command not found: {str(fifo)!r} ")
