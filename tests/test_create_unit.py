@@ -9,19 +9,22 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from guardenv import MM, World
 from modsys import Lmod, require
-from test_operations_unit import _nothing_made, _request, _wheel
+from test_operations_unit import _nothing_made, _request, _wheel, uv_cache  # noqa: F401 (a fixture)
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.records import history, registry
 
 
 @pytest.fixture
-def world(tmp_path, monkeypatch) -> World:
-    return World(tmp_path, monkeypatch)
+def world(tmp_path, monkeypatch, uv_cache) -> World:
+    made = World(tmp_path, monkeypatch)
+    monkeypatch.setenv("UV_CACHE_DIR", uv_cache)
+    return made
 
 
 def _immutable(path):
@@ -150,22 +153,35 @@ def lmod(world, tmp_path, monkeypatch):
     module_packages._SHOWN.clear()
 
 
-def test_a_specs_modules_are_loaded_recorded_and_what_they_provide_not_installed(world, lmod, tmp_path):
-    from pyenvmod.operations import create
+def test_a_specs_modules_are_loaded_recorded_and_what_they_provide_not_installed(world, lmod, tmp_path, monkeypatch):
+    from pyenvmod.operations import common, create
     from pyenvmod.packages import spec as spec_mod
 
+    from pyenvmod import config as config_mod
+    from pyenvmod.modules import modulefiles
+
+    user = _wheel(tmp_path / "w", "usestiny", requires=["tinypkg>=1"])
     path = tmp_path / "environment.yml"
-    path.write_text("dependencies:\n  - pip:\n    - tinypkg\npyenvmod:\n  modules: [bundle/1]\n")
+    path.write_text(f"dependencies:\n  - pip:\n    - tinypkg\n    - {user}\npyenvmod:\n  modules: [bundle/1]\n")
+    fresh = tmp_path / "fresh-root"  # a tree not made yet: the create makes it, with its marker
+    monkeypatch.setenv("PYENVMOD_ROOT", str(fresh))
+    config = config_mod.load()
     said = []
-    record = create.create(world.config, _request(name="mods", spec=spec_mod.read(str(path))), said.append)
+    record = create.create(config, _request(name="mods", spec=spec_mod.read(str(path))), said.append)
+    layout = common.layout_for(config)
+    marker = (layout.base / modulefiles.TREE_MARKER).read_text()
+    assert f"platform={layout.platform}\n" in marker and f"owner={record.owner}\n" in marker
+    assert registry.record(common.tree_for(config), "mods").prefix == record.prefix
     assert said[0] == "loading bundle/1 with Lmod before building"
     assert "tinypkg 1.0 comes from the module bundle/1: not installed again" in said
-    assert not any(s.startswith("installing") for s in said)  # nothing left to install
+    assert said[said.index("tinypkg 1.0 comes from the module bundle/1: not installed again") + 1] == \
+        f"installing {user}"  # its requirement is the module's: not installed either
+    assert not any(s.startswith("warning") for s in said)
     assert os.environ["LOADEDMODULES"].split(":") == ["bundle/1"]
     assert record.modules == ["bundle/1"]
     assert record.module_paths == [str(lmod)] and record.module_files == [str(lmod / "bundle" / "1.lua")]
-    assert "tinypkg" not in record.packages  # the module's, not the environment's
-    assert not list(world.site(record.prefix).glob("tinypkg*"))
+    assert "tinypkg" not in record.packages and record.packages["usestiny"] == "1.0"
+    assert not list(world.site(record.prefix).glob("tinypkg*"))  # the module's, not the environment's
 
 
 def test_modules_given_with_the_request_are_planned_without_being_loaded(world, lmod):
@@ -192,17 +208,135 @@ def test_a_create_in_a_group_tree_records_when_and_with_what_and_hands_it_to_the
     os.chown(world.layout.root, -1, other_gid)
     world.config.group = "lab"
     world.config.set("no_binary", ["six"], "test")
-    record = create.create(world.config, _request(name="ours", no_binary=["idna", "six"]))
+    spider = world.tmp_path / "spider-updated"
+    world.config.set("lmod_cache_update", f"touch {spider}", "test")  # the site's command, run after a create
+    wheel = _wheel(world.tmp_path / "w", "tinypkg")
+    old_umask = os.umask(0)  # a careless shell: nothing may end up world-writable all the same
+    try:
+        record = create.create(world.config, _request(name="ours", no_binary=["idna", "six"], packages=[wheel]))
+    finally:
+        os.umask(old_umask)
+    assert spider.exists()
+    writable = [p for p in [Path(record.prefix), *Path(record.prefix).rglob("*")]
+                if not p.is_symlink() and p.lstat().st_mode & 0o002]
+    assert writable == []
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", record.created)
     assert record.pyenvmod_version == __version__ and record.owner
     assert record.no_binary == ["six", "idna"] and record.channels == [] and record.mpi is None
     assert (record.modules, record.module_paths, record.module_files) == ([], [], [])
     assert registry.record(world.tree, "ours") == record
     entries = history.entries(world.layout, "ours")
-    assert len(entries) == 1 and entries[0]["action"] == "create" and entries[0]["args"] == []
+    assert len(entries) == 1 and entries[0]["action"] == "create" and entries[0]["args"] == [wheel]
+    assert entries[0]["packages"] == record.packages and entries[0]["packages"]["tinypkg"] == "1.0"
+    assert entries[0]["requested"] == [wheel] and entries[0]["sources"] == record.sources
     python = os.path.join(record.prefix, "bin", "python")
     assert os.stat(record.prefix).st_gid == other_gid
     assert os.lstat(python).st_gid == other_gid or os.stat(python).st_gid == other_gid
     cfg = os.stat(os.path.join(record.prefix, "pyvenv.cfg"))
     assert cfg.st_gid == other_gid and cfg.st_mode & 0o060 == 0o060
     assert record.module == f"pyenv/ours/py{MM}"
+
+
+# --- plan: what each backend takes from the configuration, and what it refuses ---------------------------
+
+def test_a_conda_plan_takes_its_channels_from_the_request_the_configuration_or_condarc(world, tmp_path, monkeypatch):
+    from pyenvmod.operations import create
+
+    condarc = tmp_path / "condarc"
+    condarc.write_text("channels: [from-rc]\n")
+    monkeypatch.setenv("CONDARC", str(condarc))
+    world.config.set("no_binary", ["six"], "test")
+    plan = create.plan(world.config, _request(name="c", backend="conda", python="3.99", packages=["numpy"]))
+    assert (plan.channels, plan.no_binary, plan.base, plan.packages) == (["from-rc"], [], None, ["numpy"])
+    world.config.set("channels", ["configured"], "test")
+    assert create.plan(world.config, _request(name="c", backend="conda")).channels == ["configured"]
+    assert create.plan(world.config, _request(name="c", backend="conda", channels=["given"])).channels == ["given"]
+    world.config.set("allowed_sources", ["https://conda.example.org/"], "test")
+    with pytest.raises(PyenvmodError) as info:
+        create.plan(world.config, _request(name="c", backend="conda", channels=["given"]))
+    assert info.value.message == ("the channel given (https://conda.anaconda.org/given) is not an allowed package "
+                                  "source; the site allows: https://conda.example.org/")
+
+
+def test_a_plan_refuses_a_package_from_a_source_the_site_does_not_allow(world, tmp_path, monkeypatch):
+    from pyenvmod.operations import create
+
+    monkeypatch.chdir(tmp_path)
+    wheel = _wheel(tmp_path / "w", "tinypkg")
+    relative = os.path.relpath(wheel, tmp_path)
+    plan = create.plan(world.config, _request(name="c", packages=[relative]))
+    assert plan.packages == [wheel]  # a path is made absolute (the helpers run elsewhere)
+    world.config.set("allowed_sources", ["https://pypi.example.org/simple"], "test")
+    world.config.set("index_url", "https://pypi.example.org/simple", "test")
+    with pytest.raises(PyenvmodError) as info:
+        create.plan(world.config, _request(name="c", packages=[relative]))
+    assert info.value.message.startswith(f"{wheel!r} comes from file://")
+    assert create.plan(world.config, _request(name="c", packages=["six"])).packages == ["six"]
+
+
+def test_a_spec_with_conda_entries_is_refused_by_the_venv_backend_too(world, tmp_path):
+    from pyenvmod.operations import create
+    from pyenvmod.packages import spec as spec_mod
+
+    path = tmp_path / "environment.yml"
+    path.write_text("dependencies:\n  - numpy\n")
+    with pytest.raises(PyenvmodError) as info:
+        create.plan(world.config, _request(name="c", spec=spec_mod.read(str(path)), backend="venv"))
+    assert info.value.message.startswith(f"{path} has conda-only entries the venv backend cannot install: numpy;")
+
+
+def test_a_plan_records_the_loaded_modules_unless_told_not_to(world, monkeypatch):
+    from pyenvmod.operations import create
+
+    monkeypatch.setenv("LOADEDMODULES", "gcc/12:StdEnv/2023:openmpi/4")
+    assert create.plan(world.config, _request(name="c")).modules == ["gcc/12", "openmpi/4"]  # StdEnv: excluded
+    assert create.plan(world.config, _request(name="c", capture=False, modules=["cuda/12"])).modules == ["cuda/12"]
+    world.config.set("capture_exclude", ["gcc"], "test")
+    assert create.plan(world.config, _request(name="c", modules=["gcc/13"])).modules == \
+        ["StdEnv/2023", "openmpi/4", "gcc/13"]
+
+
+def test_the_conda_backend_takes_a_python_version_only(world):
+    from pyenvmod.operations import common, create
+
+    backend = common.backend_for(world.config, "conda", ["x"])
+    for wanted, refused in (("3.12.1", True), ("python3", True), ("3.12", False), ("", False)):
+        plan = create.plan(world.config, _request(name="c", backend="conda", channels=["x"], python=wanted))
+        if refused:
+            with pytest.raises(PyenvmodError) as info:
+                create._base_of(world.config, plan, backend, world.layout)
+            assert info.value.message == (f"--python {wanted}: the conda backend takes a version like 3.12 (the "
+                                          "interpreter comes from the channels)")
+        else:
+            assert create._base_of(world.config, plan, backend, world.layout) == (None, None, None)
+
+
+def test_a_spec_module_with_a_bad_name_is_refused_before_anything_is_loaded(world, lmod, tmp_path):
+    from pyenvmod.operations import create
+    from pyenvmod.packages import spec as spec_mod
+
+    path = tmp_path / "environment.yml"
+    path.write_text("dependencies:\n  - pip:\n    - six\npyenvmod:\n  modules: [bundle/1, '--force']\n")
+    said = []
+    with pytest.raises(PyenvmodError) as info:
+        create.plan(world.config, _request(name="c", spec=spec_mod.read(str(path))), said.append)
+    assert info.value.message == ("invalid module name '--force': give a module as NAME or NAME/VERSION, without "
+                                  "spaces, quotes or shell characters")
+    assert "bundle/1" not in os.environ.get("LOADEDMODULES", "")
+
+
+def test_a_tombstone_is_replaced_quietly_and_other_leftovers_are_cleared_with_a_note(world):
+    """Under the lock, before the build: a deleted environment's tombstone (which lets loaded shells unload it)
+    is no leftover; modulefiles without a record are."""
+    from pyenvmod.operations import create, delete
+
+    world.make("again")
+    assert delete.delete(world.config, "again")
+    said = []
+    assert create._claim_prefix(world.tree, "again", None, said.append) == world.layout.prefix("again")
+    assert said == []
+    stray = world.layout.module_dir("stray")
+    stray.mkdir(parents=True)
+    (stray / f"py{MM}.lua").write_text("-- left by an interrupted create\n")
+    assert create._claim_prefix(world.tree, "stray", None, said.append) == world.layout.prefix("stray")
+    assert said == ["removed the leftover of an interrupted create of 'stray'"] and not stray.exists()

@@ -14,9 +14,18 @@ from pyenvmod.records import registry
 from pyenvmod.errors import PyenvmodError
 
 
+@pytest.fixture(scope="session")
+def uv_cache(tmp_path_factory):
+    """One uv cache for the creates of these tests: 'uv venv --seed' links pip from a warm cache (a fresh
+    one per test would unpack it every time, several times slower)."""
+    return str(tmp_path_factory.mktemp("uv-cache"))
+
+
 @pytest.fixture
-def world(tmp_path, monkeypatch) -> World:
-    return World(tmp_path, monkeypatch)
+def world(tmp_path, monkeypatch, uv_cache) -> World:
+    made = World(tmp_path, monkeypatch)
+    monkeypatch.setenv("UV_CACHE_DIR", uv_cache)
+    return made
 
 
 def _set(config, key, value, origin="test"):
@@ -94,6 +103,8 @@ def test_find_base_refusals_name_the_problem(world, tmp_path):
 def test_backend_for_puts_the_configured_caches_in_the_helpers_environment(world, tmp_path):
     from pyenvmod.operations import common
 
+    os.environ.pop("UV_CACHE_DIR")  # the user's own: none here
+
     plain = common.backend_for(world.config, "uv")
     assert plain.name == "uv" and "UV_CACHE_DIR" not in plain.env and "PIP_CACHE_DIR" not in plain.env
     assert "UV_LINK_MODE" not in plain.env or plain.env["UV_LINK_MODE"] == os.environ.get("UV_LINK_MODE")
@@ -168,14 +179,15 @@ def test_tree_group_and_share(world):
 
 # --- create: what is refused before anything is made, what a create leaves --------------------------
 
-def _wheel(folder, name, version="1.0"):
+def _wheel(folder, name, version="1.0", requires=()):
     """A pure-Python wheel of module ``name`` (a local file: no index, no network)."""
     from localpkg import WHEEL_WRITER
 
     scope = {}
     exec(WHEEL_WRITER, scope)
     folder.mkdir(exist_ok=True)
-    return str(folder / scope["write_wheel"](str(folder), name, version, {f"{name}.py": f"WHO = {name!r}\n"}))
+    return str(folder / scope["write_wheel"](str(folder), name, version, {f"{name}.py": f"WHO = {name!r}\n"},
+                                             requires=requires))
 
 
 def _request(**fields):
