@@ -15,10 +15,13 @@ from pyenvmod.errors import PyenvmodError
 
 
 @pytest.fixture(scope="session")
-def uv_cache(tmp_path_factory):
-    """One uv cache for the creates of these tests: 'uv venv --seed' links pip from a warm cache (a fresh
-    one per test would unpack it every time, several times slower)."""
-    return str(tmp_path_factory.mktemp("uv-cache"))
+def uv_cache():
+    """The tests' uv cache (conftest's, which the CLI tests use too) for the creates of these tests: 'uv venv
+    --seed' links pip from a warm cache (a fresh one per test would unpack it every time, several times slower)."""
+    from conftest import CACHE
+
+    (CACHE / "uv").mkdir(parents=True, exist_ok=True)
+    return str(CACHE / "uv")
 
 
 @pytest.fixture
