@@ -340,3 +340,31 @@ def test_a_tombstone_is_replaced_quietly_and_other_leftovers_are_cleared_with_a_
     (stray / f"py{MM}.lua").write_text("-- left by an interrupted create\n")
     assert create._claim_prefix(world.tree, "stray", None, said.append) == world.layout.prefix("stray")
     assert said == ["removed the leftover of an interrupted create of 'stray'"] and not stray.exists()
+
+
+def test_an_extending_environment_installs_with_its_base_in_view(world, tmp_path):
+    """--extends: what the base has is not installed again (pip sees the whole sys.path; uv would see only
+    the environment's own site-packages and install the base's packages a second time)."""
+    from pyenvmod.operations import create
+
+    base = create.create(world.config, _request(name="base", packages=[_wheel(tmp_path / "w", "tinypkg")]))
+    user = _wheel(tmp_path / "w", "usestiny", requires=["tinypkg"])
+    child = create.create(world.config, _request(name="child", python="", extends="base", packages=[user]))
+    assert child.packages["usestiny"] == "1.0" and "tinypkg" not in child.packages
+    assert base.packages["tinypkg"] == "1.0"
+    assert not list(world.site(child.prefix).glob("tinypkg*"))
+    out = subprocess.run([os.path.join(child.prefix, "bin", "python"), "-c",
+                          "import tinypkg, usestiny; print(tinypkg.__file__)"],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.startswith(str(world.site(base.prefix)))
+
+
+def test_no_binary_reaches_the_installer(world, tmp_path):
+    """A package to be built from source: its wheel is refused (uv says so), and nothing is left."""
+    from pyenvmod.operations import create
+
+    wheel = _wheel(tmp_path / "w", "tinypkg")
+    with pytest.raises(PyenvmodError) as info:
+        create.create(world.config, _request(name="src", packages=[wheel], no_binary=["tinypkg"]))
+    assert "no-binary" in info.value.message
+    _nothing_made(world, "src")
