@@ -137,13 +137,15 @@ def _exec_in_child(function) -> tuple[int, str]:
 def test_run_becomes_the_command_in_the_environment(world, monkeypatch):
     from pyenvmod.operations import run_in
 
-    record = world.make("e")
+    record = world.make("e", modules=["gcc/12"])
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
     world.config.set("environment", {"SITE_VAR": "site"}, "test")
     code = "import os, sys; print(sys.prefix, os.environ['SITE_VAR'], sys.argv[1:]); sys.exit(7)"
     sys.stdout.flush()
-    status, out = _exec_in_child(lambda: run_in.execute(world.config, "e", ["python", "-c", code, "a b"]))
-    assert (status, out) == (7, f"{record.prefix} site ['a b']\n")
+    status, out = _exec_in_child(lambda: run_in.execute(world.config, "e", ["python", "-c", code, "a b"],
+                                                        lambda m: os.write(1, f"{m}\n".encode())))
+    assert (status, out) == (7, "note: no module system in this shell, so the recorded modules gcc/12 are not "
+                                f"loaded\n{record.prefix} site ['a b']\n")
 
 
 def test_run_finds_only_regular_files_given_by_path(tmp_path):
