@@ -132,3 +132,13 @@ def test_read_condarc_reads_its_first_megabyte_and_caps_what_aliases_expand_to(t
         read_condarc()
     assert info.value.message == (f"{path}: the YAML expands to more than 10000 values (aliases repeated inside "
                                   "each other?); write the values out without '*' aliases")
+
+
+def test_an_unknown_name_suggests_at_most_three_close_names(world):
+    from pyenvmod.operations import common
+
+    for name in ("proj1", "proj2", "proj3", "proj4"):
+        registry.write(world.tree, world.record(name))
+    message = common.unknown_name(world.layout, "proj").message
+    suggested = message.split("did you mean ", 1)[1].split("? ", 1)[0].split(" or ")
+    assert len(suggested) == 3 and set(suggested) < {"'proj1'", "'proj2'", "'proj3'", "'proj4'"}
