@@ -126,6 +126,13 @@ def test_a_full_export_creates_with_what_was_asked_for_originally(world, tmp_pat
     path.write_text(f"dependencies:\n  - pip:\n    - {wheel}\npyenvmod:\n  requested: ['not a spec!']\n")
     with pytest.raises(PyenvmodError):
         create.plan(world.config, _request(name="c", spec=spec_mod.read(str(path))))
+    # a conda export: its conda entries are the packages, what was asked for checked as conda specs
+    path.write_text("dependencies:\n  - numpy=1.26\n  - scipy\npyenvmod:\n  requested: [numpy]\n")
+    plan = create.plan(world.config, _request(name="c", spec=spec_mod.read(str(path)), channels=["x"]))
+    assert (plan.backend_name, plan.packages, plan.requested) == ("conda", ["numpy=1.26", "scipy"], ["numpy"])
+    path.write_text("dependencies:\n  - numpy=1.26\npyenvmod:\n  requested: ['numpy;rm']\n")
+    with pytest.raises(PyenvmodError):
+        create.plan(world.config, _request(name="c", spec=spec_mod.read(str(path)), channels=["x"]))
 
 
 # --- modules: a spec's loaded with Lmod, recorded, and what they provide not installed again ------------
@@ -368,3 +375,21 @@ def test_no_binary_reaches_the_installer(world, tmp_path):
         create.create(world.config, _request(name="src", packages=[wheel], no_binary=["tinypkg"]))
     assert "no-binary" in info.value.message
     _nothing_made(world, "src")
+
+
+def test_a_python_module_loaded_for_the_version_is_recorded(world, lmod, tmp_path):
+    """python_from: modules: --python 3.12 loads the site's Python module, which the environment records."""
+    from test_pythons_unit import REAL
+    from pyenvmod.operations import create
+
+    require(os.path.exists(REAL["3.12"]), "pyenv's 3.12", "tests/setup")
+    bindir = tmp_path / "python-bin"
+    bindir.mkdir()
+    (bindir / "python3.12").symlink_to(REAL["3.12"])
+    (lmod / "Python").mkdir()
+    (lmod / "Python" / "3.12.1.lua").write_text(f'prepend_path("PATH", "{bindir}")\n')
+    world.config.set("python_from", "modules", "test")
+    said = []
+    plan = create.plan(world.config, _request(name="c", python="3.12", modules=["bundle/1"]), said.append)
+    assert said == ["loading the Python module Python/3.12.1 with Lmod for Python 3.12"]
+    assert plan.base.version == "3.12.1" and plan.modules == ["bundle/1", "Python/3.12.1"]
