@@ -666,3 +666,31 @@ def test_delete_names_a_single_leftover_outside_the_environment_folder(world):
                                   f"'rm -rf {record.prefix}'")
     assert not os.path.lexists(record.prefix) and not os.path.lexists(world.layout.meta_file("hist"))
     assert [p.name for p in world.layout.envs_dir.iterdir() if p.name.startswith(".")] == []  # nothing set aside
+
+
+def test_delete_of_an_environment_another_process_deleted_meanwhile_says_so(world):
+    """Between the first look and the lock (here: while the user is asked) another delete removed it."""
+    from pyenvmod.operations import common, delete
+
+    world.make("racy")
+
+    def meanwhile(name, prefix):
+        assert delete.delete(world.config, name)  # the other process, which holds no lock now
+        return True
+
+    with pytest.raises(PyenvmodError) as info:
+        delete.delete(world.config, "racy", confirm=meanwhile)
+    assert info.value.message == (f"no environment named 'racy' under {world.layout.base}: another process "
+                                  "deleted it meanwhile")
+    assert common.tree_for(world.config).names() == []
+
+
+def test_delete_of_modulefiles_left_without_a_record_removes_them(world):
+    from pyenvmod.modules import tombstones
+    from pyenvmod.operations import delete
+
+    stray = world.layout.module_dir("stray")
+    stray.mkdir(parents=True)
+    (stray / f"py{MM}.lua").write_text("-- left by an interrupted create\n")
+    assert delete.delete(world.config, "stray")
+    assert not stray.exists() and not tombstones.is_tombstone(world.layout, "stray")
