@@ -31,8 +31,11 @@ def test_write_modulefiles_writes_the_launchers_with_the_configured_stage_folder
     from pyenvmod.staging import launchers
 
     record = world.make("withlaunchers")
+    world.config.set("formats", ["lua", "bash"], "test")  # the configured formats, not the default ones
     written = common.write_modulefiles(world.layout, record, modulefiles.options_from(world.config))
-    assert written and all(p.is_file() and p.parent == world.layout.module_dir("withlaunchers") for p in written)
+    assert written and all(p.is_file() for p in written)
+    assert sorted(p.parent for p in written) == [world.layout.activate_dir("withlaunchers"),
+                                                 world.layout.module_dir("withlaunchers")]
     folder = launchers.launcher_dir(world.layout, "withlaunchers")
     python = folder / "python"
     assert python.is_file() and os.access(python, os.X_OK)
@@ -142,3 +145,12 @@ def test_an_unknown_name_suggests_at_most_three_close_names(world):
     message = common.unknown_name(world.layout, "proj").message
     suggested = message.split("did you mean ", 1)[1].split("? ", 1)[0].split(" or ")
     assert len(suggested) == 3 and set(suggested) < {"'proj1'", "'proj2'", "'proj3'", "'proj4'"}
+
+
+def test_backend_for_conda_gives_its_helpers_the_configured_caches(world, tmp_path):
+    from pyenvmod.operations import common
+
+    world.config.set("cache_dir", str(tmp_path / "caches"), "test")
+    conda = common.backend_for(world.config, "conda", ["x"])
+    assert conda.env["PIP_CACHE_DIR"] == str(tmp_path / "caches" / "pip")  # pip inside a conda environment
+    assert conda.pkgs_dir == str(tmp_path / "caches" / "conda-pkgs")
