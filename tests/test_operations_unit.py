@@ -694,3 +694,39 @@ def test_delete_of_modulefiles_left_without_a_record_removes_them(world):
     (stray / f"py{MM}.lua").write_text("-- left by an interrupted create\n")
     assert delete.delete(world.config, "stray")
     assert not stray.exists() and not tombstones.is_tombstone(world.layout, "stray")
+
+
+def test_delete_names_what_it_could_not_remove_of_the_image_and_how_much_more(world):
+    import shutil
+
+    from modsys import require
+    from pyenvmod.operations import delete
+
+    require(shutil.which("chattr") is not None and os.geteuid() == 0, "chattr as root", "run the tests as root")
+    world.make("packed")
+    images = world.layout.base / "images" / "packed"
+    images.mkdir(parents=True)
+    image = images / "image.sqfs"
+    image.write_text("x")
+    if subprocess.run(["chattr", "+i", str(image)], capture_output=True).returncode != 0:
+        pytest.skip("this filesystem has no immutable flag")
+    try:
+        with pytest.raises(PyenvmodError) as info:
+            delete.delete(world.config, "packed")
+    finally:
+        subprocess.run(["chattr", "-i", str(image)], capture_output=True)
+    assert info.value.message.startswith(f"deleted 'packed', but {image} (Operation not permitted) and 1 more could "
+                                         "not be removed: ")  # the image, and its folder it keeps from being empty
+    assert not os.path.lexists(world.layout.meta_file("packed"))
+
+
+def test_a_broken_record_does_not_hide_the_environments_that_extend_one(world):
+    from pyenvmod.operations import delete
+
+    base = world.make("base")
+    world.make("child", extends=base)
+    world.layout.meta_file("aaa").write_text("{not json")  # listed before the others
+    with pytest.raises(PyenvmodError) as info:
+        delete.delete(world.config, "base")
+    assert info.value.message.startswith("'base' is the base of 'child' ")
+
