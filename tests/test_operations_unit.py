@@ -386,6 +386,7 @@ def test_create_at_a_prefix_marks_the_folder(world, tmp_path):
     folder.parent.mkdir()
     record = create.create(world.config, _request(name="ext", location=str(folder)))
     assert record.prefix == str(folder) and (folder / "bin" / "python").exists()
+    assert "prompt = ext\n" in (folder / "pyvenv.cfg").read_text()  # its name, not its folder's
     assert external_prefix.owned(world.layout, str(folder), "ext")
     assert external_prefix.is_external(world.layout, record)
     assert not os.path.lexists(world.layout.prefix("ext"))
