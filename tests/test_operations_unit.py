@@ -403,9 +403,15 @@ def test_share_hands_what_a_command_made_to_the_trees_group(world, tmp_path):
     os.chown(world.layout.root, -1, other_gid)
     common.share(world.config, world.layout, made)  # a user's own tree: nothing changes
     assert os.stat(made / "file").st_gid != other_gid and os.stat(made / "file").st_mode & 0o777 == 0o600
+    other = world.layout.prefix("untouched")
+    other.mkdir()
+    (other / "file").write_text("x")
+    os.chmod(other / "file", 0o600)
     world.config.group = "lab"
     common.share(world.config, world.layout, made)
     st = os.stat(made / "file")
+    assert os.stat(other / "file").st_gid != other_gid  # only what the command made
+    assert os.stat(other / "file").st_mode & 0o777 == 0o600
     assert st.st_gid == other_gid and st.st_mode & 0o777 == 0o660
     assert os.stat(made).st_gid == other_gid
     assert common.tree_for(world.config).shared is True
