@@ -736,4 +736,3 @@ def test_a_broken_record_does_not_hide_the_environments_that_extend_one(world):
     with pytest.raises(PyenvmodError) as info:
         delete.delete(world.config, "base")
     assert info.value.message.startswith("'base' is the base of 'child' ")
-
