@@ -14,9 +14,21 @@ from pyenvmod.records import registry
 from pyenvmod.errors import PyenvmodError
 
 
+@pytest.fixture(scope="session")
+def uv_cache():
+    """The tests' uv cache (conftest's, which the CLI tests use too) for the creates of these tests: 'uv venv
+    --seed' links pip from a warm cache (a fresh one per test would unpack it every time, several times slower)."""
+    from conftest import CACHE
+
+    (CACHE / "uv").mkdir(parents=True, exist_ok=True)
+    return str(CACHE / "uv")
+
+
 @pytest.fixture
-def world(tmp_path, monkeypatch) -> World:
-    return World(tmp_path, monkeypatch)
+def world(tmp_path, monkeypatch, uv_cache) -> World:
+    made = World(tmp_path, monkeypatch)
+    monkeypatch.setenv("UV_CACHE_DIR", uv_cache)
+    return made
 
 
 def _set(config, key, value, origin="test"):
@@ -94,6 +106,8 @@ def test_find_base_refusals_name_the_problem(world, tmp_path):
 def test_backend_for_puts_the_configured_caches_in_the_helpers_environment(world, tmp_path):
     from pyenvmod.operations import common
 
+    os.environ.pop("UV_CACHE_DIR")  # the user's own: none here
+
     plain = common.backend_for(world.config, "uv")
     assert plain.name == "uv" and "UV_CACHE_DIR" not in plain.env and "PIP_CACHE_DIR" not in plain.env
     assert "UV_LINK_MODE" not in plain.env or plain.env["UV_LINK_MODE"] == os.environ.get("UV_LINK_MODE")
@@ -168,14 +182,15 @@ def test_tree_group_and_share(world):
 
 # --- create: what is refused before anything is made, what a create leaves --------------------------
 
-def _wheel(folder, name, version="1.0"):
+def _wheel(folder, name, version="1.0", requires=()):
     """A pure-Python wheel of module ``name`` (a local file: no index, no network)."""
     from localpkg import WHEEL_WRITER
 
     scope = {}
     exec(WHEEL_WRITER, scope)
     folder.mkdir(exist_ok=True)
-    return str(folder / scope["write_wheel"](str(folder), name, version, {f"{name}.py": f"WHO = {name!r}\n"}))
+    return str(folder / scope["write_wheel"](str(folder), name, version, {f"{name}.py": f"WHO = {name!r}\n"},
+                                             requires=requires))
 
 
 def _request(**fields):
@@ -371,6 +386,7 @@ def test_create_at_a_prefix_marks_the_folder(world, tmp_path):
     folder.parent.mkdir()
     record = create.create(world.config, _request(name="ext", location=str(folder)))
     assert record.prefix == str(folder) and (folder / "bin" / "python").exists()
+    assert "prompt = ext\n" in (folder / "pyvenv.cfg").read_text()  # its name, not its folder's
     assert external_prefix.owned(world.layout, str(folder), "ext")
     assert external_prefix.is_external(world.layout, record)
     assert not os.path.lexists(world.layout.prefix("ext"))
@@ -387,9 +403,15 @@ def test_share_hands_what_a_command_made_to_the_trees_group(world, tmp_path):
     os.chown(world.layout.root, -1, other_gid)
     common.share(world.config, world.layout, made)  # a user's own tree: nothing changes
     assert os.stat(made / "file").st_gid != other_gid and os.stat(made / "file").st_mode & 0o777 == 0o600
+    other = world.layout.prefix("untouched")
+    other.mkdir()
+    (other / "file").write_text("x")
+    os.chmod(other / "file", 0o600)
     world.config.group = "lab"
     common.share(world.config, world.layout, made)
     st = os.stat(made / "file")
+    assert os.stat(other / "file").st_gid != other_gid  # only what the command made
+    assert os.stat(other / "file").st_mode & 0o777 == 0o600
     assert st.st_gid == other_gid and st.st_mode & 0o777 == 0o660
     assert os.stat(made).st_gid == other_gid
     assert common.tree_for(world.config).shared is True
@@ -590,3 +612,127 @@ def test_delete_of_a_leftover_and_of_a_prefix_elsewhere(world, tmp_path):
     registry.write(world.tree, world.record("ext2", prefix=str(other)))
     external_prefix.mark(world.layout, other, "someone")
     assert delete.delete(world.config, "ext2") and (other / "bin" / "python").exists()
+
+
+def test_delete_sets_aside_what_cannot_be_removed_and_names_it(world):
+    """What another member made in a group tree cannot be removed (here: an immutable file, which root
+    cannot remove either): the rest is removed, the folder goes aside under a hidden name (the name is
+    free again) and the message names the first path left, at its new place, and the command to run."""
+    import re
+    import shutil
+
+    from modsys import require
+    from pyenvmod.operations import delete
+
+    require(shutil.which("chattr") is not None and os.geteuid() == 0, "chattr as root", "run the tests as root")
+    record = world.make("stuck")
+    keep = world.site(record.prefix) / "theirs.py"
+    keep.write_text("")
+    if subprocess.run(["chattr", "+i", str(keep)], capture_output=True).returncode != 0:
+        pytest.skip("this filesystem has no immutable flag")
+    try:
+        with pytest.raises(PyenvmodError) as info:
+            delete.delete(world.config, "stuck")
+        aside = [p for p in world.layout.envs_dir.iterdir() if p.name.startswith(".stuck.deleted-")]
+        assert len(aside) == 1 and re.fullmatch(r"\.stuck\.deleted-[0-9a-f]{8}", aside[0].name)
+        moved = aside[0] / keep.relative_to(record.prefix)
+        assert moved.exists() and not (aside[0] / "bin").exists()  # the rest was removed
+        message = info.value.message
+        # left: the file, and each folder above it up to the environment's, which it keeps from being empty
+        more = len(keep.relative_to(record.prefix).parts)
+        assert message.startswith(f"deleted 'stuck', but {moved} (Operation not permitted) and {more} more ")
+        assert re.search(r" more could not be removed: another member made it; ask them, or the tree's "
+                         r"owner, to run 'rm -rf " + re.escape(str(aside[0])) + r"'$", message), message
+        for path in (record.prefix, world.layout.meta_file("stuck"), world.layout.history_dir("stuck")):
+            assert not os.path.lexists(path), path
+    finally:
+        subprocess.run(["chattr", "-R", "-i", str(world.layout.envs_dir)], capture_output=True)
+    # the name is free again
+    assert world.make("stuck").prefix == record.prefix
+
+
+def test_delete_names_a_single_leftover_outside_the_environment_folder(world):
+    import shutil
+
+    from modsys import require
+    from pyenvmod.operations import delete
+
+    require(shutil.which("chattr") is not None and os.geteuid() == 0, "chattr as root", "run the tests as root")
+    record = world.make("hist")
+    history_dir = world.layout.history_dir("hist")
+    history_dir.mkdir(parents=True, exist_ok=True)
+    if subprocess.run(["chattr", "+i", str(history_dir)], capture_output=True).returncode != 0:
+        pytest.skip("this filesystem has no immutable flag")
+    try:
+        with pytest.raises(PyenvmodError) as info:
+            delete.delete(world.config, "hist")
+    finally:
+        subprocess.run(["chattr", "-i", str(history_dir)], capture_output=True)
+    assert info.value.message == (f"deleted 'hist', but {history_dir} (Operation not permitted) could not be removed: "
+                                  "another member made it; ask them, or the tree's owner, to run "
+                                  f"'rm -rf {record.prefix}'")
+    assert not os.path.lexists(record.prefix) and not os.path.lexists(world.layout.meta_file("hist"))
+    assert [p.name for p in world.layout.envs_dir.iterdir() if p.name.startswith(".")] == []  # nothing set aside
+
+
+def test_delete_of_an_environment_another_process_deleted_meanwhile_says_so(world):
+    """Between the first look and the lock (here: while the user is asked) another delete removed it."""
+    from pyenvmod.operations import common, delete
+
+    world.make("racy")
+
+    def meanwhile(name, prefix):
+        assert delete.delete(world.config, name)  # the other process, which holds no lock now
+        return True
+
+    with pytest.raises(PyenvmodError) as info:
+        delete.delete(world.config, "racy", confirm=meanwhile)
+    assert info.value.message == (f"no environment named 'racy' under {world.layout.base}: another process "
+                                  "deleted it meanwhile")
+    assert common.tree_for(world.config).names() == []
+
+
+def test_delete_of_modulefiles_left_without_a_record_removes_them(world):
+    from pyenvmod.modules import tombstones
+    from pyenvmod.operations import delete
+
+    stray = world.layout.module_dir("stray")
+    stray.mkdir(parents=True)
+    (stray / f"py{MM}.lua").write_text("-- left by an interrupted create\n")
+    assert delete.delete(world.config, "stray")
+    assert not stray.exists() and not tombstones.is_tombstone(world.layout, "stray")
+
+
+def test_delete_names_what_it_could_not_remove_of_the_image_and_how_much_more(world):
+    import shutil
+
+    from modsys import require
+    from pyenvmod.operations import delete
+
+    require(shutil.which("chattr") is not None and os.geteuid() == 0, "chattr as root", "run the tests as root")
+    world.make("packed")
+    images = world.layout.base / "images" / "packed"
+    images.mkdir(parents=True)
+    image = images / "image.sqfs"
+    image.write_text("x")
+    if subprocess.run(["chattr", "+i", str(image)], capture_output=True).returncode != 0:
+        pytest.skip("this filesystem has no immutable flag")
+    try:
+        with pytest.raises(PyenvmodError) as info:
+            delete.delete(world.config, "packed")
+    finally:
+        subprocess.run(["chattr", "-i", str(image)], capture_output=True)
+    assert info.value.message.startswith(f"deleted 'packed', but {image} (Operation not permitted) and 1 more could "
+                                         "not be removed: ")  # the image, and its folder it keeps from being empty
+    assert not os.path.lexists(world.layout.meta_file("packed"))
+
+
+def test_a_broken_record_does_not_hide_the_environments_that_extend_one(world):
+    from pyenvmod.operations import delete
+
+    base = world.make("base")
+    world.make("child", extends=base)
+    world.layout.meta_file("aaa").write_text("{not json")  # listed before the others
+    with pytest.raises(PyenvmodError) as info:
+        delete.delete(world.config, "base")
+    assert info.value.message.startswith("'base' is the base of 'child' ")
