@@ -8,6 +8,7 @@ import struct
 
 import pytest
 
+from pyenvmod.errors import PyenvmodError
 from pyenvmod.staging import finish
 
 DT_NULL, DT_STRTAB, DT_RPATH, DT_RUNPATH, DT_NEEDED = 0, 5, 15, 29, 1
@@ -151,3 +152,21 @@ def test_the_pip_programs_are_only_pip_pip3_and_pip3_x(tmp_path):
     rewritten = sorted(n for n in names if (bin_dir / n).read_text() != "original\n")
     assert rewritten == ["pip", "pip3", "pip3.12"]
     assert (bin_dir / "pip3.13").is_symlink()
+
+
+def test_pip_is_never_pointed_at_the_shared_environment_through_a_linked_folder(tmp_path):
+    """A copy whose pip package is a link to a folder outside it (an image may hold links): refused, the
+    file outside never rewritten."""
+    from test_finish_unit import manifest
+
+    outside = tmp_path / "outside" / "pip"
+    outside.mkdir(parents=True)
+    (outside / "__main__.py").write_text("original\n")
+    copy = tmp_path / "copy"
+    site = copy / "env" / "lib" / "python3.12" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "pip").symlink_to(outside)
+    with pytest.raises(PyenvmodError, match="is a symlink to outside"):
+        finish._pip_to_shared(copy, manifest(), finish.render.environment())
+    assert (outside / "__main__.py").read_text() == "original\n"
+    assert os.listdir(outside) == ["__main__.py"]
