@@ -514,3 +514,39 @@ def test_a_large_file_is_never_changed_by_what_a_larger_one_left_in_the_shared_b
     members, _raw = _members(path)
     assert members[f"base/lib/python{MM}/lib-dynload/_a.dat"][1] == larger
     assert members[f"base/lib/python{MM}/lib-dynload/_b.so"][1] == smaller
+
+
+def test_a_small_file_read_in_pieces_or_cut_short_is_packed_as_read(world, monkeypatch):
+    """As above for the files read whole (under BIG): os.read hands a file over in pieces (a network file
+    system), or less than was seen; what was read goes in, and its relocation is still found."""
+    from pyenvmod.operations import pack
+
+    record = world.make("e", backend="conda")
+    site = world.site(record.prefix)
+    whole = b"# text\n" * 300 + b"#!" + os.fsencode(record.prefix) + b"/bin/python\n"
+    (site / "a-pieces.py").write_bytes(whole)
+    (site / "b-shrunk.bin").write_bytes(whole)
+    real = os.read
+    calls = {"b": 0}
+
+    def read(fd, size):
+        try:
+            name = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            return real(fd, size)
+        if name.endswith("b-shrunk.bin"):
+            calls["b"] += 1
+            if calls["b"] > 1:
+                return b""  # the rest is gone
+        elif not name.endswith("a-pieces.py"):
+            return real(fd, size)
+        return real(fd, min(size, 1000))  # at most 1000 bytes a call
+
+    monkeypatch.setattr(pack.os, "read", read)
+    manifest, path = pack.pack(world.config, "e")
+    monkeypatch.undo()
+    members, _ = _members(path)
+    rel = os.path.relpath(site, record.prefix)
+    assert members[f"env/{rel}/a-pieces.py"][1] == whole
+    assert members[f"env/{rel}/b-shrunk.bin"][1] == whole[:1000]
+    assert f"env/{rel}/a-pieces.py" in manifest.relocate and f"env/{rel}/b-shrunk.bin" not in manifest.relocate
