@@ -5,6 +5,7 @@ runpath_tag_at with two files that differ in it. test_finish_unit.py runs real i
 
 import os
 import struct
+import sys
 
 import pytest
 
@@ -170,3 +171,33 @@ def test_pip_is_never_pointed_at_the_shared_environment_through_a_linked_folder(
         finish._pip_to_shared(copy, manifest(), finish.render.environment())
     assert (outside / "__main__.py").read_text() == "original\n"
     assert os.listdir(outside) == ["__main__.py"]
+
+
+def test_the_pip_programs_are_never_rewritten_through_a_linked_bin_folder(tmp_path):
+    from test_finish_unit import manifest
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "pip").write_text("original\n")
+    copy = tmp_path / "copy"
+    (copy / "env").mkdir(parents=True)
+    (copy / "env" / "bin").symlink_to(outside)
+    with pytest.raises(PyenvmodError, match="is a symlink to outside"):
+        finish._pip_to_shared(copy, manifest(), finish.render.environment())
+    assert (outside / "pip").read_text() == "original\n" and os.listdir(outside) == ["pip"]
+
+
+def test_a_rewritten_file_that_does_not_compile_leaves_stage_quiet(tmp_path, capfd):
+    """The copy's interpreter compiles the rewritten files; what it says (a file that does not compile
+    is compiled by Python at start-up instead) never reaches the user's job output."""
+    from test_finish_unit import manifest
+
+    python = tmp_path / "copy" / "base" / "bin" / "python3.12"
+    python.parent.mkdir(parents=True)
+    python.write_text(f"#!/bin/sh\necho said on stdout; echo said on stderr >&2; exec {sys.executable} \"$@\"\n")
+    python.chmod(0o755)
+    hook = tmp_path / "copy" / "hook.py"
+    hook.write_text("def broken(:\n")
+    finish.finish(tmp_path / "copy", manifest(trees={}), [str(hook)])
+    out, err = capfd.readouterr()
+    assert (out, err) == ("", "")
