@@ -13,8 +13,8 @@ import pytest
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.records.layout import Layout
 from pyenvmod.records.metadata import EnvRecord
-from pyenvmod.staging import (copy_id, fnv, idents_named, images_dir, is_copy_of, launcher_dir, read_stamp,
-                              user, valid_stamp)
+from pyenvmod.staging import (copy_id, ensure_private_dir, fnv, idents_named, images_dir, is_copy_of, launcher_dir,
+                              read_stamp, user, valid_stamp)
 from pyenvmod.staging import image
 
 
@@ -231,7 +231,7 @@ def test_an_environments_image_folder_is_under_images_by_a_valid_name_only(tmp_p
 
 
 @pytest.mark.parametrize("text, ok", [("0123456789ab", True), ("0123456789a", False), ("0123456789abc", False),
-                                      ("0123456789aB", False), ("0123456789ag", False), ("", False),
+                                      ("0123456789aB", False), ("0123456789ag", False), ("0123456789aX", False), ("", False),
                                       (" 123456789ab", False)])
 def test_a_stamp_is_twelve_lowercase_hex_digits(text, ok):
     assert valid_stamp(text) == (text if ok else "")
@@ -259,3 +259,55 @@ def test_the_user_is_user_else_the_accounts_name(monkeypatch):
     assert user() == "bob"  # getpass: LOGNAME first
     monkeypatch.delenv("USER")
     assert user() == "bob"
+
+
+# --- the user's stage folder: what each refusal tells to do --------------------------------------------
+
+def test_a_stage_folder_others_may_write_is_refused_with_what_to_do(tmp_path):
+    mine = tmp_path / "pyenvmod-me"
+    mine.mkdir()
+    mine.chmod(0o777)
+    with pytest.raises(PyenvmodError) as err:
+        ensure_private_dir(mine)
+    assert str(err.value) == (f"{mine} is not a private folder of yours (someone else made it, or others may write "
+                              "to it); remove it or set stage_dir (or $TMPDIR) to another folder")
+
+
+def test_a_stage_folder_that_cannot_be_made_says_to_choose_a_writable_one(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(PyenvmodError) as err:
+        ensure_private_dir(tmp_path / "file" / "pyenvmod-me")
+    assert str(err.value) == (f"cannot create {tmp_path / 'file' / 'pyenvmod-me'}: Not a directory; set stage_dir "
+                              "(or $TMPDIR) to a writable node-local folder")
+
+
+def test_a_stage_folder_in_a_missing_folder_says_who_must_make_that_one(tmp_path):
+    with pytest.raises(PyenvmodError) as err:
+        ensure_private_dir(tmp_path / "missing" / "pyenvmod-me")
+    assert str(err.value) == (f"cannot create {tmp_path / 'missing' / 'pyenvmod-me'}: the folder {tmp_path / 'missing'} "
+                              "does not exist; pyenvmod makes only its own folder in it: the site's admin (stage_dir "
+                              "in the site configuration) or you (stage_dir, or $TMPDIR) must point stage_dir at an "
+                              "existing node-local folder")
+    assert not (tmp_path / "missing").exists()
+
+
+def test_the_stage_folder_gets_the_users_group(tmp_path):
+    if os.getuid() != 0:
+        pytest.skip("giving a folder another group needs root")
+    mine = tmp_path / "pyenvmod-me"
+    mine.mkdir(mode=0o700)
+    os.chown(mine, -1, 65534)
+    ensure_private_dir(mine)
+    assert os.stat(mine).st_gid == os.getegid() and os.stat(mine).st_mode & 0o777 == 0o700
+
+
+def test_an_image_manifest_that_is_no_json_is_one_clear_error(tmp_path):
+    path = tmp_path / "manifest.json"
+    path.write_text("{not json")
+    with pytest.raises(PyenvmodError) as err:
+        image.read_manifest(path)
+    assert str(err.value).startswith(f"the image manifest {path} is unreadable (")
+    assert str(err.value).endswith("); run 'pyenvmod pack NAME' again")
+    path.write_text('{"stamp": "0123456789ab"}')  # fields missing
+    with pytest.raises(PyenvmodError, match="is unreadable .*missing"):
+        image.read_manifest(path)
