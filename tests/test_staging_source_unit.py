@@ -99,6 +99,30 @@ def test_a_relative_home_is_no_base(tmp_path, monkeypatch):
     assert base.is_dir()
 
 
+def test_a_pyvenv_cfg_with_bytes_that_are_no_utf8_is_still_read(tmp_path):
+    base = _base(tmp_path / "py")
+    prefix = _venv(tmp_path / "env")
+    (prefix / "pyvenv.cfg").write_bytes(b"prompt = caf\xe9\nhome = " + os.fsencode(base / "bin") + b"\n")
+    assert image.source_for(_record(prefix)).base_prefix == str(base)
+
+
+def test_a_home_whose_path_holds_an_equals_sign_is_read_whole(tmp_path):
+    base = _base(tmp_path / "py=3.12")
+    prefix = _venv(tmp_path / "env", cfg=f"home = {base / 'bin'}\n")
+    assert image.source_for(_record(prefix)).base_prefix == str(base)
+
+
+def test_a_pyvenv_cfg_over_64_kib_is_not_read(tmp_path):
+    base = _base(tmp_path / "py")
+    line = f"home = {base / 'bin'}\n".encode()
+    prefix = _venv(tmp_path / "env")
+    (prefix / "pyvenv.cfg").write_bytes(line + b"#" * ((64 << 10) - len(line) - 1) + b"\n")  # 64 KiB: read
+    assert image.source_for(_record(prefix)).base_prefix == str(base)
+    (prefix / "pyvenv.cfg").write_bytes(line + b"#" * ((64 << 10) - len(line)) + b"\n")  # one byte more
+    with pytest.raises(PyenvmodError, match="is not found"):
+        image.source_for(_record(prefix))
+
+
 def test_home_names_pythonX_Y_first_then_python3_then_python(tmp_path):
     home = tmp_path / "home"
     home.mkdir()
