@@ -206,3 +206,32 @@ def test_a_launcher_folder_that_is_a_file_is_replaced(tmp_path):
     folder.write_text("not a folder\n")
     assert launchers.write(layout, _record(layout)) == folder
     assert folder.is_dir() and os.listdir(folder) == ["python"] and os.listdir(folder.parent) == ["bin"]
+
+
+def test_the_launcher_of_a_program_gone_from_the_environment_is_removed(tmp_path):
+    layout = _layout(tmp_path)
+    prefix = layout.prefix("e")
+    _script(prefix / "bin" / "python", "python")
+    _script(prefix / "bin" / "tool", "tool")
+    folder = launchers.write(layout, _record(layout))
+    (prefix / "bin" / "tool").unlink()  # 'pip uninstall' of the package that had it
+    launchers.write(layout, _record(layout))
+    assert os.listdir(folder) == ["python"]
+
+
+def test_launchers_behind_a_linked_image_folder_are_never_taken_as_current(tmp_path):
+    """images/NAME a link to a folder holding the very launchers: never current (a member could re-point
+    it), and never written through."""
+    from pyenvmod.errors import PyenvmodError
+
+    layout = _layout(tmp_path)
+    prefix = layout.prefix("e")
+    _script(prefix / "bin" / "python", "python")
+    folder = launchers.write(layout, _record(layout))
+    elsewhere = tmp_path / "elsewhere"
+    os.rename(folder.parent, elsewhere)
+    folder.parent.symlink_to(elsewhere)
+    before = (elsewhere / "bin" / "python").read_text()
+    with pytest.raises(PyenvmodError, match="symlink"):
+        launchers.write(layout, _record(layout))
+    assert os.listdir(elsewhere) == ["bin"] and (elsewhere / "bin" / "python").read_text() == before
