@@ -149,6 +149,7 @@ def test_the_launchers_and_their_folder_get_the_mode_the_umask_allows(tmp_path, 
     try:
         folder = launchers.write(layout, _record(layout))
         expected = 0o775 & ~umask
+        assert os.stat(folder.parent).st_mode & 0o7777 == 0o777 & ~umask  # images/NAME, made for them
         assert os.stat(folder).st_mode & 0o7777 == expected
         assert os.stat(folder / "python").st_mode & 0o7777 == expected
         first = os.lstat(folder).st_ino
