@@ -201,3 +201,26 @@ def test_a_rewritten_file_that_does_not_compile_leaves_stage_quiet(tmp_path, cap
     finish.finish(tmp_path / "copy", manifest(trees={}), [str(hook)])
     out, err = capfd.readouterr()
     assert (out, err) == ("", "")
+
+
+def test_the_rewritten_files_are_compiled_isolated_without_site(tmp_path, monkeypatch):
+    """The copy's interpreter (here a conda-like copy: the environment's own python) runs neither a .pth
+    file of the copy's site-packages nor a module of the caller's PYTHONPATH while it compiles."""
+    import subprocess
+
+    from test_finish_unit import manifest
+
+    copy = tmp_path / "copy"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(copy / "env")], check=True)
+    site = next((copy / "env" / "lib").glob("python*/site-packages"))
+    ran = tmp_path / "ran"
+    (site / "evil.pth").write_text(f"import os; open({str(ran) + '-pth'!r}, 'w')\n")
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "py_compile.py").write_text(f"open({str(ran) + '-path'!r}, 'w')\n")
+    monkeypatch.setenv("PYTHONPATH", str(shadow))
+    hook = site / "_pyenvmod_stack.py"
+    hook.write_text("VALUE = 1\n")
+    finish.finish(copy, manifest(trees={}, python_mm="0.0"), [str(hook)])
+    assert [p.name for p in (site / "__pycache__").iterdir()] == [f"_pyenvmod_stack.{sys.implementation.cache_tag}.pyc"]
+    assert not (tmp_path / "ran-pth").exists() and not (tmp_path / "ran-path").exists()
