@@ -159,16 +159,20 @@ def test_the_launchers_and_their_folder_get_the_mode_the_umask_allows(tmp_path, 
 
 
 @pytest.mark.parametrize("setgid", [True, False])
-def test_the_launcher_folder_keeps_the_group_bit_of_the_folder_it_is_in(tmp_path, setgid):
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_the_launcher_folder_keeps_the_group_bit_of_the_folder_it_is_in_and_nothing_else(tmp_path, setgid, umask):
     layout = _layout(tmp_path)
     prefix = layout.prefix("e")
     _script(prefix / "bin" / "python", "python")
     images = images_dir(layout, "e")
     images.mkdir(parents=True)
-    images.chmod(0o2775 if setgid else 0o775)
-    folder = launchers.write(layout, _record(layout))
-    assert bool(os.stat(folder).st_mode & 0o2000) == setgid
-    assert os.stat(folder).st_mode & 0o777 == 0o775 & ~files.umask()
+    images.chmod(0o2755 if setgid else 0o755)  # made by a maintainer whose umask differs from ours
+    old = os.umask(umask)
+    try:
+        folder = launchers.write(layout, _record(layout))
+    finally:
+        os.umask(old)
+    assert os.stat(folder).st_mode & 0o7777 == (0o2000 if setgid else 0) | (0o775 & ~umask)
 
 
 def test_a_new_set_of_launchers_replaces_the_old_folder_and_leaves_nothing_beside_it(tmp_path):
