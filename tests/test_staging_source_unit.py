@@ -335,3 +335,16 @@ def test_an_image_manifest_that_is_no_json_is_one_clear_error(tmp_path):
     path.write_text('{"stamp": "0123456789ab"}')  # fields missing
     with pytest.raises(PyenvmodError, match="is unreadable .*missing"):
         image.read_manifest(path)
+
+
+def test_the_stamp_sees_a_program_rewritten_beside_a_dangling_link(tmp_path):
+    """The entries of bin/ are looked at themselves, never through a link: one whose target is gone
+    (a removed console script's, say) hides nothing from the stamp."""
+    prefix = _venv(tmp_path / "env", link_to=_base(tmp_path / "py") / "bin" / "python3.12")
+    (prefix / "bin" / "gone").symlink_to(tmp_path / "nowhere")
+    (prefix / "bin" / "tool").write_text("")
+    source = image.source_for(_record(prefix))
+    before = image.stamp(source)
+    later = time.time() + 100
+    os.utime(prefix / "bin" / "tool", (later, later))  # rewritten in place: only its own time changes
+    assert image.stamp(source) != before
