@@ -69,7 +69,8 @@ def test_a_link_to_a_python_without_its_standard_library_is_no_base(tmp_path):
     assert str(err.value).endswith("(was it removed?); repair it with 'pyenvmod doctor' first")
 
 
-@pytest.mark.parametrize("line", ["home = {home}", "home={home}", "  home  =  {home}  ", "version = 3.12.1\nhome = {home}"])
+@pytest.mark.parametrize("line", ["home = {home}", "home={home}", "  home  =  {home}  ",
+                                  "version = 3.12.1\nhome = {home}"])
 def test_the_base_is_found_from_the_home_of_pyvenv_cfg_when_python_is_a_copy(tmp_path, line):
     base = _base(tmp_path / "py")
     prefix = _venv(tmp_path / "env", cfg=line.format(home=base / "bin") + "\ninclude-system-site-packages = false\n")
@@ -255,7 +256,8 @@ def test_an_environments_image_folder_is_under_images_by_a_valid_name_only(tmp_p
 
 
 @pytest.mark.parametrize("text, ok", [("0123456789ab", True), ("0123456789a", False), ("0123456789abc", False),
-                                      ("0123456789aB", False), ("0123456789ag", False), ("0123456789aX", False), ("", False),
+                                      ("0123456789aB", False), ("0123456789ag", False), ("0123456789aX", False),
+                                      ("", False),
                                       (" 123456789ab", False)])
 def test_a_stamp_is_twelve_lowercase_hex_digits(text, ok):
     assert valid_stamp(text) == (text if ok else "")
@@ -308,7 +310,8 @@ def test_a_stage_folder_that_cannot_be_made_says_to_choose_a_writable_one(tmp_pa
 def test_a_stage_folder_in_a_missing_folder_says_who_must_make_that_one(tmp_path):
     with pytest.raises(PyenvmodError) as err:
         ensure_private_dir(tmp_path / "missing" / "pyenvmod-me")
-    assert str(err.value) == (f"cannot create {tmp_path / 'missing' / 'pyenvmod-me'}: the folder {tmp_path / 'missing'} "
+    missing = tmp_path / "missing"
+    assert str(err.value) == (f"cannot create {missing / 'pyenvmod-me'}: the folder {missing} "
                               "does not exist; pyenvmod makes only its own folder in it: the site's admin (stage_dir "
                               "in the site configuration) or you (stage_dir, or $TMPDIR) must point stage_dir at an "
                               "existing node-local folder")
