@@ -495,3 +495,58 @@ def test_a_large_file_read_in_pieces_or_cut_short_is_packed_as_read(world, monke
     assert members[f"env/{rel}/a-pieces.bin"][1] == whole
     assert members[f"env/{rel}/b-shrunk.bin"][1] == whole[:1000]  # what there was, never left out
     assert members[f"env/{rel}/c-after.bin"][1] == b"z" * 3000
+
+
+def test_a_large_file_is_never_changed_by_what_a_larger_one_left_in_the_shared_buffer(world, monkeypatch):
+    """Large files are read into one buffer kept for all: a smaller one read after a larger one ends where
+    the larger one's text BASE/lib goes on; only its own bytes are searched, so it is packed as it is."""
+    from pyenvmod.operations import pack
+
+    monkeypatch.setattr(pack, "BIG", 32)
+    record, base = _venv_on_fake_base(world)
+    dynload = base / "lib" / f"python{MM}" / "lib-dynload"
+    old = os.fsencode(base) + b"/lib\0"
+    larger = b"data" + b"\0" * 60 + old + b"\0tail"  # no ELF file: left as it is, BASE/lib at offset 64
+    smaller = b"\x7fELF" + b"\0" * 60 + old[:6]  # an ELF file ending with the first bytes of BASE/lib
+    (dynload / "_a.dat").write_bytes(larger)
+    (dynload / "_b.so").write_bytes(smaller)
+    _manifest, path = pack.pack(world.config, "e")
+    members, _raw = _members(path)
+    assert members[f"base/lib/python{MM}/lib-dynload/_a.dat"][1] == larger
+    assert members[f"base/lib/python{MM}/lib-dynload/_b.so"][1] == smaller
+
+
+def test_a_small_file_read_in_pieces_or_cut_short_is_packed_as_read(world, monkeypatch):
+    """As above for the files read whole (under BIG): os.read hands a file over in pieces (a network file
+    system), or less than was seen; what was read goes in, and its relocation is still found."""
+    from pyenvmod.operations import pack
+
+    record = world.make("e", backend="conda")
+    site = world.site(record.prefix)
+    whole = b"# text\n" * 300 + b"#!" + os.fsencode(record.prefix) + b"/bin/python\n"
+    (site / "a-pieces.py").write_bytes(whole)
+    (site / "b-shrunk.bin").write_bytes(whole)
+    real = os.read
+    calls = {"b": 0}
+
+    def read(fd, size):
+        try:
+            name = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            return real(fd, size)
+        if name.endswith("b-shrunk.bin"):
+            calls["b"] += 1
+            if calls["b"] > 1:
+                return b""  # the rest is gone
+        elif not name.endswith("a-pieces.py"):
+            return real(fd, size)
+        return real(fd, min(size, 1000))  # at most 1000 bytes a call
+
+    monkeypatch.setattr(pack.os, "read", read)
+    manifest, path = pack.pack(world.config, "e")
+    monkeypatch.undo()
+    members, _ = _members(path)
+    rel = os.path.relpath(site, record.prefix)
+    assert members[f"env/{rel}/a-pieces.py"][1] == whole
+    assert members[f"env/{rel}/b-shrunk.bin"][1] == whole[:1000]
+    assert f"env/{rel}/a-pieces.py" in manifest.relocate and f"env/{rel}/b-shrunk.bin" not in manifest.relocate
