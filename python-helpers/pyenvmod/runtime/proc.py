@@ -84,6 +84,18 @@ def _start_child(parent: int, watchdog_fd):
     return start
 
 
+def _cannot_start(program: str, path: str) -> str | None:
+    """Why ``program`` cannot be started (the words exec would say), or None."""
+    import errno
+    import shutil
+
+    if shutil.which(program, path=path):
+        return None
+    if os.sep not in program:
+        return "not found on PATH"
+    return os.strerror(errno.EACCES if os.path.exists(program) else errno.ENOENT)
+
+
 def run(cmd, *, env=None, what: str, timeout: float | None = None) -> subprocess.CompletedProcess:
     """Run ``cmd``; return the completed process (the caller checks returncode).
 
@@ -93,11 +105,9 @@ def run(cmd, *, env=None, what: str, timeout: float | None = None) -> subprocess
     outright, the kernel kills the child and the watchdog its session's group (the child
     tells the watchdog before it execs, see _start_child).
     """
-    import shutil
-
-    path = (os.environ if env is None else env).get("PATH", os.defpath)
-    if shutil.which(str(cmd[0]), path=path) is None:  # before the start: a helper that never runs is never
-        raise PyenvmodError(f"cannot run {what} ({cmd[0]}): not found or not executable")  # told to the watchdog
+    why = _cannot_start(str(cmd[0]), (os.environ if env is None else env).get("PATH", os.defpath))
+    if why:  # said before the start: a helper that never runs is never told to the watchdog
+        raise PyenvmodError(f"cannot run {what} ({cmd[0]}): {why}")
     pipe = _watchdog_pipe()
     try:
         proc = subprocess.Popen(
