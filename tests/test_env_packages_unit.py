@@ -114,6 +114,13 @@ def test_the_packages_installed_from_a_folder_or_url_spec(tmp_path):
     assert installed_from("numpy", sources) == set()                    # from the index: none
     assert installed_from("not a spec ((", sources) == set()
     assert installed_from("git+https://h/none@v1", sources) == set()
+    # a URL's trailing / and its fragment are not part of the source; the last '@' alone cuts a VCS ref
+    more = {"d": "d @ https://h/dirX", "u": "u @ git+https://git@h/repo@abc", "f": "f @ file:///data/a+b",
+            "w": "w @ https://h/w.whl#a"}
+    assert installed_from("https://h/dirX/", more) == {"d"}
+    assert installed_from("git+https://git@h/repo@v2", more) == {"u"}
+    assert installed_from("file:///data/a+b@2", more) == set()  # not a VCS URL: '@2' is part of the path
+    assert installed_from("https://h/w.whl#a#b", more) == set()  # the first '#' starts the fragment
 
 
 def test_the_json_of_a_package_names_its_module_only_for_a_modules_one():
