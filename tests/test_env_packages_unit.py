@@ -121,6 +121,8 @@ def test_the_packages_installed_from_a_folder_or_url_spec(tmp_path):
     assert installed_from("git+https://git@h/repo@v2", more) == {"u"}
     assert installed_from("file:///data/a+b@2", more) == set()  # not a VCS URL: '@2' is part of the path
     assert installed_from("https://h/w.whl#a#b", more) == set()  # the first '#' starts the fragment
+    # only the scheme (before the first '://') tells a VCS URL: a '+' later in the URL does not
+    assert installed_from("https://h/a+b?u=http://x@2", {"q": "q @ https://h/a+b?u=http://x"}) == set()
 
 
 def test_the_json_of_a_package_names_its_module_only_for_a_modules_one():

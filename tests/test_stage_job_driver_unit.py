@@ -114,6 +114,7 @@ def test_the_nodes_of_the_allocation(world, monkeypatch):
     ({"SLURM_JOB_ID": "7"}, True),
     ({"SLURM_JOB_ID": "7", "SLURM_STEPID": "3"}, False),  # the older spelling, alone
     ({"SLURM_JOB_ID": "7", "SLURM_STEP_ID": "4294967289"}, False),  # the last ordinary step number
+    ({"SLURM_JOB_ID": "7", "SLURM_STEP_ID": "4294967290"}, True),  # the first of Slurm's own (interactive)
     ({"SLURM_JOB_ID": "7", "SLURM_STEP_ID": "batch"}, True),
     ({"SLURM_JOB_ID": "7", "SLURM_STEP_ID": "4294967295", "SLURM_STEPID": "0"}, True),  # STEP_ID wins
 ])
@@ -189,6 +190,26 @@ def test_a_failed_sbcast_is_said_and_the_step_still_runs(world, slurm, monkeypat
     assert err == [f"sbcast of 'e' failed ({said}): the nodes without the copy read the image from the shared "
                    "file system instead"]
     assert "--broadcast" in slurm.args("srun") and "--fanout" not in slurm.args("sbcast")
+
+
+def test_an_sbcast_or_a_step_that_hangs_is_given_up_after_its_time_limit(world, slurm, monkeypatch):
+    from pyenvmod.operations import stage_job
+
+    monkeypatch.setenv("SLURM_NNODES", "2")
+    monkeypatch.setattr(stage_job, "SBCAST_TIMEOUT", 0.2)
+    monkeypatch.setattr(stage_job, "NODE_STEP_TIMEOUT", 0.2)
+    world.make("e", backend="conda")
+    for name in ("sbcast", "srun"):
+        text = (slurm.folder / name).read_text()
+        (slurm.folder / name).write_text(text.replace("exit $(", "exec /bin/sleep 5\nexit $("))
+    slurm.nodes_say(_record("n1"), _record("n2"))
+    driver, out, err = _driver(world)
+    started = time.monotonic()
+    assert driver.stage(["e"]) == 1
+    assert time.monotonic() - started < 4
+    assert err[0].startswith("sbcast of 'e' failed (Command '['sbcast', ") and "timed out after 0.2 seconds" in err[0]
+    assert err[1].startswith("error: could not start the staging step on the nodes of job 77 (srun did not run "
+                             "(Command '['srun', ")
 
 
 def test_a_name_that_cannot_be_packed_is_said_and_makes_the_status_1(world, slurm, monkeypatch):
