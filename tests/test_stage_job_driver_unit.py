@@ -378,3 +378,38 @@ def test_a_broadcast_copy_of_another_user_or_a_link_is_never_taken(world, tmp_pa
     assert not stage_job._own_file(str(tmp_path))
     os.chown(file, 1, 1)
     assert not stage_job._own_file(str(file))
+
+
+@pytest.mark.parametrize("broadcast", [False, True])
+def test_a_node_without_room_says_so_once_and_reports_no_space(world, tmp_path, capsys, monkeypatch, broadcast):
+    """The node's warning goes to stderr (srun passes it on), its JSON line names the folder without room;
+    the node marks its stage folder, and another node's mark of this job there makes it a shared folder."""
+    import shutil
+
+    from pyenvmod.operations import pack, stage_job
+    from pyenvmod.staging import stage_root
+
+    monkeypatch.setenv("SLURMD_NODENAME", "n1")
+    world.make("e", backend="conda")
+    _, image = pack.pack(world.config, "e")
+    manifest_file = image.parent / "manifest.json"
+    data = json.loads(manifest_file.read_text())
+    data["size"] = 1 << 60  # more than any node-local disk
+    manifest_file.write_text(json.dumps(data))
+    root = stage_root(world.config)
+    root.mkdir(mode=0o700)
+    (root / ".node-77.n2").write_text("")  # node n2 of this job staged into the same folder
+    prefix = ""
+    if broadcast:
+        prefix = str(tmp_path / "local" / ".pyenvmod-alice-bcast-77-x")
+        shutil.copyfile(image, stage_job.broadcast_name(prefix, "e"))
+    assert stage_job.node_step(world.config, ["e"], prefix) == 1
+    captured = capsys.readouterr()
+    (record,) = [json.loads(line) for line in captured.out.splitlines()]
+    assert (record["action"], record["error"], record["via"]) == (
+        "no-space", f"no space left in {root}", "broadcast" if broadcast else "shared")
+    assert isinstance(record["seconds"], float) and record["shared_folder"] is True
+    assert captured.err.startswith(f"pyenvmod: warning: cannot stage 'e' on {os.uname().nodename}: no space left "
+                                   f"in {root} (")
+    assert (root / ".node-77.n1").is_file()
+    assert not os.path.exists(stage_job.broadcast_name(prefix, "e")) if broadcast else True
