@@ -83,3 +83,18 @@ def test_regenerate_waits_for_the_environments_lock(world):
         with pytest.raises(PyenvmodError, match="environment 'a'"):
             _regenerate(world, "a")
     assert not world.layout.module_dir("a").exists()
+
+
+def test_a_site_packages_folder_swapped_for_a_link_is_never_written_through(world, tmp_path):
+    """A group member may replace the environment's site-packages with a link to a folder of theirs (or of the
+    victim's): the hooks are written only below the tree, never through the link."""
+    record = world.make("a")
+    site = world.site(record.prefix)
+    elsewhere = tmp_path / "elsewhere"
+    site.rename(elsewhere)
+    site.symlink_to(elsewhere)
+    before = sorted(os.listdir(elsewhere))
+    with pytest.raises(PyenvmodError) as info:
+        _regenerate(world, "a")
+    assert "symlink" in info.value.message or "link" in info.value.message, info.value.message
+    assert sorted(os.listdir(elsewhere)) == before
