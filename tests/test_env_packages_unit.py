@@ -5,6 +5,7 @@ module that puts a site-packages folder on PYTHONPATH."""
 
 import json
 import os
+import pwd
 
 import pytest
 
@@ -156,6 +157,13 @@ def test_a_package_a_recorded_module_puts_first_on_sys_path_is_the_modules(world
         assert [p.as_dict() for p in found] == [
             {"name": "numpy", "version": "1.26.4", "source": "module", "module": "SciPy/1", "shadows": "2.0.0"},
             {"name": "scipy", "version": "1.11", "source": "module", "module": "SciPy/1", "shadows": None}]
+        # a module another user may have written is shown only when the site trusts its owner (module_owners)
+        os.chown(tree / "1.lua", 1, 1)
+        module_packages._SHOWN.clear()
+        assert [p.source for p in env_packages.packages(world.config, "a")[1]] == ["requested"]
+        world.config.set("module_owners", [pwd.getpwuid(1).pw_name], "test")
+        module_packages._SHOWN.clear()
+        assert [p.source for p in env_packages.packages(world.config, "a")[1]] == ["module", "module"]
         # a conda environment's own packages come first: the modules' are not listed
         conda = world.make("c", backend="conda", modules=["SciPy/1"])
         assert env_packages.packages(world.config, "c")[1] == []

@@ -282,6 +282,9 @@ def test_a_kernel_json_without_this_prefix_is_not_the_environments(world, tmp_pa
     assert kernel._is_ours(folder, "/p") is False
     (folder / "kernel.json").write_text(json.dumps({"metadata": {"pyenvmod": {"prefix": "/p"}}}))
     assert kernel._is_ours(folder, "/p") is True
+    # over 1 MiB: not read (a kernelspec is a few hundred bytes)
+    (folder / "kernel.json").write_text(json.dumps({"metadata": {"pyenvmod": {"prefix": "/p"}}, "pad": "x" * (1 << 20)}))
+    assert kernel._is_ours(folder, "/p") is False
     os.unlink(folder / "kernel.json")
     os.mkfifo(folder / "kernel.json")  # never read: it would hang
     assert kernel._is_ours(folder, "/p") is False
