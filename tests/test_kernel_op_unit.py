@@ -147,6 +147,25 @@ def test_with_a_module_system_the_launcher_loads_the_modules_in_order(world, mon
     assert kernel._module_init() == str(pkg / "init" / "bash")
 
 
+def test_module_init_is_never_a_path_relative_to_the_current_folder(world, monkeypatch, tmp_path):
+    """Without LMOD_PKG (or MODULESHOME) the launcher must not source 'init/bash' of whatever folder the
+    kernel was made in: Jupyter starts it elsewhere, and the folder could be anyone's."""
+    from modsys import EnvironmentModules, Lmod
+    from pyenvmod.operations import kernel
+
+    (tmp_path / "init").mkdir()
+    (tmp_path / "init" / "bash").write_text("echo sourced from the current folder\n")
+    monkeypatch.chdir(tmp_path)
+    Lmod().require()
+    monkeypatch.setenv("LMOD_CMD", Lmod.modulecmd())
+    assert kernel._module_init() == os.path.join(os.path.dirname(os.path.dirname(Lmod.modulecmd())), "init", "bash")
+    monkeypatch.delenv("LMOD_CMD")
+    EnvironmentModules().require()
+    monkeypatch.setenv("MODULES_CMD", EnvironmentModules.modulecmd())
+    monkeypatch.delenv("MODULESHOME", raising=False)
+    assert kernel._module_init() == ""
+
+
 def test_module_init_of_environment_modules_and_of_no_module_system(world, monkeypatch, tmp_path):
     from modsys import EnvironmentModules
     from pyenvmod.operations import kernel
