@@ -230,6 +230,7 @@ def test_ipykernel_is_installed_when_the_environment_lacks_it(world, tmp_path, m
     monkeypatch.setenv("UV_NO_INDEX", "1")
     monkeypatch.setenv("UV_OFFLINE", "1")
     record = world.make("a", backend="uv")
+    os.chmod(os.path.join(record.prefix, "pyvenv.cfg"), 0o666)  # what a umask of 0 left
     said = []
     old = os.umask(0)
     try:
@@ -240,6 +241,7 @@ def test_ipykernel_is_installed_when_the_environment_lacks_it(world, tmp_path, m
     assert (world.site(record.prefix) / "ipykernel").is_dir()
     for entry in (world.site(record.prefix) / "ipykernel", world.site(record.prefix) / "ipykernel_launcher.py"):
         assert not os.stat(entry).st_mode & 0o002, entry  # nothing world-writable, whatever the umask
+    assert not os.stat(os.path.join(record.prefix, "pyvenv.cfg")).st_mode & 0o002  # the whole environment
     assert _start(folder)["prefix"] == record.prefix
     said.clear()
     kernel.install(world.config, "a", notify=said.append)
