@@ -84,3 +84,23 @@ def test_undoing_a_create_empties_the_folder_and_follows_no_link(world, tmp_path
     external_prefix.empty(prefix)
     assert (outside / "keep").read_text() == "x" and prefix.is_symlink()
     external_prefix.empty(tmp_path / "never-made")  # absent: nothing to do
+
+
+def test_a_path_with_any_other_character_is_accepted(world, tmp_path):
+    from pyenvmod.operations import external_prefix
+
+    assert external_prefix.check(world.layout, str(tmp_path / "My X-env_1.0")) == tmp_path / "My X-env_1.0"
+
+
+def test_claiming_under_the_lock_refuses_what_is_no_longer_a_folder(world, tmp_path):
+    from pyenvmod.operations import external_prefix
+
+    path = tmp_path / "p"
+    external_prefix.claim(path)
+    assert path.is_dir() and path.stat().st_uid == os.getuid()
+    external_prefix.claim(path)  # the user's own, private: accepted again
+    os.rmdir(path)
+    path.write_text("")  # made a file between the check and the lock
+    with pytest.raises(PyenvmodError) as info:
+        external_prefix.claim(path)
+    assert info.value.message == f"--prefix {path} exists and is not a folder; give a new or empty folder"

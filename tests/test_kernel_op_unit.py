@@ -329,3 +329,21 @@ def test_the_health_of_kernels(world, tmp_path):
         f"kernel {gone} is missing", f"kernel {linked} is missing",
         f"kernel {foreign} does not start this environment; run 'pyenvmod kernel A+b'",
         f"kernel {stale} does not start this environment; run 'pyenvmod kernel A+b'"]
+
+
+def test_the_sites_own_kernel_templates_are_used(world, tmp_path):
+    """A site's templates folder (config 'templates') overrides the kernelspec and the launcher."""
+    from pyenvmod.operations import kernel
+
+    site = tmp_path / "site-templates"
+    site.mkdir()
+    for name, marker in (("kernel.json.j2", '"interrupt_mode": "message",'), ("kernel-launcher.sh.j2", "# site launcher")):
+        text = (Path(__file__).resolve().parent.parent / "modulefiles-templates" / name).read_text()
+        text = text.replace('"language": "python",', '"language": "python",\n  ' + marker) if name.endswith(
+            "json.j2") else text.replace("{% block environment %}", marker + "\n{% block environment %}")
+        (site / name).write_text(text)
+    world.config.set("templates", [str(site)], "test")
+    _with_ipykernel(world, world.make("a"))
+    folder = kernel.install(world.config, "a")
+    assert json.loads((folder / "kernel.json").read_text())["interrupt_mode"] == "message"
+    assert "# site launcher" in (folder / "launcher").read_text()

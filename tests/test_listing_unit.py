@@ -62,6 +62,8 @@ def test_an_entry_without_a_record_has_empty_fields_in_json(world):
 
 def test_a_leftover_folder_is_incomplete_and_says_how_to_remove_it(world):
     (world.layout.envs_dir / "left").mkdir()
+    _with_modulefiles(world, world.make("next"))  # listed after it
+    assert [(n, e.state) for n, e in _entries(world).items()] == [("left", "incomplete"), ("next", "ok")]
     entry = _entries(world)["left"]
     assert entry.record is None and entry.state == "incomplete"
     assert entry.problems == [f"leftover of an interrupted create at {world.layout.prefix('left')}; "
@@ -182,3 +184,11 @@ def test_the_fix_follows_the_problem_not_the_words_of_a_name_or_path_in_it(world
     assert entry.problems == [f"environment folder {world.layout.prefix(name)} is missing"]
     assert entry.fixes == [f"recreate it from an export (pyenvmod create {name} --file FILE), or pyenvmod delete "
                            f"{name}; pyenvmod doctor --fix removes its modulefiles"]
+
+
+def test_only_the_modulefile_formats_the_site_chose_are_checked(world):
+    world.config.set("formats", ["lua"], "test")
+    _with_modulefiles(world, world.make("a"))  # written: lua only
+    assert _entries(world)["a"].problems == []
+    world.config.set("formats", ["lua", "tcl"], "test")
+    assert _entries(world)["a"].problems == ["tcl modulefile missing"]
