@@ -413,3 +413,14 @@ def test_a_node_without_room_says_so_once_and_reports_no_space(world, tmp_path, 
                                    f"in {root} (")
     assert (root / ".node-77.n1").is_file()
     assert not os.path.exists(stage_job.broadcast_name(prefix, "e")) if broadcast else True
+
+
+def test_a_node_whose_copy_is_already_there_succeeds(world, capsys, monkeypatch):
+    from pyenvmod.operations import stage_job
+
+    monkeypatch.setenv("SLURMD_NODENAME", "n1")
+    world.make("e", backend="conda")
+    assert stage_job.node_step(world.config, ["e"]) == 0
+    assert stage_job.node_step(world.config, ["e"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["action"], r["via"]) for r in records] == [("staged", "shared"), ("reused", "shared")]
