@@ -424,3 +424,17 @@ def test_a_node_whose_copy_is_already_there_succeeds(world, capsys, monkeypatch)
     assert stage_job.node_step(world.config, ["e"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [(r["action"], r["via"]) for r in records] == [("staged", "shared"), ("reused", "shared")]
+
+
+def test_a_broadcast_copy_that_is_a_link_is_neither_read_nor_removed(world, capsys, tmp_path, monkeypatch):
+    from pyenvmod.operations import pack, stage_job
+
+    monkeypatch.setenv("SLURMD_NODENAME", "n1")
+    world.make("e", backend="conda")
+    _, image = pack.pack(world.config, "e")
+    prefix = str(tmp_path / "local" / ".pyenvmod-alice-bcast-77-x")
+    os.symlink(image, stage_job.broadcast_name(prefix, "e"))
+    assert stage_job.node_step(world.config, ["e"], prefix) == 0
+    (record,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert record["via"] == "shared" and os.path.islink(stage_job.broadcast_name(prefix, "e"))
+    assert image.is_file()
