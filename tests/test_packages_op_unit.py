@@ -116,6 +116,9 @@ def test_a_rebuild_removes_the_installed_build_first(world, tmp_path):
     record, _ = packages.install(world.config, "a", [other], said.append, no_binary=["more", "srcpkg"])
     assert record.no_binary == ["srcpkg", "more"]
     assert said[-1] == f"installing {other}"  # not a rebuild: nothing removed first
+    # removed by the wheel it came from and by name, in one go
+    record, _ = packages.remove(world.config, "a", [one, "OtherPkg"], said.append)
+    assert said[-1] == "removing tinypkg otherpkg" and record.requested == []
 
 
 def test_install_refusals_change_nothing(world, tmp_path):
