@@ -37,7 +37,8 @@ def _module_init() -> str:
         candidates = [os.path.join(os.environ.get("MODULESHOME", ""), "init", "bash")]
     else:
         candidates = []
-    return next((c for c in candidates if c and os.path.isfile(c)), "")
+    # an absolute path only: without LMOD_PKG or MODULESHOME the join gives 'init/bash' of the current folder
+    return next((c for c in candidates if os.path.isabs(c) and os.path.isfile(c)), "")
 
 
 def _is_ours(folder: Path, prefix: str) -> bool:

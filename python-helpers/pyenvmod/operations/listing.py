@@ -1,6 +1,7 @@
 """List environments with a health mark, without running any interpreter (fast with many envs)."""
 
 import os
+import re
 import shlex
 from dataclasses import dataclass, field
 
@@ -11,6 +12,8 @@ from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.operations.common import tree_for
 from pyenvmod.operations.kernel import health as kernel_health
+
+BUSY = "being created or changed by another process"
 
 
 @dataclass
@@ -47,21 +50,23 @@ class Entry:
 
 
 def fix_for(name: str, problem: str) -> str:
-    """The fix for one problem of ``list``, as the user guide promises (doctor explains more)."""
-    if "modulefile" in problem:
+    """The fix for one problem of ``list``, as the user guide promises (doctor explains more). Told by
+    the problem's own words, never by a path or name in it (an environment named 'kernel-dev' whose
+    folder is missing needs recreating, not a kernel)."""
+    if re.match(r"\S+ modulefile (missing$|does not point at )", problem):
         return f"pyenvmod module {name}   (writes its modulefiles again)"
-    if "kernel" in problem:
+    if problem.startswith("kernel "):
         return f"pyenvmod kernel {name}   (or pyenvmod kernel {name} --remove)"
-    if "base environment" in problem:
+    if problem.startswith("its base environment "):
         return f"recreate the base, or pyenvmod delete {name}"
-    if "interpreter" in problem or "is missing" in problem:
+    if problem.startswith(("interpreter missing", "environment folder ")):
         return (f"recreate it from an export (pyenvmod create {name} --file FILE), or pyenvmod delete {name}; "
                 "pyenvmod doctor --fix removes its modulefiles")
-    if "leftover" in problem:
+    if problem.startswith("leftover "):
         return f"pyenvmod delete {name}"
-    if "metadata file" in problem:
+    if problem.startswith("metadata file "):
         return "repair the file by hand, or delete it and run pyenvmod doctor --fix"
-    if "another process" in problem:
+    if problem == BUSY:
         return "wait for it to finish"
     return "pyenvmod doctor explains it"
 
@@ -82,7 +87,7 @@ def entries(config: Config) -> list[Entry]:
         meta_file = layout.meta_file(name)
         if not os.path.lexists(meta_file):
             if locking.is_held(layout.lock_file(name)):
-                result.append(Entry(name, None, ["being created or changed by another process"], "creating"))
+                result.append(Entry(name, None, [BUSY], "creating"))
             else:
                 result.append(Entry(name, None, [f"leftover of an interrupted create at {layout.prefix(name)}; "
                                                   f"'pyenvmod delete {shlex.quote(name)}' removes it"], "incomplete"))

@@ -13,7 +13,7 @@ from pyenvmod.config import Config
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.trust.tree import Tree
 from pyenvmod.operations.common import backend_for, load_record, share, tree_for, tree_group, write_modulefiles
-from pyenvmod.packages.installed import dist_name, snapshot
+from pyenvmod.packages.installed import direct_sources, dist_name, snapshot
 
 
 def prepared_templates(config: Config):
@@ -153,7 +153,10 @@ def install(config: Config, name: str, specs: list, notify=lambda m: None, no_bi
             notify("installing " + " ".join(module_packages.without(specs, satisfied)))
             backend.install(record.prefix, requirements.as_args(to_install), layered=bool(record.extends),
                             no_binary=flags)
-        named = {_canonical(s, record) for s in specs}
+        # a folder or URL names the package it installed: read from the sources as they are now (the
+        # requests already recorded, from the sources as recorded, which refresh's snapshot replaces)
+        now = record.replace(sources=direct_sources(record.prefix, record.python))
+        named = {_canonical(s, now) for s in specs}
         record.requested = [r for r in record.requested if _canonical(r, record) not in named] + specs
 
     return _change(config, name, "install", specs, notify, apply)
