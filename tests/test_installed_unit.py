@@ -163,3 +163,25 @@ def test_describe_spells_each_kind_of_change():
 
 def test_pins_skip_pip_and_go_on_with_the_names_after_it():
     assert installed.pins({"numpy": "2.0", "pip": "24.0", "six": "1.16.0"}, {}) == ["numpy==2.0", "six==1.16.0"]
+
+
+def test_a_change_by_hand_writes_the_modulefiles_the_site_chose_and_a_utc_time(world):
+    from pyenvmod.modules import modulefiles
+
+    world.config.set("formats", ["lua"], "test")  # the site writes Lmod modulefiles only
+    every = modulefiles.paths(world.layout, world.e, None)
+    for path in every.values():
+        path.unlink(missing_ok=True)
+    dist(world.e_site, "newpkg", "1.0", files=["newpkg/__init__.py"])
+    assert reconcile(world, world.e)[0] == ["added newpkg 1.0"]
+    chosen = modulefiles.paths(world.layout, world.e, modulefiles.options_from(world.config))
+    assert sorted(chosen) != sorted(every)  # the choice leaves some format out
+    assert sorted(p for p in every.values() if p.exists()) == sorted(chosen.values())
+    stored = registry.record(world.tree, "e")
+    assert stored.updated.endswith("+00:00") and len(stored.updated) == 25  # UTC, to the second
+
+
+def test_a_request_that_is_no_requirement_is_known_by_its_own_text():
+    """A requested spec that packaging cannot read (a path, say) still has a name to compare."""
+    assert outside._requested_name("Some_Tool") == "some-tool"
+    assert outside._requested_name("My_Tools dir!") == "my-tools dir!"
