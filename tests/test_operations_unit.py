@@ -221,6 +221,8 @@ def test_create_refuses_bad_requests_before_anything_is_made(world, tmp_path):
         with pytest.raises(PyenvmodError) as info:
             create.plan(world.config, _request(**fields))
         assert message in info.value.message
+        if fields.get("backend") == "conda":
+            assert info.value.message == message  # the whole line
         _nothing_made(world, fields["name"].replace(" ", "_"))
     world.config.group = "lab"
     with pytest.raises(PyenvmodError) as info:
@@ -235,8 +237,9 @@ def test_create_refuses_a_spec_the_backend_cannot_install(world, tmp_path):
     from pyenvmod.packages import spec as spec_mod
 
     path = tmp_path / "environment.yml"
-    path.write_text("dependencies:\n  - python=3.12\n  - numpy\n  - pip:\n    - six\n")
+    path.write_text("dependencies:\n  - python=3.12\n  - numpy\n  - scipy\n  - pip:\n    - six\n")
     spec = spec_mod.read(str(path))
+    assert len(spec.conda_only) == 2  # both named, one after the other
     with pytest.raises(PyenvmodError) as info:
         create.plan(world.config, _request(name="c", spec=spec, backend="uv"))
     assert info.value.message == (f"{spec.source} has conda-only entries the uv backend cannot install: "
@@ -285,6 +288,16 @@ def test_create_merges_a_spec_with_the_command_line(world, tmp_path):
     assert merged.no_binary == [*spec.no_binary, *[n for n in ("six", "idna") if n not in spec.no_binary]]
     assert merged.modules == [*spec.modules, "gcc"]
     assert create._merge_spec(_request(name="c")) == _request(name="c")
+    # what only the command line can say is kept: --extends, --no-capture, --prefix, -c
+    conda = tmp_path / "environment.yml"
+    conda.write_text("channels: [conda-forge]\ndependencies:\n  - python=3.12\n  - numpy\n")
+    conda_spec = spec_mod.read(str(conda))
+    kept = create._merge_spec(_request(name="c", spec=spec, extends="base", capture=False,
+                                       location=str(tmp_path / "here"), channels=["mine"]))
+    assert (kept.extends, kept.capture, kept.location, kept.channels) == \
+        ("base", False, str(tmp_path / "here"), ["mine"])
+    assert create._merge_spec(_request(name="c", spec=conda_spec)).channels == ["conda-forge"]
+    assert create._merge_spec(_request(name="c", spec=conda_spec, channels=["mine"])).channels == ["mine"]
     plan = create.plan(world.config, _request(name="c", spec=spec, packages=["idna"]))
     assert (plan.name, plan.backend_name, plan.packages, plan.requested) == \
         ("c", "uv", ["six", "attrs", "idna"], ["six", "attrs", "idna"])
