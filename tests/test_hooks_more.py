@@ -10,9 +10,7 @@ import importlib
 import os
 import re
 import shutil
-import socket
 import subprocess
-import tempfile
 
 import pytest
 
@@ -321,25 +319,7 @@ def test_a_uid_without_a_name_is_logged_as_unknown_and_prints_nothing(runtime, t
 
 # --- syslog through os.execute: Lua 5.1 / LuaJIT answer numbers, 5.2+ booleans -----------------
 
-class Syslog:
-    def __init__(self):
-        self.folder = tempfile.mkdtemp(prefix="t23g-log")
-        self.path = os.path.join(self.folder, "log.sock")
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(self.path)
-        self.sock.settimeout(0.5)
-
-    def messages(self):
-        out = []
-        while True:
-            try:
-                out.append(self.sock.recv(65536).decode("utf-8", "replace").split(" pyenvmod: ", 1)[-1])
-            except socket.timeout:
-                return out
-
-    def close(self):
-        self.sock.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+from test_usage_log import Syslog  # noqa: E402  (a syslog socket of the test's own)
 
 
 @pytest.fixture
