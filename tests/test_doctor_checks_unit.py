@@ -431,9 +431,18 @@ def test_a_broken_record_is_reported_and_not_fixed(world):
     world.layout.meta_file("a").write_text("{not json")
     found = environments.check(ctx(world))
     assert [(f.check, f.severity, f.fix, f.repair) for f in found] == [
-        ("environments", "error", "repair or delete the metadata file", None)]
+        ("environments", "error", "repair the file by hand, or delete it and run pyenvmod doctor --fix", None)]
     assert found[0].message.startswith("a: ") and str(world.layout.meta_file("a")) in found[0].message
     assert world.layout.meta_file("a").read_text() == "{not json"
+
+
+def test_a_name_pyenvmod_would_not_make_is_reported_with_how_to_remove_it_and_never_touched(world):
+    (world.layout.envs_dir / "bad name").mkdir()
+    found = environments.check(ctx(world))
+    assert [(f.check, f.severity, f.fix, f.repair) for f in found] == [
+        ("environments", "error", "remove it by hand (the message names what to remove)", None)]
+    assert found[0].message.startswith("bad name: not a valid environment name")
+    assert (world.layout.envs_dir / "bad name").is_dir()
 
 
 def test_missing_modulefiles_are_written_again_by_fix(world):
@@ -1129,7 +1138,9 @@ def test_a_gone_base_whose_name_reads_like_a_problem_is_a_warning_and_fix_keeps_
 def test_a_missing_kernel_of_a_gone_environment_is_not_a_second_repair(world):
     record = world.make("a")
     os.unlink(Path(record.prefix) / "bin" / "python")
-    problems = ["interpreter missing (was x removed?)", "kernel /k/a is missing", "lua modulefile missing"]
+    problems = [listing.Problem(listing.INTERPRETER, "interpreter missing (was x removed?)"),
+                listing.Problem(listing.KERNEL, "kernel /k/a is missing"),
+                listing.Problem(listing.MODULEFILES, "lua modulefile missing")]
     entry = listing.Entry("a", record, problems, "broken")
     c = doctor.Context(world.config, world.layout, Path(os.environ["HOME"]), {}, None, [entry])
     assert [(f.severity, f.message, f.repair is not None) for f in environments.check(c)] == [

@@ -96,7 +96,7 @@ def test_a_name_pyenvmod_would_not_make_is_broken_and_never_touched(world):
     assert entry.state == "broken" and entry.record is None
     assert entry.problems == [f"not a valid environment name ({names.RULE}); pyenvmod does not touch it: "
                               f"remove it by hand (rm -r '{world.layout.prefix('bad name')}')"]
-    assert entry.fixes == ["pyenvmod doctor explains it"]
+    assert entry.fixes == ["remove it by hand (the message names what to remove)"]
     # both its metadata and its folder are named, metadata first
     assert found["two words"].problems[0].endswith(
         f"(rm -r '{world.layout.meta_file('two words')}' '{world.layout.prefix('two words')}')")
@@ -160,18 +160,22 @@ def test_missing_modulefiles_and_kernels_are_problems_with_their_fixes(world, tm
     assert entry.fixes == ["pyenvmod kernel a   (or pyenvmod kernel a --remove)"]
 
 
-def test_the_fix_of_each_kind_of_problem(world):
-    from pyenvmod.operations.listing import fix_for
+def test_the_fix_of_each_kind_of_problem_is_chosen_by_its_kind_not_its_words(world):
+    from pyenvmod.operations.listing import Problem, fix_for
 
-    assert fix_for("x", "an unknown trouble") == "pyenvmod doctor explains it"
-    assert fix_for("x", "being created or changed by another process, or not") == "pyenvmod doctor explains it"
-    assert fix_for("x", "being created or changed by another process") == "wait for it to finish"
-    assert fix_for("x", "environment folder /p is missing") == fix_for("x", "interpreter missing (was /b removed?)")
-    assert fix_for("x", "lua modulefile does not point at /p") == "pyenvmod module x   (writes its modulefiles again)"
-    assert fix_for("x", "tcl modulefile missing") == "pyenvmod module x   (writes its modulefiles again)"
-    assert fix_for("x", "its base environment 'b' at /p is gone").startswith("recreate the base")
-    assert fix_for("x", "leftover of an interrupted create at /p").startswith("pyenvmod delete x")
-    assert fix_for("x", "metadata file /m: kernel /k is not ...").startswith("repair the file by hand")
+    def fix(kind, text="x"):
+        return fix_for("x", Problem(kind, text))
+
+    assert fix("an unknown kind", "kernel /k is missing") == "pyenvmod doctor explains it"
+    assert fix("busy") == "wait for it to finish"
+    assert fix("folder") == fix("interpreter") == ("recreate it from an export (pyenvmod create x --file FILE), or "
+                                                   "pyenvmod delete x; pyenvmod doctor --fix removes its modulefiles")
+    assert fix("modulefiles", "environment folder /p is missing") == "pyenvmod module x   (writes its modulefiles again)"
+    assert fix("kernel") == "pyenvmod kernel x   (or pyenvmod kernel x --remove)"
+    assert fix("base") == "recreate the base, or pyenvmod delete x"
+    assert fix("leftover") == "pyenvmod delete x"
+    assert fix("metadata") == "repair the file by hand, or delete it and run pyenvmod doctor --fix"
+    assert fix("name") == "remove it by hand (the message names what to remove)"
 
 
 @pytest.mark.parametrize("name", ["kernel-dev", "my-modulefiles"])

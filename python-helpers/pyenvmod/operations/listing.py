@@ -15,6 +15,37 @@ from pyenvmod.operations.kernel import health as kernel_health
 
 BUSY = "being created or changed by another process"
 
+# The kinds of problem an entry can have. Each sentence is given its kind where it is written, so nobody
+# tells problems apart by their words: they hold names and paths (an environment named 'kernel-dev', a
+# base named 'interpreter', a root under /home/me/modulefile-tests).
+NAME, BUSY_KIND, LEFTOVER, METADATA = "name", "busy", "leftover", "metadata"
+FOLDER, INTERPRETER, BASE, MODULEFILES, KERNEL = "folder", "interpreter", "base", "modulefiles", "kernel"
+
+
+class Problem(str):
+    """One problem of an entry: its sentence (what ``list`` and ``--json`` show) and its ``kind``."""
+
+    kind: str
+
+    def __new__(cls, kind: str, text: str):
+        problem = super().__new__(cls, text)
+        problem.kind = kind
+        return problem
+
+
+def _fixes(name: str) -> dict:
+    """The fix for each kind of problem, as the user guide promises (doctor explains more)."""
+    gone = (f"recreate it from an export (pyenvmod create {name} --file FILE), or pyenvmod delete {name}; "
+            "pyenvmod doctor --fix removes its modulefiles")
+    return {MODULEFILES: f"pyenvmod module {name}   (writes its modulefiles again)",
+            KERNEL: f"pyenvmod kernel {name}   (or pyenvmod kernel {name} --remove)",
+            BASE: f"recreate the base, or pyenvmod delete {name}",
+            FOLDER: gone, INTERPRETER: gone,
+            LEFTOVER: f"pyenvmod delete {name}",
+            NAME: "remove it by hand (the message names what to remove)",
+            METADATA: "repair the file by hand, or delete it and run pyenvmod doctor --fix",
+            BUSY_KIND: "wait for it to finish"}
+
 
 @dataclass
 class Entry:
@@ -49,26 +80,9 @@ class Entry:
         return [fix_for(self.name, problem) for problem in self.problems]
 
 
-def fix_for(name: str, problem: str) -> str:
-    """The fix for one problem of ``list``, as the user guide promises (doctor explains more). Told by
-    the problem's own words, never by a path or name in it (an environment named 'kernel-dev' whose
-    folder is missing needs recreating, not a kernel)."""
-    if re.match(r"\S+ modulefile (missing$|does not point at )", problem):
-        return f"pyenvmod module {name}   (writes its modulefiles again)"
-    if problem.startswith("kernel "):
-        return f"pyenvmod kernel {name}   (or pyenvmod kernel {name} --remove)"
-    if problem.startswith("its base environment "):
-        return f"recreate the base, or pyenvmod delete {name}"
-    if problem.startswith(("interpreter missing", "environment folder ")):
-        return (f"recreate it from an export (pyenvmod create {name} --file FILE), or pyenvmod delete {name}; "
-                "pyenvmod doctor --fix removes its modulefiles")
-    if problem.startswith("leftover "):
-        return f"pyenvmod delete {name}"
-    if problem.startswith("metadata file "):
-        return "repair the file by hand, or delete it and run pyenvmod doctor --fix"
-    if problem == BUSY:
-        return "wait for it to finish"
-    return "pyenvmod doctor explains it"
+def fix_for(name: str, problem: Problem) -> str:
+    """The fix for one problem of ``list``, chosen by its kind, never by the words of a name or path in it."""
+    return _fixes(name).get(problem.kind, "pyenvmod doctor explains it")
 
 
 def entries(config: Config) -> list[Entry]:
@@ -81,31 +95,35 @@ def entries(config: Config) -> list[Entry]:
             names.validate(name)
         except PyenvmodError:
             found = [str(p) for p in (layout.meta_file(name), layout.prefix(name)) if os.path.lexists(p)]
-            result.append(Entry(name, None, [f"not a valid environment name ({names.RULE}); pyenvmod does not "
-                                             f"touch it: remove it by hand (rm -r {shlex.join(found)})"], "broken"))
+            result.append(Entry(name, None, [Problem(NAME, f"not a valid environment name ({names.RULE}); pyenvmod "
+                                                          f"does not touch it: remove it by hand (rm -r {shlex.join(found)})")],
+                                "broken"))
             continue
         meta_file = layout.meta_file(name)
         if not os.path.lexists(meta_file):
             if locking.is_held(layout.lock_file(name)):
-                result.append(Entry(name, None, [BUSY], "creating"))
+                result.append(Entry(name, None, [Problem(BUSY_KIND, BUSY)], "creating"))
             else:
-                result.append(Entry(name, None, [f"leftover of an interrupted create at {layout.prefix(name)}; "
-                                                  f"'pyenvmod delete {shlex.quote(name)}' removes it"], "incomplete"))
+                result.append(Entry(name, None, [Problem(LEFTOVER, f"leftover of an interrupted create at "
+                                                                   f"{layout.prefix(name)}; 'pyenvmod delete "
+                                                                   f"{shlex.quote(name)}' removes it")], "incomplete"))
             continue
         try:
             record = registry.record(tree, name)
         except (PyenvmodError, OSError) as exc:
             message = exc.message if isinstance(exc, PyenvmodError) else f"metadata file {meta_file}: {exc.strerror}"
-            result.append(Entry(name, None, [message], "broken"))
+            result.append(Entry(name, None, [Problem(METADATA, message)], "broken"))
             continue
         problems = []
         if not os.path.isdir(record.prefix):
-            problems.append(f"environment folder {record.prefix} is missing")
+            problems.append(Problem(FOLDER, f"environment folder {record.prefix} is missing"))
         elif not os.path.exists(os.path.join(record.prefix, "bin", "python")):
-            problems.append(f"interpreter missing (was {record.base_python} removed?)")
+            problems.append(Problem(INTERPRETER, f"interpreter missing (was {record.base_python} removed?)"))
         if record.extends and not os.path.exists(os.path.join(record.extends["prefix"], "bin", "python")):
-            problems.append(f"its base environment {record.extends['name']!r} at {record.extends['prefix']} is gone")
-        problems += modulefiles.problems(layout, record, modulefiles.options_from(config))
-        problems += kernel_health(record)
+            problems.append(Problem(BASE, f"its base environment {record.extends['name']!r} at "
+                                          f"{record.extends['prefix']} is gone"))
+        problems += [Problem(MODULEFILES, p) for p in modulefiles.problems(layout, record,
+                                                                          modulefiles.options_from(config))]
+        problems += [Problem(KERNEL, p) for p in kernel_health(record)]
         result.append(Entry(name, record, problems, "broken" if problems else "ok"))
     return result

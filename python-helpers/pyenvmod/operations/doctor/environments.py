@@ -3,7 +3,8 @@
 import os
 import shlex
 
-from pyenvmod.modules import modulefiles, render
+from pyenvmod.modules import modulefiles
+from pyenvmod.operations import listing
 from pyenvmod.operations.common import write_modulefiles
 from pyenvmod.operations.doctor.finding import Check, Finding
 
@@ -22,18 +23,18 @@ def check(ctx):
             continue
         if record is None:
             out += [Finding("environments", "error", f"{entry.name}: {p}",
-                            "repair or delete the metadata file") for p in entry.problems]
+                            listing.fix_for(entry.name, p)) for p in entry.problems]
             continue
-        module_problems = [p for p in entry.problems if _about_modulefiles(p)]
-        other_problems = [p for p in entry.problems if not _about_modulefiles(p)]
+        module_problems = [p for p in entry.problems if p.kind == listing.MODULEFILES]
+        other_problems = [p for p in entry.problems if p.kind != listing.MODULEFILES]
         if module_problems and os.path.isdir(record.prefix) and not other_problems:
             out.append(Finding("modulefiles", "error", f"{entry.name}: {'; '.join(module_problems)}",
                                f"pyenvmod module {shlex.quote(entry.name)}; --fix does it",
                                repair=lambda r=record: _regenerate(ctx, r),
                                repair_says=f"write the modulefiles of {entry.name!r} again"))
-        gone = not os.path.isdir(record.prefix) or any(p.startswith(NO_INTERPRETER) for p in other_problems)
+        gone = not os.path.isdir(record.prefix) or any(p.kind == listing.INTERPRETER for p in other_problems)
         for problem in other_problems:
-            if gone and (problem.startswith(NO_INTERPRETER) or _folder_missing(problem)):
+            if gone and problem.kind in (listing.INTERPRETER, listing.FOLDER):
                 out.append(Finding("environments", "error", f"{entry.name}: {problem}",
                                    f"recreate it from an export (pyenvmod create {shlex.quote(entry.name)} --file "
                                    f"...), or pyenvmod delete {shlex.quote(entry.name)}; --fix removes its "
@@ -44,20 +45,6 @@ def check(ctx):
             else:
                 out.append(Finding("environments", "warning", f"{entry.name}: {problem}", "see the message"))
     return out
-
-
-# The problems are listing.entries' sentences, which hold names and paths (a base named 'interpreter', a root
-# under /home/me/modulefile-tests): they are told apart by how they begin, never by a word anywhere in them.
-NO_INTERPRETER = "interpreter missing ("
-
-
-def _about_modulefiles(problem: str) -> bool:
-    """One of modulefiles.problems: 'lua modulefile missing', 'tcl modulefile does not point at ...'."""
-    return problem.startswith(tuple(f"{fmt.name} modulefile " for fmt in render.FORMATS.values()))
-
-
-def _folder_missing(problem: str) -> bool:
-    return problem.startswith("environment folder ") and problem.endswith(" is missing")
 
 
 def _remove_leftover(ctx, name):
