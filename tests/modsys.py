@@ -4,6 +4,7 @@ A test gets a module system, asks it for the bash lines that set up ``module``, 
 runs a script in a real ``bash`` subprocess with a clean environment.
 """
 
+import contextlib
 import glob
 import os
 import shutil
@@ -88,6 +89,21 @@ MODULE_SYSTEMS = {cls.name: cls for cls in (Lmod, EnvironmentModules)}
 
 # Variables a module system keeps for itself; everything else must be restored exactly.
 BOOKKEEPING_PREFIXES = ("_ModuleTable", "__LMOD_", "__MODULES_", "_LMFILES_", "LOADEDMODULES")
+
+
+@contextlib.contextmanager
+def lmod_in_process(monkeypatch, tree: Path):
+    """Real Lmod's command with ``tree`` as the only MODULEPATH, for a test that loads modules in-process;
+    whatever the loads change in os.environ is put back afterwards."""
+    Lmod().require()
+    monkeypatch.setenv("LMOD_CMD", Lmod.modulecmd())
+    monkeypatch.setenv("MODULEPATH", str(tree))
+    saved = dict(os.environ)
+    try:
+        yield tree
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 def user_env(diff_a: dict, diff_b: dict) -> tuple[dict, dict]:

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 
 from conftest import PYENV_ROOT
-from modsys import Lmod, require
+from modsys import lmod_in_process, require
 
 from pyenvmod.backends import pythons
 from pyenvmod.errors import PyenvmodError
@@ -432,15 +432,10 @@ def test_what_exists_groups_the_versions_by_source(home, monkeypatch):
 
 @pytest.fixture
 def lmod(home, monkeypatch):
-    Lmod().require()
     tree = home / "modulefiles"
     (tree / "Python").mkdir(parents=True)
-    monkeypatch.setenv("LMOD_CMD", Lmod.modulecmd())
-    monkeypatch.setenv("MODULEPATH", str(tree))
-    saved = dict(os.environ)
-    yield tree
-    os.environ.clear()
-    os.environ.update(saved)
+    with lmod_in_process(monkeypatch, tree):
+        yield tree
 
 
 def module(tree, name, *folders, text=""):

@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from conftest import PYENV_ROOT
-from modsys import Lmod, require
+from modsys import lmod_in_process, require
 
 from pyenvmod.backends import pythons
 from pyenvmod.errors import PyenvmodError
@@ -114,7 +114,6 @@ def test_pick_says_where_the_interpreter_comes_from(places):
 
 @pytest.fixture
 def lmod(places, tmp_path, monkeypatch):
-    Lmod().require()
     tree = tmp_path / "modulefiles"
     for module, target in (("Python/3.12.1", REAL["3.12"]), ("python/3.13", REAL["3.13"])):
         bindir = tmp_path / "module-bin" / module.replace("/", "-")
@@ -123,12 +122,8 @@ def lmod(places, tmp_path, monkeypatch):
         (tree / f"{module}.lua").write_text(f'prepend_path("PATH", "{bindir}")\n')
     (tree / "Python" / "3.14.9.lua").write_text('LmodError("this module is broken")\n')
     (tree / "Python" / "3.10.1.lua").write_text('setenv("NO_PYTHON_HERE", "1")\n')
-    monkeypatch.setenv("LMOD_CMD", Lmod.modulecmd())
-    monkeypatch.setenv("MODULEPATH", str(tree))
-    saved = dict(os.environ)
-    yield tree
-    os.environ.clear()
-    os.environ.update(saved)
+    with lmod_in_process(monkeypatch, tree):
+        yield tree
 
 
 def test_with_python_from_modules_the_module_is_loaded_for_the_version(lmod):
