@@ -67,6 +67,7 @@ def test_install_then_update_then_remove_keep_the_records_in_step(world, tmp_pat
     assert registry.record(world.tree, "a") == record
     entry = history.entries(world.layout, "a")[-1]
     assert (entry["action"], entry["args"], entry["packages"]["tinypkg"]) == ("install", [one], "1.0")
+    assert (entry["requested"], entry["sources"]) == ([one], {"tinypkg": f"tinypkg @ file://{one}"})
     modulefile = (world.layout.module_dir("a") / f"py{MM}.lua").read_text()
     assert '"tinypkg/1.0"' in modulefile and stamp.exists()
 
@@ -195,6 +196,14 @@ def test_a_package_installed_from_a_folder_is_named_by_what_it_installed(world, 
     assert packages._canonical(f"{tmp_path}/new", record) == f"{tmp_path}/new"  # not installed yet: itself
     assert packages._canonical(f"{tmp_path}/tools", None) == f"{tmp_path}/tools"
     assert packages._canonical("Foo_Bar>=1") == "foo-bar"
+    # a URL names the package installed from it too; a recorded source may end in '/', a folder's name in X
+    record = world.record("a", sources={"tools": "tools @ git+https://example.org/tools.git",
+                                        "mytools": f"mytools @ file://{tmp_path}/mytools/",
+                                        "tx": f"tx @ file://{tmp_path}/TX"})
+    assert packages._canonical("git+https://example.org/tools.git", record) == "tools"
+    assert packages._canonical(f"{tmp_path}/mytools", record) == "mytools"
+    assert packages._canonical(f"{tmp_path}/TX", record) == "tx"
+    assert packages._canonical(f"{tmp_path}/T", record) == f"{tmp_path}/T"
 
 
 def test_the_own_distributions_of_a_conda_environment_are_its_conda_packages(world):
@@ -347,7 +356,12 @@ def test_update_builds_what_the_environment_builds_from_source_and_names_every_t
     packages.install(world.config, "a", [one, other])
     packages.update(world.config, "a", [], said.append)
     assert said == [f"updating {one} {other}"]
-    packages.install(world.config, "a", [other], no_binary=["tinypkg"])
+    said.clear()
+    packages.install(world.config, "a", [one, other], said.append, rebuild=True)
+    assert said == ["rebuilding tinypkg otherpkg: removing the installed build first", f"installing {one} {other}"]
+    said.clear()
+    packages.install(world.config, "a", [other], said.append, no_binary=["tinypkg"])
+    assert said == [f"installing {other}"]  # installed already, and no rebuild asked for: nothing removed
     with pytest.raises(PyenvmodError) as info:
         packages.update(world.config, "a", [_wheel(tmp_path / "w3", "tinypkg", "2.0")])
     assert info.value.message.startswith("could not update ") and "pre-built wheels is disabled" in info.value.message
@@ -426,15 +440,19 @@ def mpich_module(world, tmp_path, monkeypatch):
     monkeypatch.setenv("MODULEPATH", str(tree))
     monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
     saved = dict(os.environ)
-    yield "mpich/4.0"
-    os.environ.clear()
-    os.environ.update(saved)
+
+    def unload():
+        os.environ.clear()
+        os.environ.update(saved)
+
+    yield unload
+    unload()
 
 
 def test_an_install_loads_the_recorded_mpi_and_builds_what_links_it_from_source(world, tmp_path, mpich_module):
     from pyenvmod.operations import packages
 
-    world.make("a", backend="uv", modules=[mpich_module])
+    world.make("a", backend="uv", modules=["mpich/4.0"])
     tiny = _wheel(tmp_path / "w", "tinypkg", "1.0")
     said = []
     packages.install(world.config, "a", [tiny], said.append)
@@ -442,9 +460,70 @@ def test_an_install_loads_the_recorded_mpi_and_builds_what_links_it_from_source(
     assert os.environ["LOADEDMODULES"] == "mpich/4.0"
     # the MPI's own cache: nothing built against another MPI is taken from it
     assert [p.parent.name for p in tmp_path.glob("uv-cache-mpi/*")] == ["uv-cache-mpi"]
+    mpich_module()  # a new command, the module not loaded: an update loads it too
+    said.clear()
+    packages.update(world.config, "a", [], said.append)
+    assert said == ["loading mpich/4.0 with Lmod before building (the environment's modules)", f"updating {tiny}"]
     said.clear()
     with pytest.raises(PyenvmodError) as info:  # mpi4py links MPI: its binary wheel would bring its own
         packages.install(world.config, "a", ["mpi4py @ file://" + _wheel(tmp_path / "m", "mpi4py", "4.0")],
                          said.append)
     assert said[0].startswith("building mpi4py from source against mpich/4.0")
     assert "conflicts with `--no-binary`" in info.value.message
+
+
+def test_each_change_first_records_what_was_changed_outside_pyenvmod(world, tmp_path):
+    from pyenvmod.operations import packages
+    from test_guards_installed import dist
+
+    world.make("a", backend="uv")
+    site = world.site(world.layout.prefix("a"))
+    one = _wheel(tmp_path / "w1", "tinypkg", "1.0")
+    for n, change in enumerate([lambda said: packages.install(world.config, "a", [one], said.append),
+                                lambda said: packages.update(world.config, "a", [one], said.append),
+                                lambda said: packages.remove(world.config, "a", ["tinypkg"], said.append)]):
+        dist(site, f"hand{n}", "1.0")
+        said = []
+        change(said)
+        assert said[0] == f"'a' was changed outside pyenvmod since its last change (recorded in its history): added hand{n} 1.0"
+    assert [e["action"] for e in history.entries(world.layout, "a")][-2:] == ["outside", "remove"]
+
+
+def test_an_install_writes_the_modulefile_from_the_sites_own_templates(world, tmp_path):
+    from pyenvmod.operations import packages
+
+    site = tmp_path / "site-templates"
+    site.mkdir()
+    text = (Path(__file__).resolve().parent.parent / "modulefiles-templates" / "modulefile.lua.j2").read_text()
+    (site / "modulefile.lua.j2").write_text(text + "-- the site's own template\n")
+    world.config.set("templates", [str(site)], "test")
+    world.make("a", backend="uv")
+    packages.install(world.config, "a", [_wheel(tmp_path / "w", "tinypkg", "1.0")])
+    assert "-- the site's own template" in (world.layout.module_dir("a") / f"py{MM}.lua").read_text()
+
+
+def test_a_parallel_h5py_gets_the_uv_toml_only_where_uv_builds_it(world, tmp_path, mpich_module, monkeypatch):
+    """h5py against the module's MPI and a parallel HDF5: uv gets a uv.toml that builds it with the
+    environment's mpi4py; an --extends environment installs with pip, which reads no uv.toml."""
+    import pip
+
+    from pyenvmod.operations import packages
+
+    hdf5 = "/usr/lib/x86_64-linux-gnu/hdf5/mpich"
+    if not os.path.exists(os.path.join(hdf5, "include", "H5pubconf.h")):
+        pytest.skip("Debian's parallel HDF5 (libhdf5-mpich-dev) is not installed")
+    monkeypatch.setenv("HDF5_DIR", hdf5)
+    monkeypatch.setenv("PIP_NO_INDEX", "1")  # pip, too, finds nothing it is not given
+    base = world.make("base", backend="uv", modules=["mpich/4.0"])
+    os.symlink(os.path.dirname(pip.__file__), world.site(base.prefix) / "pip")  # the pip a base is made with
+    world.make("child", backend="uv", modules=["mpich/4.0"], extends=registry.record(world.tree, "base"))
+    h5py = "h5py @ file://" + _wheel(tmp_path / "h", "h5py", "3.0")
+    toml = tmp_path / "uv-cache-mpi" / "pyenvmod-h5py-uv.toml"
+    with pytest.raises(PyenvmodError) as info:  # the mpi4py it builds with is not to be found here
+        packages.install(world.config, "child", [h5py])
+    assert info.value.message.startswith("could not install h5py @ file://") and "mpi4py" in info.value.message
+    assert not toml.exists()
+    with pytest.raises(PyenvmodError) as info:
+        packages.install(world.config, "base", [h5py])
+    assert info.value.message.startswith("could not install h5py @ file://") and "mpi4py" in info.value.message
+    assert toml.exists()
