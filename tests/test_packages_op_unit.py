@@ -527,3 +527,67 @@ def test_a_parallel_h5py_gets_the_uv_toml_only_where_uv_builds_it(world, tmp_pat
         packages.install(world.config, "base", [h5py])
     assert info.value.message.startswith("could not install h5py @ file://") and "mpi4py" in info.value.message
     assert toml.exists()
+
+
+def test_a_conda_environment_installs_its_own_copy_of_what_a_recorded_module_provides(world, tmp_path,
+                                                                                     numpy_module):
+    """conda's packages come first in a conda environment: a module's numpy is not counted as installed
+    (here the conda install is tried, from a local channel that has nothing)."""
+    from pyenvmod.operations import packages
+
+    channel = tmp_path / "channel"
+    channel.mkdir()
+    world.make("c", backend="conda", channels=[str(channel)], modules=[numpy_module])
+    for change in (lambda said: packages.install(world.config, "c", ["numpy"], said.append),
+                   lambda said: packages.update(world.config, "c", ["numpy"], said.append)):
+        said = []
+        with pytest.raises(PyenvmodError) as info:
+            change(said)
+        assert said[-1] in ("installing numpy", "updating numpy")
+        assert info.value.message.startswith(("could not install numpy: ", "could not update numpy: "))
+
+
+def _conda_channel(folder: Path) -> Path:
+    """A local conda channel with no packages: a removal solves offline against it."""
+    import rattler
+
+    for subdir in ("noarch", str(rattler.Platform.current())):
+        (folder / subdir).mkdir(parents=True)
+        (folder / subdir / "repodata.json").write_text(json.dumps({"info": {"subdir": subdir}, "packages": {},
+                                                                  "packages.conda": {}}))
+    return folder
+
+
+def _conda_package(prefix: str, channel: Path, name: str, version: str, path: str) -> None:
+    """A conda package as an install leaves it: its file, and its record in conda-meta listing it."""
+    (Path(prefix) / path).parent.mkdir(parents=True, exist_ok=True)
+    (Path(prefix) / path).write_text("x")
+    record = {"name": name, "version": version, "build": "0", "build_number": 0, "subdir": "noarch", "depends": [],
+              "files": [path], "paths_data": {"paths_version": 1, "paths": [
+                  {"_path": path, "path_type": "hardlink", "size_in_bytes": 1}]},
+              "channel": str(channel), "fn": f"{name}-{version}-0.conda",
+              "url": f"file://{channel}/noarch/{name}-{version}-0.conda", "requested_spec": name}
+    (Path(prefix) / "conda-meta").mkdir(exist_ok=True)
+    (Path(prefix) / "conda-meta" / f"{name}-{version}-0.json").write_text(json.dumps(record))
+
+
+def test_a_conda_removal_settles_the_whole_environment_and_records_it(world, tmp_path):
+    """conda's packages have no RECORD to tell what a change wrote: after one, every file of the
+    environment is checked (write for others taken off; in a group tree, the group's)."""
+    from pyenvmod.operations import packages
+
+    gid = _group_tree(world)
+    channel = _conda_channel(tmp_path / "channel")
+    record = world.make("c", backend="conda", channels=[str(channel)], requested=["numpy", "scipy"],
+                        packages={"numpy": "1.26.4", "scipy": "1.11.0"})
+    _conda_package(record.prefix, channel, "numpy", "1.26.4", "share/numpy/data.txt")
+    _conda_package(record.prefix, channel, "scipy", "1.11.0", "share/scipy/data.txt")
+    loose = Path(record.prefix) / "share" / "scipy" / "data.txt"
+    os.chmod(loose, 0o606)
+    said = []
+    record, problems = packages.remove(world.config, "c", ["NumPy>=1"], said.append)
+    assert said == ["removing numpy"] and problems == []
+    assert not (Path(record.prefix) / "share" / "numpy" / "data.txt").exists()
+    assert (record.requested, record.packages) == (["scipy"], {"scipy": "1.11.0"})
+    assert history.entries(world.layout, "c")[-1]["args"] == ["NumPy>=1"]
+    assert _mode(loose) == (0o664, gid)
