@@ -591,3 +591,26 @@ def test_a_conda_removal_settles_the_whole_environment_and_records_it(world, tmp
     assert (record.requested, record.packages) == (["scipy"], {"scipy": "1.11.0"})
     assert history.entries(world.layout, "c")[-1]["args"] == ["NumPy>=1"]
     assert _mode(loose) == (0o664, gid)
+
+
+def test_the_settling_after_a_change_never_follows_a_folder_swapped_for_a_link_meanwhile(world, tmp_path):
+    """In a group tree a member may swap the tree's folder of environments for a link while the change
+    runs: the permission walk reaches the environment from the tree's root, so it changes nothing there."""
+    from pyenvmod.operations import packages
+
+    channel = _conda_channel(tmp_path / "channel")
+    record = world.make("c", backend="conda", channels=[str(channel)], requested=["numpy"],
+                        packages={"numpy": "1.26.4", "scipy": "1.11.0"})
+    _conda_package(record.prefix, channel, "numpy", "1.26.4", "share/numpy/data.txt")
+    _conda_package(record.prefix, channel, "scipy", "1.11.0", "share/scipy/data.txt")
+    elsewhere = tmp_path / "elsewhere"
+    loose = elsewhere / "c" / "share" / "scipy" / "data.txt"
+
+    def swap_in_a_link(message):
+        os.rename(world.layout.envs_dir, elsewhere)
+        os.symlink(elsewhere, world.layout.envs_dir)
+        os.chmod(loose, 0o606)
+
+    packages.remove(world.config, "c", ["numpy"], swap_in_a_link)
+    assert not (elsewhere / "c" / "share" / "numpy" / "data.txt").exists()  # the removal itself went through
+    assert _mode(loose)[0] == 0o606
