@@ -202,6 +202,7 @@ def test_a_package_installed_from_a_folder_is_named_by_what_it_installed(world, 
                                         "tx": f"tx @ file://{tmp_path}/TX"})
     assert packages._canonical("git+https://example.org/tools.git", record) == "tools"
     assert packages._canonical(f"{tmp_path}/mytools", record) == "mytools"
+    assert packages._canonical(f"file://{tmp_path}/mytools/", record) == "mytools"
     assert packages._canonical(f"{tmp_path}/TX", record) == "tx"
     assert packages._canonical(f"{tmp_path}/T", record) == f"{tmp_path}/T"
 
@@ -274,6 +275,9 @@ def test_a_distribution_without_a_readable_record_has_the_whole_environment_sett
     from test_guards_installed import dist
 
     gid = _group_tree(world)  # a group tree's installs copy files (no hard link to the user's cache)
+    other = world.site(world.make("b", backend="uv").prefix) / "theirs.txt"
+    other.write_text("")
+    os.chmod(other, 0o606)
     world.make("a", backend="uv")
     packages.install(world.config, "a", [_package_wheel(tmp_path / "w1", "oldpkg", "1.0")])
     site = world.site(world.layout.prefix("a"))
@@ -284,6 +288,7 @@ def test_a_distribution_without_a_readable_record_has_the_whole_environment_sett
     packages.install(world.config, "a", [_package_wheel(tmp_path / "w2", "newpkg", "1.0")])
     assert _mode(old) == (0o664, gid)
     assert _mode(site / "newpkg" / "__init__.py")[1] == gid
+    assert _mode(other) == (0o606, os.getgid())  # another environment: not this change's
     # in a user's own tree: only write for others taken off, the group left as it is
     world.config.group = ""
     os.chmod(old, 0o606)
