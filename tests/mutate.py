@@ -31,7 +31,7 @@ STAGE = REPO / ".cache" / "mutation"
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}
 
 
-def run_mutmut(max_children: int, names=(), tests=()) -> dict:
+def run_mutmut(max_children: int, names=(), tests=(), forkserver=False) -> dict:
     """Run mutmut in a fresh staging copy; return {module: {"total", "killed", "survivors"}}.
     With tests, only those test files are run (a narrower selection than pyproject's: its
     score is a lower bound of the whole selection's, and mutmut's first pass is shorter)."""
@@ -43,6 +43,8 @@ def run_mutmut(max_children: int, names=(), tests=()) -> dict:
         _mutate_only_what_is_named(STAGE / "pyproject.toml", names)
     if tests:
         _select_tests(STAGE / "pyproject.toml", tests)
+    if forkserver:
+        _fork_from_a_server(STAGE / "pyproject.toml")
     # the tests find Environment Modules under REPO/.cache, and REPO is mutants/ when mutmut runs them
     (STAGE / "mutants").mkdir()
     (STAGE / "mutants" / ".cache").symlink_to(REPO / ".cache")
@@ -99,6 +101,17 @@ def _select_tests(pyproject: Path, tests) -> None:
     pyproject.write_text(kept)
 
 
+def _fork_from_a_server(pyproject: Path) -> None:
+    """mutmut forks each mutant's worker from a server that never ran a test, not from its main process,
+    which ran them all for its stats: a library whose threads a fork loses (py-rattler's async runtime,
+    started by the conda tests) then works in every worker instead of hanging until the time limit."""
+    text = pyproject.read_text()
+    kept, count = re.subn(r"(?m)^\[tool\.mutmut\]$", '[tool.mutmut]\nprocess_isolation = "forkserver"', text)
+    if count != 1:
+        raise SystemExit("mutate: pyproject.toml has no [tool.mutmut] table")
+    pyproject.write_text(kept)
+
+
 def score(killed: int, total: int) -> str:
     return f"{killed}/{total} ({100 * killed / total:.0f}%)" if total else "0/0"
 
@@ -113,11 +126,14 @@ def main(argv=None) -> int:
     parser.add_argument("--tests", nargs="+", default=[], metavar="FILE",
                         help="run only these test files (tests/test_x.py) instead of pyproject's selection: "
                              "a quicker run whose score is a lower bound")
+    parser.add_argument("--forkserver", action="store_true",
+                        help="fork each mutant's worker from a clean server process, not from mutmut's main one "
+                             "(needed by tests that start py-rattler's async runtime: operations/packages.py's)")
     args = parser.parse_args(argv)
     both = not (args.python or args.text)
     rows = []
     if both or args.python:
-        for module, r in run_mutmut(args.max_children, args.mutants, args.tests).items():
+        for module, r in run_mutmut(args.max_children, args.mutants, args.tests, args.forkserver).items():
             rows.append((module, r["killed"], r["total"], r["survivors"]))
     if both or args.text:
         base = mutate_text.stage()
