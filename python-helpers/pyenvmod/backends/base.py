@@ -161,26 +161,32 @@ def certificate_problem(output: str) -> str | None:
 
 
 # pip without the site module: sys.prefix is the environment (pip installs there, as site.venv()
-# would set it), its site-packages and the base's one named by the stacking hook's _pyenvmod_base.pth
-# (read as a file: regular, capped, never waited on) are on sys.path, and no .pth file is executed.
+# would set it), its site-packages and its bases' (each named by the stacking hook's _pyenvmod_base.pth
+# of the one before it, a chain of --extends; read as a file: regular, capped, never waited on; only
+# its 'import' lines, the ones site.py runs) are on sys.path, and no .pth file is executed.
 _PIP_BOOT = """
 import ast, os, re, runpy, stat, sys
 prefix = sys.argv.pop(1)
 sys.prefix = sys.exec_prefix = prefix
-site = os.path.join(prefix, "lib", "python%d.%d" % sys.implementation.version[:2], "site-packages")
-sys.path.append(site)
-try:
-    fd = os.open(os.path.join(site, "_pyenvmod_base.pth"), os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+sites = [os.path.join(prefix, "lib", "python%d.%d" % sys.implementation.version[:2], "site-packages")]
+for site in sites:  # grows while it is read: each base's hook names the next base (a chain of --extends)
     try:
-        text = os.read(fd, 65536).decode() if stat.S_ISREG(os.fstat(fd).st_mode) else ""
-    finally:
-        os.close(fd)
-    found = re.search(r"addsitedir\\((.+)\\)", text)
-    base = ast.literal_eval(found.group(1)) if found else None
-    if isinstance(base, str):
-        sys.path.append(base)
-except (OSError, ValueError, SyntaxError):
-    pass
+        fd = os.open(os.path.join(site, "_pyenvmod_base.pth"), os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+        try:
+            text = os.read(fd, 65536).decode() if stat.S_ISREG(os.fstat(fd).st_mode) else ""
+        finally:
+            os.close(fd)
+    except (OSError, ValueError):
+        continue
+    for line in text.splitlines():
+        found = re.search(r"addsitedir\\((.+)\\)", line) if line.startswith(("import ", "import\\t")) else None
+        try:
+            base = ast.literal_eval(found.group(1)) if found else None
+        except (ValueError, SyntaxError):
+            continue
+        if isinstance(base, str) and base not in sites:  # a loop of hooks written by hand ends
+            sites.append(base)
+sys.path.extend(sites)
 sys.argv[0] = "pip"
 runpy.run_module("pip", run_name="__main__", alter_sys=True)
 """

@@ -2,7 +2,7 @@
 
   pyenvmod update mylab            # every package you installed by name
   pyenvmod update mylab numpy
-  pyenvmod update mylab --file environment.yml   # the versions the file asks for
+  pyenvmod update mylab --file environment.yml   # the versions the file asks for; what it adds is installed
 """
 
 from pyenvmod.commands.common import report
@@ -21,13 +21,14 @@ def run(args) -> int:
     from pyenvmod.operations import packages
 
     config = config_mod.load()
-    specs = list(args.packages)
+    file_specs = []
     if args.file:
-        from pyenvmod.operations.from_file import specs as file_specs
+        from pyenvmod.operations.from_file import specs as read_specs
 
-        specs += file_specs(config, args.name, args.file)
+        file_specs = read_specs(config, args.name, args.file)
     from pyenvmod.runtime import progress
 
     with progress.status() as notify:
-        record, problems = packages.update(config, args.name, specs, notify=notify)
+        record, problems = packages.update(config, args.name, list(args.packages), notify=notify,
+                                           file_specs=file_specs)
     return report(config, record, problems)

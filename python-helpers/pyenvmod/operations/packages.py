@@ -76,6 +76,22 @@ def _own_distributions(record) -> set:
     return {dist_name(p) for p in site.glob("*.dist-info")}
 
 
+def _not_installed(record, specs: list) -> list:
+    """The specs naming a package that neither the environment nor a base of its ``--extends`` chain has
+    (a folder, file or URL names its package only once built: never one of them)."""
+    named = [s for s in specs if not (s.startswith(requirements.EDITABLE) or requirements.is_url(s)
+                                      or requirements.is_path(s))]
+    if not named:
+        return []  # nothing read
+    have = _own_distributions(record)
+    if record.backend != "conda":
+        from pyenvmod.packages import dependency_check
+
+        have |= {dist_name(p) for site in dependency_check.sites(record.prefix, record.python)
+                 for p in site.glob("*.dist-info")}
+    return [s for s in named if _canonical(s, record) not in have]
+
+
 def _validate(config: Config, record, specs: list) -> None:
     """Specs in the environment's own language (conda match specs or PEP 508), within the site's sources."""
     if record.backend == "conda":
@@ -162,11 +178,15 @@ def install(config: Config, name: str, specs: list, notify=lambda m: None, no_bi
     return _change(config, name, "install", specs, notify, apply)
 
 
-def update(config: Config, name: str, specs: list, notify=lambda m: None):
-    """Update the named packages, or with none named, every package the user asked for."""
+def update(config: Config, name: str, specs: list, notify=lambda m: None, file_specs=()):
+    """Update the named packages, or with none named, every package the user asked for. A named package
+    must be there (conda's 'update' refuses one too); ``file_specs`` (``--file``) bring the environment up
+    to a spec, as ``conda env update -f``: what they name that is not there is installed and recorded as
+    asked for."""
+    file_specs = list(file_specs)
 
     def apply(record, backend):
-        targets = specs or list(record.requested)
+        targets = [*specs, *file_specs] or list(record.requested)
         if not targets:
             raise PyenvmodError(f"{name!r} has no requested packages to update; name the packages to update")
         from pyenvmod.packages import module_packages
@@ -178,14 +198,25 @@ def update(config: Config, name: str, specs: list, notify=lambda m: None):
         for have in satisfied:
             notify(f"{have.name} {have.version} comes from the module {have.module}: not updated here")
         targets = module_packages.without(targets, satisfied)
+        missing = _not_installed(record, module_packages.without(specs, satisfied))
+        if missing:
+            import shlex
+
+            where = " nor in its bases" if record.extends else ""
+            raise PyenvmodError(f"not installed in {name!r}{where}: {', '.join(missing)}; update changes what is "
+                                f"there: install it with 'pyenvmod install {shlex.quote(name)} "
+                                f"{shlex.join(missing)}'")
+        new = _not_installed(record, module_packages.without(file_specs, satisfied))
         if not targets:
             return
         flags = _build_flags(config, record, backend, to_update := list(targets), notify)
         notify("updating " + " ".join(targets))
         backend.upgrade(record.prefix, requirements.as_args(to_update), layered=bool(record.extends),
                         no_binary=flags)
+        asked = {_canonical(r, record) for r in record.requested}
+        record.requested += [s for s in new if _canonical(s, record) not in asked]
 
-    return _change(config, name, "update", specs, notify, apply)
+    return _change(config, name, "update", [*specs, *file_specs], notify, apply)
 
 
 def remove(config: Config, name: str, specs: list, notify=lambda m: None):
