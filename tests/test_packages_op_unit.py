@@ -489,6 +489,27 @@ def test_update_from_a_file_installs_what_it_adds_and_records_it_as_asked_for(wo
     assert info.value.message.startswith("not installed in 'a': otherpkg; ")
 
 
+def test_pip_of_a_chain_of_extends_sees_each_base_once_in_order_and_runs_no_hook(world):
+    """pip runs under -I -S (no .pth file runs): its boot reads each base hook itself, as site.py would
+    (only 'import' lines), following a chain to its end and ending a loop of hooks written by hand."""
+    from pyenvmod.modules import stacking
+    from pyenvmod.operations.common import backend_for
+
+    x = world.make("x")
+    y = world.make("y", extends=x)
+    z = world.make("z", extends=y)
+    site = {e.name: world.site(e.prefix) for e in (x, y, z)}
+    (site["x"] / stacking.BASE_HOOK).write_text(  # back to the top: a loop; and a line site.py adds as a folder
+        f"addsitedir({str(world.tmp_path / 'not-run')!r})\nimport site; site.addsitedir({str(site['z'])!r})\n")
+    (site["x"] / "pip").mkdir()
+    (site["x"] / "pip" / "__main__.py").write_text("import json, sys; print(json.dumps(sys.path))\n")
+    backend = backend_for(world.config, "venv", [])
+    out = subprocess.run(backend.pip(z.prefix), capture_output=True, text=True, timeout=60)
+    path = json.loads(out.stdout)
+    assert path[-3:] == [str(site["z"]), str(site["y"]), str(site["x"])]
+    assert str(world.tmp_path / "not-run") not in path and path.count(str(site["z"])) == 1
+
+
 # --- an environment that recorded an MPI module: loaded before the install, MPI-linked packages built ------
 
 @pytest.fixture
