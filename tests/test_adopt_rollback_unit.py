@@ -230,6 +230,34 @@ def test_rollback_rebuilds_the_entry_beside_and_swaps_it_in(world, tmp_path):
     assert stamp.exists()  # module spider is told
 
 
+def test_rollback_loads_the_environments_mpi_module_first_and_says_so(world, tmp_path, monkeypatch):
+    """An environment that recorded an MPI module, not loaded in this shell: its modules are loaded (with a
+    real Lmod) before the rebuild, so that what links MPI is built against it, and the user is told."""
+    from modsys import Lmod
+    from pyenvmod.operations import rollback
+
+    Lmod().require()
+    tree = tmp_path / "site-modules"
+    (tree / "openmpi").mkdir(parents=True)
+    (tree / "openmpi" / "4.1.lua").write_text('setenv("PYENVMOD_TEST_MPI", "4.1")\n')
+    monkeypatch.setenv("LMOD_CMD", Lmod.modulecmd())
+    monkeypatch.setenv("MODULEPATH", str(tree))
+    world.make("mpi", modules=["openmpi/4.1"], backend="uv")
+    history.add(world.layout, "mpi", "create", [], {}, [], {})
+    saved = dict(os.environ)
+    said = []
+    try:
+        record = rollback.rollback(world.config, "mpi", 1, said.append)
+        assert os.environ.get("PYENVMOD_TEST_MPI") == "4.1"
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert said[:2] == ["loading openmpi/4.1 with Lmod before building (the environment's modules)",
+                        "rebuilding 'mpi' as of history entry 1 beside the current one"]
+    assert record.modules == ["openmpi/4.1"] and history.entries(world.layout, "mpi")[-1]["action"] == "rollback"
+    assert _leftovers(world) == []
+
+
 def test_rollback_swaps_in_no_file_everyone_may_write_whatever_the_build_left(world, tmp_path, monkeypatch):
     """A build step (a package's own install script, say) that leaves a file or folder everyone may
     write: the rebuilt folder is made safe before it becomes the environment."""
