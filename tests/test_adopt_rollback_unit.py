@@ -365,6 +365,66 @@ def test_rollback_swaps_nothing_when_the_folder_became_a_link_meanwhile(world, t
     assert _leftovers(world) == []
 
 
+def _rollback_with(world, tmp_path, monkeypatch, around_the_hook):
+    """Roll 'a' back to its create while ``around_the_hook(install_hook, staging, *args, **kwargs)`` writes the
+    rebuilt folder's hooks: a group member acting on the tree at that moment. Returns the refusal's message."""
+    from pyenvmod.modules import stacking
+    from pyenvmod.operations import packages, rollback
+
+    _create(world, "a", [_wheel(tmp_path / "w1", "tinypkg", "1.0")])
+    packages.install(world.config, "a", [_wheel(tmp_path / "w2", "tinypkg", "2.0")])
+    install_hook = stacking.install_hook
+    monkeypatch.setattr(stacking, "install_hook", lambda *args, **kwargs: around_the_hook(install_hook, *args, **kwargs))
+    with pytest.raises(PyenvmodError) as info:
+        rollback.rollback(world.config, "a", 1)
+    return info.value.message
+
+
+def test_rollback_writes_no_hook_through_a_site_packages_swapped_for_a_link(world, tmp_path, monkeypatch):
+    """The rebuilt folder's site-packages replaced by a link to another folder before the hooks are written:
+    nothing is written there, the environment is left as it was and the rebuilt folder removed."""
+    elsewhere = tmp_path / "elsewhere"
+
+    def swap_then_hook(install_hook, staging, *args, **kwargs):
+        from pyenvmod.modules import stacking
+
+        site = stacking.site_packages(staging, PYTHON)
+        os.rename(site, elsewhere)
+        os.symlink(elsewhere, site)
+        before = sorted(os.listdir(elsewhere))
+        try:
+            return install_hook(staging, *args, **kwargs)
+        finally:
+            assert sorted(os.listdir(elsewhere)) == before
+
+    assert "symlink" in _rollback_with(world, tmp_path, monkeypatch, swap_then_hook)
+    assert not [n for n in os.listdir(elsewhere) if n.startswith("pyenvmod")]
+    assert _run(world.layout.prefix("a"), "tinypkg") == "2.0\n" and _leftovers(world) == []
+
+
+def test_rollback_rewrites_nothing_through_an_envs_folder_swapped_for_a_link(world, tmp_path, monkeypatch):
+    """The tree's envs folder replaced by a link (to where it was moved) after the rebuild: the rebuilt
+    folder's scripts and the text files at its top (here one a build step left, naming the folder), now
+    reached only through the link, are not rewritten; nothing is swapped and the refusal names the link."""
+    moved = tmp_path / "moved-envs"
+    envs = world.layout.envs_dir
+
+    def hook_then_swap(install_hook, staging, *args, **kwargs):
+        written = install_hook(staging, *args, **kwargs)
+        (Path(staging) / "built-in.txt").write_text(f"built in {staging}\n")
+        os.rename(envs, moved)
+        os.symlink(moved, envs)
+        return written
+
+    message = _rollback_with(world, tmp_path, monkeypatch, hook_then_swap)
+    assert str(envs) in message and "symlink" in message, message
+    built = moved / ".a.rollback"
+    staging = str(envs / ".a.rollback")
+    assert (built / "built-in.txt").read_text() == f"built in {staging}\n"
+    assert staging in (built / "bin" / "activate").read_text()
+    assert _run(moved / "a", "tinypkg") == "2.0\n"
+
+
 # --- adopt: what it refuses, what it registers, what it never writes ---------------------------------------
 
 def _foreign_venv(folder: Path, packages=None) -> Path:
