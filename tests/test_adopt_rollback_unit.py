@@ -260,7 +260,8 @@ def test_rollback_loads_the_environments_mpi_module_first_and_says_so(world, tmp
 
 def test_rollback_swaps_in_no_file_everyone_may_write_whatever_the_build_left(world, tmp_path, monkeypatch):
     """A build step (a package's own install script, say) that leaves a file or folder everyone may
-    write: the rebuilt folder is made safe before it becomes the environment."""
+    write: the rebuilt folder is made safe before it becomes the environment. Only that folder: another
+    environment's file that everyone may write is left as its owner made it."""
     from pyenvmod.modules import stacking
     from pyenvmod.operations import packages, rollback
 
@@ -278,7 +279,12 @@ def test_rollback_swaps_in_no_file_everyone_may_write_whatever_the_build_left(wo
         os.chmod(loose, 0o777)
 
     monkeypatch.setattr(stacking, "install_hook", and_leave_writable_files)
+    theirs = world.layout.prefix("b") / "shared.txt"
+    theirs.parent.mkdir()
+    theirs.write_text("x")
+    os.chmod(theirs, 0o666)
     rollback.rollback(world.config, "a", 1)
+    assert oct(os.lstat(theirs).st_mode & 0o777) == oct(0o666)
     loose = world.layout.prefix("a") / "share" / "loose"
     assert _run(world.layout.prefix("a"), "tinypkg") == "1.0\n"  # the rebuilt folder is in place
     assert oct(os.lstat(loose / "data.txt").st_mode & 0o777) == oct(0o664)
@@ -405,13 +411,15 @@ def test_rollback_writes_no_hook_through_a_site_packages_swapped_for_a_link(worl
 def test_rollback_rewrites_nothing_through_an_envs_folder_swapped_for_a_link(world, tmp_path, monkeypatch):
     """The tree's envs folder replaced by a link (to where it was moved) after the rebuild: the rebuilt
     folder's scripts and the text files at its top (here one a build step left, naming the folder), now
-    reached only through the link, are not rewritten; nothing is swapped and the refusal names the link."""
+    reached only through the link, are not rewritten nor their modes changed; nothing is swapped and the
+    refusal names the link."""
     moved = tmp_path / "moved-envs"
     envs = world.layout.envs_dir
 
     def hook_then_swap(install_hook, staging, *args, **kwargs):
         written = install_hook(staging, *args, **kwargs)
         (Path(staging) / "built-in.txt").write_text(f"built in {staging}\n")
+        os.chmod(Path(staging) / "built-in.txt", 0o666)  # and everyone may write it: not changed either
         os.rename(envs, moved)
         os.symlink(moved, envs)
         return written
@@ -421,6 +429,7 @@ def test_rollback_rewrites_nothing_through_an_envs_folder_swapped_for_a_link(wor
     built = moved / ".a.rollback"
     staging = str(envs / ".a.rollback")
     assert (built / "built-in.txt").read_text() == f"built in {staging}\n"
+    assert oct(os.lstat(built / "built-in.txt").st_mode & 0o777) == oct(0o666)
     assert staging in (built / "bin" / "activate").read_text()
     assert _run(moved / "a", "tinypkg") == "2.0\n"
 
