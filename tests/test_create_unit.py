@@ -473,3 +473,26 @@ def test_a_package_needing_another_version_than_the_modules_is_refused_and_nothi
                                   "comes first on sys.path (PYTHONPATH); ask for a needsnewer version that works with "
                                   "it, or make the environment without bundle/1")
     _nothing_made(world, "newer")
+
+
+def test_a_create_writes_no_hook_through_its_folder_swapped_for_a_link(world, tmp_path, monkeypatch):
+    """The new environment's folder replaced by a link (a group member, while uv ran) just before its hooks are
+    written: nothing is written through the link, the create is undone and the linked folder left alone."""
+    from pyenvmod.modules import stacking
+    from pyenvmod.operations import create
+
+    moved = tmp_path / "moved"
+    install_hook = stacking.install_hook
+
+    def swap_then_hook(prefix, *args, **kwargs):
+        os.rename(prefix, moved)
+        os.symlink(moved, prefix)
+        return install_hook(prefix, *args, **kwargs)
+
+    monkeypatch.setattr(stacking, "install_hook", swap_then_hook)
+    site = moved / "lib" / f"python{MM}" / "site-packages"
+    with pytest.raises(PyenvmodError) as info:
+        create.create(world.config, _request(name="swapped"))
+    assert "symlink" in info.value.message, info.value.message
+    assert site.is_dir() and not [n for n in os.listdir(site) if n.startswith("pyenvmod")]
+    _nothing_made(world, "swapped")
