@@ -230,9 +230,38 @@ def test_rollback_rebuilds_the_entry_beside_and_swaps_it_in(world, tmp_path):
     assert stamp.exists()  # module spider is told
 
 
+def test_rollback_loads_the_environments_mpi_module_first_and_says_so(world, tmp_path, monkeypatch):
+    """An environment that recorded an MPI module, not loaded in this shell: its modules are loaded (with a
+    real Lmod) before the rebuild, so that what links MPI is built against it, and the user is told."""
+    from modsys import Lmod
+    from pyenvmod.operations import rollback
+
+    Lmod().require()
+    tree = tmp_path / "site-modules"
+    (tree / "openmpi").mkdir(parents=True)
+    (tree / "openmpi" / "4.1.lua").write_text('setenv("PYENVMOD_TEST_MPI", "4.1")\n')
+    monkeypatch.setenv("LMOD_CMD", Lmod.modulecmd())
+    monkeypatch.setenv("MODULEPATH", str(tree))
+    world.make("mpi", modules=["openmpi/4.1"], backend="uv")
+    history.add(world.layout, "mpi", "create", [], {}, [], {})
+    saved = dict(os.environ)
+    said = []
+    try:
+        record = rollback.rollback(world.config, "mpi", 1, said.append)
+        assert os.environ.get("PYENVMOD_TEST_MPI") == "4.1"
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    assert said[:2] == ["loading openmpi/4.1 with Lmod before building (the environment's modules)",
+                        "rebuilding 'mpi' as of history entry 1 beside the current one"]
+    assert record.modules == ["openmpi/4.1"] and history.entries(world.layout, "mpi")[-1]["action"] == "rollback"
+    assert _leftovers(world) == []
+
+
 def test_rollback_swaps_in_no_file_everyone_may_write_whatever_the_build_left(world, tmp_path, monkeypatch):
     """A build step (a package's own install script, say) that leaves a file or folder everyone may
-    write: the rebuilt folder is made safe before it becomes the environment."""
+    write: the rebuilt folder is made safe before it becomes the environment. Only that folder: another
+    environment's file that everyone may write is left as its owner made it."""
     from pyenvmod.modules import stacking
     from pyenvmod.operations import packages, rollback
 
@@ -250,7 +279,12 @@ def test_rollback_swaps_in_no_file_everyone_may_write_whatever_the_build_left(wo
         os.chmod(loose, 0o777)
 
     monkeypatch.setattr(stacking, "install_hook", and_leave_writable_files)
+    theirs = world.layout.prefix("b") / "shared.txt"
+    theirs.parent.mkdir()
+    theirs.write_text("x")
+    os.chmod(theirs, 0o666)
     rollback.rollback(world.config, "a", 1)
+    assert oct(os.lstat(theirs).st_mode & 0o777) == oct(0o666)
     loose = world.layout.prefix("a") / "share" / "loose"
     assert _run(world.layout.prefix("a"), "tinypkg") == "1.0\n"  # the rebuilt folder is in place
     assert oct(os.lstat(loose / "data.txt").st_mode & 0o777) == oct(0o664)
@@ -335,6 +369,69 @@ def test_rollback_swaps_nothing_when_the_folder_became_a_link_meanwhile(world, t
     assert info.value.message == f"{prefix} or {staging} was replaced by a symlink meanwhile; nothing was swapped"
     assert os.readlink(prefix) == str(moved) and _run(moved, "tinypkg") == "1.0\n"
     assert _leftovers(world) == []
+
+
+def _rollback_with(world, tmp_path, monkeypatch, around_the_hook):
+    """Roll 'a' back to its create while ``around_the_hook(install_hook, staging, *args, **kwargs)`` writes the
+    rebuilt folder's hooks: a group member acting on the tree at that moment. Returns the refusal's message."""
+    from pyenvmod.modules import stacking
+    from pyenvmod.operations import packages, rollback
+
+    _create(world, "a", [_wheel(tmp_path / "w1", "tinypkg", "1.0")])
+    packages.install(world.config, "a", [_wheel(tmp_path / "w2", "tinypkg", "2.0")])
+    install_hook = stacking.install_hook
+    monkeypatch.setattr(stacking, "install_hook", lambda *args, **kwargs: around_the_hook(install_hook, *args, **kwargs))
+    with pytest.raises(PyenvmodError) as info:
+        rollback.rollback(world.config, "a", 1)
+    return info.value.message
+
+
+def test_rollback_writes_no_hook_through_a_site_packages_swapped_for_a_link(world, tmp_path, monkeypatch):
+    """The rebuilt folder's site-packages replaced by a link to another folder before the hooks are written:
+    nothing is written there, the environment is left as it was and the rebuilt folder removed."""
+    elsewhere = tmp_path / "elsewhere"
+
+    def swap_then_hook(install_hook, staging, *args, **kwargs):
+        from pyenvmod.modules import stacking
+
+        site = stacking.site_packages(staging, PYTHON)
+        os.rename(site, elsewhere)
+        os.symlink(elsewhere, site)
+        before = sorted(os.listdir(elsewhere))
+        try:
+            return install_hook(staging, *args, **kwargs)
+        finally:
+            assert sorted(os.listdir(elsewhere)) == before
+
+    assert "symlink" in _rollback_with(world, tmp_path, monkeypatch, swap_then_hook)
+    assert not [n for n in os.listdir(elsewhere) if n.startswith("pyenvmod")]
+    assert _run(world.layout.prefix("a"), "tinypkg") == "2.0\n" and _leftovers(world) == []
+
+
+def test_rollback_rewrites_nothing_through_an_envs_folder_swapped_for_a_link(world, tmp_path, monkeypatch):
+    """The tree's envs folder replaced by a link (to where it was moved) after the rebuild: the rebuilt
+    folder's scripts and the text files at its top (here one a build step left, naming the folder), now
+    reached only through the link, are not rewritten nor their modes changed; nothing is swapped and the
+    refusal names the link."""
+    moved = tmp_path / "moved-envs"
+    envs = world.layout.envs_dir
+
+    def hook_then_swap(install_hook, staging, *args, **kwargs):
+        written = install_hook(staging, *args, **kwargs)
+        (Path(staging) / "built-in.txt").write_text(f"built in {staging}\n")
+        os.chmod(Path(staging) / "built-in.txt", 0o666)  # and everyone may write it: not changed either
+        os.rename(envs, moved)
+        os.symlink(moved, envs)
+        return written
+
+    message = _rollback_with(world, tmp_path, monkeypatch, hook_then_swap)
+    assert str(envs) in message and "symlink" in message, message
+    built = moved / ".a.rollback"
+    staging = str(envs / ".a.rollback")
+    assert (built / "built-in.txt").read_text() == f"built in {staging}\n"
+    assert oct(os.lstat(built / "built-in.txt").st_mode & 0o777) == oct(0o666)
+    assert staging in (built / "bin" / "activate").read_text()
+    assert _run(moved / "a", "tinypkg") == "2.0\n"
 
 
 # --- adopt: what it refuses, what it registers, what it never writes ---------------------------------------

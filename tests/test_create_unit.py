@@ -393,3 +393,106 @@ def test_a_python_module_loaded_for_the_version_is_recorded(world, lmod, tmp_pat
     plan = create.plan(world.config, _request(name="c", python="3.12", modules=["bundle/1"]), said.append)
     assert said == ["loading the Python module Python/3.12.1 with Lmod for Python 3.12"]
     assert plan.base.version == "3.12.1" and plan.modules == ["bundle/1", "Python/3.12.1"]
+
+
+# --- modules: two of them, a site's module builder, what a module's package needs -------------------------
+
+def _module(lmod, tmp_path, name, *dists):
+    """Module ``name`` (folder/version) of the lmod fixture's tree, putting a site-packages on PYTHONPATH that
+    holds ``dists``: (name, version, *requirements) each."""
+    from test_guards_installed import dist
+
+    site = tmp_path / name.replace("/", "-") / "site-packages"
+    site.mkdir(parents=True)
+    for dist_name, version, *requires in dists:
+        dist(site, dist_name, version, *requires, files=[f"{dist_name}.py"])
+    (lmod / name).parent.mkdir(parents=True, exist_ok=True)
+    (lmod / f"{name}.lua").write_text(f'prepend_path("PYTHONPATH", "{site}")\n')
+    return lmod / f"{name}.lua"
+
+
+def test_a_spec_with_two_modules_loads_both_and_says_so(world, lmod, tmp_path):
+    from pyenvmod.operations import create
+    from pyenvmod.packages import spec as spec_mod
+
+    _module(lmod, tmp_path, "extra/2", ("extrapkg", "2.0"))
+    path = tmp_path / "environment.yml"
+    path.write_text("dependencies:\n  - pip:\n    - six\npyenvmod:\n  modules: [bundle/1, extra/2]\n")
+    said = []
+    plan = create.plan(world.config, _request(name="two", spec=spec_mod.read(str(path))), said.append)
+    assert said == ["loading bundle/1 extra/2 with Lmod before building"]
+    assert os.environ["LOADEDMODULES"].split(":") == ["bundle/1", "extra/2"]
+    assert plan.modules == ["bundle/1", "extra/2"]
+    assert sorted((p.name, p.module) for p in plan.from_modules) == [("extrapkg", "extra/2"), ("tinypkg", "bundle/1")]
+
+
+def test_a_module_the_sites_builder_wrote_counts_only_when_the_site_trusts_that_account(world, lmod):
+    """The modulefile belongs to another account (the one that builds the site's modules): what it provides is
+    read only when the configuration's module_owners names that account; otherwise it is not run at all."""
+    import pwd
+
+    from pyenvmod.operations import create
+    from pyenvmod.packages import module_packages
+
+    os.chown(lmod / "bundle" / "1.lua", pwd.getpwnam("nobody").pw_uid, -1)
+    request = _request(name="built", modules=["bundle/1"], packages=["tinypkg"])
+    plan = create.plan(world.config, request)
+    assert plan.from_modules == [] and plan.module_satisfied == []
+    module_packages._SHOWN.clear()
+    world.config.set("module_owners", ["nobody"], "site")
+    plan = create.plan(world.config, request)
+    assert [(p.name, p.version, p.module) for p in plan.from_modules] == [("tinypkg", "1.0", "bundle/1")]
+    assert plan.module_satisfied == plan.from_modules
+
+
+def test_a_create_with_a_module_installs_the_rest_in_one_go_and_warns_of_the_modules_broken_package(
+        world, lmod, tmp_path):
+    """Two packages go to the installer together (the line names both); the module's own package needs one
+    nobody has: the environment is made, with a warning naming it."""
+    from pyenvmod.operations import create
+
+    _module(lmod, tmp_path, "broken/1", ("brokenpkg", "1.0", "ghostpkg>=1"))
+    first, second = _wheel(tmp_path / "w", "usestiny", requires=["tinypkg"]), _wheel(tmp_path / "w", "otherpkg")
+    said = []
+    record = create.create(world.config, _request(name="both", modules=["bundle/1", "broken/1"],
+                                                  packages=[first, second]), said.append)
+    assert f"installing {first} {second}" in said
+    assert said[-1] == "warning: broken requirements in 'both': brokenpkg 1.0 requires ghostpkg, which is not installed."
+    assert record.packages["usestiny"] == record.packages["otherpkg"] == "1.0" and "tinypkg" not in record.packages
+
+
+def test_a_package_needing_another_version_than_the_modules_is_refused_and_nothing_is_left(world, lmod, tmp_path):
+    """The installer leaves tinypkg out (the module provides it), but the package asks for a version the module
+    does not have: the module's copy would be imported, so the create is refused and undone."""
+    from pyenvmod.operations import create
+
+    needs = _wheel(tmp_path / "w", "needsnewer", requires=["tinypkg>=2"])
+    with pytest.raises(PyenvmodError) as info:
+        create.create(world.config, _request(name="newer", modules=["bundle/1"], packages=[needs]))
+    assert info.value.message == ("needsnewer 1.0 needs tinypkg>=2, but the module bundle/1 gives tinypkg 1.0, which "
+                                  "comes first on sys.path (PYTHONPATH); ask for a needsnewer version that works with "
+                                  "it, or make the environment without bundle/1")
+    _nothing_made(world, "newer")
+
+
+def test_a_create_writes_no_hook_through_its_folder_swapped_for_a_link(world, tmp_path, monkeypatch):
+    """The new environment's folder replaced by a link (a group member, while uv ran) just before its hooks are
+    written: nothing is written through the link, the create is undone and the linked folder left alone."""
+    from pyenvmod.modules import stacking
+    from pyenvmod.operations import create
+
+    moved = tmp_path / "moved"
+    install_hook = stacking.install_hook
+
+    def swap_then_hook(prefix, *args, **kwargs):
+        os.rename(prefix, moved)
+        os.symlink(moved, prefix)
+        return install_hook(prefix, *args, **kwargs)
+
+    monkeypatch.setattr(stacking, "install_hook", swap_then_hook)
+    site = moved / "lib" / f"python{MM}" / "site-packages"
+    with pytest.raises(PyenvmodError) as info:
+        create.create(world.config, _request(name="swapped"))
+    assert "symlink" in info.value.message, info.value.message
+    assert site.is_dir() and not [n for n in os.listdir(site) if n.startswith("pyenvmod")]
+    _nothing_made(world, "swapped")

@@ -749,3 +749,52 @@ def test_a_broken_record_does_not_hide_the_environments_that_extend_one(world):
     with pytest.raises(PyenvmodError) as info:
         delete.delete(world.config, "base")
     assert info.value.message.startswith("'base' is the base of 'child' ")
+
+
+def _with_modulefiles(world, name):
+    """A made environment with its modulefiles written (delete buries only a module folder that exists)."""
+    from pyenvmod.modules import modulefiles
+    from pyenvmod.operations import common
+
+    record = world.make(name)
+    common.write_modulefiles(world.layout, record, modulefiles.options_from(world.config))
+    return record
+
+
+def test_delete_writes_the_tombstones_with_the_sites_templates(world, tmp_path):
+    """A site's template folder (configuration 'templates') shapes the tombstones too: the hidden rc file a
+    delete leaves carries the site's line, beside the built-in text it includes."""
+    from pyenvmod.modules import tombstones
+    from pyenvmod.operations import delete
+
+    site = tmp_path / "site-templates"
+    site.mkdir(mode=0o755)
+    (site / "modulerc.lua.j2").write_text('{% include "builtin/modulerc.lua.j2" %}\n-- deleted: ask the lab\n')
+    _set(world.config, "templates", [str(site)])
+    _with_modulefiles(world, "tomb")
+    assert delete.delete(world.config, "tomb")
+    assert tombstones.is_tombstone(world.layout, "tomb")
+    rc = (world.layout.module_dir("tomb") / ".modulerc.lua").read_text()
+    assert rc.rstrip().endswith("-- deleted: ask the lab") and f'hide_version("pyenv/tomb/py{MM}")' in rc
+
+
+def test_a_delete_in_a_group_tree_keeps_every_tombstone_and_in_ones_own_tree_sweeps_the_old(world, monkeypatch):
+    """Another member's shell may have an old tombstone loaded, out of this user's sight: in a group tree a
+    delete sweeps nothing. In one's own tree it sweeps a tombstone no shell can have loaded (written before
+    any running shell started), and keeps one this shell still has loaded."""
+    from pyenvmod.modules import tombstones
+    from pyenvmod.operations import delete
+
+    tombstones.bury(world.layout, world.record("old"))  # a deleted environment's,
+    os.utime(world.layout.module_dir("old") / ".modulerc", (1, 1))  # written before any shell here started
+    world.config.group = "lab"
+    _with_modulefiles(world, "ours")
+    assert delete.delete(world.config, "ours")
+    assert tombstones.is_tombstone(world.layout, "old") and tombstones.is_tombstone(world.layout, "ours")
+    world.config.group = ""
+    os.utime(world.layout.module_dir("ours") / ".modulerc", (1, 1))  # old as well, but this shell has it loaded
+    monkeypatch.setenv("_LMFILES_", str(world.layout.module_dir("ours") / f"py{MM}.lua"))
+    _with_modulefiles(world, "mine")
+    assert delete.delete(world.config, "mine")
+    assert not os.path.lexists(world.layout.module_dir("old"))
+    assert tombstones.is_tombstone(world.layout, "ours")
