@@ -496,3 +496,26 @@ def test_a_create_writes_no_hook_through_its_folder_swapped_for_a_link(world, tm
     assert "symlink" in info.value.message, info.value.message
     assert site.is_dir() and not [n for n in os.listdir(site) if n.startswith("pyenvmod")]
     _nothing_made(world, "swapped")
+
+
+def test_a_create_whose_envs_folder_is_swapped_for_a_link_while_it_installs_is_undone(world, tmp_path,
+                                                                                    monkeypatch):
+    """In a group tree a member may replace envs/ (the folder above it is the group's) while another's create
+    runs: what was built through the link is never made safe, shared or registered; the create is undone."""
+    from pyenvmod.operations import create
+    from pyenvmod.packages import installed
+
+    moved = tmp_path / "theirs"
+    snapshot = installed.snapshot
+
+    def swap_then_snapshot(record, backend):
+        os.rename(world.layout.envs_dir, moved)
+        os.symlink(moved, world.layout.envs_dir)
+        return snapshot(record, backend)
+
+    monkeypatch.setattr(installed, "snapshot", swap_then_snapshot)
+    with pytest.raises(PyenvmodError) as info:
+        create.create(world.config, _request(name="swapped"))
+    assert info.value.message.startswith(f"refusing {world.layout.envs_dir}: it is a symlink"), info.value.message
+    assert not os.path.lexists(world.layout.meta_file("swapped"))
+    assert not os.path.lexists(world.layout.module_dir("swapped"))
