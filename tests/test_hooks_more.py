@@ -344,6 +344,19 @@ def test_syslog_works_and_its_failure_is_told_in_every_lua(lua, tmp_path, syslog
     assert capfd.readouterr().err == "", "logger's complaint reached the user's terminal"
 
 
+def test_logging_a_load_leaves_no_handle_of_the_log_file_open(runtime, tmp_path):
+    """Without luaposix the log is first opened for reading (does it exist?): that handle is closed
+    too, not left to Lua's garbage collector (stopped here, as a long Lmod run may not reach it)."""
+    log = tmp_path / "usage.log"
+    log.write_text("")
+    h = hooks(runtime, f'{{usage_log = "{log}", syslog_socket = "{tmp_path}/no-socket"}}')
+    assert h.run('collectgarbage("stop")') is None
+    for n in range(3):
+        assert h.apply("load", h.table(fn=f"/t/pyenv/x/{n}.lua", modFullName=f"pyenv/x/{n}")) == (None, None)
+    assert len(log.read_text().splitlines()) == 3 and h.calls() == []
+    assert open_fds_to(log) == []
+
+
 def test_the_reason_a_log_cannot_be_written_is_one_line(tmp_path, syslog):
     """The reason is the system's error after the path; a path holding ': ' and a newline leaves
     part of itself in it, whose control characters become spaces."""
