@@ -187,7 +187,7 @@ function M.config_root(path)
             if value then
                 if after ~= "" and after:sub(1, 1) ~= "#" then value = "" end
             else
-                value = (" " .. rest):gsub("%s#.*$", ""):match("^%s*(.-)%s*$")
+                value = rest:gsub("%s#.*$", ""):match("^%s*(.-)%s*$")
                 if NULL[value] then value = "" end
             end
             if value ~= "" then return value end

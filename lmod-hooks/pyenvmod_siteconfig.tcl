@@ -58,7 +58,7 @@ proc ::pyenvmod::config_root {path} {
                     || [regexp {^\s*'([^']*)'\s*(.*?)\s*$} $rest -> value after]} {
                 if {$after ne {} && [string index $after 0] ne "#"} { set value {} }
             } else {
-                regsub {\s#.*$} " $rest" {} value
+                regsub {\s#.*$} $rest {} value
                 set value [string trim $value]
                 if {$value in {null Null NULL ~}} { set value {} }
             }
