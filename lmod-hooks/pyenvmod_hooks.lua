@@ -174,15 +174,23 @@ local function env(name)
     return value
 end
 
--- A top-level `root:` of a YAML configuration file (plain or quoted scalar), or nil.
+-- A top-level `root:` of a YAML configuration file (plain or quoted scalar), or nil, as YAML reads
+-- it: a comment starts at a `#` after whitespace (after a quoted value, at any `#`); an empty value,
+-- null and ~ are no root (pyenvmod refuses such a file; the next one is read, as for no `root:`).
+local NULL = { [""] = true, null = true, Null = true, NULL = true, ["~"] = true }
 function M.config_root(path)
     for _, line in ipairs(read_lines(path) or {}) do
-        local value = line:match("^root%s*:%s*(.-)%s*$")
-        if value then
-            value = value:gsub("%s+#.*$", "")
-            local quoted = value:match('^"(.*)"$') or value:match("^'(.*)'$")
-            if quoted then value = quoted end
-            if value ~= "" and value ~= "null" and value ~= "~" then return value end
+        local rest = line:match("^root%s*:(.*)$")
+        if rest and (rest == "" or rest:match("^%s")) then   -- `root:/a` is no key: value pair
+            local value, after = rest:match('^%s*"([^"]*)"%s*(.-)%s*$')
+            if not value then value, after = rest:match("^%s*'([^']*)'%s*(.-)%s*$") end
+            if value then
+                if after ~= "" and after:sub(1, 1) ~= "#" then value = "" end
+            else
+                value = rest:gsub("%s#.*$", ""):match("^%s*(.-)%s*$")
+                if NULL[value] then value = "" end
+            end
+            if value ~= "" then return value end
         end
     end
     return nil

@@ -46,17 +46,23 @@ proc ::pyenvmod::platform {} {
     return "[clean $::tcl_platform(machine)]-$os[clean $release(VERSION_ID)]"
 }
 
-# A top-level `root:` of a YAML configuration file (a plain or quoted value), or {}.
+# A top-level `root:` of a YAML configuration file (a plain or quoted value), or {}, as YAML reads
+# it: a comment starts at a `#` after whitespace (after a quoted value, at any `#`); an empty
+# value, null and ~ are no root (pyenvmod refuses such a file; the next one is read).
 proc ::pyenvmod::config_root {path} {
     if {[catch {open $path r} fh]} { return {} }
     set found {}
     foreach line [split [read $fh] \n] {
-        if {[regexp {^root\s*:\s*(.*?)\s*$} $line -> value]} {
-            regsub {\s+#.*$} $value {} value
-            if {[regexp {^"(.*)"$} $value -> inner] || [regexp {^'(.*)'$} $value -> inner]} {
-                set value $inner
+        if {[regexp {^root\s*:(\s.*)?$} $line -> rest]} {
+            if {[regexp {^\s*"([^"]*)"\s*(.*?)\s*$} $rest -> value after]
+                    || [regexp {^\s*'([^']*)'\s*(.*?)\s*$} $rest -> value after]} {
+                if {$after ne {} && [string index $after 0] ne "#"} { set value {} }
+            } else {
+                regsub {\s#.*$} $rest {} value
+                set value [string trim $value]
+                if {$value in {null Null NULL ~}} { set value {} }
             }
-            if {$value ni {{} null ~}} { set found $value }
+            if {$value ne {}} { set found $value }
             break
         }
     }

@@ -117,3 +117,19 @@ def test_bytes_that_are_not_utf8_do_not_stop_the_reading(tmp_path):
     folder.mkdir()
     (folder / "METADATA").write_bytes(b"Name: apX\nVersion: 1.0X\nSummary: caf\xe9\nRequires-Dist: libX\n\n")
     assert dist_info.read(folder / "METADATA") == dist_info.Distribution("apX", "1.0X", ("libX",), folder)
+
+
+def test_a_metadata_file_a_package_manager_linked_is_read(tmp_path):
+    """Spack's views and some installers link each file of a package: a METADATA that is a symlink to
+    the real one counts."""
+    real = write_dist(tmp_path / "store", "app-1.0", "Name: app", "Version: 1.0") / "METADATA"
+    site = tmp_path / "view" / "site-packages"
+    (site / "app-1.0.dist-info").mkdir(parents=True)
+    (site / "app-1.0.dist-info" / "METADATA").symlink_to(real)
+    assert [(d.name, d.version) for d in dist_info.in_site(site)] == [("app", "1.0")]
+
+
+def test_a_description_longer_than_the_limit_is_cut_off_not_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(dist_info, "METADATA_LIMIT", 256)  # 16 MiB: a test would write that much
+    folder = write_dist(tmp_path, "app-1.0", "Name: app", "Version: 1.0", description="long text\n" * 100)
+    assert dist_info.read(folder / "METADATA") == dist_info.Distribution("app", "1.0", (), folder)

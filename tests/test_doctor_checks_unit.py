@@ -982,6 +982,35 @@ def test_a_package_a_recorded_module_hides_is_reported(world, tmp_path, monkeypa
         module_packages._SHOWN.clear()
 
 
+def test_an_environment_whose_module_cannot_be_asked_does_not_hide_the_next_ones_findings(world, tmp_path,
+                                                                                        monkeypatch):
+    """'a' records a module whose PYTHONPATH folder cannot be looked into (a name longer than the system
+    allows); 'x', checked after it, still gets its finding."""
+    from modsys import Lmod
+    from test_guards_installed import dist
+
+    from pyenvmod.operations.doctor import shadowed
+    from pyenvmod.packages import module_packages
+
+    Lmod().require()
+    tree, bundle = tmp_path / "modulefiles", tmp_path / "sb" / "site-packages"
+    dist(bundle, "numpy", "1.26.4")
+    (tree / "SciPy-bundle").mkdir(parents=True)
+    (tree / "SciPy-bundle" / "2023.07.lua").write_text(f'prepend_path("PYTHONPATH", "{bundle}")\n')
+    (tree / "long").mkdir()
+    (tree / "long" / "1.lua").write_text(f'prepend_path("PYTHONPATH", "{tmp_path}/{"n" * 300}")\n')
+    environ = {"LMOD_CMD": Lmod.modulecmd(), "MODULEPATH": str(tree)}
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    module_packages._SHOWN.clear()
+    dist(world.site(world.make("a", modules=["long/1"]).prefix), "numpy", "2.0.0")
+    dist(world.site(world.make("x", modules=["SciPy-bundle/2023.07"]).prefix), "numpy", "2.0.0")
+    try:
+        assert [f.message.split(":")[0] for f in shadowed.check(ctx(world, environ))] == ["x"]
+    finally:
+        module_packages._SHOWN.clear()
+
+
 # --- __init__.py: run -----------------------------------------------------------------------------
 
 def test_run_gives_every_check_the_users_home_and_environment(world, monkeypatch):

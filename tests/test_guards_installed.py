@@ -68,6 +68,18 @@ def test_a_half_installed_distribution_is_no_change(env, missing):
     assert outside.differences(record) is None
 
 
+def test_a_record_is_read_to_its_end_past_an_empty_line(env):
+    """A RECORD is no METADATA: an empty line in it ends nothing, and a file listed far below one
+    (past the first read's 64 KiB) that is missing still makes the distribution half-installed."""
+    prefix, site, record = env
+    folder = dist(site, "six", "1.16.0", files=["six/__init__.py"])
+    row = f"six/__init__.py,sha256={'0' * 43},0"
+    (folder / "RECORD").write_text("\n".join([row, "", *[row] * 1000, "six/missing.py,,"]) + "\n")
+    assert outside.differences(record) is None
+    (site / "six" / "missing.py").write_text("")
+    assert outside.differences(record)[0] == {"requests": "2.32.3", "idna": "3.10", "six": "1.16.0"}
+
+
 def test_a_half_installed_upgrade_is_no_change_but_a_whole_one_is(env):
     prefix, site, record = env
     shutil.rmtree(site / "idna-3.10.dist-info")

@@ -90,6 +90,53 @@ def test_an_empty_or_null_root_is_no_root(runtime, tmp_path, text, root):
     assert h.lua.eval(f'require("pyenvmod_hooks").config_root("{config}")'.encode()) == root
 
 
+# `root:` lines as YAML reads them (a comment starts at a `#` after whitespace; empty, null, Null, NULL
+# and ~ are null; a line that is no `key: value` holds no root), each compared with PyYAML's reading
+YAML_ROOTS = ["root:   # the default\n", "root: # c\n", "root: /a # c\n", "root: /a#b\n", "root: /a # b # c\n", "root: '/a # b'  # c\n", 'root: "/a #b"\n',
+              "root: \"/a b\"# c\n", "root: Null\n", "root: NULL # c\n", "root: ~  # none\n", "root : /a\n",
+              "root:/a\n", "root: /a\r\n"]
+
+
+def yaml_root(text):
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return None
+    root = loaded.get("root") if isinstance(loaded, dict) else None
+    return root.encode() if isinstance(root, str) and root else None
+
+
+@pytest.mark.parametrize("text", YAML_ROOTS)
+def test_a_root_is_read_as_yaml_reads_it(runtime, tmp_path, text):
+    config = tmp_path / "config.yaml"
+    config.write_text("python: '3.12'  # mine\n" + text, newline="")
+    h = hooks(runtime)
+    assert h.lua.eval(f'require("pyenvmod_hooks").config_root("{config}")'.encode()) == yaml_root(text)
+
+
+@pytest.mark.parametrize("text,root", [("root:\t# c\n", None), ("root: /a\t# c\n", b"/a"),
+                                       ("root: '/a' b\n", None)])
+def test_a_tab_starts_a_comment_too_and_a_quoted_value_ends_the_line(runtime, tmp_path, text, root):
+    """PyYAML refuses a tab there (so pyenvmod refuses the file), YAML itself allows it."""
+    config = tmp_path / "config.yaml"
+    config.write_text(text)
+    assert hooks(runtime).lua.eval(f'require("pyenvmod_hooks").config_root("{config}")'.encode()) == root
+
+
+def test_environment_modules_reads_a_root_as_yaml_reads_it(tmp_path):
+    require(shutil.which("tclsh") is not None, "tclsh", "apt-get install tcl")
+    code, expected = [f"source {HOOKS_DIR}/pyenvmod_siteconfig.tcl"], []
+    for n, text in enumerate(YAML_ROOTS):
+        config = tmp_path / f"config{n}.yaml"
+        config.write_text("python: '3.12'  # mine\n" + text, newline="")
+        code.append(f"puts <[::pyenvmod::config_root {config}]>")
+        expected.append(f"<{(yaml_root(text) or b'').decode()}>")
+    found = subprocess.run(["tclsh"], input="\n".join(code), capture_output=True, text=True, timeout=30)
+    assert list(zip(YAML_ROOTS, found.stdout.splitlines())) == list(zip(YAML_ROOTS, expected)), found.stderr
+
+
 def modules_dir(h):
     found = h.lua.eval(b'require("pyenvmod_hooks").user_modules_dir()')
     return None if found is None else found.decode()
@@ -342,6 +389,19 @@ def test_syslog_works_and_its_failure_is_told_in_every_lua(lua, tmp_path, syslog
     assert h.calls() == [["LmodMessage", "pyenvmod: this load of pyenv/x/1 could not be logged (usage log syslog, "
                                          "then syslog); please tell your site's support"]]
     assert capfd.readouterr().err == "", "logger's complaint reached the user's terminal"
+
+
+def test_logging_a_load_leaves_no_handle_of_the_log_file_open(runtime, tmp_path):
+    """Without luaposix the log is first opened for reading (does it exist?): that handle is closed
+    too, not left to Lua's garbage collector (stopped here, as a long Lmod run may not reach it)."""
+    log = tmp_path / "usage.log"
+    log.write_text("")
+    h = hooks(runtime, f'{{usage_log = "{log}", syslog_socket = "{tmp_path}/no-socket"}}')
+    assert h.run('collectgarbage("stop")') is None
+    for n in range(3):
+        assert h.apply("load", h.table(fn=f"/t/pyenv/x/{n}.lua", modFullName=f"pyenv/x/{n}")) == (None, None)
+    assert len(log.read_text().splitlines()) == 3 and h.calls() == []
+    assert open_fds_to(log) == []
 
 
 def test_the_reason_a_log_cannot_be_written_is_one_line(tmp_path, syslog):

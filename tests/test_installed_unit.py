@@ -185,3 +185,38 @@ def test_a_request_that_is_no_requirement_is_known_by_its_own_text():
     """A requested spec that packaging cannot read (a path, say) still has a name to compare."""
     assert outside._requested_name("Some_Tool") == "some-tool"
     assert outside._requested_name("My_Tools dir!") == "my-tools dir!"
+
+
+def test_a_change_by_hand_leaves_the_launchers_running_the_copy_in_the_stage_folder_the_site_chose(tmp_path,
+                                                                                                    monkeypatch):
+    """A plain 'pip install', then 'pyenvmod stage' (a current image and copy in the configured stage folder),
+    then a command that records the change: the launchers it writes again still find that copy."""
+    import os
+    import subprocess
+
+    from test_pack_unit import _venv_on_fake_base
+    from pyenvmod.operations import stage
+    from pyenvmod.staging import launcher_dir
+
+    world = World(tmp_path, monkeypatch)
+    record, _base = _venv_on_fake_base(world)  # 'e', nothing recorded in it yet
+    prefix = record.prefix
+    site = world.site(prefix)
+    dist(site, "where", "1.0", files=["../../../bin/where"])  # its program says which copy runs
+    (site / "../../../bin/where").write_text('#!/bin/sh\necho "$0"\n')
+    os.chmod(site / "../../../bin/where", 0o755)
+    copy = stage.stage(world.config, "e")["copy"]
+    monkeypatch.delenv("PYENVMOD_STAGE_DIR")  # from now on only the configuration names the folder
+    (tmp_path / "elsewhere").mkdir()
+    environ = {"PATH": "/usr/bin:/bin", "USER": os.environ.get("USER") or "root", "TMPDIR": str(tmp_path / "elsewhere")}
+
+    def runs():
+        return subprocess.run([str(launcher_dir(world.layout, "e") / "where")], env=environ, capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    assert runs() == f"{copy}/env/bin/where"
+    world.config.set("stage_dir", str(tmp_path / "local"), "test")
+    told = []
+    assert outside.reconcile(world.config, world.layout, registry.record(world.tree, "e"),
+                             backends.get("venv", {}), told.append) == ["added where 1.0"]
+    assert runs() == f"{copy}/env/bin/where"

@@ -65,6 +65,19 @@ def test_what_the_recorded_modules_put_on_pythonpath(site):
     assert module_packages.provided([]) == []
 
 
+def test_a_pythonpath_folder_that_cannot_be_looked_into_provides_nothing_and_the_rest_is_read(site, tmp_path):
+    """A module's folder whose name is longer than the system allows (or one below a folder you may not
+    enter) holds nothing importable, as Python's import passes over such an entry: not an error."""
+    too_long = f"{tmp_path}/{'n' * 300}"
+    module(site["tree"], "long/1", site["system"], too_long, site["newer"])
+    found = module_packages.provided(["SciPy-bundle/2023.07", "long/1"])
+    assert [(p.key, p.version, p.module) for p in found] == [("numpy", "2.0.0", "long/1"),
+                                                            ("scipy", "1.11.1", "SciPy-bundle/2023.07")]
+    from pyenvmod.packages import dependency_check
+
+    assert dependency_check.problems(tmp_path / "no-env", "3.12.1", [too_long, site["bundle"]]) == []
+
+
 def test_a_module_loaded_later_comes_first_on_sys_path(site):
     found = {p.key: p for p in module_packages.provided(["SciPy-bundle/2023.07", "newer-numpy/1"])}
     assert (found["numpy"].version, found["numpy"].module) == ("2.0.0", "newer-numpy/1")

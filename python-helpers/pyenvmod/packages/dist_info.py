@@ -93,8 +93,14 @@ def _read_all(metas) -> list[Distribution]:
 
 
 def in_site(site: Path) -> list[Distribution]:
-    """The distributions in one site-packages folder, in the order of their folders' names."""
-    return _read_all(Path(site).glob("*.dist-info/METADATA"))
+    """The distributions in one site-packages folder, in the order of their folders' names. A folder
+    that cannot be looked into (a module's PYTHONPATH entry with a name too long, or below a folder
+    you may not enter) holds none, as Python's import passes over such an entry."""
+    try:
+        metas = list(Path(site).glob("*.dist-info/METADATA"))
+    except OSError:
+        return []
+    return _read_all(metas)
 
 
 def installed(prefix) -> list[Distribution]:
