@@ -493,8 +493,36 @@ def test_a_create_writes_no_hook_through_its_folder_swapped_for_a_link(world, tm
     site = moved / "lib" / f"python{MM}" / "site-packages"
     with pytest.raises(PyenvmodError) as info:
         create.create(world.config, _request(name="swapped"))
-    assert "symlink" in info.value.message, info.value.message
-    assert site.is_dir() and not [n for n in os.listdir(site) if n.startswith("pyenvmod")]
+    assert info.value.message.startswith(f"refusing {world.layout.prefix('swapped')}: it is a symlink")
+    assert site.is_dir() and not [n for n in os.listdir(site) if "pyenvmod" in n]  # no hook written there
+    _nothing_made(world, "swapped")
+
+
+def test_a_create_whose_folder_is_swapped_for_a_link_while_the_helper_makes_it_is_undone(world, tmp_path,
+                                                                                       monkeypatch):
+    from pyenvmod.operations import common, create
+
+    moved = tmp_path / "moved"
+    backend_for = common.backend_for
+
+    def swapping_backend(*args, **kwargs):
+        backend = backend_for(*args, **kwargs)
+        made = backend.create
+
+        def create_then_swap(prefix, *a, **k):
+            made(prefix, *a, **k)
+            os.rename(prefix, moved)
+            os.symlink(moved, prefix)
+
+        backend.create = create_then_swap
+        return backend
+
+    monkeypatch.setattr(create, "backend_for", swapping_backend)
+    with pytest.raises(PyenvmodError) as info:
+        create.create(world.config, _request(name="swapped"))
+    assert info.value.message == (f"{world.layout.prefix('swapped')} was replaced by a symlink during the create; "
+                                  "nothing was kept")
+    assert (moved / "bin" / "python").exists() and not [n for n in os.listdir(moved) if "pyenvmod" in n]
     _nothing_made(world, "swapped")
 
 
