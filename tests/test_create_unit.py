@@ -7,6 +7,7 @@ values a plan takes from the configuration, and a create in a group tree. Real s
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -539,6 +540,8 @@ def test_a_create_whose_envs_folder_is_swapped_for_a_link_while_it_installs_is_u
     def swap_then_snapshot(record, backend):
         os.rename(world.layout.envs_dir, moved)
         os.symlink(moved, world.layout.envs_dir)
+        (moved / "swapped" / "theirs.txt").write_text("")
+        os.chmod(moved / "swapped" / "theirs.txt", 0o666)
         return snapshot(record, backend)
 
     monkeypatch.setattr(installed, "snapshot", swap_then_snapshot)
@@ -547,3 +550,4 @@ def test_a_create_whose_envs_folder_is_swapped_for_a_link_while_it_installs_is_u
     assert info.value.message.startswith(f"refusing {world.layout.envs_dir}: it is a symlink"), info.value.message
     assert not os.path.lexists(world.layout.meta_file("swapped"))
     assert not os.path.lexists(world.layout.module_dir("swapped"))
+    assert stat.S_IMODE(os.stat(moved / "swapped" / "theirs.txt").st_mode) == 0o666  # nothing done through it

@@ -261,10 +261,10 @@ def _build(config: Config, plan: CreatePlan, tree, backend, prefix, external, ba
         record = _new_record(plan, layout, prefix, version, base, extends, build)
         problems = background.call(backend.check, prefix)  # beside the bookkeeping, which writes elsewhere
         installed.snapshot(record, backend)
-        if external is None:  # envs/ swapped for a link meanwhile (a group member): never registered
-            tree.check_dir(prefix)
         files.no_world_write(prefix, inside=files.below(prefix, layout.root))
         share(config, layout, prefix)
+        if external is None:  # envs/ swapped for a link meanwhile (a group member): never registered
+            tree.check_dir(prefix)
         record.updated = record.created
         write_modulefiles(layout, record, modulefiles.options_from(config), templates())
         history.add(layout, name, "create", packages, record.packages, requested, record.sources)
