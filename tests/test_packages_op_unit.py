@@ -325,7 +325,8 @@ def numpy_module(world, tmp_path, monkeypatch):
     module_packages._SHOWN.clear()
 
 
-def test_a_package_of_a_recorded_module_is_neither_installed_nor_updated_here(world, tmp_path, numpy_module):
+def test_a_package_of_a_recorded_module_is_neither_installed_nor_updated_here(world, tmp_path, numpy_module,
+                                                                            monkeypatch):
     from pyenvmod.operations import packages
 
     world.make("a", backend="uv", modules=[numpy_module])
@@ -343,6 +344,11 @@ def test_a_package_of_a_recorded_module_is_neither_installed_nor_updated_here(wo
     record, _ = packages.update(world.config, "a", ["NumPy"], said.append)  # the module's alone: nothing to run
     assert said == ["numpy 1.26.4 comes from the module SciPy/1: not updated here"]
     assert history.entries(world.layout, "a")[-1]["action"] == "update"
+    _wheel(tmp_path / "links", "newpkg", "1.0")
+    monkeypatch.setenv("UV_FIND_LINKS", str(tmp_path / "links"))
+    world.make("b", backend="uv", modules=[numpy_module])
+    record, _ = packages.update(world.config, "b", [], file_specs=["numpy", "newpkg"])  # the module's is not asked
+    assert record.requested == ["newpkg"]
     before = _unchanged(world, "a")
     for change in (packages.install, packages.update):
         with pytest.raises(PyenvmodError) as info:
@@ -446,6 +452,12 @@ def test_update_of_a_package_that_is_not_installed_is_refused_and_changes_nothin
     assert info.value.message == ("not installed in 'a': Other_Pkg>=2, more; update changes what is there: install "
                                   "it with 'pyenvmod install a 'Other_Pkg>=2' more'")
     assert _unchanged(world, "a") == before
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "pyproject.toml").write_text(  # a backend nobody has: uv fails, after pyenvmod let it by
+        '[build-system]\nrequires = ["no-such-backend-for-pyenvmod"]\nbuild-backend = "nothing"\n')
+    with pytest.raises(PyenvmodError) as info:  # an editable folder: known by name only once built, left to uv
+        packages.update(world.config, "a", [f"-e {tmp_path / 'src'}"])
+    assert info.value.message.startswith("could not update -e, "), info.value.message
     two = _wheel(tmp_path / "w2", "tinypkg", "2.0")
     packages.update(world.config, "a", [two])  # a file: its name is read when it is installed
     assert _version(world, "a", "tinypkg") == "2.0"
