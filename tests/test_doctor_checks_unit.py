@@ -935,11 +935,12 @@ def test_a_dist_info_file_that_is_a_fifo_or_too_big_is_read_as_nothing(tmp_path)
 
 # --- shadowed.py ----------------------------------------------------------------------------------
 
-def test_a_package_a_recorded_module_hides_is_reported(world, tmp_path, monkeypatch):
+def _scipy_bundle_modules(tmp_path, monkeypatch, **more) -> tuple:
+    """A real Lmod over a module tree with SciPy-bundle/2023.07, whose PYTHONPATH folder holds numpy 1.26.4,
+    and the modules ``more`` names (module name: its modulefile's text); the environment that asks Lmod."""
     from modsys import Lmod
     from test_guards_installed import dist
 
-    from pyenvmod.operations.doctor import shadowed
     from pyenvmod.packages import module_packages
 
     Lmod().require()
@@ -947,12 +948,23 @@ def test_a_package_a_recorded_module_hides_is_reported(world, tmp_path, monkeypa
     dist(bundle, "numpy", "1.26.4")
     (tree / "SciPy-bundle").mkdir(parents=True)
     (tree / "SciPy-bundle" / "2023.07.lua").write_text(f'prepend_path("PYTHONPATH", "{bundle}")\n')
-    (tree / "plain").mkdir()
-    (tree / "plain" / "1.lua").write_text('setenv("X", "1")\n')
+    for name, text in more.items():
+        (tree / name).mkdir()
+        (tree / name / "1.lua").write_text(text)
     environ = {"LMOD_CMD": Lmod.modulecmd(), "MODULEPATH": str(tree)}
     for key, value in environ.items():
         monkeypatch.setenv(key, value)
     module_packages._SHOWN.clear()
+    return tree, environ
+
+
+def test_a_package_a_recorded_module_hides_is_reported(world, tmp_path, monkeypatch):
+    from test_guards_installed import dist
+
+    from pyenvmod.operations.doctor import shadowed
+    from pyenvmod.packages import module_packages
+
+    tree, environ = _scipy_bundle_modules(tmp_path, monkeypatch, plain='setenv("X", "1")\n')
     x = world.make("x", modules=["SciPy-bundle/2023.07"])
     dist(world.site(x.prefix), "NumPy", "2.0.0")
     dist(world.site(x.prefix), "six", "1.16.0")
@@ -986,23 +998,13 @@ def test_an_environment_whose_module_cannot_be_asked_does_not_hide_the_next_ones
                                                                                         monkeypatch):
     """'a' records a module whose PYTHONPATH folder cannot be looked into (a name longer than the system
     allows); 'x', checked after it, still gets its finding."""
-    from modsys import Lmod
     from test_guards_installed import dist
 
     from pyenvmod.operations.doctor import shadowed
     from pyenvmod.packages import module_packages
 
-    Lmod().require()
-    tree, bundle = tmp_path / "modulefiles", tmp_path / "sb" / "site-packages"
-    dist(bundle, "numpy", "1.26.4")
-    (tree / "SciPy-bundle").mkdir(parents=True)
-    (tree / "SciPy-bundle" / "2023.07.lua").write_text(f'prepend_path("PYTHONPATH", "{bundle}")\n')
-    (tree / "long").mkdir()
-    (tree / "long" / "1.lua").write_text(f'prepend_path("PYTHONPATH", "{tmp_path}/{"n" * 300}")\n')
-    environ = {"LMOD_CMD": Lmod.modulecmd(), "MODULEPATH": str(tree)}
-    for key, value in environ.items():
-        monkeypatch.setenv(key, value)
-    module_packages._SHOWN.clear()
+    _, environ = _scipy_bundle_modules(tmp_path, monkeypatch,
+                                       long=f'prepend_path("PYTHONPATH", "{tmp_path}/{"n" * 300}")\n')
     dist(world.site(world.make("a", modules=["long/1"]).prefix), "numpy", "2.0.0")
     dist(world.site(world.make("x", modules=["SciPy-bundle/2023.07"]).prefix), "numpy", "2.0.0")
     try:
