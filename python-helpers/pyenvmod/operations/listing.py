@@ -1,7 +1,6 @@
 """List environments with a health mark, without running any interpreter (fast with many envs)."""
 
 import os
-import re
 import shlex
 from dataclasses import dataclass, field
 

@@ -83,12 +83,13 @@ def _not_installed(record, specs: list) -> list:
                                       or requirements.is_path(s))]
     if not named:
         return []  # nothing read
-    have = _own_distributions(record)
-    if record.backend != "conda":
+    if record.backend == "conda":
+        have = _own_distributions(record)
+    else:  # the environment's own site-packages first, then each base's
         from pyenvmod.packages import dependency_check
 
-        have |= {dist_name(p) for site in dependency_check.sites(record.prefix, record.python)
-                 for p in site.glob("*.dist-info")}
+        have = {dist_name(p) for site in dependency_check.sites(record.prefix, record.python)
+                for p in site.glob("*.dist-info")}
     return [s for s in named if _canonical(s, record) not in have]
 
 
