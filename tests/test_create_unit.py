@@ -6,7 +6,6 @@ values a plan takes from the configuration, and a create in a group tree. Real s
 
 import os
 import re
-import shutil
 import stat
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from guardenv import MM, World
+from immutable import immutable
 from modsys import Lmod, require
 from test_operations_unit import _nothing_made, _request, _wheel, uv_cache  # noqa: F401 (a fixture)
 from pyenvmod.errors import PyenvmodError
@@ -28,28 +28,13 @@ def world(tmp_path, monkeypatch, uv_cache) -> World:
     return made
 
 
-def _immutable(path):
-    """chattr +i (root cannot change the folder either); skipped where the filesystem has no such flag."""
-    require(shutil.which("chattr") is not None and os.geteuid() == 0, "chattr as root", "run the tests as root")
-    if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
-        pytest.skip("this filesystem has no immutable flag")
-
-
-def _mutable(path):
-    subprocess.run(["chattr", "-i", str(path)], capture_output=True)
-
-
 def test_a_create_that_cannot_write_its_history_leaves_no_modulefile_nor_folder(world, tmp_path):
     from pyenvmod.operations import create
 
     histories = world.layout.history_dir("x").parent
     histories.mkdir(parents=True, exist_ok=True)
-    _immutable(histories)
-    try:
-        with pytest.raises(OSError):
-            create.create(world.config, _request(name="late", packages=[_wheel(tmp_path / "w", "tinypkg")]))
-    finally:
-        _mutable(histories)
+    with immutable(histories), pytest.raises(OSError):
+        create.create(world.config, _request(name="late", packages=[_wheel(tmp_path / "w", "tinypkg")]))
     _nothing_made(world, "late")
     assert not os.path.lexists(world.layout.activate_dir("late"))
 
@@ -62,13 +47,9 @@ def test_a_create_at_a_prefix_that_cannot_register_leaves_the_folder_empty_and_n
     folder = tmp_path / "mine"
     folder.mkdir(mode=0o755)
     meta = world.layout.meta_dir
-    _immutable(meta)
     said = []
-    try:
-        with pytest.raises(OSError):
-            create.create(world.config, _request(name="ext", location=str(folder)), said.append)
-    finally:
-        _mutable(meta)
+    with immutable(meta), pytest.raises(OSError):
+        create.create(world.config, _request(name="ext", location=str(folder)), said.append)
     assert said[0].startswith("creating 'ext' with uv from Python ")
     assert folder.is_dir() and list(folder.iterdir()) == []
     _nothing_made(world, "ext")

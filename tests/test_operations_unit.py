@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from guardenv import MM, PYTHON, World
+from immutable import immutable
 from pyenvmod.records import registry
 from pyenvmod.errors import PyenvmodError
 
@@ -665,22 +666,13 @@ def test_delete_sets_aside_what_cannot_be_removed_and_names_it(world):
 
 
 def test_delete_names_a_single_leftover_outside_the_environment_folder(world):
-    import shutil
-
-    from modsys import require
     from pyenvmod.operations import delete
 
-    require(shutil.which("chattr") is not None and os.geteuid() == 0, "chattr as root", "run the tests as root")
     record = world.make("hist")
     history_dir = world.layout.history_dir("hist")
     history_dir.mkdir(parents=True, exist_ok=True)
-    if subprocess.run(["chattr", "+i", str(history_dir)], capture_output=True).returncode != 0:
-        pytest.skip("this filesystem has no immutable flag")
-    try:
-        with pytest.raises(PyenvmodError) as info:
-            delete.delete(world.config, "hist")
-    finally:
-        subprocess.run(["chattr", "-i", str(history_dir)], capture_output=True)
+    with immutable(history_dir), pytest.raises(PyenvmodError) as info:
+        delete.delete(world.config, "hist")
     assert info.value.message == (f"deleted 'hist', but {history_dir} (Operation not permitted) could not be removed: "
                                   "another member made it; ask them, or the tree's owner, to run "
                                   f"'rm -rf {record.prefix}'")
@@ -717,24 +709,15 @@ def test_delete_of_modulefiles_left_without_a_record_removes_them(world):
 
 
 def test_delete_names_what_it_could_not_remove_of_the_image_and_how_much_more(world):
-    import shutil
-
-    from modsys import require
     from pyenvmod.operations import delete
 
-    require(shutil.which("chattr") is not None and os.geteuid() == 0, "chattr as root", "run the tests as root")
     world.make("packed")
     images = world.layout.base / "images" / "packed"
     images.mkdir(parents=True)
     image = images / "image.sqfs"
     image.write_text("x")
-    if subprocess.run(["chattr", "+i", str(image)], capture_output=True).returncode != 0:
-        pytest.skip("this filesystem has no immutable flag")
-    try:
-        with pytest.raises(PyenvmodError) as info:
-            delete.delete(world.config, "packed")
-    finally:
-        subprocess.run(["chattr", "-i", str(image)], capture_output=True)
+    with immutable(image), pytest.raises(PyenvmodError) as info:
+        delete.delete(world.config, "packed")
     assert info.value.message.startswith(f"deleted 'packed', but {image} (Operation not permitted) and 1 more could "
                                          "not be removed: ")  # the image, and its folder it keeps from being empty
     assert not os.path.lexists(world.layout.meta_file("packed"))

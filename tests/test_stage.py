@@ -16,6 +16,7 @@ import pytest
 
 import localpkg
 from conftest import Cli, assert_one_line_error, clean_env
+from immutable import immutable
 from modsys import MODULE_SYSTEMS, Lmod, parse_env0, require, run_bash, user_env
 
 IMPORT = "import sys, numpy; print(numpy.__version__, float(numpy.arange(10).sum()), sys.version_info[:2])"
@@ -358,11 +359,7 @@ def test_a_stale_image_nobody_may_rewrite_is_one_clear_error(tmp_path):
     req, _ = localpkg.make(tmp_path / "p", "pkgp", {"pkgp.py": "X = 1\n"})
     cli("install", "e", req)  # the image is stale now
     images = next(Path(env["PYENVMOD_ROOT"]).iterdir()) / "images" / "e"
-    if subprocess.run(["chattr", "+i", str(images)], capture_output=True).returncode != 0:
-        pytest.skip("this filesystem has no immutable flag")
-    try:
+    with immutable(images):
         result = cli("stage", "e", check=False)
-    finally:
-        subprocess.run(["chattr", "-i", str(images)], check=True)
     assert_one_line_error(result, "the image of 'e' is missing or older", "ask its owner to run 'pyenvmod pack e'")
     assert not [p for p in next((tmp_path / "local").iterdir()).iterdir() if p.is_dir()]

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from guardenv import World
+from immutable import immutable
 from modsys import require
 from pyenvmod.errors import PyenvmodError
 from pyenvmod.staging import copy_id, image, images_dir, stage_root
@@ -379,22 +380,15 @@ def test_an_image_found_older_only_once_unpacked_leaves_one_copy_of_its_own_vers
 
 
 def test_a_stale_image_nobody_may_rewrite_is_one_clear_error(world):
-    import shutil
-
     from pyenvmod.operations import pack, stage
 
-    require(shutil.which("chattr") is not None and os.geteuid() == 0, "chattr as root", "run the tests as root")
     record = world.make("e", backend="conda")
     _manifest, path = pack.pack(world.config, "e")
     (world.site(record.prefix) / "new-1.0.dist-info").mkdir()  # the image is stale now
-    if subprocess.run(["chattr", "+i", str(path.parent)], capture_output=True).returncode != 0:
-        pytest.skip("this filesystem has no immutable flag")
-    try:
-        with pytest.raises(PyenvmodError, match=r"^the image of 'e' is missing or older than the environment, and "
-                                                r"you may not write .*; ask its owner to run 'pyenvmod pack e'$"):
-            stage.stage(world.config, "e")
-    finally:
-        subprocess.run(["chattr", "-i", str(path.parent)], check=True)
+    with immutable(path.parent), pytest.raises(PyenvmodError, match=(
+            r"^the image of 'e' is missing or older than the environment, and you may not write .*; ask its owner "
+            r"to run 'pyenvmod pack e'$")):
+        stage.stage(world.config, "e")
     assert _copies(world) == []
 
 
